@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:  `make demo` (the main job) and `make test` (the tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,kubeflow,aws]"
+	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund --prefix .tools asl-validator@3 >/dev/null 2>&1 || echo "note: asl-validator not installed (npm failed)"; fi
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## the main job: compile the flagship for every target (and, once the local runner lands, run it)
+demo: $(STAMP)
+	$(BIN)/pipecast validate examples/video_analysis.py
+	$(BIN)/pipecast compile examples/video_analysis.py --target all -o build/video_analysis
+	@echo "compiled documents are in build/video_analysis/"
+
+## the tests (what CI runs)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	MYPY=$(BIN)/mypy bash scripts/typecheck.sh
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/compile_scale.py
+
+clean:
+	rm -rf $(VENV) .tools build .pytest_cache

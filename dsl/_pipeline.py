@@ -1,0 +1,697 @@
+"""``@dsl.pipeline``, tasks, pipeline parameters and importers: building the spec from user code.
+
+A pipeline function is run once, on first use, with parameter placeholders; every component call
+inside it records a :class:`Task`. Mistakes in a call (unknown argument, wrong type, missing input)
+are collected with the user's file:line, so one build reports all of them together.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLocation, did_you_mean
+
+from ._component import Component, value_matches
+from ._location import user_location
+from ._resources import Resources, Retry, Spot, parse_duration
+from ._spec import (
+    ARTIFACT_TYPES,
+    Binding,
+    Caching,
+    Constant,
+    ImporterRef,
+    ImporterSpec,
+    OutputRef,
+    ParameterRef,
+    ParameterSpec,
+    PipelineSpec,
+    StepSpec,
+)
+from ._types import Artifact
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = [
+    "Importer",
+    "OutputHandle",
+    "Pipeline",
+    "PipelineParameter",
+    "Task",
+    "importer",
+    "pipeline",
+]
+
+STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,47}$")
+STEP_ID_HINT = (
+    "step ids are lowercase letters, digits and hyphens, start with a letter and have "
+    "at most 48 characters (they become job and state names)"
+)
+_PARAM_TYPES: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool"}
+_builder: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
+    "pipecast_builder", default=None
+)
+
+
+def current_builder() -> _Builder | None:
+    return _builder.get()
+
+
+class PipelineParameter:
+    """A pipeline parameter inside the pipeline function: pass it to components or importers."""
+
+    def __init__(self, name: str, type_name: str) -> None:
+        self.name = name
+        self.type = type_name
+
+    def __repr__(self) -> str:
+        return f"<pipeline parameter {self.name}: {self.type}>"
+
+    def __str__(self) -> str:
+        raise DefinitionError(
+            f"pipeline parameter '{self.name}' was used as text",
+            code="PC120",
+            location=user_location(),
+            hint="pass the parameter itself to a component input; formatting it into a string "
+            "is not possible because its value is only known when the pipeline runs",
+        )
+
+    def __bool__(self) -> bool:
+        raise DefinitionError(
+            f"pipeline parameter '{self.name}' was used in a condition",
+            code="PC120",
+            location=user_location(),
+            hint="its value is only known when the pipeline runs; pass it to a component",
+        )
+
+
+class OutputHandle:
+    """One output artifact of a task (``task.output`` or ``task.outputs['name']``)."""
+
+    def __init__(self, task: Task, name: str, type_name: str) -> None:
+        self.task = task
+        self.name = name
+        self.type = type_name
+
+    def __repr__(self) -> str:
+        return f"<output {self.task.id}.{self.name}: {self.type}>"
+
+
+class Importer:
+    """An external artifact brought into the pipeline; use ``.output`` as a component input."""
+
+    def __init__(
+        self,
+        spec_id: str,
+        uri: Constant | ParameterRef,
+        artifact_type: str,
+        manifest: bool,
+        location: SourceLocation | None,
+    ) -> None:
+        self.id = spec_id
+        self.uri = uri
+        self.artifact_type = artifact_type
+        self.manifest = manifest
+        self.location = location
+
+    @property
+    def output(self) -> Importer:
+        return self
+
+    @property
+    def type(self) -> str:
+        return self.artifact_type
+
+    def spec(self) -> ImporterSpec:
+        return ImporterSpec(self.id, self.uri, self.artifact_type, self.manifest, self.location)
+
+
+class _Outputs(Mapping[str, OutputHandle]):
+    def __init__(self, task: Task) -> None:
+        self._task = task
+        self._handles = {
+            o.name: OutputHandle(task, o.name, o.type) for o in task.component.spec.outputs
+        }
+
+    def __getitem__(self, name: str) -> OutputHandle:
+        try:
+            return self._handles[name]
+        except KeyError:
+            raise DefinitionError(
+                f"'{self._task.component.name}' has no output {name!r}"
+                f"{did_you_mean(name, self._handles)}",
+                code="PC121",
+                location=user_location(),
+                hint=f"its outputs: {', '.join(self._handles) or 'none'}",
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._handles)
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+
+class Task:
+    """One step of a pipeline. Every ``set_*`` method returns the task, so calls chain."""
+
+    def __init__(
+        self,
+        component: Component,
+        step_id: str,
+        arguments: dict[str, Binding],
+        location: SourceLocation | None,
+    ) -> None:
+        d = component.defaults
+        self.component = component
+        self.id = step_id
+        self.arguments = arguments
+        self.location = location
+        self.name_location: SourceLocation | None = None
+        self.explicit_after: dict[str, Task] = {}
+        self.resources: Resources | None = d.resources
+        self.spot: Spot | None = d.spot
+        self.retry: Retry | None = d.retry
+        self.timeout_seconds: int | None = d.timeout_seconds
+        self.env: dict[str, str] = dict(d.env)
+        self.caching: Caching | None = None
+        self.instance_type: str | None = d.instance_type
+        self.outputs: Mapping[str, OutputHandle] = _Outputs(self)
+
+    def __repr__(self) -> str:
+        return f"<task {self.id} ({self.component.name})>"
+
+    @property
+    def output(self) -> OutputHandle:
+        """The only output; a task with several outputs needs ``.outputs['name']``."""
+        names = list(self.outputs)
+        if len(names) != 1:
+            raise DefinitionError(
+                f"'{self.id}' has {len(names)} outputs, so .output is ambiguous",
+                code="PC122",
+                location=user_location(),
+                hint=f"use .outputs['name'] with one of: {', '.join(names)}"
+                if names
+                else "this component declares no Output[...] parameter",
+            )
+        return self.outputs[names[0]]
+
+    def after(self, *tasks: Task) -> Task:
+        """Run after ``tasks`` even though no data flows between them."""
+        for t in tasks:
+            if not isinstance(t, Task):
+                raise DefinitionError(
+                    f".after() takes tasks, got {t!r}",
+                    code="PC123",
+                    location=user_location(),
+                    hint="pass the value a component call returned",
+                )
+            self.explicit_after[str(id(t))] = t
+        return self
+
+    def set_name(self, step_id: str) -> Task:
+        """Give the step a stable id of your choosing (job, state and task names derive from it)."""
+        if not isinstance(step_id, str) or not STEP_ID_RE.match(step_id):
+            raise DefinitionError(
+                f"step id {step_id!r} is not valid",
+                code="PC124",
+                location=user_location(),
+                hint=STEP_ID_HINT,
+            )
+        self.id = step_id
+        self.name_location = user_location()
+        return self
+
+    def set_resources(self, resources: Resources) -> Task:
+        self.resources = _expect(resources, Resources)
+        return self
+
+    def set_spot(self, spot: Spot | None) -> Task:
+        self.spot = None if spot is None else _expect(spot, Spot)
+        return self
+
+    def set_retry(self, retry: Retry) -> Task:
+        self.retry = _expect(retry, Retry)
+        return self
+
+    def set_timeout(self, timeout: str | int) -> Task:
+        self.timeout_seconds = parse_duration(timeout, "timeout")
+        return self
+
+    def set_env(self, **variables: str) -> Task:
+        for key, value in variables.items():
+            if not isinstance(value, str):
+                raise DefinitionError(
+                    f"env {key}={value!r} is not a string",
+                    code="PC107",
+                    location=user_location(),
+                    hint=f"write {key}=str(...)",
+                )
+        self.env.update(variables)
+        return self
+
+    def set_caching(self, enabled: bool = True, expire_after: str | int = "30d") -> Task:
+        """Reuse outputs of an identical earlier run for up to ``expire_after``."""
+        if not isinstance(enabled, bool):
+            raise DefinitionError(
+                f"set_caching takes True or False, got {enabled!r}",
+                code="PC107",
+                location=user_location(),
+                hint="e.g. .set_caching(True)",
+            )
+        self.caching = Caching(
+            enabled, parse_duration(expire_after, "expire_after") if enabled else None
+        )
+        return self
+
+    def set_instance_type(self, instance_type: str) -> Task:
+        """Pin the AWS instance type (wins over the one chosen from resources)."""
+        if not isinstance(instance_type, str) or not instance_type.startswith("ml."):
+            raise DefinitionError(
+                f"instance type {instance_type!r} is not an ml.* type",
+                code="PC125",
+                location=user_location(),
+                hint="e.g. .set_instance_type('ml.g5.xlarge')",
+            )
+        self.instance_type = instance_type
+        return self
+
+    def to_spec(self) -> StepSpec:
+        return StepSpec(
+            id=self.id,
+            component=self.component.name,
+            arguments=tuple(sorted((name, b) for name, b in self.arguments.items())),
+            after=tuple(sorted({t.id for t in self.explicit_after.values()})),
+            resources=self.resources,
+            spot=self.spot,
+            retry=self.retry,
+            timeout_seconds=self.timeout_seconds,
+            env=tuple(sorted(self.env.items())),
+            caching=self.caching,
+            instance_type=self.instance_type,
+            location=self.location,
+        )
+
+
+def _expect(value: Any, cls: type) -> Any:
+    if not isinstance(value, cls):
+        raise DefinitionError(
+            f"expected {cls.__name__}(...), got {value!r}",
+            code="PC107",
+            location=user_location(),
+            hint=f"e.g. {cls.__name__}(...)",
+        )
+    return value
+
+
+class _Builder:
+    """Collects tasks, importers and diagnostics while a pipeline function runs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tasks: list[Task] = []
+        self.importers: list[Importer] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.components: dict[str, Component] = {}
+        self._counts: dict[str, int] = {}
+
+    def _next_id(self, base: str) -> str:
+        n = self._counts.get(base, 0) + 1
+        self._counts[base] = n
+        return base if n == 1 else f"{base}-{n}"
+
+    def error(self, code: str, message: str, location: SourceLocation | None, hint: str) -> None:
+        self.diagnostics.append(Diagnostic(code, message, location, hint))
+
+    def add_task(self, comp: Component, kwargs: dict[str, Any]) -> Task:
+        location = user_location()
+        known = self.components.get(comp.name)
+        if known is not None and known.spec != comp.spec:
+            self.error(
+                "PC126",
+                f"two different components are named '{comp.name}'",
+                location,
+                "give one of them another name with name=... in its decorator",
+            )
+        self.components.setdefault(comp.name, comp)
+        step_id = self._next_id(comp.name[:48].rstrip("-"))
+        arguments: dict[str, Binding] = {}
+        spec = comp.spec
+        for arg_name, value in kwargs.items():
+            inp = spec.input(arg_name)
+            if inp is None:
+                if spec.output(arg_name) is not None:
+                    self.error(
+                        "PC110",
+                        f"'{arg_name}' is an output of '{comp.name}', not an input",
+                        location,
+                        f"outputs are not passed in; read them from "
+                        f"task.outputs['{arg_name}'] after the call",
+                    )
+                else:
+                    names = [i.name for i in spec.inputs]
+                    self.error(
+                        "PC111",
+                        f"'{comp.name}' has no input '{arg_name}'{did_you_mean(arg_name, names)}",
+                        location,
+                        f"its inputs: {', '.join(names) or 'none'}",
+                    )
+                continue
+            binding = self._bind(comp, inp.name, inp.kind, inp.type, value, location)
+            if binding is not None:
+                arguments[arg_name] = binding
+        for inp in spec.inputs:
+            if inp.name in kwargs:
+                continue
+            if inp.optional:
+                arguments[inp.name] = Constant(inp.default)  # type: ignore[arg-type]
+            else:
+                self.error(
+                    "PC112",
+                    f"'{comp.name}' needs input '{inp.name}' ({inp.type})",
+                    location,
+                    f"pass {inp.name}=... in the call",
+                )
+        task = Task(comp, step_id, arguments, location)
+        self.tasks.append(task)
+        return task
+
+    def _bind(
+        self,
+        comp: Component,
+        name: str,
+        kind: str,
+        type_name: str,
+        value: Any,
+        location: SourceLocation | None,
+    ) -> Binding | None:
+        where = f"input '{name}' of '{comp.name}'"
+        if kind == "artifact":
+            if isinstance(value, (OutputHandle, Importer)):
+                if type_name not in ("Artifact", value.type) and value.type != "Artifact":
+                    self.error(
+                        "PC113",
+                        f"{where} expects {type_name}, got {value.type}",
+                        location,
+                        f"connect an output of type {type_name}",
+                    )
+                    return None
+                if isinstance(value, Importer):
+                    return ImporterRef(value.id)
+                return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
+            if isinstance(value, Task):
+                self.error(
+                    "PC114",
+                    f"{where} got a task, not an output",
+                    location,
+                    "use task.output (one output) or task.outputs['name']",
+                )
+                return None
+            hint = (
+                "bring external data in with dsl.importer(uri=...).output"
+                if isinstance(value, (str, PipelineParameter))
+                else "connect another task's output"
+            )
+            self.error(
+                "PC113", f"{where} is an artifact ({type_name}), got {value!r}", location, hint
+            )
+            return None
+        if isinstance(value, PipelineParameter):
+            if value.type != type_name and not (value.type == "int" and type_name == "float"):
+                self.error(
+                    "PC113",
+                    f"{where} is {type_name}, but pipeline parameter "
+                    f"'{value.name}' is {value.type}",
+                    location,
+                    f"declare '{value.name}: {type_name}' or pass a {type_name}",
+                )
+                return None
+            return ParameterRef(value.name)
+        if isinstance(value, (OutputHandle, Importer, Task)):
+            self.error(
+                "PC114",
+                f"{where} is a {type_name} parameter, got an artifact "
+                f"({getattr(value, 'type', 'task')})",
+                location,
+                "artifacts go to Input[...] inputs; pass a value or pipeline parameter",
+            )
+            return None
+        if not value_matches(type_name, value):
+            self.error(
+                "PC113",
+                f"{where} is {type_name}, got {value!r}",
+                location,
+                f"pass a {type_name} value",
+            )
+            return None
+        return Constant(value)
+
+
+class _TaskIdRef(str):
+    """A step id resolved lazily: ``set_name`` may rename the upstream task after it is used."""
+
+    task: Task
+
+    def __new__(cls, task: Task) -> _TaskIdRef:
+        obj = super().__new__(cls, "")
+        obj.task = task
+        return obj
+
+
+def _resolve(binding: Binding) -> Binding:
+    if isinstance(binding, OutputRef) and isinstance(binding.step, _TaskIdRef):
+        return OutputRef(binding.step.task.id, binding.output)
+    return binding
+
+
+def importer(
+    uri: Any, artifact_type: type[Artifact] = Artifact, manifest: bool = False
+) -> Importer:
+    """Bring an external artifact in: an S3 prefix, a local path, or (``manifest=True``) a
+    SageMaker manifest file listing the objects to use (``[{"prefix": "s3://..."}, "key", ...]``).
+    """
+    location = user_location()
+    builder = current_builder()
+    if builder is None:
+        raise DefinitionError(
+            "dsl.importer() was called outside a pipeline",
+            code="PC102",
+            location=location,
+            hint="call it inside a @dsl.pipeline function",
+        )
+    if isinstance(uri, PipelineParameter):
+        if uri.type != "str":
+            raise DefinitionError(
+                f"importer uri parameter '{uri.name}' is {uri.type}, not str",
+                code="PC113",
+                location=location,
+                hint="declare it as str",
+            )
+        uri_binding: Constant | ParameterRef = ParameterRef(uri.name)
+    elif isinstance(uri, str) and uri:
+        uri_binding = Constant(uri)
+    else:
+        raise DefinitionError(
+            f"importer uri must be a string or a str parameter, got {uri!r}",
+            code="PC113",
+            location=location,
+            hint="e.g. dsl.importer(uri='s3://bucket/videos/')",
+        )
+    if not (isinstance(artifact_type, type) and issubclass(artifact_type, Artifact)):
+        raise DefinitionError(
+            f"artifact_type must be Artifact, Dataset or Model, got {artifact_type!r}",
+            code="PC113",
+            location=location,
+            hint=f"one of {', '.join(ARTIFACT_TYPES)}",
+        )
+    if not isinstance(manifest, bool):
+        raise DefinitionError(
+            "manifest must be True or False",
+            code="PC113",
+            location=location,
+            hint="manifest=True when uri is a manifest file",
+        )
+    imp = Importer(
+        builder._next_id("importer"), uri_binding, artifact_type.type_name, manifest, location
+    )
+    builder.importers.append(imp)
+    return imp
+
+
+class Pipeline:
+    """A pipeline definition. ``.spec`` is its IR, ``.graph`` its step graph (both cached)."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        name: str,
+        description: str | None,
+        location: SourceLocation | None,
+    ) -> None:
+        self.func = func
+        self.name = name
+        self.description = description
+        self.location = location
+        self._spec: PipelineSpec | None = None
+        self.__doc__ = func.__doc__
+        self.__wrapped__ = func
+
+    def __repr__(self) -> str:
+        return f"<pipecast pipeline {self.name!r}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise DefinitionError(
+            f"pipeline '{self.name}' was called directly",
+            code="PC127",
+            location=user_location(),
+            hint="compile it (pipecast.compile) or run it (pipecast run --local)",
+        )
+
+    @property
+    def spec(self) -> PipelineSpec:
+        """The frozen IR; building it runs the pipeline function once."""
+        if self._spec is None:
+            self._spec = self._build()
+        return self._spec
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The step graph (nodes: step ids; edges: data and ``.after()`` dependencies)."""
+        from pipecast.compilers.graph import build_graph
+
+        return build_graph(self.spec)
+
+    def _parameters(self) -> tuple[list[ParameterSpec], list[Diagnostic]]:
+        params: list[ParameterSpec] = []
+        problems: list[Diagnostic] = []
+        try:
+            hints = typing.get_type_hints(self.func)
+        except Exception as exc:
+            return [], [
+                Diagnostic(
+                    "PC105",
+                    f"cannot read the type hints: {exc}",
+                    self.location,
+                    "annotate parameters with str, int, float or bool",
+                )
+            ]
+        for pname, p in inspect.signature(self.func).parameters.items():
+            ptype = _PARAM_TYPES.get(hints.get(pname))
+            if ptype is None:
+                problems.append(
+                    Diagnostic(
+                        "PC105",
+                        f"pipeline parameter '{pname}' has type {hints.get(pname)!r}",
+                        self.location,
+                        "pipeline parameters are str, int, float or bool",
+                    )
+                )
+                continue
+            if p.default is p.empty:
+                params.append(ParameterSpec(pname, ptype, location=self.location))
+            elif value_matches(ptype, p.default):
+                params.append(ParameterSpec(pname, ptype, p.default, True, self.location))
+            else:
+                problems.append(
+                    Diagnostic(
+                        "PC105",
+                        f"default {p.default!r} of pipeline parameter '{pname}' is not a {ptype}",
+                        self.location,
+                        f"give '{pname}' a {ptype} default",
+                    )
+                )
+        return params, problems
+
+    def _build(self) -> PipelineSpec:
+        params, problems = self._parameters()
+        builder = _Builder(self.name)
+        builder.diagnostics.extend(problems)
+        token = _builder.set(builder)
+        try:
+            self.func(**{p.name: PipelineParameter(p.name, p.type) for p in params})
+        except DefinitionError as exc:
+            builder.diagnostics.append(exc.diagnostic)
+        finally:
+            _builder.reset(token)
+        self._check_ids(builder)
+        if any(d.severity == "error" for d in builder.diagnostics):
+            raise PipelineError(builder.diagnostics, pipeline=self.name)
+        steps = []
+        for task in builder.tasks:
+            spec = task.to_spec()
+            steps.append(
+                StepSpec(
+                    **{
+                        **spec.__dict__,
+                        "arguments": tuple((n, _resolve(b)) for n, b in spec.arguments),
+                    }
+                )
+            )
+        return PipelineSpec(
+            name=self.name,
+            description=self.description,
+            parameters=tuple(params),
+            components=tuple(
+                sorted((c.spec for c in builder.components.values()), key=lambda c: c.name)
+            ),
+            importers=tuple(i.spec() for i in builder.importers),
+            steps=tuple(steps),
+            location=self.location,
+        )
+
+    @staticmethod
+    def _check_ids(builder: _Builder) -> None:
+        seen: dict[str, Task] = {}
+        for task in builder.tasks:
+            first = seen.get(task.id)
+            if first is None:
+                seen[task.id] = task
+                continue
+            at = first.name_location or first.location
+            builder.error(
+                "PC115",
+                f"duplicate step id '{task.id}' (first defined at {at})",
+                task.name_location or task.location,
+                "give each step a unique id with .set_name('...')",
+            )
+        importer_ids = {i.id for i in builder.importers}
+        for task in builder.tasks:
+            if task.id in importer_ids:
+                builder.error(
+                    "PC115",
+                    f"step id '{task.id}' is also an importer's id",
+                    task.name_location or task.location,
+                    "rename the step with .set_name('...')",
+                )
+
+
+def pipeline(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """Declare a pipeline. Its parameters (str/int/float/bool, with defaults) are set per run."""
+    location = user_location()
+
+    def decorate(fn: Callable[..., Any]) -> Pipeline:
+        pname = name or fn.__name__.replace("_", "-")
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,47}", pname):
+            raise DefinitionError(
+                f"pipeline name {pname!r} is not valid",
+                code="PC104",
+                location=location,
+                hint="lowercase letters, digits and hyphens, starting with a "
+                "letter, at most 48 characters",
+            )
+        loc = SourceLocation(location.file, fn.__code__.co_firstlineno) if location else None
+        return Pipeline(fn, pname, description or inspect.getdoc(fn), loc)
+
+    if isinstance(func, str):  # @dsl.pipeline("name")
+        name, func = func, None
+    return decorate(func) if func is not None else decorate

@@ -1,0 +1,444 @@
+"""The pipeline spec (IR): frozen, typed plain data that every target and the local runner read.
+
+The DSL only builds it; nothing downstream sees DSL objects. It round-trips through JSON
+(:func:`PipelineSpec.to_dict` / :func:`PipelineSpec.from_dict`) and its JSON form validates
+against ``schemas/pipeline.schema.json``. Source locations are kept for diagnostics but are not
+part of the document (they differ between machines and would break byte-for-byte determinism).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias, cast
+
+from pipecast.errors import SourceLocation
+
+from ._resources import Resources, Retry, Spot
+
+__all__ = [
+    "ARTIFACT_TYPES",
+    "IR_VERSION",
+    "PARAMETER_TYPES",
+    "Binding",
+    "Caching",
+    "ComponentSpec",
+    "Constant",
+    "ImporterRef",
+    "ImporterSpec",
+    "InputSpec",
+    "OutputRef",
+    "OutputSpec",
+    "ParameterRef",
+    "ParameterSpec",
+    "PipelineSpec",
+    "Placeholder",
+    "StepSpec",
+    "render_value",
+]
+
+IR_VERSION = 1
+ARTIFACT_TYPES = ("Artifact", "Dataset", "Model")
+PARAMETER_TYPES = ("str", "int", "float", "bool")
+ParamValue: TypeAlias = str | int | float | bool
+PlaceholderKind = Literal["inputPath", "inputUri", "outputPath", "value"]
+
+
+def render_value(value: ParamValue) -> str:
+    """How a parameter value is spelled on a command line, identically on every target."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+# ----- component interface ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A part of a container argument filled in per target: a path, a URI or a value."""
+
+    kind: PlaceholderKind
+    name: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {self.kind: self.name}
+
+
+ArgPart: TypeAlias = str | Placeholder
+Arg: TypeAlias = tuple[ArgPart, ...]
+
+
+def _arg_to_json(arg: Arg) -> Any:
+    """One part: a string or a placeholder object; several parts (concatenated): a list."""
+    parts = [p if isinstance(p, str) else p.to_dict() for p in arg]
+    return parts[0] if len(parts) == 1 else parts
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One declared input: an artifact (a file/directory) or a parameter (a plain value)."""
+
+    name: str
+    kind: Literal["artifact", "parameter"]
+    type: str
+    default: ParamValue | None = None
+    optional: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "type": self.type}
+        if self.optional:
+            out["default"] = self.default
+        return out
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One declared output artifact: a directory the container writes into."""
+
+    name: str
+    type: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type}
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A container interface: image, command, argument template, inputs and outputs.
+
+    ``python_function`` (``module:function``) is set for ``@dsl.component`` functions; the
+    command then runs ``pipecast.runtime`` which imports and calls it inside the image.
+    """
+
+    name: str
+    image: str
+    command: tuple[str, ...]
+    args: tuple[Arg, ...]
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    description: str | None = None
+    python_function: str | None = None
+    location: SourceLocation | None = field(default=None, compare=False, repr=False)
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def output(self, name: str) -> OutputSpec | None:
+        return next((o for o in self.outputs if o.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "image": self.image,
+            "command": list(self.command),
+            "args": [_arg_to_json(arg) for arg in self.args],
+            "inputs": [i.to_dict() for i in self.inputs],
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
+        if self.description:
+            out["description"] = self.description
+        if self.python_function:
+            out["python_function"] = self.python_function
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComponentSpec:
+        def part(p: Any) -> ArgPart:
+            if isinstance(p, str):
+                return p
+            ((kind, name),) = p.items()
+            return Placeholder(cast(PlaceholderKind, kind), name)
+
+        def arg(a: Any) -> Arg:
+            return tuple(part(p) for p in a) if isinstance(a, list) else (part(a),)
+
+        return cls(
+            name=data["name"],
+            image=data["image"],
+            command=tuple(data["command"]),
+            args=tuple(arg(a) for a in data["args"]),
+            inputs=tuple(
+                InputSpec(i["name"], i["kind"], i["type"], i.get("default"), "default" in i)
+                for i in data["inputs"]
+            ),
+            outputs=tuple(OutputSpec(o["name"], o["type"]) for o in data["outputs"]),
+            description=data.get("description"),
+            python_function=data.get("python_function"),
+        )
+
+
+# ----- bindings: where a step's input comes from ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: ParamValue
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"constant": self.value}
+
+
+@dataclass(frozen=True)
+class ParameterRef:
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parameter": self.name}
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    step: str
+    output: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": {"step": self.step, "name": self.output}}
+
+
+@dataclass(frozen=True)
+class ImporterRef:
+    importer: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"importer": self.importer}
+
+
+Binding: TypeAlias = Constant | ParameterRef | OutputRef | ImporterRef
+
+
+def binding_from_dict(data: Mapping[str, Any]) -> Binding:
+    if "constant" in data:
+        return Constant(data["constant"])
+    if "parameter" in data:
+        return ParameterRef(data["parameter"])
+    if "output" in data:
+        return OutputRef(data["output"]["step"], data["output"]["name"])
+    return ImporterRef(data["importer"])
+
+
+# ----- pipeline-level entities -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """A pipeline parameter, set per run (execution input on AWS, run parameter on Kubeflow)."""
+
+    name: str
+    type: str
+    default: ParamValue | None = None
+    optional: bool = False
+    location: SourceLocation | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.optional:
+            out["default"] = self.default
+        return out
+
+
+@dataclass(frozen=True)
+class ImporterSpec:
+    """An external artifact (an S3 prefix, or a manifest file listing objects) fed into steps."""
+
+    id: str
+    uri: Constant | ParameterRef
+    artifact_type: str
+    manifest: bool = False
+    location: SourceLocation | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uri": self.uri.to_dict(),
+            "artifact_type": self.artifact_type,
+            "manifest": self.manifest,
+        }
+
+
+@dataclass(frozen=True)
+class Caching:
+    """Reuse a previous identical step's outputs for up to ``expire_after_seconds``."""
+
+    enabled: bool
+    expire_after_seconds: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "expire_after_seconds": self.expire_after_seconds}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step (task): a component invocation with its bindings and its resolved settings."""
+
+    id: str
+    component: str
+    arguments: tuple[tuple[str, Binding], ...]
+    after: tuple[str, ...] = ()
+    resources: Resources | None = None
+    spot: Spot | None = None
+    retry: Retry | None = None
+    timeout_seconds: int | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    caching: Caching | None = None
+    instance_type: str | None = None
+    location: SourceLocation | None = field(default=None, compare=False, repr=False)
+
+    def argument(self, name: str) -> Binding | None:
+        return next((b for n, b in self.arguments if n == name), None)
+
+    def upstream_steps(self) -> tuple[str, ...]:
+        """Steps this one reads outputs from (data edges), sorted, without duplicates."""
+        return tuple(sorted({b.step for _, b in self.arguments if isinstance(b, OutputRef)}))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "component": self.component,
+            "arguments": {name: b.to_dict() for name, b in self.arguments},
+            "after": list(self.after),
+            "env": dict(self.env),
+        }
+        if self.resources is not None:
+            r = self.resources
+            out["resources"] = {
+                "cpu": r.cpu,
+                "memory": r.memory_bytes,
+                "gpu": r.gpu,
+                "gpu_type": r.gpu_type,
+                "disk": r.disk_bytes,
+            }
+        if self.spot is not None:
+            out["spot"] = {"max_wait_seconds": self.spot.max_wait_seconds}
+        if self.retry is not None:
+            out["retry"] = {
+                "max_attempts": self.retry.max_attempts,
+                "backoff_seconds": self.retry.backoff_seconds,
+                "backoff_rate": self.retry.backoff_rate,
+            }
+        if self.timeout_seconds is not None:
+            out["timeout_seconds"] = self.timeout_seconds
+        if self.caching is not None:
+            out["caching"] = self.caching.to_dict()
+        if self.instance_type is not None:
+            out["instance_type"] = self.instance_type
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepSpec:
+        res = data.get("resources")
+        spot = data.get("spot")
+        retry = data.get("retry")
+        caching = data.get("caching")
+        return cls(
+            id=data["id"],
+            component=data["component"],
+            arguments=tuple(
+                (name, binding_from_dict(b)) for name, b in sorted(data["arguments"].items())
+            ),
+            after=tuple(data.get("after", ())),
+            resources=None
+            if res is None
+            else Resources(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
+            spot=None if spot is None else Spot(spot["max_wait_seconds"]),
+            retry=None
+            if retry is None
+            else Retry(retry["max_attempts"], retry["backoff_seconds"], retry["backoff_rate"]),
+            timeout_seconds=data.get("timeout_seconds"),
+            env=tuple(sorted(data.get("env", {}).items())),
+            caching=None
+            if caching is None
+            else Caching(caching["enabled"], caching.get("expire_after_seconds")),
+            instance_type=data.get("instance_type"),
+        )
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A whole pipeline: parameters, components (by name), importers and steps.
+
+    Steps are kept in definition order; targets order them topologically with a name tie-break.
+    """
+
+    name: str
+    parameters: tuple[ParameterSpec, ...]
+    components: tuple[ComponentSpec, ...]
+    importers: tuple[ImporterSpec, ...]
+    steps: tuple[StepSpec, ...]
+    description: str | None = None
+    location: SourceLocation | None = field(default=None, compare=False, repr=False)
+
+    def component(self, name: str) -> ComponentSpec:
+        return self._components_by_name()[name]
+
+    def step(self, step_id: str) -> StepSpec:
+        return self._steps_by_id()[step_id]
+
+    def parameter(self, name: str) -> ParameterSpec | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def importer(self, importer_id: str) -> ImporterSpec | None:
+        return next((i for i in self.importers if i.id == importer_id), None)
+
+    def _components_by_name(self) -> dict[str, ComponentSpec]:
+        cache: dict[str, ComponentSpec] | None = self.__dict__.get("_by_component")
+        if cache is None:
+            cache = {c.name: c for c in self.components}
+            object.__setattr__(self, "_by_component", cache)
+        return cache
+
+    def _steps_by_id(self) -> dict[str, StepSpec]:
+        cache: dict[str, StepSpec] | None = self.__dict__.get("_by_step")
+        if cache is None:
+            cache = {s.id: s for s in self.steps}
+            object.__setattr__(self, "_by_step", cache)
+        return cache
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ir_version": IR_VERSION,
+            "name": self.name,
+            "parameters": [p.to_dict() for p in self.parameters],
+            "components": [c.to_dict() for c in sorted(self.components, key=lambda c: c.name)],
+            "importers": [i.to_dict() for i in self.importers],
+            "steps": [s.to_dict() for s in self.steps],
+        }
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys, 2-space indent, trailing newline)."""
+        from pipecast.compilers.canonical import dumps_json
+
+        return dumps_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineSpec:
+        """Rebuild a spec from its JSON form; validate with the schema first for clear errors."""
+        return cls(
+            name=data["name"],
+            description=data.get("description"),
+            parameters=tuple(
+                ParameterSpec(p["name"], p["type"], p.get("default"), "default" in p)
+                for p in data["parameters"]
+            ),
+            components=tuple(ComponentSpec.from_dict(c) for c in data["components"]),
+            importers=tuple(
+                ImporterSpec(
+                    i["id"],
+                    cast("Constant | ParameterRef", binding_from_dict(i["uri"])),
+                    i["artifact_type"],
+                    i.get("manifest", False),
+                )
+                for i in data["importers"]
+            ),
+            steps=tuple(StepSpec.from_dict(s) for s in data["steps"]),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineSpec:
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,92 @@
+"""The Python API behind ``pipecast.compile`` and the CLI: spec → checks → target document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipecast.errors import Diagnostic, MissingExtraError, PipelineError, UsageError
+
+if TYPE_CHECKING:
+    from pipecast.compilers._target import Document, Target
+    from pipecast.config import Config
+    from pipecast.dsl import Pipeline, PipelineSpec
+
+__all__ = ["compile", "compile_spec", "resolve_targets"]
+
+
+def resolve_targets(name: str) -> tuple[list[Target], list[str]]:
+    """The targets ``name`` stands for (``all``: every registered one whose extra is installed)
+    and notes for the ones skipped because an optional dependency is missing."""
+    from pipecast.compilers import load_target, target_names
+
+    if name != "all":
+        target = load_target(name)
+        hint = target.missing_extra()
+        if hint:
+            raise MissingExtraError(target.extra_module or target.name, target.extra or "")
+        return [target], []
+    targets, notes = [], []
+    for tname in target_names():
+        target = load_target(tname)
+        hint = target.missing_extra()
+        if hint:
+            notes.append(f"note: skipped target '{tname}' ({hint} to add it)")
+        else:
+            targets.append(target)
+    return targets, notes
+
+
+def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document:
+    """Check ``spec`` for ``target`` and compile it. Raises PipelineError with every problem."""
+    from pipecast.compilers import graph
+    from pipecast.compilers._target import Document
+
+    config.require_all(target.required_config, f"the {target.name} target")
+    checked = graph.check(spec, target, config)
+    document = target.compile(checked, config)
+    limit = target.limits.max_document_bytes
+    size = len(document.text.encode("utf-8"))
+    if limit is not None and size > limit:
+        raise PipelineError(
+            [
+                Diagnostic(
+                    "PC009",
+                    f"the {target.name} document is {size:,} bytes; the service accepts {limit:,}",
+                    spec.location,
+                    "split the pipeline into smaller ones",
+                )
+            ],
+            pipeline=spec.name,
+        )
+    notes = tuple(w.format() for w in checked.warnings) + document.notes
+    return Document(document.target, document.text, document.suffix, notes)
+
+
+def compile(
+    pipeline: Pipeline | PipelineSpec,
+    target: str,
+    config: str | Path | Mapping[str, Any] | Config | None = None,
+) -> str:
+    """Compile ``pipeline`` for ``target`` and return the exact text the CLI would write.
+
+    ``config`` is a path to a TOML file, a mapping of settings, or None to search for
+    ``pipecast.toml`` / ``pyproject.toml`` as the CLI does.
+    """
+    from pipecast.config import load_config
+    from pipecast.dsl import Pipeline, PipelineSpec
+
+    if isinstance(pipeline, Pipeline):
+        spec = pipeline.spec
+        source = pipeline.location.file if pipeline.location else None
+    elif isinstance(pipeline, PipelineSpec):
+        spec, source = pipeline, None
+    else:
+        raise UsageError(f"compile() takes a @dsl.pipeline or a PipelineSpec, got {pipeline!r}")
+    if target == "all":
+        raise UsageError("compile() returns one document; pass one target name, not 'all'")
+    cfg = load_config(config, pipeline_file=source)
+    targets, _ = resolve_targets(target)
+    document = compile_spec(spec, targets[0], cfg)
+    return document.text

@@ -1,0 +1,253 @@
+"""The ``pipecast`` command line (DESIGN §9).
+
+Exit codes: 0 ok, 1 the pipeline or a document is wrong (diagnostics on stderr), 2 usage error.
+A user mistake never shows a traceback; set ``PIPECAST_DEBUG=1`` to see one for internal errors.
+Commands other than the core ones are loaded lazily (``LAZY_COMMANDS``), so ``pipecast --help``
+and ``pipecast compile`` never import kfp, boto3 or the SageMaker SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipecast import __version__
+from pipecast.errors import PipecastError, UsageError
+
+__all__ = ["cli", "main"]
+
+# command name → "module:attribute" of a click command, imported only when that command runs
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from pipecast.errors import did_you_mean
+
+            raise click.UsageError(
+                f"no command '{name}'{did_you_mean(name, self.list_commands(ctx))}", ctx
+            )
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pipecast")
+def cli() -> None:
+    """Write an inference pipeline once; compile it to SageMaker Pipelines, Step Functions and
+    Kubeflow Pipelines; run and test it offline."""
+
+
+def _config(config_file: str | None, pipeline_file: Path | None, overrides: dict[str, Any]) -> Any:
+    from pipecast.config import load_config
+
+    return load_config(config_file, pipeline_file=pipeline_file).with_overrides(overrides)
+
+
+def _notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        click.echo(note, err=True)
+
+
+_target_option = click.option(
+    "--target",
+    "-t",
+    "target",
+    required=True,
+    metavar="TARGET",
+    help="sagemaker, stepfunctions, kubeflow, ir, or all",
+)
+_config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="config file (default: pipecast.toml / pyproject.toml)",
+)
+_root_option = click.option("--artifact-root", help="overrides artifact_root from the config")
+_region_option = click.option("--region", help="overrides region from the config")
+
+
+@cli.command()
+@click.argument("ref")
+@_target_option
+@click.option("-o", "--output", type=click.Path(), help="file (one target) or directory (all)")
+@_config_option
+@_root_option
+@_region_option
+@click.option("--check", is_flag=True, help="exit 1 if the file(s) on disk are stale")
+def compile(
+    ref: str,
+    target: str,
+    output: str | None,
+    config_file: str | None,
+    artifact_root: str | None,
+    region: str | None,
+    check: bool,
+) -> None:
+    """Compile the pipeline REF (file.py[:function] or package.module:function) for TARGET."""
+    from pipecast._api import compile_spec, resolve_targets
+    from pipecast._loader import load_pipeline
+    from pipecast.compilers.canonical import atomic_write
+
+    if target == "all" and output is None:
+        raise UsageError("--target all writes several files: give a directory with -o")
+    if check and output is None:
+        raise UsageError("--check compares with files on disk: give them with -o")
+    targets, skipped = resolve_targets(target)
+    loaded = load_pipeline(ref)
+    cfg = _config(config_file, loaded.file, {"artifact_root": artifact_root, "region": region})
+    documents = [compile_spec(loaded.spec, t, cfg) for t in targets]  # type: ignore[arg-type]
+    _notes(skipped)
+    name = loaded.spec.name  # type: ignore[attr-defined]
+    stale = False
+    for doc in documents:
+        _notes(doc.notes)
+        if output is None:
+            click.echo(doc.text, nl=False)
+            continue
+        path = Path(output) / f"{name}.{doc.suffix}" if target == "all" else Path(output)
+        if check:
+            if _is_stale(path, doc.text, doc.target):
+                stale = True
+            continue
+        atomic_write(path, doc.text)
+        click.echo(f"wrote {path}", err=True)
+    if stale:
+        sys.exit(1)
+
+
+def _is_stale(path: Path, text: str, target: str) -> bool:
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        click.echo(f"stale: {path} does not exist (run the same command without --check)", err=True)
+        return True
+    if old == text:
+        click.echo(f"up to date: {path}", err=True)
+        return False
+    import difflib
+
+    click.echo(f"stale: {path} differs from what the pipeline compiles to:", err=True)
+    diff = difflib.unified_diff(
+        old.splitlines(),
+        text.splitlines(),
+        f"{path} (on disk)",
+        f"{path} (compiled)",
+        lineterm="",
+        n=2,
+    )
+    for line in list(diff)[:200]:
+        click.echo(line, err=True)
+    return True
+
+
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--target",
+    "-t",
+    default="all",
+    show_default=True,
+    metavar="TARGET",
+    help="check for one target, or for all available",
+)
+@_config_option
+@_root_option
+@_region_option
+def validate(
+    ref: str, target: str, config_file: str | None, artifact_root: str | None, region: str | None
+) -> None:
+    """Check a pipeline for TARGET(s) without writing anything; list every problem."""
+    from pipecast._api import compile_spec, resolve_targets
+    from pipecast._loader import load_pipeline
+    from pipecast.errors import PipelineError
+
+    targets, skipped = resolve_targets(target)
+    loaded = load_pipeline(ref)
+    cfg = _config(config_file, loaded.file, {"artifact_root": artifact_root, "region": region})
+    _notes(skipped)
+    failures: list[str] = []
+    ok: list[str] = []
+    for t in targets:
+        try:
+            doc = compile_spec(loaded.spec, t, cfg)  # type: ignore[arg-type]
+        except PipelineError as exc:
+            failures.append(f"{t.name}:\n{exc}")
+            continue
+        _notes(doc.notes)
+        ok.append(t.name)
+    name = loaded.spec.name  # type: ignore[attr-defined]
+    if failures:
+        raise PipecastError("\n".join(failures))
+    click.echo(f"ok: pipeline '{name}' is valid for {', '.join(ok)}")
+
+
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "json"]),
+    default="mermaid",
+    show_default=True,
+)
+def graph(ref: str, fmt: str) -> None:
+    """Print the step graph (data edges solid, .after() edges dashed)."""
+    from pipecast._loader import load_pipeline
+    from pipecast.compilers import graph as graph_mod
+    from pipecast.compilers.graph_formats import render
+
+    loaded = load_pipeline(ref)
+    checked = graph_mod.check(loaded.spec)  # type: ignore[arg-type]
+    click.echo(render(checked, fmt), nl=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every pipecast error into a message and an exit code."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="pipecast",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except PipecastError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("PIPECAST_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in pipecast; rerun with PIPECAST_DEBUG=1 and report the "
+            "traceback",
+            err=True,
+        )
+        sys.exit(70)
+    sys.exit(0)

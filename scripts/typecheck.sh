@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# mypy --strict on the package as it is installed (pipecast.dsl lives in dsl/, etc.): mypy cannot
+# follow setuptools' editable finder, so check a symlinked tree with the installed layout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stage=build/typecheck
+rm -rf "$stage" && mkdir -p "$stage/pipecast"
+for f in pipecast/*.py pipecast/py.typed; do ln -s "$PWD/$f" "$stage/pipecast/"; done
+for d in dsl compilers components schemas; do ln -s "$PWD/$d" "$stage/pipecast/$d"; done
+cd "$stage" && "${MYPY:-mypy}" --config-file ../../pyproject.toml -p pipecast

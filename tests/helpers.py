@@ -1,0 +1,124 @@
+"""Shared test helpers: load examples, compile in-process, run the CLI, and the table-driven
+``expect(pipeline, sagemaker=..., stepfunctions=Unsupported(...), kubeflow=...)``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipecast._api import compile_spec, resolve_targets
+from pipecast.config import Config, load_config
+from pipecast.errors import PipelineError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN_DIR = EXAMPLES / "compiled"
+SHARED = ROOT.parent / "shared"
+EXAMPLE_CONFIG: Config = load_config(EXAMPLES / "pipecast.toml")
+REGENERATE = os.environ.get("PIPECAST_REGENERATE") == "1"
+
+
+def example_files() -> list[Path]:
+    """Every example pipeline file (each defines exactly one pipeline)."""
+    return sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+
+
+def load_example(name: str) -> Any:
+    """The ``dsl.Pipeline`` defined in ``examples/<name>.py``."""
+    from pipecast._loader import load_pipeline
+
+    return load_pipeline(str(EXAMPLES / f"{name}.py")).pipeline
+
+
+def available_targets() -> list[str]:
+    """Registered targets whose optional dependencies are installed here."""
+    return [t.name for t in resolve_targets("all")[0]]
+
+
+def compile_text(pipeline: Any, target: str, config: Config | None = None) -> str:
+    """Compile a ``dsl.Pipeline`` (or spec) in-process and return the document text."""
+    spec = getattr(pipeline, "spec", pipeline)
+    (t,), _ = resolve_targets(target)
+    return compile_spec(spec, t, config or EXAMPLE_CONFIG).text
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Expect compilation to fail with these diagnostic codes (and message fragments)."""
+
+    code: str
+    contains: str = ""
+
+
+def expect(pipeline: Any, config: Config | None = None, **per_target: Any) -> dict[str, str]:
+    """Table-driven check: for each ``target=expectation``:
+
+    - ``Unsupported(code, contains)``: compiling fails with that code;
+    - a callable: called with the compiled text (assert inside it);
+    - ``True``: compiles without error.
+    Returns the compiled texts by target.
+    """
+    texts: dict[str, str] = {}
+    for target, expectation in per_target.items():
+        if isinstance(expectation, Unsupported):
+            with pytest.raises(PipelineError) as info:
+                compile_text(pipeline, target, config)
+            codes = [d.code for d in info.value.diagnostics]
+            assert expectation.code in codes, (
+                f"{target}: wanted {expectation.code}, got {info.value}"
+            )
+            assert expectation.contains in str(info.value), str(info.value)
+            continue
+        text = compile_text(pipeline, target, config)
+        texts[target] = text
+        if callable(expectation):
+            expectation(text)
+        else:
+            assert expectation is True
+    return texts
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipecast ARGS`` in a subprocess (real exit codes, real stderr)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "pipecast", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def load_module_from(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_pipeline(tmp_path: Path, body: str, name: str = "pipe.py") -> Path:
+    """Write a pipeline file (with the usual imports prepended) and return its path."""
+    header = (
+        "from pipecast import dsl\n"
+        "from pipecast.dsl import Dataset, Input, Model, Output, Resources, Retry, Spot\n"
+    )
+    path = tmp_path / name
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+ExpectFn = Callable[[str], None]
