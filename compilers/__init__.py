@@ -32,7 +32,7 @@ def load_target(name: str) -> Target:
     module_name = TARGETS.get(name)
     if module_name is None:
         raise UsageError(
-            f"unknown target '{name}'{did_you_mean(name, TARGETS)}"
+            f"unknown target '{name}'{did_you_mean(name, [*TARGETS, 'all'])}"
             f" (targets: {', '.join(TARGETS)}, all)"
         )
     target: Target = importlib.import_module(module_name).TARGET

@@ -18,7 +18,8 @@ def user_location(skip_frames: int = 1) -> SourceLocation | None:
     frame = sys._getframe(skip_frames)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_OWN_DIRS) and not filename.startswith("<frozen"):
+        synthetic = frame.f_code.co_filename.startswith("<")  # dataclass __init__, exec
+        if not filename.startswith(_OWN_DIRS) and not synthetic:
             return SourceLocation(display_path(filename), frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None

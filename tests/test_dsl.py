@@ -1,0 +1,364 @@
+"""The DSL: what users write becomes the right IR, and misuse is reported at the user's line."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import load_example
+
+from pipecast import dsl
+from pipecast.dsl import Dataset, Input, Model, Output, Resources, Retry, Spot
+from pipecast.dsl._spec import Constant, ImporterRef, OutputRef, ParameterRef, Placeholder
+from pipecast.errors import DefinitionError, PipelineError
+
+IMG = "registry.example.com/x:1.0"
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def produce(data: Output[Dataset], model: Output[Model], size: int = 3):
+    """Produce a dataset and a model."""
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def consume(data: Input[Dataset], result: Output[Dataset], scale: float = 1.0, label: str = "x"):
+    """Consume a dataset."""
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def use_model(model: Input[Model], out: Output[Dataset]):
+    """Use a model."""
+
+
+def _line_of(marker: str) -> int:
+    """Line number in this file of the line containing ``marker`` (keeps tests robust)."""
+    with open(__file__, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if marker in line and "_line_of" not in line:
+                return number
+    raise AssertionError(marker)
+
+
+def _errors(pipeline) -> list:
+    with pytest.raises(PipelineError) as info:
+        _ = pipeline.spec
+    return info.value.diagnostics
+
+
+def test_flagship_builds_the_expected_ir():
+    spec = load_example("video_analysis").spec
+    assert [s.id for s in spec.steps] == ["extract-frames", "detect-objects", "track", "summarize"]
+    assert [p.name for p in spec.parameters] == ["video_uri", "fps", "threshold"]
+    assert spec.parameter("fps").default == 5 and spec.parameter("video_uri").optional is False
+    detect = spec.step("detect-objects")
+    assert detect.resources.gpu == 1 and detect.resources.memory_bytes == 16 * 1024**3
+    assert detect.spot.max_wait_seconds == 3 * 3600
+    assert detect.retry.max_attempts == 3 and detect.retry.backoff_seconds == 60
+    assert detect.argument("frames") == OutputRef("extract-frames", "frames")
+    assert detect.argument("threshold") == ParameterRef("threshold")
+    assert spec.step("extract-frames").argument("video") == ImporterRef("importer")
+    images = {c.image for c in spec.components}
+    assert len(images) == 4, "every step has its own image"
+
+
+def test_default_args_follow_the_container_contract():
+    comp = consume.spec
+    assert comp.args == (
+        ("--data",),
+        (Placeholder("inputPath", "data"),),
+        ("--scale",),
+        (Placeholder("value", "scale"),),
+        ("--label",),
+        (Placeholder("value", "label"),),
+        ("--result",),
+        (Placeholder("outputPath", "result"),),
+    )
+
+
+def test_task_settings_chain_and_override_component_defaults():
+    @dsl.container_component(
+        image=IMG, command=["run"], resources=Resources(cpu=2), timeout="10m", env={"A": "1"}
+    )
+    def step(out: Output[Dataset]):
+        """A step."""
+
+    @dsl.pipeline(name="p")
+    def p():
+        (
+            step()
+            .set_resources(Resources(cpu=8, memory="1GiB", gpu=2, gpu_type="A10G"))
+            .set_spot(Spot("1h"))
+            .set_retry(Retry(2, "5s"))
+            .set_timeout("30m")
+            .set_env(B="2")
+            .set_caching(True, "1d")
+            .set_instance_type("ml.g5.12xlarge")
+            .set_name("custom")
+        )
+
+    (s,) = p.spec.steps
+    assert s.id == "custom" and s.resources.cpu == 8 and s.resources.gpu_type == "A10G"
+    assert s.spot.max_wait_seconds == 3600 and s.timeout_seconds == 1800
+    assert dict(s.env) == {"A": "1", "B": "2"}
+    assert s.caching.expire_after_seconds == 86400 and s.instance_type == "ml.g5.12xlarge"
+
+
+def test_repeated_components_get_numbered_ids_and_renames_propagate():
+    @dsl.pipeline(name="p")
+    def p():
+        a = produce()
+        consume(data=a.outputs["data"])
+        c2 = consume(data=a.outputs["data"])
+        a.set_name("source")  # renamed after use: consumers must follow
+        c2.set_name("second")
+
+    spec = p.spec
+    assert [s.id for s in spec.steps] == ["source", "consume", "second"]
+    assert spec.step("consume").argument("data") == OutputRef("source", "data")
+
+
+def test_unknown_argument_has_did_you_mean_and_user_line():
+    @dsl.pipeline(name="p")
+    def p():
+        a = produce()
+        consume(dta=a.outputs["data"])  # MARK-unknown
+
+    codes = {d.code: d for d in _errors(p)}
+    assert "did you mean 'data'" in codes["PC111"].message
+    assert codes["PC111"].location.line == _line_of("MARK-unknown")
+    assert codes["PC111"].location.file.endswith("test_dsl.py")
+    assert "PC112" in codes  # and the missing 'data' is reported in the same run
+
+
+def test_all_call_mistakes_are_collected_together():
+    @dsl.pipeline(name="p")
+    def p(n: str = "a"):
+        a = produce(size="three")  # wrong parameter type
+        consume(data=a.outputs["model"], scale=n)  # wrong artifact type + wrong param type
+        use_model(model=a.outputs["data"], out=None)  # output passed in + wrong type
+
+    diags = _errors(p)
+    codes = sorted(d.code for d in diags)
+    assert codes.count("PC113") == 4 and "PC110" in codes
+    messages = "\n".join(d.message for d in diags)
+    assert "expects Dataset, got Model" in messages
+    assert "is float, but pipeline parameter 'n' is str" in messages
+    assert "'out' is an output of 'use-model'" in messages
+
+
+def test_output_where_parameter_expected_and_task_where_output_expected():
+    @dsl.pipeline(name="p")
+    def p():
+        a = produce()
+        consume(data=a, scale=a.outputs["data"])
+
+    codes = [d.code for d in _errors(p)]
+    assert codes.count("PC114") == 2
+
+
+def test_constant_string_for_artifact_suggests_importer():
+    @dsl.pipeline(name="p")
+    def p():
+        consume(data="s3://bucket/x")
+
+    (d,) = _errors(p)
+    assert d.code == "PC113" and "dsl.importer" in d.hint
+
+
+def test_output_on_multi_output_task():
+    @dsl.pipeline(name="p")
+    def p():
+        consume(data=produce().output)  # MARK-multi
+
+    (d,) = _errors(p)
+    assert d.code == "PC122" and "outputs['name']" in d.hint
+    assert d.location.line == _line_of("MARK-multi")
+
+
+def test_unknown_output_name():
+    @dsl.pipeline(name="p")
+    def p():
+        consume(data=produce().outputs["dat"])
+
+    (d,) = _errors(p)
+    assert d.code == "PC121" and "did you mean 'data'" in d.message
+
+
+def test_duplicate_step_ids_name_both_places():
+    @dsl.pipeline(name="p")
+    def p():
+        produce().set_name("x")  # MARK-first
+        produce().set_name("x")  # MARK-second
+
+    (d,) = _errors(p)
+    assert d.code == "PC115"
+    assert d.location.line == _line_of("MARK-second")
+    assert f":{_line_of('MARK-first')}" in d.message
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: Resources(cpu=1, memory="16 gigs"), "is not a size"),
+        (lambda: Resources(cpu=0), "cpu must be a positive number"),
+        (lambda: Resources(cpu=1, gpu=-1), "gpu must be a whole number"),
+        (lambda: Resources(cpu=1, gpu_type="A10G"), "gpu_type is set but gpu=0"),
+        (lambda: Spot(max_wait="soon"), "is not a duration"),
+        (lambda: Spot(max_wait=-5), "must be positive"),
+        (lambda: Retry(max_attempts=0), "max_attempts must be"),
+        (lambda: Retry(backoff="1 fortnight"), "is not a duration"),
+    ],
+)
+def test_bad_units_are_definition_errors_at_the_call(make, fragment):
+    with pytest.raises(DefinitionError) as info:
+        make()
+    assert fragment in str(info.value)
+    assert info.value.diagnostic.location.file.endswith("test_dsl.py")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("512MiB", 512 * 1024**2),
+        ("16GiB", 16 * 1024**3),
+        ("1.5GiB", 1536 * 1024**2),
+        ("2GB", 2 * 10**9),
+        ("1Ti", 1024**4),
+        (1024, 1024),
+    ],
+)
+def test_memory_units(text, expected):
+    assert Resources(memory=text).memory_bytes == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400), (12.2, 13)]
+)
+def test_durations(text, expected):
+    assert Spot(max_wait=text).max_wait_seconds == expected
+
+
+def test_bad_step_name_and_instance_type():
+    with pytest.raises(PipelineError, match="step id 'Bad_Name' is not valid"):
+
+        @dsl.pipeline(name="p")
+        def p():
+            produce().set_name("Bad_Name")
+
+        _ = p.spec
+    with pytest.raises(PipelineError, match="not an ml"):
+
+        @dsl.pipeline(name="q")
+        def q():
+            produce().set_instance_type("g5.xlarge")
+
+        _ = q.spec
+
+
+def test_component_called_outside_pipeline():
+    with pytest.raises(DefinitionError, match="called outside a pipeline"):
+        produce()
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("def f(x: list): ...", "unsupported type"),
+        ("def f(x: Dataset): ...", "without a direction"),
+        ("def f(x: int = 'a'): ...", "is not a int"),
+        ("def f(*xs: int): ...", "*args/**kwargs"),
+        ("def f(x: Input[Dataset] = None): ...", "has a default"),
+    ],
+)
+def test_bad_component_signatures(source, fragment):
+    namespace = {"Dataset": Dataset, "Input": Input}
+    exec(source, namespace)
+    with pytest.raises(DefinitionError, match=fragment.replace("*", r"\*")):
+        dsl.container_component(image=IMG, command=["run"])(namespace["f"])
+
+
+def test_argument_template_placeholders_are_checked():
+    def f(frames: Input[Dataset], out: Output[Dataset], t: float = 0.5):
+        """x"""
+
+    with pytest.raises(DefinitionError, match="did you mean 'frames'"):
+        dsl.container_component(
+            image=IMG, command=["r"], args=[dsl.input_path("frame"), dsl.output_path("out")]
+        )(f)
+    with pytest.raises(DefinitionError, match="never pass 't'"):
+        dsl.container_component(
+            image=IMG, command=["r"], args=[dsl.input_path("frames"), dsl.output_path("out")]
+        )(f)
+    comp = dsl.container_component(
+        image=IMG,
+        command=["r"],
+        args=["--in", dsl.input_path("frames"), ["--t=", dsl.param("t")], dsl.output_path("out")],
+    )(f)
+    assert comp.spec.args[2] == ("--t=", Placeholder("value", "t"))
+
+
+def test_pipeline_parameters_typed_and_checked():
+    @dsl.pipeline(name="p")
+    def p(count: int = 2, name: str = "x", ratio: float = 0.5, flag: bool = True):
+        consume(data=dsl.importer(uri=name).output, scale=count, label=name)
+
+    spec = p.spec
+    assert [(x.name, x.type, x.default) for x in spec.parameters] == [
+        ("count", "int", 2),
+        ("name", "str", "x"),
+        ("ratio", "float", 0.5),
+        ("flag", "bool", True),
+    ]
+    assert spec.step("consume").argument("scale") == ParameterRef("count")  # int widens to float
+
+    @dsl.pipeline(name="bad")
+    def bad(count: int = "two", items: list | None = None):
+        pass
+
+    assert sorted(d.code for d in _errors(bad)) == ["PC105", "PC105"]
+
+
+def test_parameter_cannot_be_formatted_into_text():
+    @dsl.pipeline(name="p")
+    def p(prefix: str):
+        consume(data=dsl.importer(uri=f"{prefix}/x").output)
+
+    (d,) = _errors(p)
+    assert d.code == "PC120" and "used as text" in d.message
+
+
+def test_constants_and_defaults_are_bound():
+    @dsl.pipeline(name="p")
+    def p():
+        consume(data=produce(size=7).outputs["data"], label="y")
+
+    spec = p.spec
+    assert spec.step("produce").argument("size") == Constant(7)
+    assert spec.step("consume").argument("scale") == Constant(1.0)
+    assert spec.step("consume").argument("label") == Constant("y")
+
+
+def test_spec_is_frozen():
+    spec = load_example("video_analysis").spec
+    with pytest.raises(AttributeError):
+        spec.name = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        spec.steps[0].id = "x"  # type: ignore[misc]
+
+
+def test_python_component_records_its_function():
+    @dsl.component(image="python:3.11-slim")
+    def add(a: int, b: int, out: Output[Dataset]):
+        """Add."""
+        with open(f"{out.path}/sum.txt", "w") as fh:
+            fh.write(str(a + b))
+
+    assert add.spec.python_function.endswith(
+        ":test_python_component_records_its_function.<locals>.add"
+    )
+    assert add.spec.command[:3] == ("python", "-m", "pipecast.runtime")
+    assert add.python_func is not None
+
+
+def test_pipeline_cannot_be_called_directly():
+    pipeline = load_example("video_analysis")
+    with pytest.raises(DefinitionError, match="called directly"):
+        pipeline()
