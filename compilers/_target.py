@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pipecast.config import Config
     from pipecast.errors import Diagnostic
 
+    from .diff import DocumentSummary
     from .graph import CheckedPipeline
 
 __all__ = ["FEATURES", "Capabilities", "Document", "Limits", "Target"]
@@ -95,6 +96,10 @@ class Target:
     check: Callable[[CheckedPipeline, Config], list[Diagnostic]] | None = None
     extra: str | None = None  # optional dependency group this target needs
     extra_module: str | None = None  # a module whose absence means the extra is missing
+    # review support (``pipecast diff``/``--check``/``plan``): recognise a parsed document of this
+    # target, and reduce it to a per-step summary (see compilers/diff.py)
+    detect: Callable[[Any], bool] | None = None
+    describe: Callable[[Any], DocumentSummary] | None = None
 
     def missing_extra(self) -> str | None:
         """The install hint when the optional dependency is absent, else None (no import)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pipecast.dsl._resources import format_bytes
 
 from ._target import Capabilities, Document, Limits, Target
 from .canonical import dumps_json
+from .diff import DocumentSummary, StepSummary
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -16,6 +19,58 @@ if TYPE_CHECKING:
 def compile(checked: CheckedPipeline, config: Config) -> Document:
     """The IR document; it validates against ``schemas/pipeline.schema.json``."""
     return Document(target="ir", text=dumps_json(checked.spec.to_dict()), suffix="ir.json")
+
+
+def detect(document: Any) -> bool:
+    return isinstance(document, dict) and "ir_version" in document and "steps" in document
+
+
+def _binding(binding: dict[str, Any], importers: dict[str, Any]) -> Any:
+    if "output" in binding:
+        return f"{binding['output']['step']}.{binding['output']['name']}"
+    if "parameter" in binding:
+        return f"parameter {binding['parameter']}"
+    if "importer" in binding:
+        imp = importers.get(binding["importer"], {})
+        uri = imp.get("uri", {})
+        where = uri.get("constant", f"parameter {uri.get('parameter')}")
+        return f"{'manifest ' if imp.get('manifest') else ''}{where}"
+    return binding["constant"]
+
+
+def describe(document: dict[str, Any]) -> DocumentSummary:
+    """Per step: image, command, inputs, resources and settings, as the IR states them."""
+    components = {c["name"]: c for c in document["components"]}
+    importers = {i["id"]: i for i in document["importers"]}
+    steps: dict[str, StepSummary] = {}
+    for step in document["steps"]:
+        comp = components[step["component"]]
+        fields: dict[str, Any] = {
+            "image": comp["image"],
+            "command": comp["command"],
+            "inputs": {k: _binding(v, importers) for k, v in step["arguments"].items()},
+            "depends on": step["after"],
+            "env": step["env"],
+        }
+        res = step.get("resources")
+        if res:
+            fields["resources"] = {
+                "cpu": res["cpu"],
+                "memory": format_bytes(res["memory"]),
+                "gpu": res["gpu"],
+                "gpu type": res["gpu_type"],
+                "disk": None if res["disk"] is None else format_bytes(res["disk"]),
+            }
+        fields["spot"] = step["spot"]["max_wait_seconds"] if step.get("spot") else False
+        fields["retry"] = step.get("retry")
+        fields["timeout"] = step.get("timeout_seconds")
+        fields["caching"] = step.get("caching")
+        fields["instance type"] = step.get("instance_type")
+        steps[step["id"]] = StepSummary(step["id"], "container step", fields)
+    parameters = {
+        p["name"]: {"type": p["type"], "default": p.get("default")} for p in document["parameters"]
+    }
+    return DocumentSummary("ir", document["name"], parameters, steps)
 
 
 TARGET = Target(
@@ -37,4 +92,6 @@ TARGET = Target(
     ),
     limits=Limits(),
     compile=compile,
+    detect=detect,
+    describe=describe,
 )

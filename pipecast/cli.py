@@ -23,7 +23,9 @@ from pipecast.errors import PipecastError, UsageError
 __all__ = ["cli", "main"]
 
 # command name → "module:attribute" of a click command, imported only when that command runs
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "diff": "pipecast._cli_review:diff_command",
+}
 
 
 class _LazyGroup(click.Group):
@@ -142,9 +144,21 @@ def _is_stale(path: Path, text: str, target: str) -> bool:
     if old == text:
         click.echo(f"up to date: {path}", err=True)
         return False
-    import difflib
-
     click.echo(f"stale: {path} differs from what the pipeline compiles to:", err=True)
+    from pipecast._cli_review import semantic_diff_text
+    from pipecast.errors import DocumentError
+
+    try:
+        equal, rendered = semantic_diff_text(
+            old, text, "text", f"{path} (on disk)", f"{path} (compiled)", target
+        )
+    except DocumentError:
+        equal, rendered = False, ""
+    if rendered and not equal:
+        click.echo(rendered, err=True, nl=False)
+        return True
+    import difflib  # same steps and settings, other bytes (or unreadable): show the lines
+
     diff = difflib.unified_diff(
         old.splitlines(),
         text.splitlines(),
