@@ -1,0 +1,75 @@
+"""Run parameters from the command line (``-p NAME=VALUE``), typed by the pipeline's declaration.
+
+Shared by ``pipecast run --local`` and ``pipecast start``: an unknown name gets a "did you mean",
+a value that does not parse as the declared type and a missing required parameter are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pipecast.errors import UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    from pipecast.dsl._spec import ParameterSpec, PipelineSpec
+
+__all__ = ["parse_params", "resolve_params"]
+
+ParamValue = str | int | float | bool
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _convert(param: ParameterSpec, text: str) -> ParamValue:
+    try:
+        if param.type == "int":
+            return int(text)
+        if param.type == "float":
+            return float(text)
+    except ValueError:
+        raise UsageError(f"parameter '{param.name}' is {param.type}, got {text!r}") from None
+    if param.type == "bool":
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise UsageError(f"parameter '{param.name}' is bool, got {text!r} (use true or false)")
+    return text
+
+
+def parse_params(spec: PipelineSpec, pairs: Iterable[str]) -> dict[str, ParamValue]:
+    """Parse ``NAME=VALUE`` strings given on the command line (no defaults applied)."""
+    declared = {p.name: p for p in spec.parameters}
+    values: dict[str, ParamValue] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p takes NAME=VALUE, got {pair!r}")
+        param = declared.get(name)
+        if param is None:
+            raise UsageError(
+                f"pipeline '{spec.name}' has no parameter '{name}'{did_you_mean(name, declared)}"
+                f" (parameters: {', '.join(declared) or 'none'})"
+            )
+        values[name] = _convert(param, text)
+    return values
+
+
+def resolve_params(
+    spec: PipelineSpec, pairs: Iterable[str], *, require_all: bool = True
+) -> dict[str, ParamValue]:
+    """Parsed values merged over defaults; with ``require_all``, a missing required one fails."""
+    values = parse_params(spec, pairs)
+    resolved: dict[str, ParamValue] = {}
+    missing = []
+    for param in spec.parameters:
+        if param.name in values:
+            resolved[param.name] = values[param.name]
+        elif param.optional and param.default is not None:
+            resolved[param.name] = param.default
+        elif require_all:
+            missing.append(param.name)
+    if missing:
+        raise UsageError(
+            f"pipeline '{spec.name}' needs " + ", ".join(f"-p {m}=..." for m in missing)
+        )
+    return resolved
