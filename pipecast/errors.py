@@ -8,6 +8,8 @@ The hierarchy::
     ├── ConfigError                missing or invalid configuration key
     ├── LoadError                  a pipeline REF cannot be imported or found
     ├── DocumentError              a compiled document is invalid (validators, diff inputs)
+    ├── ParameterError             a run parameter is unknown, missing or mistyped (-p NAME=VALUE)
+    ├── DeployError                an AWS call failed (credentials, access, throttling, ...)
     ├── MissingExtraError          an optional dependency is not installed (one-line install hint)
     └── UsageError                 wrong command-line usage (exit code 2)
 
@@ -25,10 +27,12 @@ from typing import Literal
 __all__ = [
     "ConfigError",
     "DefinitionError",
+    "DeployError",
     "Diagnostic",
     "DocumentError",
     "LoadError",
     "MissingExtraError",
+    "ParameterError",
     "PipecastError",
     "PipelineError",
     "SourceLocation",
@@ -127,6 +131,14 @@ class LoadError(PipecastError):
 
 class DocumentError(PipecastError):
     """A compiled document failed validation or cannot be read."""
+
+
+class ParameterError(PipecastError):
+    """A run parameter (``-p NAME=VALUE``) is unknown, missing or not of the declared type."""
+
+
+class DeployError(PipecastError):
+    """An AWS call failed; the message is one line saying what and how to fix it."""
 
 
 class MissingExtraError(PipecastError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pipecast.errors import UsageError, did_you_mean
+from pipecast.errors import ParameterError, did_you_mean
 
 if TYPE_CHECKING:
     from pipecast.dsl._spec import ParameterSpec, PipelineSpec
@@ -28,11 +28,11 @@ def _convert(param: ParameterSpec, text: str) -> ParamValue:
         if param.type == "float":
             return float(text)
     except ValueError:
-        raise UsageError(f"parameter '{param.name}' is {param.type}, got {text!r}") from None
+        raise ParameterError(f"parameter '{param.name}' is {param.type}, got {text!r}") from None
     if param.type == "bool":
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
-        raise UsageError(f"parameter '{param.name}' is bool, got {text!r} (use true or false)")
+        raise ParameterError(f"parameter '{param.name}' is bool, got {text!r} (use true or false)")
     return text
 
 
@@ -43,10 +43,10 @@ def parse_params(spec: PipelineSpec, pairs: Iterable[str]) -> dict[str, ParamVal
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name:
-            raise UsageError(f"-p takes NAME=VALUE, got {pair!r}")
+            raise ParameterError(f"-p takes NAME=VALUE, got {pair!r}")
         param = declared.get(name)
         if param is None:
-            raise UsageError(
+            raise ParameterError(
                 f"pipeline '{spec.name}' has no parameter '{name}'{did_you_mean(name, declared)}"
                 f" (parameters: {', '.join(declared) or 'none'})"
             )
@@ -69,7 +69,7 @@ def resolve_params(
         elif require_all:
             missing.append(param.name)
     if missing:
-        raise UsageError(
+        raise ParameterError(
             f"pipeline '{spec.name}' needs " + ", ".join(f"-p {m}=..." for m in missing)
         )
     return resolved
