@@ -25,6 +25,9 @@ __all__ = ["cli", "main"]
 # command name → "module:attribute" of a click command, imported only when that command runs
 LAZY_COMMANDS: dict[str, str] = {
     "diff": "pipecast._cli_review:diff_command",
+    "plan": "pipecast.deploy.cli:plan_command",
+    "deploy": "pipecast.deploy.cli:deploy_command",
+    "start": "pipecast.deploy.cli:start_command",
 }
 
 

@@ -1,0 +1,122 @@
+"""``pipecast plan | deploy | start REF --target sagemaker|stepfunctions``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["deploy_command", "plan_command", "start_command"]
+
+_AWS_TARGETS = click.Choice(["sagemaker", "stepfunctions"])
+
+
+def _compile(
+    ref: str, target: str, config_file: str | None, region: str | None, artifact_root: str | None
+) -> tuple[Any, Any, str]:
+    from pipecast._api import compile_spec, resolve_targets
+    from pipecast._loader import load_pipeline
+    from pipecast.config import load_config
+
+    loaded = load_pipeline(ref)
+    config = load_config(config_file, pipeline_file=loaded.file).with_overrides(
+        {"region": region, "artifact_root": artifact_root}
+    )
+    (resolved,), _ = resolve_targets(target)
+    document = compile_spec(loaded.spec, resolved, config)  # type: ignore[arg-type]
+    for note in document.notes:
+        click.echo(note, err=True)
+    return loaded.spec, config, document.text
+
+
+def _options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.argument("ref"),
+            click.option("--target", "-t", type=_AWS_TARGETS, required=True),
+            click.option("--config", "config_file", type=click.Path(dir_okay=False)),
+            click.option("--region", help="AWS region (default: config, then AWS settings)"),
+            click.option("--artifact-root", help="overrides artifact_root from the config"),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.command("plan")
+@_options
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
+def plan_command(
+    ref: str,
+    target: str,
+    config_file: str | None,
+    region: str | None,
+    artifact_root: str | None,
+    fmt: str,
+) -> None:
+    """Show what deploy would change (semantic diff). Exit 0: no change, 1: changes."""
+    from pipecast import deploy
+
+    spec, config, text = _compile(ref, target, config_file, region, artifact_root)
+    result = deploy.plan(target, spec.name, text, config, fmt)
+    click.echo(result.diff, nl=False)
+    sys.exit(0 if result.equal else 1)
+
+
+@click.command("deploy")
+@_options
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="resource tag (repeat)")
+def deploy_command(
+    ref: str,
+    target: str,
+    config_file: str | None,
+    region: str | None,
+    artifact_root: str | None,
+    tags: tuple[str, ...],
+) -> None:
+    """Validate, then create or update the pipeline (idempotent)."""
+    from pipecast import deploy
+    from pipecast.errors import UsageError
+
+    spec, config, text = _compile(ref, target, config_file, region, artifact_root)
+    tag_map = dict(config.get(f"{target}.tags", {}) or {})
+    for item in tags:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag takes KEY=VALUE, got {item!r}")
+        tag_map[key] = value
+    result = deploy.deploy(target, spec.name, text, config, tag_map)
+    if result.action == "unchanged":
+        click.echo(f"no change: {target} pipeline '{spec.name}' is up to date")
+        return
+    click.echo(result.plan.diff, nl=False, err=True)
+    click.echo(f"{result.action}: {result.arn}")
+
+
+@click.command("start")
+@_options
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE")
+def start_command(
+    ref: str,
+    target: str,
+    config_file: str | None,
+    region: str | None,
+    artifact_root: str | None,
+    params: tuple[str, ...],
+) -> None:
+    """Start an execution of the deployed pipeline; prints its id and console link."""
+    from pipecast import deploy
+    from pipecast._loader import load_pipeline
+    from pipecast.config import load_config
+    from pipecast.params import resolve_params
+
+    loaded = load_pipeline(ref)
+    config = load_config(config_file, pipeline_file=loaded.file).with_overrides(
+        {"region": region, "artifact_root": artifact_root}
+    )
+    values = resolve_params(loaded.spec, params)  # type: ignore[arg-type]
+    name = loaded.spec.name  # type: ignore[attr-defined]
+    execution, link = deploy.backend(target).start(name, values, config)
+    click.echo(execution)
+    click.echo(f"console: {link}", err=True)
