@@ -1,0 +1,215 @@
+"""A structural validator for Amazon States Language documents, used before every deploy.
+
+The test suite also runs the external validators (``statelint``, ``asl-validator``). This module
+is the always-available guard in the product itself: ``pipecast deploy`` refuses a state machine
+that fails it. It checks the envelope, every state's fields for its type and query language, that
+every ``Next``/``Default``/``Catch`` target exists in its scope, that state names are unique across
+the whole machine and at most 80 characters, that every state is reachable, Retry/Catch shapes,
+and (when botocore is installed) every SageMaker Task's ``Arguments`` against the
+CreateProcessingJob / CreateTrainingJob request model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Problem", "validate_document", "validate_text"]
+
+MAX_NAME = 80
+MAX_DEFINITION_BYTES = 1024 * 1024
+_TYPES = {"Task", "Parallel", "Map", "Pass", "Wait", "Choice", "Succeed", "Fail"}
+_TERMINAL = {"Succeed", "Fail"}
+_NEEDS_NEXT_OR_END = {"Task", "Parallel", "Map", "Pass", "Wait"}
+_JSONPATH_ONLY = {"Parameters", "ResultPath", "ResultSelector", "InputPath", "OutputPath"}
+_JSONATA_ONLY = {"Arguments", "Output"}
+_SAGEMAKER_OPERATIONS = {
+    "createProcessingJob": "CreateProcessingJob",
+    "createTrainingJob": "CreateTrainingJob",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem, with the JSON path of the offending value."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def validate_text(text: str) -> list[Problem]:
+    """Parse and validate; a document over 1 MB or not JSON is one problem."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_DEFINITION_BYTES:
+        return [Problem("/", f"definition is {size:,} bytes; Step Functions accepts 1,048,576")]
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        return [Problem("/", f"not valid JSON: {exc}")]
+    return validate_document(document)
+
+
+def validate_document(document: Any) -> list[Problem]:
+    """Every problem found in a parsed state machine definition."""
+    if not isinstance(document, dict):
+        return [Problem("/", "a state machine definition is a JSON object")]
+    problems: list[Problem] = []
+    language = document.get("QueryLanguage", "JSONPath")
+    if language not in ("JSONata", "JSONPath"):
+        problems.append(Problem("/QueryLanguage", f"must be JSONata or JSONPath, not {language!r}"))
+    seen: dict[str, str] = {}
+    problems += _machine(document, "", language, seen)
+    return problems
+
+
+def _machine(
+    machine: dict[str, Any], path: str, language: str, seen: dict[str, str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    states = machine.get("States")
+    start = machine.get("StartAt")
+    if not isinstance(states, dict) or not states:
+        return [Problem(f"{path}/States", "must be a non-empty object of states")]
+    if not isinstance(start, str) or start not in states:
+        problems.append(Problem(f"{path}/StartAt", f"{start!r} is not a state in this scope"))
+    for name, state in states.items():
+        where = f"{path}/States/{name}"
+        if len(name) > MAX_NAME:
+            problems.append(
+                Problem(where, f"state name is {len(name)} characters (max {MAX_NAME})")
+            )
+        if name in seen:
+            problems.append(
+                Problem(
+                    where,
+                    f"state name also used at {seen[name]}; names must be "
+                    "unique across the whole state machine",
+                )
+            )
+        seen[name] = where
+        if not isinstance(state, dict):
+            problems.append(Problem(where, "a state is a JSON object"))
+            continue
+        problems += _state(name, state, where, states, language, seen)
+    if isinstance(start, str) and start in states:
+        reachable = set(_reachable(start, states))
+        for name in states:
+            if name not in reachable:
+                problems.append(Problem(f"{path}/States/{name}", "unreachable from StartAt"))
+    return problems
+
+
+def _targets(state: dict[str, Any]) -> Iterator[str]:
+    if isinstance(state.get("Next"), str):
+        yield state["Next"]
+    if isinstance(state.get("Default"), str):
+        yield state["Default"]
+    for key in ("Choices", "Catch"):
+        for item in state.get(key, []) if isinstance(state.get(key), list) else []:
+            if isinstance(item, dict) and isinstance(item.get("Next"), str):
+                yield item["Next"]
+
+
+def _reachable(start: str, states: dict[str, Any]) -> Iterator[str]:
+    stack, done = [start], set()
+    while stack:
+        name = stack.pop()
+        if name in done or name not in states:
+            continue
+        done.add(name)
+        yield name
+        if isinstance(states[name], dict):
+            stack.extend(_targets(states[name]))
+
+
+def _state(
+    name: str,
+    state: dict[str, Any],
+    where: str,
+    scope: dict[str, Any],
+    language: str,
+    seen: dict[str, str],
+) -> list[Problem]:
+    problems: list[Problem] = []
+    kind = state.get("Type")
+    if kind not in _TYPES:
+        return [Problem(f"{where}/Type", f"unknown state type {kind!r}")]
+    lang = state.get("QueryLanguage", language)
+    forbidden = _JSONPATH_ONLY if lang == "JSONata" else _JSONATA_ONLY
+    for key in sorted(forbidden & set(state)):
+        problems.append(Problem(f"{where}/{key}", f"not allowed with QueryLanguage {lang}"))
+    if kind in _NEEDS_NEXT_OR_END:
+        has_next, has_end = "Next" in state, state.get("End") is True
+        if has_next == has_end:
+            problems.append(Problem(where, f"a {kind} state needs exactly one of Next or End"))
+    if kind in _TERMINAL and ("Next" in state or "End" in state):
+        problems.append(Problem(where, f"a {kind} state cannot have Next or End"))
+    for target in _targets(state):
+        if target not in scope:
+            problems.append(Problem(where, f"goes to {target!r}, which is not a state in scope"))
+    problems += _retry_catch(state, where)
+    if kind == "Parallel":
+        branches = state.get("Branches")
+        if not isinstance(branches, list) or not branches:
+            problems.append(Problem(f"{where}/Branches", "a Parallel state needs branches"))
+        else:
+            for i, branch in enumerate(branches):
+                if not isinstance(branch, dict):
+                    problems.append(Problem(f"{where}/Branches/{i}", "a branch is an object"))
+                    continue
+                problems += _machine(branch, f"{where}/Branches/{i}", lang, seen)
+    if kind == "Task":
+        problems += _task(state, where)
+    if kind == "Choice" and not isinstance(state.get("Choices"), list):
+        problems.append(Problem(f"{where}/Choices", "a Choice state needs Choices"))
+    return problems
+
+
+def _retry_catch(state: dict[str, Any], where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, rule in enumerate(state.get("Retry", []) or []):
+        at = f"{where}/Retry/{i}"
+        if not isinstance(rule.get("ErrorEquals"), list) or not rule.get("ErrorEquals"):
+            problems.append(Problem(at, "ErrorEquals must be a non-empty list"))
+        attempts = rule.get("MaxAttempts", 3)
+        if not isinstance(attempts, int) or attempts < 0 or attempts > 99999999:
+            problems.append(Problem(at, f"MaxAttempts {attempts!r} is not a whole number >= 0"))
+        rate = rule.get("BackoffRate", 2.0)
+        if not isinstance(rate, (int, float)) or rate < 1:
+            problems.append(Problem(at, f"BackoffRate {rate!r} must be >= 1.0"))
+        interval = rule.get("IntervalSeconds", 1)
+        if not isinstance(interval, int) or interval < 1:
+            problems.append(
+                Problem(at, f"IntervalSeconds {interval!r} must be a whole number >= 1")
+            )
+    for i, rule in enumerate(state.get("Catch", []) or []):
+        at = f"{where}/Catch/{i}"
+        if not isinstance(rule.get("ErrorEquals"), list) or not rule.get("ErrorEquals"):
+            problems.append(Problem(at, "ErrorEquals must be a non-empty list"))
+        if not isinstance(rule.get("Next"), str):
+            problems.append(Problem(at, "Catch needs Next"))
+    return problems
+
+
+def _task(state: dict[str, Any], where: str) -> list[Problem]:
+    resource = state.get("Resource")
+    if not isinstance(resource, str) or not resource.startswith("arn:"):
+        return [Problem(f"{where}/Resource", f"{resource!r} is not an ARN")]
+    prefix = "arn:aws:states:::sagemaker:"
+    if not resource.startswith(prefix):
+        return []
+    action = resource[len(prefix) :].removesuffix(".sync").removesuffix(".waitForTaskToken")
+    operation = _SAGEMAKER_OPERATIONS.get(action)
+    arguments = state.get("Arguments", state.get("Parameters"))
+    if operation is None or not isinstance(arguments, dict):
+        return []
+    try:
+        from pipecast.compilers.sagemaker_validate import check_request
+    except ImportError:  # botocore (the aws extra) not installed: structure checks only
+        return []
+    return [Problem(f"{where}/Arguments", str(p)) for p in check_request(operation, arguments)]
