@@ -1,0 +1,196 @@
+"""plan/deploy/start against moto: in-process and through a moto server via AWS_ENDPOINT_URL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import EXAMPLES, available_targets, run_cli
+
+from pipecast.cli import main
+from pipecast.errors import DeployError
+
+FLAGSHIP = EXAMPLES / "video_analysis.py"
+AWS_TARGETS = [t for t in ("sagemaker", "stepfunctions") if t in available_targets()]
+needs_targets = pytest.mark.skipif(not AWS_TARGETS, reason="no AWS target is registered yet")
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process (so moto's in-process mock applies); returns (code, out, err)."""
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def with_image(tmp_path, old: str, new: str):
+    """A copy of the flagship (and its config) with one image changed."""
+    shutil.copy(EXAMPLES / "pipecast.toml", tmp_path / "pipecast.toml")
+    text = FLAGSHIP.read_text().replace(old, new)
+    path = tmp_path / "video_analysis.py"
+    path.write_text(text)
+    return path
+
+
+@needs_targets
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_deploy_plan_change_deploy_cycle(target, tmp_path, capsys, aws_env):
+    from moto import mock_aws
+
+    with mock_aws():
+        if target == "sagemaker":
+            import boto3
+
+            boto3.client("s3").create_bucket(Bucket="acme-ml")
+        code, out, err = cli(capsys, "plan", str(FLAGSHIP), "-t", target)
+        assert code == 1 and "not deployed yet" in out
+        code, out, err = cli(capsys, "deploy", str(FLAGSHIP), "-t", target, "--tag", "team=vision")
+        assert code == 0 and out.startswith("created: arn:aws:"), (out, err)
+        code, out, _ = cli(capsys, "plan", str(FLAGSHIP), "-t", target)
+        assert code == 0 and "no changes" in out
+        code, out, _ = cli(capsys, "deploy", str(FLAGSHIP), "-t", target)
+        assert code == 0 and out.startswith("no change:")
+        changed = with_image(tmp_path, "track-objects:1.1.0", "track-objects:1.2.0")
+        code, out, _ = cli(capsys, "plan", str(changed), "-t", target)
+        assert code == 1
+        assert "1 step changed" in out.splitlines()[0], out
+        assert "~ step track" in out and "track-objects:1.2.0" in out
+        assert "detect-objects" not in out
+        code, out, _ = cli(capsys, "deploy", str(changed), "-t", target)
+        assert code == 0 and out.startswith("updated: arn:aws:")
+        code, out, _ = cli(capsys, "plan", str(changed), "-t", target)
+        assert code == 0
+        code, out, err = cli(
+            capsys,
+            "start",
+            str(changed),
+            "-t",
+            target,
+            "-p",
+            "video_uri=s3://acme-ml/videos/",
+            "-p",
+            "fps=2",
+        )
+        assert code == 0 and out.startswith("arn:aws:") and "console: https://" in err
+
+
+@needs_targets
+@pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
+def test_large_sagemaker_definition_goes_through_s3(tmp_path, capsys, aws_env, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from pipecast.deploy import sagemaker as backend
+
+    monkeypatch.setattr(backend, "INLINE_LIMIT", 100)  # the flagship is over 100 bytes
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="acme-ml")
+        code, out, err = cli(capsys, "deploy", str(FLAGSHIP), "-t", "sagemaker")
+        assert code == 0, err
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="acme-ml")["Contents"]]
+        assert len(keys) == 1 and keys[0].startswith("pipelines/video-analysis/_definitions/")
+        code, out, _ = cli(capsys, "plan", str(FLAGSHIP), "-t", "sagemaker")
+        assert code == 0, out
+
+
+@needs_targets
+def test_start_rejects_unknown_parameters(capsys, aws_env):
+    from moto import mock_aws
+
+    with mock_aws():
+        code, _, err = cli(capsys, "start", str(FLAGSHIP), "-t", AWS_TARGETS[0], "-p", "fsp=2")
+    assert code == 1 and "no parameter 'fsp'; did you mean 'fps'?" in err
+
+
+@needs_targets
+def test_moto_server_through_aws_endpoint_url(tmp_path):
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        env.pop("AWS_PROFILE", None)
+        target = AWS_TARGETS[0]
+        first = run_cli("deploy", str(FLAGSHIP), "-t", target, env=env)
+        assert first.returncode == 0 and first.stdout.startswith("created:"), first.stderr
+        again = run_cli("plan", str(FLAGSHIP), "-t", target, env=env)
+        assert again.returncode == 0 and "no changes" in again.stdout, again.stderr
+    finally:
+        server.stop()
+
+
+def test_no_credentials_is_one_clear_line():
+    import botocore.exceptions
+
+    from pipecast.deploy._aws import aws_errors
+
+    with pytest.raises(DeployError, match="no AWS credentials found"), aws_errors("Deploy"):
+        raise botocore.exceptions.NoCredentialsError()
+
+
+@needs_targets
+def test_no_credentials_through_the_cli(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pipecast", "plan", str(FLAGSHIP), "-t", AWS_TARGETS[0]],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 1 and "no AWS credentials found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "fragment"),
+    [
+        ("AccessDeniedException", "access denied"),
+        ("ThrottlingException", "throttling"),
+        ("ValidationException", "failed (ValidationException)"),
+    ],
+)
+def test_client_errors_become_one_line(code, fragment):
+    import botocore.exceptions
+
+    from pipecast.deploy._aws import aws_errors
+
+    error = botocore.exceptions.ClientError(
+        {"Error": {"Code": code, "Message": "nope"}}, "CreatePipeline"
+    )
+    with pytest.raises(DeployError) as info, aws_errors("CreatePipeline"):
+        raise error
+    message = str(info.value)
+    assert fragment in message and "\n" not in message and message.startswith("CreatePipeline")
+
+
+def test_deploy_to_kubeflow_is_a_usage_error():
+    result = run_cli("deploy", str(FLAGSHIP), "-t", "kubeflow")
+    assert result.returncode == 2 and "Invalid value for '--target'" in result.stderr
