@@ -19,6 +19,7 @@ __all__ = ["TARGETS", "load_target", "target_names"]
 # target name → module defining ``TARGET``
 TARGETS: dict[str, str] = {
     "ir": "pipecast.compilers.ir",
+    "sagemaker": "pipecast.compilers.sagemaker",
 }
 
 

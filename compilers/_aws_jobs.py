@@ -1,0 +1,364 @@
+"""SageMaker job requests, shared by the SageMaker Pipelines and Step Functions targets.
+
+One implementation of the container contract (DESIGN §6) on AWS: a step without spot is a
+CreateProcessingJob request; a spot step is a CreateTrainingJob request used as plain compute
+(managed spot, uncompressed output, checkpoints under the run prefix). The same container command
+and arguments run in both; only the rendered local paths differ. Requests are built WITHOUT a job
+name (the caller adds one where needed).
+
+Values known only at run time (the run id, pipeline parameters, upstream output URIs) are spelled
+differently per target, so builders take an :class:`Expressions` object:
+
+- ``run_id()``: the execution id/name that scopes every output;
+- ``parameter(name)``: a pipeline parameter's value, as a string;
+- ``join(parts)``: string concatenation of literal strings and expressions;
+- ``step_output(step_id, kind, output)``: the S3 URI an upstream step wrote ``output`` to
+  (``kind`` is ``"processing"`` or ``"training"``).
+
+Placement also lives here: the cheapest catalogue instance satisfying a step's Resources.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources as importlib_resources
+from typing import Any, Protocol
+
+from pipecast.dsl._spec import (
+    Constant,
+    ImporterRef,
+    OutputRef,
+    ParameterRef,
+    PipelineSpec,
+    Placeholder,
+    StepSpec,
+    render_value,
+)
+from pipecast.errors import Diagnostic, did_you_mean
+
+__all__ = [
+    "DEFAULT_MAX_RUNTIME",
+    "Expressions",
+    "InstanceType",
+    "catalogue",
+    "choose_instance",
+    "job_kind",
+    "processing_request",
+    "request",
+    "training_request",
+]
+
+DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default MaxRuntimeInSeconds (1 day)
+DEFAULT_VOLUME_GB = 30
+PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
+TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
+
+
+class Expressions(Protocol):
+    """How a target spells run-time values (see the module docstring)."""
+
+    def run_id(self) -> Any: ...
+
+    def parameter(self, name: str) -> Any: ...
+
+    def join(self, parts: list[Any]) -> Any: ...
+
+    def step_output(self, step_id: str, kind: str, output: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    type: str
+    vcpu: int
+    memory_gib: float
+    gpu: int
+    gpu_model: str | None
+    gpu_memory_gib: float
+    price_per_hour: float
+    job_kinds: tuple[str, ...]
+
+
+@cache
+def catalogue() -> tuple[InstanceType, ...]:
+    """The shipped, dated instance catalogue (compilers/data/sagemaker_instances.json)."""
+    text = (
+        importlib_resources.files("pipecast.compilers") / "data" / "sagemaker_instances.json"
+    ).read_text(encoding="utf-8")
+    rows = json.loads(text)["instance_types"]
+    return tuple(InstanceType(**{**r, "job_kinds": tuple(r["job_kinds"])}) for r in rows)
+
+
+def job_kind(step: StepSpec) -> str:
+    """``training`` (spot, Training-as-compute) or ``processing``."""
+    return "training" if step.spot is not None else "processing"
+
+
+def _fits(it: InstanceType, step: StepSpec) -> bool:
+    r = step.resources
+    if r is None:
+        return it.gpu == 0
+    if it.vcpu < r.cpu or it.memory_gib * 1024**3 < r.memory_bytes or it.gpu < r.gpu:
+        return False
+    if r.gpu == 0 and it.gpu > 0:
+        return False
+    return not (r.gpu_type and (it.gpu_model or "").lower() != r.gpu_type.lower())
+
+
+def choose_instance(step: StepSpec) -> tuple[str | None, Diagnostic | None]:
+    """The cheapest catalogue type for this step and job kind, or a PC006 diagnostic."""
+    kind = job_kind(step)
+    usable = [it for it in catalogue() if kind in it.job_kinds]
+    if step.instance_type is not None:
+        names = {it.type for it in usable}
+        if step.instance_type in names:
+            return step.instance_type, None
+        return None, Diagnostic(
+            "PC006",
+            f"step '{step.id}': instance type '{step.instance_type}' is not available "
+            f"for {kind} jobs{did_you_mean(step.instance_type, names)}",
+            step.location,
+            "pick a type from compilers/data/sagemaker_instances.json",
+            step=step.id,
+        )
+    fitting = sorted(
+        (it for it in usable if _fits(it, step)), key=lambda it: (it.price_per_hour, it.type)
+    )
+    if fitting:
+        return fitting[0].type, None
+    r = step.resources
+    want = (
+        (
+            f"{r.cpu:g} vCPU, {r.memory_bytes / 1024**3:g} GiB, {r.gpu} GPU"
+            f"{' ' + r.gpu_type if r and r.gpu_type else ''}"
+        )
+        if r
+        else "default"
+    )
+    near = sorted(usable, key=lambda it: _distance(it, step))[:3]
+    listed = ", ".join(
+        f"{it.type} ({it.vcpu} vCPU, {it.memory_gib:g} GiB, {it.gpu} {it.gpu_model or 'no'} GPU)"
+        for it in near
+    )
+    return None, Diagnostic(
+        "PC006",
+        f"step '{step.id}': no {kind} instance has {want}",
+        step.location,
+        f"closest types: {listed}; lower the request or pin .set_instance_type()",
+        step=step.id,
+    )
+
+
+def _distance(it: InstanceType, step: StepSpec) -> float:
+    r = step.resources
+    if r is None:
+        return it.price_per_hour
+    short = (
+        max(0.0, r.cpu - it.vcpu) / r.cpu
+        + max(0.0, r.memory_bytes / 1024**3 - it.memory_gib) / (r.memory_bytes / 1024**3)
+        + max(0, r.gpu - it.gpu) * 2.0
+    )
+    model = 0 if not r.gpu_type or (it.gpu_model or "").lower() == r.gpu_type.lower() else 1
+    return short + model + it.price_per_hour / 1000
+
+
+# ----- URIs and argument rendering ---------------------------------------------------------
+
+
+def _step_prefix(spec: PipelineSpec, root: str, step_id: str, ex: Expressions) -> Any:
+    return ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step_id}/"])
+
+
+def output_uri(spec: PipelineSpec, root: str, step_id: str, output: str, ex: Expressions) -> Any:
+    """``{root}/{pipeline}/{run_id}/{step}/{output}/`` (where the service lets us choose)."""
+    return ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step_id}/{output}/"])
+
+
+def input_uri(spec: PipelineSpec, step: StepSpec, name: str, ex: Expressions) -> tuple[Any, bool]:
+    """(S3 URI of an artifact input, is it a manifest file)."""
+    binding = step.argument(name)
+    if isinstance(binding, OutputRef):
+        upstream = spec.step(binding.step)
+        return ex.step_output(upstream.id, job_kind(upstream), binding.output), False
+    assert isinstance(binding, ImporterRef)
+    imp = spec.importer(binding.importer)
+    assert imp is not None
+    uri = imp.uri.value if isinstance(imp.uri, Constant) else ex.parameter(imp.uri.name)
+    return uri, imp.manifest
+
+
+def _value(step: StepSpec, name: str, ex: Expressions) -> Any:
+    binding = step.argument(name)
+    if isinstance(binding, ParameterRef):
+        return ex.parameter(binding.name)
+    assert isinstance(binding, Constant)
+    return render_value(binding.value)
+
+
+def render_args(spec: PipelineSpec, step: StepSpec, kind: str, ex: Expressions) -> list[Any]:
+    """The container arguments with placeholders replaced by this job kind's paths."""
+    comp = spec.component(step.component)
+    base_in = TRAINING_IN if kind == "training" else PROCESSING_IN
+    base_out = TRAINING_OUT if kind == "training" else PROCESSING_OUT
+    rendered: list[Any] = []
+    for arg in comp.args:
+        parts: list[Any] = []
+        for part in arg:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Placeholder):
+                if part.kind == "inputPath":
+                    parts.append(f"{base_in}/{part.name}")
+                elif part.kind == "outputPath":
+                    parts.append(f"{base_out}/{part.name}")
+                elif part.kind == "inputUri":
+                    parts.append(input_uri(spec, step, part.name, ex)[0])
+                else:
+                    parts.append(_value(step, part.name, ex))
+        if all(isinstance(p, str) for p in parts):
+            rendered.append("".join(parts))
+        else:
+            rendered.append(parts[0] if len(parts) == 1 else ex.join(parts))
+    return rendered
+
+
+def _common(step: StepSpec) -> tuple[dict[str, Any], int]:
+    runtime = step.timeout_seconds or DEFAULT_MAX_RUNTIME
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": runtime}
+    return stopping, runtime
+
+
+def _volume_gb(step: StepSpec) -> int:
+    disk = step.resources.disk_bytes if step.resources else None
+    return DEFAULT_VOLUME_GB if disk is None else max(1, -(-disk // 1024**3))
+
+
+def processing_request(
+    spec: PipelineSpec, step: StepSpec, instance: str, root: str, role: str, ex: Expressions
+) -> dict[str, Any]:
+    """CreateProcessingJob request (without ProcessingJobName)."""
+    comp = spec.component(step.component)
+    inputs = []
+    for inp in comp.inputs:
+        if inp.kind != "artifact":
+            continue
+        uri, manifest = input_uri(spec, step, inp.name, ex)
+        inputs.append(
+            {
+                "InputName": inp.name,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": f"{PROCESSING_IN}/{inp.name}",
+                    "S3DataType": "ManifestFile" if manifest else "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+        )
+    outputs = [
+        {
+            "OutputName": o.name,
+            "S3Output": {
+                "S3Uri": output_uri(spec, root, step.id, o.name, ex),
+                "LocalPath": f"{PROCESSING_OUT}/{o.name}",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+        for o in comp.outputs
+    ]
+    stopping, _ = _common(step)
+    request: dict[str, Any] = {
+        "AppSpecification": {
+            "ImageUri": comp.image,
+            "ContainerEntrypoint": list(comp.command),
+            "ContainerArguments": render_args(spec, step, "processing", ex),
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": instance,
+                "VolumeSizeInGB": _volume_gb(step),
+            }
+        },
+        "StoppingCondition": stopping,
+        "RoleArn": role,
+    }
+    if not request["AppSpecification"]["ContainerArguments"]:
+        del request["AppSpecification"]["ContainerArguments"]
+    if inputs:
+        request["ProcessingInputs"] = inputs
+    if outputs:
+        request["ProcessingOutputConfig"] = {"Outputs": outputs}
+    if step.env:
+        request["Environment"] = dict(step.env)
+    return request
+
+
+def training_request(
+    spec: PipelineSpec, step: StepSpec, instance: str, root: str, role: str, ex: Expressions
+) -> dict[str, Any]:
+    """CreateTrainingJob request used as spot compute (without TrainingJobName)."""
+    assert step.spot is not None
+    comp = spec.component(step.component)
+    channels = []
+    for inp in comp.inputs:
+        if inp.kind != "artifact":
+            continue
+        uri, manifest = input_uri(spec, step, inp.name, ex)
+        channels.append(
+            {
+                "ChannelName": inp.name,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "ManifestFile" if manifest else "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "InputMode": "File",
+            }
+        )
+    stopping, runtime = _common(step)
+    stopping["MaxWaitTimeInSeconds"] = max(step.spot.max_wait_seconds, runtime)
+    spec_alg: dict[str, Any] = {
+        "TrainingImage": comp.image,
+        "TrainingInputMode": "File",
+        "ContainerEntrypoint": list(comp.command),
+    }
+    args = render_args(spec, step, "training", ex)
+    if args:
+        spec_alg["ContainerArguments"] = args
+    request: dict[str, Any] = {
+        "AlgorithmSpecification": spec_alg,
+        "OutputDataConfig": {
+            "S3OutputPath": _step_prefix(spec, root, step.id, ex),
+            "CompressionType": "NONE",
+        },
+        "ResourceConfig": {
+            "InstanceType": instance,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": _volume_gb(step),
+        },
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": True,
+        "CheckpointConfig": {
+            "S3Uri": ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step.id}/_checkpoints/"]),
+            "LocalPath": "/opt/ml/checkpoints",
+        },
+        "RoleArn": role,
+    }
+    if channels:
+        request["InputDataConfig"] = channels
+    if step.env:
+        request["Environment"] = dict(step.env)
+    return request
+
+
+def request(
+    spec: PipelineSpec, step: StepSpec, instance: str, root: str, role: str, ex: Expressions
+) -> tuple[str, dict[str, Any]]:
+    """(``"processing"``|``"training"``, request) for a step."""
+    kind = job_kind(step)
+    build = training_request if kind == "training" else processing_request
+    return kind, build(spec, step, instance, root, role, ex)

@@ -1,0 +1,265 @@
+"""The ``sagemaker`` target: a SageMaker Pipelines definition (Version 2020-12-01).
+
+Each step is a Processing step, or, when it asks for spot, a Training step used as compute
+(managed spot, uncompressed outputs). Downstream inputs reference upstream outputs with ``Get``
+property references, so SageMaker infers the data dependencies; ``DependsOn`` is emitted only for
+explicit ``.after()`` edges that carry no data, after transitive reduction. Requests come from the
+shared builders in ``_aws_jobs`` (the Step Functions target uses the same ones).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pipecast.errors import Diagnostic
+
+from . import _aws_jobs as jobs
+from ._target import Capabilities, Document, Limits, Target
+from .canonical import dumps_json
+from .diff import DocumentSummary, StepSummary
+
+if TYPE_CHECKING:
+    from pipecast.config import Config
+    from pipecast.dsl._spec import PipelineSpec, StepSpec
+
+    from .graph import CheckedPipeline
+
+S3_DEPLOY_NOTE_BYTES = 100 * 1024
+RETRYABLE = ["SageMaker.CAPACITY_ERROR", "SageMaker.JOB_INTERNAL_ERROR", "SageMaker.RESOURCE_LIMIT"]
+_PARAM_TYPES = {"str": "String", "int": "Integer", "float": "Float", "bool": "Boolean"}
+
+
+class PipelineExpressions:
+    """SageMaker Pipelines spelling of run-time values: ``Get`` and ``Std:Join``."""
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self._types = {p.name: p.type for p in spec.parameters}
+
+    def run_id(self) -> Any:
+        return {"Get": "Execution.PipelineExecutionId"}
+
+    def parameter(self, name: str) -> Any:
+        ref = {"Get": f"Parameters.{name}"}
+        # arguments are strings: non-string parameters are converted by Std:Join
+        return ref if self._types.get(name) == "str" else {"Std:Join": {"On": "", "Values": [ref]}}
+
+    def join(self, parts: list[Any]) -> Any:
+        values: list[Any] = []
+        for part in parts:
+            if isinstance(part, dict) and part.get("Std:Join", {}).get("On") == "":
+                values.extend(part["Std:Join"]["Values"])
+            elif isinstance(part, str) and values and isinstance(values[-1], str):
+                values[-1] += part
+            elif part != "":
+                values.append(part)
+        if len(values) == 1 and isinstance(values[0], str):
+            return values[0]
+        return {"Std:Join": {"On": "", "Values": values}}
+
+    def step_output(self, step_id: str, kind: str, output: str) -> Any:
+        if kind == "training":
+            return {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [{"Get": f"Steps.{step_id}.ModelArtifacts.S3ModelArtifacts"}, output],
+                }
+            }
+        return {"Get": f"Steps.{step_id}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"}
+
+
+def iso_duration(seconds: int) -> str:
+    """ISO 8601 duration for CacheConfig.ExpireAfter (``P30D``, ``PT6H``, ``PT90S``)."""
+    if seconds % 86400 == 0:
+        return f"P{seconds // 86400}D"
+    if seconds % 3600 == 0:
+        return f"PT{seconds // 3600}H"
+    if seconds % 60 == 0:
+        return f"PT{seconds // 60}M"
+    return f"PT{seconds}S"
+
+
+def retry_policies(step: StepSpec) -> list[dict[str, Any]]:
+    if step.retry is None or step.retry.max_attempts <= 1:
+        return []
+    return [
+        {
+            "ExceptionType": RETRYABLE,
+            "IntervalSeconds": step.retry.backoff_seconds,
+            "BackoffRate": step.retry.backoff_rate,
+            "MaxAttempts": step.retry.max_attempts - 1,
+        }
+    ]
+
+
+def _step(
+    checked: CheckedPipeline, step: StepSpec, config: Config, ex: PipelineExpressions
+) -> dict[str, Any]:
+    instance, problem = jobs.choose_instance(step)
+    assert instance is not None and problem is None  # ``check`` reported it before compile
+    kind, request = jobs.request(
+        checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
+    )
+    out: dict[str, Any] = {
+        "Name": step.id,
+        "Type": "Training" if kind == "training" else "Processing",
+        "Arguments": request,
+    }
+    depends = checked.explicit_only_predecessors(step.id)
+    if depends:
+        out["DependsOn"] = depends
+    policies = retry_policies(step)
+    if policies:
+        out["RetryPolicies"] = policies
+    if step.caching is not None and step.caching.enabled:
+        out["CacheConfig"] = {
+            "Enabled": True,
+            "ExpireAfter": iso_duration(step.caching.expire_after_seconds or 30 * 86400),
+        }
+    return out
+
+
+def _parameter(p: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"Name": p.name, "Type": _PARAM_TYPES[p.type]}
+    if p.optional:
+        out["DefaultValue"] = p.default
+    return out
+
+
+def compile(checked: CheckedPipeline, config: Config) -> Document:
+    """The pipeline definition as canonical JSON."""
+    ex = PipelineExpressions(checked.spec)
+    document = {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [_parameter(p) for p in checked.spec.parameters],
+        "Steps": [_step(checked, s, config, ex) for s in checked.steps()],
+    }
+    text = dumps_json(document)
+    notes: tuple[str, ...] = ()
+    size = len(text.encode("utf-8"))
+    if size > S3_DEPLOY_NOTE_BYTES:
+        notes = (
+            f"note: the definition is {size:,} bytes (over 100 KiB): pipecast deploy will "
+            "pass it through S3 under the artifact root",
+        )
+    return Document("sagemaker", text, "sagemaker.json", notes)
+
+
+def check(checked: CheckedPipeline, config: Config) -> list[Diagnostic]:
+    """Placement: every step must map to an instance type available for its job kind."""
+    found = (jobs.choose_instance(s)[1] for s in checked.spec.steps)
+    return [d for d in found if d is not None]
+
+
+# ----- review support -----------------------------------------------------------------------------
+
+
+def detect(document: Any) -> bool:
+    return (
+        isinstance(document, dict)
+        and document.get("Version") == "2020-12-01"
+        and "Steps" in document
+    )
+
+
+def expression_text(value: Any) -> Any:
+    """``{"Get": "Parameters.x"}`` → ``{Parameters.x}``; joins flattened to text."""
+    if isinstance(value, dict) and "Get" in value:
+        return "{" + str(value["Get"]) + "}"
+    if isinstance(value, dict) and "Std:Join" in value:
+        join = value["Std:Join"]
+        return str(join.get("On", "")).join(str(expression_text(v)) for v in join["Values"])
+    if isinstance(value, list):
+        return [expression_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expression_text(v) for k, v in value.items()}
+    return value
+
+
+def describe(document: dict[str, Any]) -> DocumentSummary:
+    """Per step: job kind, image, instance type, spot, inputs, arguments, settings."""
+    steps: dict[str, StepSummary] = {}
+    for step in document["Steps"]:
+        args = step.get("Arguments", {})
+        fields: dict[str, Any] = {"depends on": step.get("DependsOn", [])}
+        if step.get("Type") == "Processing":
+            app = args.get("AppSpecification", {})
+            fields["image"] = app.get("ImageUri")
+            fields["command"] = app.get("ContainerEntrypoint")
+            fields["arguments"] = expression_text(app.get("ContainerArguments", []))
+            fields["instance type"] = (
+                args.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceType")
+            )
+            fields["inputs"] = {
+                i["InputName"]: expression_text(i["S3Input"]["S3Uri"])
+                for i in args.get("ProcessingInputs", [])
+            }
+            fields["spot"] = False
+            kind = "processing job"
+        elif step.get("Type") == "Training":
+            alg = args.get("AlgorithmSpecification", {})
+            fields["image"] = alg.get("TrainingImage")
+            fields["command"] = alg.get("ContainerEntrypoint")
+            fields["arguments"] = expression_text(alg.get("ContainerArguments", []))
+            fields["instance type"] = args.get("ResourceConfig", {}).get("InstanceType")
+            fields["inputs"] = {
+                c["ChannelName"]: expression_text(c["DataSource"]["S3DataSource"]["S3Uri"])
+                for c in args.get("InputDataConfig", [])
+            }
+            fields["spot"] = bool(args.get("EnableManagedSpotTraining"))
+            kind = "training job (spot)" if fields["spot"] else "training job"
+        else:
+            kind = f"{str(step.get('Type', '?')).lower()} step"
+        stopping = args.get("StoppingCondition", {})
+        fields["timeout"] = stopping.get("MaxRuntimeInSeconds")
+        if "MaxWaitTimeInSeconds" in stopping:
+            fields["spot max wait"] = stopping["MaxWaitTimeInSeconds"]
+        fields["env"] = args.get("Environment", {})
+        fields["retry"] = step.get("RetryPolicies")
+        fields["caching"] = step.get("CacheConfig")
+        steps[step["Name"]] = StepSummary(step["Name"], kind, fields)
+    parameters = {
+        p["Name"]: {"type": p.get("Type"), "default": p.get("DefaultValue")}
+        for p in document.get("Parameters", [])
+    }
+    name = document.get("PipelineExperimentConfig", {}).get("PipelineName", "pipeline")
+    return DocumentSummary("sagemaker", str(name), parameters, steps)
+
+
+TARGET = Target(
+    name="sagemaker",
+    suffix="sagemaker.json",
+    description="SageMaker Pipelines definition: Processing steps, spot Training-as-compute",
+    capabilities=Capabilities(
+        spot=True,
+        gpu=True,
+        retry=True,
+        caching=True,
+        timeout=True,
+        env=True,
+        manifest_inputs=True,
+        python_components=True,
+        instance_type=True,
+        disk=True,
+    ),
+    limits=Limits(
+        max_steps=None,
+        max_inputs_per_step=10,
+        max_outputs_per_step=10,
+        max_arg_count=100,
+        max_arg_length=256,
+        max_env_vars=100,
+        step_id_max_length=64,
+        max_document_bytes=1024 * 1024,
+        placeholder_text={
+            "inputPath": "/opt/ml/processing/input/{name}",
+            "outputPath": "/opt/ml/processing/output/{name}",
+            "inputUri": "s3://{name}",
+        },
+    ),
+    compile=compile,
+    required_config=("artifact_root", "sagemaker.role_arn"),
+    check=check,
+    detect=detect,
+    describe=describe,
+)
