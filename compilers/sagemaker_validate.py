@@ -228,14 +228,10 @@ def validate_document(document: Any) -> list[Problem]:
             if not isinstance(args, dict):
                 problems.append(Problem(name, f"/Steps/{i}/Arguments", "must be an object"))
             else:
-                problems += [
-                    Problem(
-                        name,
-                        f"/Steps/{i}/Arguments{p.split(':', 1)[0]}",
-                        p.split(": ", 1)[1] if ": " in p else p,
-                    )
-                    for p in check_request(operation, args)
-                ]
+                for found in check_request(operation, args):
+                    where, _, message = found.partition(": ")
+                    path = f"/Steps/{i}/Arguments{where.rstrip('/')}"
+                    problems.append(Problem(name, path, message))
         for j, policy in enumerate(step.get("RetryPolicies", [])):
             kinds = policy.get("ExceptionType")
             if not isinstance(kinds, list) or not kinds:

@@ -176,7 +176,12 @@ def _is_stale(path: Path, text: str, target: str) -> bool:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", required=False)
+@click.option(
+    "--document",
+    type=click.Path(dir_okay=False),
+    help="validate a compiled SageMaker pipeline definition (any origin) instead of a REF",
+)
 @click.option(
     "--target",
     "-t",
@@ -189,12 +194,38 @@ def _is_stale(path: Path, text: str, target: str) -> bool:
 @_root_option
 @_region_option
 def validate(
-    ref: str, target: str, config_file: str | None, artifact_root: str | None, region: str | None
+    ref: str | None,
+    document: str | None,
+    target: str,
+    config_file: str | None,
+    artifact_root: str | None,
+    region: str | None,
 ) -> None:
-    """Check a pipeline for TARGET(s) without writing anything; list every problem."""
+    """Check a pipeline for TARGET(s) without writing anything; list every problem.
+
+    With --document FILE, check a SageMaker pipeline definition instead (envelope, references,
+    cycles, and every job request against botocore's service model).
+    """
     from pipecast._api import compile_spec, resolve_targets
     from pipecast._loader import load_pipeline
-    from pipecast.errors import PipelineError
+    from pipecast.errors import DocumentError, PipelineError
+
+    if document is not None:
+        from pipecast.compilers.sagemaker_validate import validate_text
+
+        try:
+            text = Path(document).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DocumentError(f"{document}: cannot read: {exc}") from None
+        problems = validate_text(text)
+        if problems:
+            raise DocumentError(
+                f"{document}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems)
+            )
+        click.echo(f"ok: {document} is a valid SageMaker pipeline definition")
+        return
+    if ref is None:
+        raise UsageError("give a pipeline REF, or --document FILE")
 
     targets, skipped = resolve_targets(target)
     loaded = load_pipeline(ref)

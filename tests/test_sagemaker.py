@@ -1,0 +1,342 @@
+"""SageMaker target: documents the service accepts, checked against outside oracles.
+
+Oracles: the official pipeline-definition JSON Schema (../shared/reference), botocore's service
+model for every job request, and moto's SageMaker API.
+
+The official schema is stale; these overlay patches (built here, never in the file) accept what the
+service and both SageMaker SDKs emit:
+1. ``RetryPolicy.ExceptionType`` as a list (the schema wants one string);
+2. ``Std:Join`` wherever a string argument is expected (the schema allows only literals/``Get``),
+   and ``JoinFunction`` itself, whose inner object lacks ``type``/``properties`` so that its
+   ``additionalProperties: false`` rejects the ``On`` key every join needs;
+3. ``OutputDataConfig.CompressionType`` (needed for ``NONE``);
+4. training ``Environment`` (the schema's TrainingStep arguments lack it);
+5. ``AlgorithmSpecification.ContainerEntrypoint``/``ContainerArguments`` (in the CreateTrainingJob
+   API since 2022; the schema predates them), without which a training job cannot run an
+   arbitrary container command.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+from helpers import (
+    EXAMPLE_CONFIG,
+    GOLDEN_DIR,
+    SHARED,
+    Unsupported,
+    compile_text,
+    expect,
+    load_example,
+    run_cli,
+    write_pipeline,
+)
+
+from pipecast import dsl
+from pipecast.compilers import _aws_jobs
+from pipecast.compilers.sagemaker_validate import check_request, validate_document
+from pipecast.dsl import Dataset, Input, Output, Resources
+
+SCHEMA_PATH = (
+    SHARED / "reference" / "sagemaker-pipeline-definition" / "pipeline-definition.schema.json"
+)
+GOLDENS = sorted(GOLDEN_DIR.glob("*.sagemaker.json"))
+IMG = "r.example.com/x:1.0"
+
+
+def patched_schema() -> dict:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    d = schema["definitions"]
+    d["RetryPolicy"]["properties"]["ExceptionType"] = {
+        "type": "array",
+        "items": d["RetryPolicy"]["properties"]["ExceptionType"],
+    }
+    value = {
+        "anyOf": [
+            {"type": "string"},
+            {"$ref": "#/definitions/GetFunction"},
+            {"$ref": "#/definitions/JoinFunction"},
+        ]
+    }
+    d["JoinFunction"] = {
+        "type": "object",
+        "required": ["Std:Join"],
+        "additionalProperties": False,
+        "properties": {
+            "Std:Join": {
+                "type": "object",
+                "required": ["Values"],
+                "additionalProperties": False,
+                "properties": {
+                    "On": {"type": "string"},
+                    "Values": {"type": "array", "items": value},
+                },
+            }
+        },
+    }
+    d["StringArgumentValue"] = {
+        "anyOf": [d["StringArgumentValue"], {"$ref": "#/definitions/JoinFunction"}]
+    }
+    args = d["TrainingStep"]["properties"]["Arguments"]["properties"]
+    args["OutputDataConfig"]["properties"]["CompressionType"] = {"enum": ["NONE", "GZIP"]}
+    args["Environment"] = {"type": "object"}
+    strings = {"type": "array", "items": {"$ref": "#/definitions/StringArgumentValue"}}
+    alg = args["AlgorithmSpecification"]["properties"]
+    alg["ContainerEntrypoint"] = strings
+    alg["ContainerArguments"] = strings
+    return schema
+
+
+@pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
+def test_goldens_pass_the_official_schema_with_known_patches(golden):
+    document = json.loads(golden.read_text())
+    validator = jsonschema.Draft7Validator(patched_schema())
+    errors = list(validator.iter_errors(document))
+    if errors:  # re-validate each failing step against its kind for a useful message
+        d = patched_schema()
+        for step in document["Steps"]:
+            sub = {**d, "$ref": f"#/definitions/{step['Type']}Step"}
+            for e in jsonschema.Draft7Validator(sub).iter_errors(step):
+                pytest.fail(f"{step['Name']}: {'/'.join(map(str, e.absolute_path))}: {e.message}")
+    assert not errors
+
+
+def test_unpatched_schema_rejects_only_the_known_bugs():
+    """Keeps the patch list honest: each patch is needed, and nothing else is."""
+    document = json.loads((GOLDEN_DIR / "multi-camera.sagemaker.json").read_text())
+    raw = json.loads(SCHEMA_PATH.read_text())
+    assert list(jsonschema.Draft7Validator(raw).iter_errors(document)), "schema bug fixed?"
+
+
+@pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
+def test_goldens_pass_the_document_validator_and_botocore(golden):
+    document = json.loads(golden.read_text())
+    assert [str(p) for p in validate_document(document)] == []
+    for step in document["Steps"]:
+        op = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob"}[step["Type"]]
+        assert check_request(op, step["Arguments"]) == [], step["Name"]
+
+
+def test_flagship_places_each_step_on_its_own_kind_of_capacity():
+    document = json.loads((GOLDEN_DIR / "video-analysis.sagemaker.json").read_text())
+    steps = {s["Name"]: s for s in document["Steps"]}
+    detect = steps["detect-objects"]
+    assert detect["Type"] == "Training"
+    args = detect["Arguments"]
+    assert args["EnableManagedSpotTraining"] is True
+    assert args["ResourceConfig"]["InstanceType"] == "ml.g4dn.xlarge"
+    assert args["OutputDataConfig"]["CompressionType"] == "NONE"
+    stop = args["StoppingCondition"]
+    assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"] == 7200
+    assert (
+        args["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"][-1]
+        == "/detect-objects/_checkpoints/"
+    )
+    assert args["AlgorithmSpecification"]["ContainerArguments"][:2] == [
+        "--frames",
+        "/opt/ml/input/data/frames",
+    ]
+    assert detect["RetryPolicies"][0]["MaxAttempts"] == 2
+    images = set()
+    for name in ("extract-frames", "track", "summarize"):
+        step = steps[name]
+        assert step["Type"] == "Processing"
+        instance = step["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceType"]
+        gpu = next(t.gpu for t in _aws_jobs.catalogue() if t.type == instance)
+        assert gpu == 0, f"{name} on a GPU instance"
+        images.add(step["Arguments"]["AppSpecification"]["ImageUri"])
+    assert (
+        steps["extract-frames"]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceType"]
+        == "ml.c5.xlarge"
+    )
+    assert len(images | {args["AlgorithmSpecification"]["TrainingImage"]}) == 4
+    track_in = steps["track"]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    assert track_in == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.detect-objects.ModelArtifacts.S3ModelArtifacts"},
+                "detections",
+            ],
+        }
+    }
+    out = steps["extract-frames"]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]
+    assert out["S3Output"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "",
+            "Values": [
+                "s3://acme-ml/pipelines/video-analysis/",
+                {"Get": "Execution.PipelineExecutionId"},
+                "/extract-frames/frames/",
+            ],
+        }
+    }
+
+
+def test_manifest_inputs_depends_on_caching_and_gpu_type():
+    document = json.loads((GOLDEN_DIR / "multi-camera.sagemaker.json").read_text())
+    steps = {s["Name"]: s for s in document["Steps"]}
+    extract = steps["extract-frames"]
+    assert extract["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3DataType"] == "ManifestFile"
+    assert extract["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P7D"}
+    assert extract["Arguments"]["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 100
+    assert steps["summarize"]["DependsOn"] == ["quality-check"]
+    assert "DependsOn" not in steps["merge"]  # data edges come from Get references
+    east = steps["detect-east"]["Arguments"]
+    assert east["ResourceConfig"]["InstanceType"] == "ml.g5.2xlarge"  # A10G requested
+    assert east["AlgorithmSpecification"]["ContainerArguments"][-3] == {
+        "Std:Join": {"On": "", "Values": ["--threshold=", {"Get": "Parameters.threshold"}]}
+    }
+    assert steps["summarize"]["Arguments"]["Environment"] == {"REPORT_TITLE": "Multi-camera run"}
+
+
+def test_catalogue_is_honest_against_botocore():
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    enums = {
+        "processing": set(model.shape_for("ProcessingInstanceType").enum),
+        "training": set(model.shape_for("TrainingInstanceType").enum),
+    }
+    families = {t.type.split(".")[1] for t in _aws_jobs.catalogue()}
+    assert {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5", "m5", "c5", "r5"} <= families
+    for it in _aws_jobs.catalogue():
+        assert it.job_kinds, it.type
+        for kind in ("processing", "training"):
+            assert (kind in it.job_kinds) == (it.type in enums[kind]), (it.type, kind)
+        assert it.price_per_hour > 0 and it.vcpu > 0 and (it.gpu == 0) == (it.gpu_model is None)
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def produce(out: Output[Dataset]):
+    """x"""
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def eleven(
+    a: Input[Dataset],
+    b: Input[Dataset],
+    c: Input[Dataset],
+    d: Input[Dataset],
+    e: Input[Dataset],
+    f: Input[Dataset],
+    g: Input[Dataset],
+    h: Input[Dataset],
+    i: Input[Dataset],
+    j: Input[Dataset],
+    k: Input[Dataset],
+):
+    """x"""
+
+
+def test_limits_and_placement_errors_table():
+    @dsl.pipeline(name="huge")
+    def huge():
+        produce().set_resources(Resources(cpu=500, memory="1GiB"))
+
+    @dsl.pipeline(name="wide")
+    def wide():
+        src = produce().output
+        eleven(**{n: src for n in "abcdefghijk"})
+
+    @dsl.pipeline(name="typo")
+    def typo():
+        produce().set_instance_type("ml.g5.xlarg")
+
+    @dsl.pipeline(name="gpu-on-p5-processing")
+    def p5():
+        produce().set_instance_type("ml.p5.48xlarge")
+
+    expect(huge, sagemaker=Unsupported("PC006", "closest types: ml."))
+    expect(wide, sagemaker=Unsupported("PC009", "11 artifact inputs exceed sagemaker's limit"))
+    expect(typo, sagemaker=Unsupported("PC006", "did you mean 'ml.g5.xlarge'?"))
+    expect(p5, sagemaker=Unsupported("PC006", "not available for processing jobs"))
+
+
+BAD = {
+    "spot wait": (
+        '@dsl.container_component(image="r.example.com/a:1", command=["r"])\n'
+        "def s(out: Output[Dataset]):\n    '''x'''\n\n"
+        "@dsl.pipeline(name='p')\ndef p():\n"
+        "    s().set_spot(Spot('30m')).set_timeout('2h')\n",
+        "PC007",
+    ),
+    "long argument": (
+        '@dsl.container_component(image="r.example.com/a:1", command=["r"])\n'
+        "def s(out: Output[Dataset], note: str = 'x'):\n    '''x'''\n\n"
+        "@dsl.pipeline(name='p')\ndef p():\n    s(note='" + "n" * 300 + "')\n",
+        "sagemaker allows 256",
+    ),
+    "gpu model": (
+        '@dsl.container_component(image="r.example.com/a:1", command=["r"])\n'
+        "def s(out: Output[Dataset]):\n    '''x'''\n\n"
+        "@dsl.pipeline(name='p')\ndef p():\n"
+        "    s().set_resources(Resources(cpu=4, memory='8GiB', gpu=1, "
+        "gpu_type='TPU'))\n",
+        "no processing instance has 4 vCPU, 8 GiB, 1 GPU TPU",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_exits_1_with_a_clear_message(case, tmp_path):
+    body, fragment = BAD[case]
+    path = write_pipeline(tmp_path, body)
+    (tmp_path / "pipecast.toml").write_text((GOLDEN_DIR.parent / "pipecast.toml").read_text())
+    result = run_cli("compile", str(path), "--target", "sagemaker", cwd=tmp_path)
+    assert result.returncode == 1 and fragment in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "pipe.py:" in result.stderr
+
+
+def test_missing_role_names_the_key():
+    with pytest.raises(Exception, match=r"sagemaker\.role_arn"):
+        compile_text(
+            load_example("video_analysis"),
+            "sagemaker",
+            EXAMPLE_CONFIG.with_overrides({}).__class__({"artifact_root": "s3://b/p"}),
+        )
+
+
+def test_moto_create_and_describe_round_trip(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    text = (GOLDEN_DIR / "video-analysis.sagemaker.json").read_text()
+    with mock_aws():
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        arn = sm.create_pipeline(
+            PipelineName="video-analysis",
+            PipelineDefinition=text,
+            RoleArn=EXAMPLE_CONFIG.require("sagemaker.role_arn"),
+        )["PipelineArn"]
+        described = sm.describe_pipeline(PipelineName="video-analysis")
+    assert described["PipelineArn"] == arn
+    assert json.loads(described["PipelineDefinition"]) == json.loads(text)
+
+
+def test_validate_document_cli(tmp_path):
+    good = run_cli("validate", "--document", str(GOLDEN_DIR / "video-analysis.sagemaker.json"))
+    assert good.returncode == 0 and "valid SageMaker pipeline definition" in good.stdout
+    document = json.loads((GOLDEN_DIR / "video-analysis.sagemaker.json").read_text())
+    broken = copy.deepcopy(document)
+    broken["Steps"][0]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceType"] = "x"
+    broken["Steps"][1]["DependsOn"] = ["ghost"]
+    broken["Steps"][2]["Arguments"]["Bogus"] = 1
+    broken["Steps"][0]["DependsOn"] = ["summarize"]  # summarize reads track ← … ← extract
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(broken))
+    result = run_cli("validate", "--document", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for fragment in (
+        "step 'extract-frames': /Steps/0/Arguments/ProcessingResources/ClusterConfig/"
+        "InstanceType: 'x' is not one of",
+        "unknown step 'ghost'",
+        "/Steps/2/Arguments/Bogus: unknown key",
+        "cycle: ",
+    ):
+        assert fragment in result.stderr, result.stderr
