@@ -20,6 +20,7 @@ __all__ = ["TARGETS", "load_target", "target_names"]
 TARGETS: dict[str, str] = {
     "ir": "pipecast.compilers.ir",
     "sagemaker": "pipecast.compilers.sagemaker",
+    "kubeflow": "pipecast.compilers.kubeflow",
 }
 
 

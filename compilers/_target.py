@@ -107,9 +107,11 @@ class Target:
             return None
         import importlib.util
 
-        if importlib.util.find_spec(self.extra_module) is None:
-            return f"pip install 'pipecast[{self.extra}]'"
-        return None
+        try:
+            found = importlib.util.find_spec(self.extra_module) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"pip install 'pipecast[{self.extra}]'"
 
     def __repr__(self) -> str:
         return f"<pipecast target {self.name}>"

@@ -17,7 +17,7 @@ REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pipecast"
 @dsl.container_component(
     image=f"{REGISTRY}/extract-frames:1.4.0",
     command=["python", "-m", "pipecast.components.extract_frames"],
-    resources=Resources(cpu=8, memory="16GiB", disk="100GiB"),
+    resources=Resources(cpu=8, memory="16GiB"),
 )
 def extract_frames(video: Input[Dataset], frames: Output[Dataset], fps: int = 5):
     """Decode videos into frames."""

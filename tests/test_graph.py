@@ -198,7 +198,6 @@ def test_capabilities_and_limits_come_from_target_data():
         "timeout",
         "env",
         "manifest inputs",
-        "disk",
     }
     limit_msgs = "\n".join(d.message for d in diags if d.code == "PC009")
     assert "7 steps exceed tiny's limit of 3" in limit_msgs

@@ -38,7 +38,7 @@ from helpers import (
 from pipecast import dsl
 from pipecast.compilers import _aws_jobs
 from pipecast.compilers.sagemaker_validate import check_request, validate_document
-from pipecast.dsl import Dataset, Input, Output, Resources
+from pipecast.dsl import Dataset, Input, Output, Resources, Spot
 
 SCHEMA_PATH = (
     SHARED / "reference" / "sagemaker-pipeline-definition" / "pipeline-definition.schema.json"
@@ -182,7 +182,6 @@ def test_manifest_inputs_depends_on_caching_and_gpu_type():
     extract = steps["extract-frames"]
     assert extract["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3DataType"] == "ManifestFile"
     assert extract["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P7D"}
-    assert extract["Arguments"]["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 100
     assert steps["summarize"]["DependsOn"] == ["quality-check"]
     assert "DependsOn" not in steps["merge"]  # data edges come from Get references
     east = steps["detect-east"]["Arguments"]
@@ -230,6 +229,20 @@ def eleven(
     k: Input[Dataset],
 ):
     """x"""
+
+
+def test_disk_becomes_the_volume_size():
+    @dsl.pipeline(name="disk")
+    def disk():
+        produce().set_resources(Resources(cpu=2, memory="4GiB", disk="100GiB"))
+        produce().set_resources(Resources(cpu=2, memory="4GiB", disk="1500MiB")).set_spot(Spot())
+
+    def check(text: str) -> None:
+        first, second = json.loads(text)["Steps"]
+        assert first["Arguments"]["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 100
+        assert second["Arguments"]["ResourceConfig"]["VolumeSizeInGB"] == 2  # rounded up
+
+    expect(disk, sagemaker=check, kubeflow=Unsupported("PC008", "disk"))
 
 
 def test_limits_and_placement_errors_table():

@@ -1,0 +1,319 @@
+"""The ``kubeflow`` target: a Kubeflow Pipelines v2 pipeline, compiled by the ``kfp`` SDK itself.
+
+Each pipecast step becomes one kfp container component named after the step id, so KFP task
+names are the pipecast step ids (not kfp's counters): adding a step changes only that step's part
+of the YAML. Resources become requests/limits and accelerators; spot and ``set_instance_type``
+become node selectors (and tolerations) through ``kfp-kubernetes``. ``pipeline_root`` is the
+configured ``artifact_root``; KFP itself places each output at
+``{pipeline_root}/{pipeline}/{run_id}/{task}/{output}`` (its launcher's layout).
+
+Manifest inputs: Kubeflow has no manifest data type. The importer passes the manifest file itself
+as the artifact; the step receives the manifest, not the objects it lists (a note says so at
+compile time). Timeouts become the pod's active deadline (``kfp-kubernetes``). Disk sizes have no
+KFP v2 equivalent: using one is a compile error for this target, never silently dropped.
+``kfp`` is the optional extra ``kubeflow`` and is imported only inside :func:`compile`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from pipecast.dsl._resources import format_bytes
+from pipecast.dsl._spec import (
+    Constant,
+    ImporterRef,
+    OutputRef,
+    ParameterRef,
+    Placeholder,
+    StepSpec,
+    render_value,
+)
+from pipecast.errors import MissingExtraError
+
+from ._target import Capabilities, Document, Limits, Target
+from .diff import DocumentSummary, StepSummary
+
+if TYPE_CHECKING:
+    from pipecast.config import Config
+    from pipecast.dsl._spec import ComponentSpec, PipelineSpec
+
+    from .graph import CheckedPipeline
+
+_PY_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+DEFAULT_ACCELERATOR = "nvidia.com/gpu"
+_GPU_TYPES = {
+    "a10g": "NVIDIA_A10G",
+    "t4": "NVIDIA_TESLA_T4",
+    "v100": "NVIDIA_TESLA_V100",
+    "a100": "NVIDIA_TESLA_A100",
+    "h100": "NVIDIA_H100_80GB",
+    "l4": "NVIDIA_L4",
+}
+
+
+def _kfp() -> Any:
+    try:
+        import kfp
+        import kfp.compiler
+        import kfp.dsl
+        import kfp.kubernetes
+    except ImportError:
+        raise MissingExtraError("kfp", "kubeflow") from None
+    return kfp
+
+
+def _artifact_class(kfp: Any, type_name: str) -> Any:
+    return {"Dataset": kfp.dsl.Dataset, "Model": kfp.dsl.Model}.get(type_name, kfp.dsl.Artifact)
+
+
+def _component(kfp: Any, spec: PipelineSpec, comp: ComponentSpec, step: StepSpec) -> Any:
+    """A kfp container component named after the step, with the component's interface."""
+    dsl = kfp.dsl
+    params = []
+    for inp in comp.inputs:
+        if inp.kind == "artifact":
+            ann: Any = dsl.Input[_artifact_class(kfp, inp.type)]
+        else:
+            ann = _PY_TYPES[inp.type]
+        params.append(
+            inspect.Parameter(inp.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ann)
+        )
+    for out in comp.outputs:
+        params.append(
+            inspect.Parameter(
+                out.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=dsl.Output[_artifact_class(kfp, out.type)],
+            )
+        )
+    names = [p.name for p in params]
+
+    def body(*values: Any) -> Any:
+        by_name = dict(zip(names, values, strict=True))
+        args = []
+        for arg in comp.args:
+            text = ""
+            for part in arg:
+                if isinstance(part, str):
+                    text += part
+                elif isinstance(part, Placeholder):
+                    value = by_name[part.name]
+                    # kfp placeholders render as {{$...}} strings, which kfp parses back
+                    if part.kind == "inputUri":
+                        text += str(value.uri)
+                    elif part.kind in ("inputPath", "outputPath"):
+                        text += str(value.path)
+                    else:
+                        text += str(value)
+            args.append(text)
+        return dsl.ContainerSpec(image=comp.image, command=list(comp.command), args=args)
+
+    body.__name__ = step.id
+    body.__qualname__ = step.id
+    body.__doc__ = comp.description
+    body.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return dsl.container_component(body)
+
+
+def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None:
+    r = step.resources
+    if r is not None:
+        task.set_cpu_request(f"{r.cpu:g}").set_cpu_limit(f"{r.cpu:g}")
+        memory = format_bytes(r.memory_bytes).replace("iB", "i")
+        task.set_memory_request(memory).set_memory_limit(memory)
+        if r.gpu:
+            accel = _GPU_TYPES.get((r.gpu_type or "").lower(), r.gpu_type or DEFAULT_ACCELERATOR)
+            task.set_accelerator_type(accel).set_accelerator_limit(r.gpu)
+    if step.retry is not None and step.retry.max_attempts > 1:
+        task.set_retry(
+            num_retries=step.retry.max_attempts - 1,
+            backoff_duration=f"{step.retry.backoff_seconds}s",
+            backoff_factor=step.retry.backoff_rate,
+        )
+    task.set_caching_options(bool(step.caching and step.caching.enabled))
+    for key, value in step.env:
+        task.set_env_variable(key, value)
+    k8s = kfp.kubernetes
+    if step.spot is not None:
+        for key, value in sorted((config.get("kubeflow.spot_node_selector") or {}).items()):
+            k8s.add_node_selector(task, label_key=key, label_value=value)
+        for tol in config.get("kubeflow.spot_tolerations") or []:
+            k8s.add_toleration(
+                task,
+                key=tol["key"],
+                operator=tol.get("operator", "Equal"),
+                value=tol.get("value"),
+                effect=tol.get("effect"),
+            )
+    if step.timeout_seconds is not None:
+        k8s.set_timeout(task, step.timeout_seconds)
+    if step.instance_type is not None:
+        k8s.add_node_selector(
+            task,
+            label_key="node.kubernetes.io/instance-type",
+            label_value=step.instance_type.removeprefix("ml."),
+        )
+
+
+def compile(checked: CheckedPipeline, config: Config) -> Document:
+    """Build the pipeline with kfp's DSL from the IR and let kfp's compiler write the YAML."""
+    kfp = _kfp()
+    spec = checked.spec
+    notes = tuple(
+        f"note: importer '{i.id}' is a manifest file; on Kubeflow the steps receive the "
+        "manifest itself, not the objects it lists"
+        for i in spec.importers
+        if i.manifest
+    )
+
+    names = [p.name for p in spec.parameters]
+
+    def pipeline_body(*values: Any, **named: Any) -> None:
+        params = {**dict(zip(names, values, strict=False)), **named}
+        importers: dict[str, Any] = {}
+        for imp in spec.importers:
+            uri = imp.uri.value if isinstance(imp.uri, Constant) else params[imp.uri.name]
+            task = kfp.dsl.importer(
+                artifact_uri=uri,
+                artifact_class=_artifact_class(kfp, imp.artifact_type),
+                reimport=False,
+            )
+            task.set_display_name(imp.id)
+            importers[imp.id] = task
+        tasks: dict[str, Any] = {}
+        for step in checked.steps():
+            comp = spec.component(step.component)
+            kwargs: dict[str, Any] = {}
+            for name, binding in step.arguments:
+                if isinstance(binding, Constant):
+                    kwargs[name] = binding.value
+                elif isinstance(binding, ParameterRef):
+                    kwargs[name] = params[binding.name]
+                elif isinstance(binding, ImporterRef):
+                    kwargs[name] = importers[binding.importer].output
+                elif isinstance(binding, OutputRef):
+                    kwargs[name] = tasks[binding.step].outputs[binding.output]
+            task = _component(kfp, spec, comp, step)(**kwargs)
+            for upstream in checked.explicit_only_predecessors(step.id):
+                task.after(tasks[upstream])
+            _apply_settings(kfp, task, step, config)
+            tasks[step.id] = task
+
+    pipeline_body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                p.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=_PY_TYPES[p.type],
+                default=p.default if p.optional else inspect.Parameter.empty,
+            )
+            for p in spec.parameters
+        ]
+    )
+    pipeline_body.__name__ = spec.name.replace("-", "_")
+    pipeline = kfp.dsl.pipeline(
+        name=spec.name, description=spec.description, pipeline_root=config.artifact_root
+    )(pipeline_body)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "pipeline.yaml")
+        kfp.compiler.Compiler().compile(pipeline, path)
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    return Document(
+        "kubeflow", text if text.endswith("\n") else text + "\n", "kubeflow.yaml", notes
+    )
+
+
+# ----- review support -----------------------------------------------------------------------------
+
+
+def _main(document: Any) -> dict[str, Any]:
+    main: dict[str, Any] = document[0] if isinstance(document, list) else document
+    return main
+
+
+def detect(document: Any) -> bool:
+    main = _main(document)
+    return isinstance(main, dict) and "pipelineInfo" in main and "deploymentSpec" in main
+
+
+def describe(document: Any) -> DocumentSummary:
+    """Per task: image, command, args, resources, accelerator, node selectors, inputs."""
+    main = _main(document)
+    platform = document[1] if isinstance(document, list) and len(document) > 1 else {}
+    executors = main["deploymentSpec"]["executors"]
+    components = main["components"]
+    k8s = (
+        platform.get("platforms", {})
+        .get("kubernetes", {})
+        .get("deploymentSpec", {})
+        .get("executors", {})
+    )
+    steps: dict[str, StepSummary] = {}
+    for name, task in main["root"]["dag"]["tasks"].items():
+        comp = components[task["componentRef"]["name"]]
+        executor_label = comp.get("executorLabel")
+        if executor_label is None:
+            continue
+        container = executors[executor_label].get("container", {})
+        if "importer" in executors[executor_label]:
+            continue
+        resources = container.get("resources", {})
+        inputs = {}
+        for key, value in task.get("inputs", {}).get("artifacts", {}).items():
+            upstream = value.get("taskOutputArtifact", {})
+            inputs[key] = f"{upstream.get('producerTask')}.{upstream.get('outputArtifactKey')}"
+        for key, value in task.get("inputs", {}).get("parameters", {}).items():
+            inputs[key] = value.get("runtimeValue", {}).get(
+                "constant", value.get("componentInputParameter")
+            )
+        placement = k8s.get(executor_label, {})
+        fields = {
+            "image": container.get("image"),
+            "command": container.get("command"),
+            "arguments": container.get("args"),
+            "resources": {k: v for k, v in resources.items()},
+            "inputs": inputs,
+            "depends on": sorted(task.get("dependentTasks", [])),
+            "retry": task.get("retryPolicy"),
+            "caching": task.get("cachingOptions"),
+            "env": {e["name"]: e["value"] for e in container.get("env", [])},
+            "node selector": placement.get("nodeSelector", {}).get("labels"),
+            "spot": bool(placement.get("tolerations")) or None,
+        }
+        steps[name] = StepSummary(name, "container task", fields)
+    params = {
+        k: {"type": v.get("parameterType"), "default": v.get("defaultValue")}
+        for k, v in main.get("root", {}).get("inputDefinitions", {}).get("parameters", {}).items()
+    }
+    return DocumentSummary("kubeflow", main["pipelineInfo"]["name"], params, steps)
+
+
+TARGET = Target(
+    name="kubeflow",
+    suffix="kubeflow.yaml",
+    description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
+    capabilities=Capabilities(
+        spot=True,
+        gpu=True,
+        retry=True,
+        caching=True,
+        timeout=True,
+        env=True,
+        manifest_inputs=True,
+        python_components=True,
+        instance_type=True,
+        disk=False,
+    ),
+    limits=Limits(step_id_max_length=63),
+    compile=compile,
+    required_config=("artifact_root",),
+    extra="kubeflow",
+    extra_module="kfp",
+    detect=detect,
+    describe=describe,
+)
+_ = render_value  # parameter values are rendered by kfp's own placeholders

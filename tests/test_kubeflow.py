@@ -1,0 +1,150 @@
+"""Kubeflow target: kfp's own loader accepts every golden; settings read back from the YAML."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from helpers import GOLDEN_DIR, ROOT, compile_text, load_example
+
+from pipecast import dsl
+from pipecast.dsl import Dataset, Input, Output
+
+kfp = pytest.importorskip("kfp")
+GOLDENS = sorted(GOLDEN_DIR.glob("*.kubeflow.yaml"))
+
+
+def documents(path):
+    main, *rest = list(yaml.safe_load_all(path.read_text()))
+    platform = rest[0]["platforms"]["kubernetes"]["deploymentSpec"]["executors"] if rest else {}
+    return main, platform
+
+
+@pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
+def test_goldens_load_with_kfps_own_loader(golden):
+    from kfp.components import load_component_from_file
+
+    component = load_component_from_file(str(golden))
+    main, _ = documents(golden)
+    assert component.name == main["pipelineInfo"]["name"]
+    assert main["sdkVersion"].startswith("kfp-2.")
+
+
+def test_flagship_tasks_keep_step_ids_images_resources_and_spot():
+    main, platform = documents(GOLDEN_DIR / "video-analysis.kubeflow.yaml")
+    spec = load_example("video_analysis").spec
+    tasks = main["root"]["dag"]["tasks"]
+    assert set(tasks) == {"importer", "extract-frames", "detect-objects", "track", "summarize"}
+    executors = main["deploymentSpec"]["executors"]
+    for step in spec.steps:
+        container = executors[f"exec-{step.id}"]["container"]
+        assert container["image"] == spec.component(step.component).image
+        assert container["resources"]["resourceCpuRequest"] == f"{step.resources.cpu:g}"
+        assert container["resources"]["resourceMemoryLimit"].endswith("Gi")
+        assert tasks[step.id]["cachingOptions"] == {}  # caching off unless asked for
+    detect = executors["exec-detect-objects"]["container"]
+    assert detect["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert detect["resources"]["accelerator"]["resourceCount"] == "1"
+    assert "accelerator" not in executors["exec-track"]["container"]["resources"]
+    assert platform["exec-detect-objects"]["nodeSelector"]["labels"] == {
+        "eks.amazonaws.com/capacityType": "SPOT"
+    }
+    assert platform["exec-detect-objects"]["tolerations"][0]["key"] == "spot"
+    assert "nodeSelector" not in platform["exec-track"]
+    assert platform["exec-detect-objects"]["activeDeadlineSeconds"] == "7200"
+    assert tasks["detect-objects"]["retryPolicy"]["maxRetryCount"] == 2
+    assert main["defaultPipelineRoot"] == "s3://acme-ml/pipelines"
+
+
+def test_gpu_model_caching_env_and_after_in_the_fan_out_example():
+    main, _ = documents(GOLDEN_DIR / "multi-camera.kubeflow.yaml")
+    executors = main["deploymentSpec"]["executors"]
+    accel = executors["exec-detect-east"]["container"]["resources"]["accelerator"]
+    assert accel["resourceType"] == "NVIDIA_A10G"
+    tasks = main["root"]["dag"]["tasks"]
+    assert tasks["extract-frames"]["cachingOptions"] == {"enableCache": True}
+    assert "quality-check" in tasks["summarize"]["dependentTasks"]
+    env = executors["exec-summarize"]["container"]["env"]
+    assert {"name": "REPORT_TITLE", "value": "Multi-camera run"} in env
+
+
+IMG = "r.example.com/x:1.0"
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def src(out: Output[Dataset]):
+    """x"""
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def work(data: Input[Dataset], out: Output[Dataset]):
+    """x"""
+
+
+def fan(with_extra: bool):
+    @dsl.pipeline(name="fan")
+    def fan_pipeline():
+        s = src()
+        if with_extra:
+            work(data=s.output).set_name("aaa-first")
+        for i in range(3):
+            work(data=s.output).set_name(f"branch-{i}")
+
+    return fan_pipeline
+
+
+def test_adding_a_branch_changes_only_that_branch():
+    """The new step's component, executor and task are added; nothing else moves."""
+    before = compile_text(fan(False), "kubeflow").splitlines()
+    after = compile_text(fan(True), "kubeflow").splitlines()
+    diff = list(difflib.unified_diff(before, after, lineterm="", n=0))[2:]
+    hunks = [line for line in diff if line.startswith("@@")]
+    removed = [line for line in diff if line.startswith("-")]
+    added = [line for line in diff if line.startswith("+")]
+    assert removed == [], removed
+    assert len(hunks) == 3  # component, executor, task
+    assert {"+  comp-aaa-first:", "+    exec-aaa-first:", "+      aaa-first:"} <= set(added)
+    assert not any("branch-" in line for line in added)
+
+
+def test_missing_kfp_prints_the_install_command(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nclass _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'kfp' or name.startswith('kfp.'):\n"
+        "            raise ImportError('blocked for the test')\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    flagship = str(ROOT / "examples" / "video_analysis.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipecast", "compile", flagship, "-t", "kubeflow"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "pip install 'pipecast[kubeflow]'" in result.stderr and "Traceback" not in result.stderr
+    every = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipecast",
+            "compile",
+            flagship,
+            "-t",
+            "all",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert every.returncode == 0 and "skipped target 'kubeflow'" in every.stderr
