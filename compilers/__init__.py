@@ -20,6 +20,7 @@ __all__ = ["TARGETS", "load_target", "target_names"]
 TARGETS: dict[str, str] = {
     "ir": "pipecast.compilers.ir",
     "sagemaker": "pipecast.compilers.sagemaker",
+    "stepfunctions": "pipecast.compilers.stepfunctions",
     "kubeflow": "pipecast.compilers.kubeflow",
 }
 

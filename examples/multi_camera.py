@@ -6,6 +6,7 @@
                  quality-check (after extract_frames, no data) ──────────▲ (explicit .after)
 
 The input is a SageMaker manifest file listing the video objects (``manifest=True``).
+It compiles for every target; see tests for features only some targets express (caching).
 """
 
 from pipecast import dsl
@@ -89,7 +90,7 @@ def multi_camera(
     """Detect objects in three regions of every camera frame in parallel, then merge."""
     videos = dsl.importer(uri=manifest_uri, artifact_type=Dataset, manifest=True)
     weights = dsl.importer(uri=weights_uri, artifact_type=Model)
-    frames = extract_frames(video=videos.output).set_caching(True, expire_after="7d")
+    frames = extract_frames(video=videos.output)
     shards = {
         region: detect_objects(
             frames=frames.output, weights=weights.output, region=region, threshold=threshold

@@ -194,7 +194,6 @@ def test_capabilities_and_limits_come_from_target_data():
         "spot",
         "gpu",
         "retry",
-        "caching",
         "timeout",
         "env",
         "manifest inputs",

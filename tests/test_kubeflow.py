@@ -66,7 +66,7 @@ def test_gpu_model_caching_env_and_after_in_the_fan_out_example():
     accel = executors["exec-detect-east"]["container"]["resources"]["accelerator"]
     assert accel["resourceType"] == "NVIDIA_A10G"
     tasks = main["root"]["dag"]["tasks"]
-    assert tasks["extract-frames"]["cachingOptions"] == {"enableCache": True}
+    assert tasks["extract-frames"]["cachingOptions"] == {}
     assert "quality-check" in tasks["summarize"]["dependentTasks"]
     env = executors["exec-summarize"]["container"]["env"]
     assert {"name": "REPORT_TITLE", "value": "Multi-camera run"} in env

@@ -181,7 +181,6 @@ def test_manifest_inputs_depends_on_caching_and_gpu_type():
     steps = {s["Name"]: s for s in document["Steps"]}
     extract = steps["extract-frames"]
     assert extract["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3DataType"] == "ManifestFile"
-    assert extract["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P7D"}
     assert steps["summarize"]["DependsOn"] == ["quality-check"]
     assert "DependsOn" not in steps["merge"]  # data edges come from Get references
     east = steps["detect-east"]["Arguments"]
@@ -229,6 +228,24 @@ def eleven(
     k: Input[Dataset],
 ):
     """x"""
+
+
+def test_caching_is_a_cache_config_and_not_expressible_on_step_functions():
+    @dsl.pipeline(name="cached")
+    def cached():
+        produce().set_caching(True, expire_after="7d")
+        produce().set_caching(True, expire_after="90m")
+
+    def check(text: str) -> None:
+        first, second = json.loads(text)["Steps"]
+        assert first["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P7D"}
+        assert second["CacheConfig"] == {"Enabled": True, "ExpireAfter": "PT90M"}
+
+    def kfp_check(text: str) -> None:
+        assert text.count("enableCache: true") == 2
+
+    expect(cached, sagemaker=check, kubeflow=kfp_check,
+           stepfunctions=Unsupported("PC008", "caching"))
 
 
 def test_disk_becomes_the_volume_size():

@@ -1,0 +1,308 @@
+"""The ``stepfunctions`` target: an AWS Step Functions state machine (ASL, JSONata) running the
+same SageMaker jobs as the ``sagemaker`` target (shared builders in ``_aws_jobs``).
+
+Shape: a ``start`` Pass state merges parameter defaults into the execution input; the DAG follows
+as nested sequences and Parallel states (``_sp_layout``: exact for series-parallel graphs, every
+added precedence reported). Each step is a ``.sync`` Task; its state carries only
+``{"params": ..., "uris": ...}`` where ``uris`` holds the Training output prefixes (the service
+puts the job name in them), so payloads stay tiny. Processing output URIs are computed from the
+execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}``: legal,
+at most 63 characters, unique per execution and per retry. An unrecovered failure goes to a Fail
+state whose cause names the step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import TYPE_CHECKING, Any
+
+from . import _aws_jobs as jobs
+from ._sp_layout import Parallel, Sequence, layout
+from ._target import Capabilities, Document, Limits, Target
+from .canonical import dumps_json, dumps_json_compact
+from .diff import DocumentSummary, StepSummary
+
+if TYPE_CHECKING:
+    from pipecast.config import Config
+    from pipecast.dsl._spec import StepSpec
+
+    from .graph import CheckedPipeline
+
+RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
+RETRY_ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed"]
+COMPACT_ABOVE_STEPS = 500
+
+
+class _Expr:
+    """A JSONata expression fragment (not yet wrapped in ``{% %}``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _lit(text: str) -> str:
+    return json.dumps(text)
+
+
+def _field(name: str) -> str:
+    return "`" + name.replace("`", "") + "`"
+
+
+class JsonataExpressions:
+    """Step Functions (JSONata) spelling of run-time values for the shared job builders."""
+
+    def __init__(self, checked: CheckedPipeline, root: str) -> None:
+        self._types = {p.name: p.type for p in checked.spec.parameters}
+        self._root, self._name = root, checked.spec.name
+
+    def run_id(self) -> Any:
+        return _Expr("$states.context.Execution.Name")
+
+    def parameter(self, name: str) -> Any:
+        ref = f"$states.input.params.{_field(name)}"
+        return _Expr(ref if self._types.get(name) == "str" else f"$string({ref})")
+
+    def join(self, parts: list[Any]) -> Any:
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)
+        return _Expr(" & ".join(p.text if isinstance(p, _Expr) else _lit(p) for p in parts))
+
+    def step_output(self, step_id: str, kind: str, output: str) -> Any:
+        if kind == "training":
+            return _Expr(f"$states.input.uris.{_field(step_id)} & {_lit('/' + output)}")
+        return self.join([f"{self._root}/{self._name}/", self.run_id(), f"/{step_id}/{output}/"])
+
+
+def _finish(value: Any) -> Any:
+    """Replace expression fragments by ``{% ... %}`` strings, recursively."""
+    if isinstance(value, _Expr):
+        return "{% " + value.text + " %}"
+    if isinstance(value, dict):
+        return {k: _finish(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finish(v) for v in value]
+    return value
+
+
+def job_name(step_id: str) -> _Expr:
+    """``{step[:40]}-{sha256(execution ARN)[:16]}-{retry}``: ≤ 63, legal, unique per retry."""
+    return _Expr(
+        f"{_lit(step_id[:40] + '-')} & $substring($hash($states.context.Execution.Id,"
+        f' "SHA-256"), 0, 16) & "-" & $string($states.context.State.RetryCount)'
+    )
+
+
+def _task(
+    checked: CheckedPipeline, step: StepSpec, config: Config, ex: JsonataExpressions
+) -> dict[str, Any]:
+    instance, _ = jobs.choose_instance(step)
+    assert instance is not None
+    kind, request = jobs.request(
+        checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
+    )
+    name_key = "TrainingJobName" if kind == "training" else "ProcessingJobName"
+    action = "createTrainingJob" if kind == "training" else "createProcessingJob"
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": RESOURCE.format(action=action),
+        "Arguments": _finish({**request, name_key: job_name(step.id)}),
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": f"{step.id}-failed"}],
+    }
+    if kind == "training":
+        uri = "$states.result.ModelArtifacts.S3ModelArtifacts"
+        state["Output"] = (
+            '{% {"params": $states.input.params, "uris": $merge(['
+            f"$states.input.uris, {{{_lit(step.id)}: {uri}}}])}} %}}"
+        )
+    else:
+        state["Output"] = "{% $states.input %}"
+    if step.retry is not None and step.retry.max_attempts > 1:
+        state["Retry"] = [
+            {
+                "ErrorEquals": RETRY_ERRORS,
+                "IntervalSeconds": step.retry.backoff_seconds,
+                "BackoffRate": step.retry.backoff_rate,
+                "MaxAttempts": step.retry.max_attempts - 1,
+            }
+        ]
+    if step.timeout_seconds is not None:
+        wait = step.spot.max_wait_seconds if step.spot is not None else 0
+        state["TimeoutSeconds"] = max(step.timeout_seconds, wait)
+    return state
+
+
+class _Emitter:
+    def __init__(self, checked: CheckedPipeline, config: Config) -> None:
+        self.checked, self.config = checked, config
+        self.ex = JsonataExpressions(checked, config.artifact_root)
+        self.parallels = 0
+
+    def machine(
+        self, seq: Sequence, first: str | None = None, first_state: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A (sub-)machine for ``seq``; ``first`` is an optional leading state."""
+        names: list[str] = []
+        states: dict[str, dict[str, Any]] = {}
+        if first is not None and first_state is not None:
+            names.append(first)
+            states[first] = first_state
+        for item in seq.items:
+            if isinstance(item, str):
+                step = self.checked.spec.step(item)
+                states[item] = _task(self.checked, step, self.config, self.ex)
+                states[f"{item}-failed"] = {
+                    "Type": "Fail",
+                    "Error": "StepFailed",
+                    "Cause": f"step '{item}' failed (see its SageMaker job)",
+                }
+                names.append(item)
+            else:
+                self.parallels += 1
+                name = f"parallel-{self.parallels}"
+                states[name] = self.parallel(item)
+                names.append(name)
+        for here, nxt in itertools.pairwise(names):
+            states[here]["Next"] = nxt
+        states[names[-1]]["End"] = True
+        return {"StartAt": names[0], "States": states}
+
+    def parallel(self, block: Parallel) -> dict[str, Any]:
+        return {
+            "Type": "Parallel",
+            "Branches": [self.machine(b) for b in block.branches],
+            "Output": '{% {"params": $states.input.params, "uris": $merge($states.result.uris)} %}',
+        }
+
+
+def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
+    defaults = {p.name: p.default for p in checked.spec.parameters if p.optional}
+    return {
+        "Type": "Pass",
+        "Comment": "merge parameter defaults into the execution input",
+        "Output": '{% {"params": $merge(['
+        + json.dumps(defaults, sort_keys=True)
+        + ', $states.input]), "uris": {}} %}',
+    }
+
+
+def compile(checked: CheckedPipeline, config: Config) -> Document:
+    """The state machine definition; notes list every precedence the layout adds."""
+    plan = layout(checked.reduced)
+    emitter = _Emitter(checked, config)
+    body = emitter.machine(plan.root, "start", _start_state(checked))
+    document = {
+        "Comment": f"pipecast pipeline {checked.spec.name}",
+        "QueryLanguage": "JSONata",
+        **body,
+    }
+    notes = tuple(
+        f"note: step '{step}' now also waits for {', '.join(sorted(extra))}: Step Functions "
+        "nests only sequences and parallel blocks, and this part of the graph is not "
+        "series-parallel"
+        for step, extra in sorted(plan.added.items())
+    )
+    big = len(checked.spec.steps) > COMPACT_ABOVE_STEPS
+    if big:
+        notes += (
+            f"note: {len(checked.spec.steps)} steps: written compact to stay under the "
+            "1 MB definition limit",
+        )
+    text = dumps_json_compact(document) if big else dumps_json(document)
+    return Document("stepfunctions", text, "stepfunctions.json", notes)
+
+
+# ----- review support -----------------------------------------------------------------------------
+
+
+def detect(document: Any) -> bool:
+    return isinstance(document, dict) and "StartAt" in document and "States" in document
+
+
+def _tasks(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in machine.get("States", {}).items():
+        if state.get("Type") == "Task":
+            found[name] = state
+        for branch in state.get("Branches", []):
+            found.update(_tasks(branch))
+    return found
+
+
+def describe(document: dict[str, Any]) -> DocumentSummary:
+    """Per Task state: job kind, image, instance type, spot, arguments, inputs, settings."""
+    steps: dict[str, StepSummary] = {}
+    for name, state in _tasks(document).items():
+        args = state.get("Arguments", {})
+        training = "createTrainingJob" in state.get("Resource", "")
+        if training:
+            alg = args.get("AlgorithmSpecification", {})
+            image, arguments = alg.get("TrainingImage"), alg.get("ContainerArguments", [])
+            instance = args.get("ResourceConfig", {}).get("InstanceType")
+            inputs = {
+                c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+                for c in args.get("InputDataConfig", [])
+            }
+        else:
+            app = args.get("AppSpecification", {})
+            image, arguments = app.get("ImageUri"), app.get("ContainerArguments", [])
+            instance = (
+                args.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceType")
+            )
+            inputs = {
+                i["InputName"]: i["S3Input"]["S3Uri"] for i in args.get("ProcessingInputs", [])
+            }
+        fields = {
+            "image": image,
+            "instance type": instance,
+            "arguments": arguments,
+            "inputs": inputs,
+            "spot": bool(args.get("EnableManagedSpotTraining")),
+            "retry": state.get("Retry"),
+            "timeout": state.get("TimeoutSeconds"),
+            "env": args.get("Environment", {}),
+        }
+        steps[name] = StepSummary(
+            name, "training job (spot)" if training else "processing job", fields
+        )
+    name = str(document.get("Comment", "")).removeprefix("pipecast pipeline ") or "state machine"
+    return DocumentSummary("stepfunctions", name, {}, steps)
+
+
+TARGET = Target(
+    name="stepfunctions",
+    suffix="stepfunctions.json",
+    description="AWS Step Functions state machine (JSONata) running SageMaker jobs",
+    capabilities=Capabilities(
+        spot=True,
+        gpu=True,
+        retry=True,
+        caching=False,
+        timeout=True,
+        env=True,
+        manifest_inputs=True,
+        python_components=True,
+        instance_type=True,
+        disk=True,
+    ),
+    limits=Limits(
+        max_inputs_per_step=10,
+        max_outputs_per_step=10,
+        max_arg_count=100,
+        max_arg_length=256,
+        max_env_vars=100,
+        step_id_max_length=48,
+        max_document_bytes=1024 * 1024,
+        placeholder_text={
+            "inputPath": "/opt/ml/processing/input/{name}",
+            "outputPath": "/opt/ml/processing/output/{name}",
+        },
+    ),
+    compile=compile,
+    required_config=("artifact_root", "sagemaker.role_arn"),
+    check=lambda checked, config: [
+        d for d in (jobs.choose_instance(s)[1] for s in checked.spec.steps) if d is not None
+    ],
+    detect=detect,
+    describe=describe,
+)
