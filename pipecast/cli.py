@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "plan": "pipecast.deploy.cli:plan_command",
     "deploy": "pipecast.deploy.cli:deploy_command",
     "start": "pipecast.deploy.cli:start_command",
+    "run": "pipecast.runner.cli:run_command",
 }
 
 

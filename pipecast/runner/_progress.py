@@ -1,0 +1,62 @@
+"""Progress while a local run goes on (rich on a terminal, plain lines otherwise), and the
+summary table at the end."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import click
+
+from ._engine import RunResult, StepResult
+
+
+class Progress:
+    def __init__(self, steps: tuple[str, ...]) -> None:
+        self.tty = sys.stderr.isatty()
+        self.steps = steps
+        self.lock = threading.Lock()
+        self._live: Any = None
+        self._status: dict[str, str] = dict.fromkeys(steps, "pending")
+
+    def __enter__(self) -> Progress:
+        if self.tty:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(self._table(), console=Console(stderr=True), refresh_per_second=4)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(*exc)
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="pipecast run", show_header=True)
+        table.add_column("step")
+        table.add_column("status")
+        for step in self.steps:
+            table.add_row(step, self._status[step])
+        return table
+
+    def event(self, kind: str, result: StepResult) -> None:
+        with self.lock:
+            self._status[result.step] = kind
+            if self._live is not None:
+                self._live.update(self._table())
+            else:
+                click.echo(f"{result.step}: {kind}", err=True)
+
+    def summary(self, result: RunResult) -> None:
+        for step, res in result.steps.items():
+            took = f"{res.finished - res.started:.1f}s" if res.started and res.finished else "-"
+            click.echo(f"{step:<24} {res.status:<10} attempts={res.attempts} {took}", err=True)
+            if res.status == "failed" and res.error:
+                click.echo(f"  {res.error}".replace("\n", "\n  "), err=True)
+        state = "succeeded" if result.succeeded else "FAILED"
+        click.echo(f"run {result.run_id} {state}: {result.run_dir}")
