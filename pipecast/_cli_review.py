@@ -11,16 +11,19 @@ from pipecast.errors import DocumentError
 __all__ = ["diff_command", "semantic_diff_text"]
 
 
-def semantic_diff_text(old_text: str, new_text: str, fmt: str, old_name: str, new_name: str,
-                       target: str | None = None) -> tuple[bool, str]:
+def semantic_diff_text(
+    old_text: str, new_text: str, fmt: str, old_name: str, new_name: str, target: str | None = None
+) -> tuple[bool, str]:
     """(equal, rendered diff) for two documents of the same target."""
     from pipecast.compilers import diff
 
     old = diff.summarize_text(old_text, old_name, target)
     new = diff.summarize_text(new_text, new_name, target)
     if old.target != new.target:
-        raise DocumentError(f"{old_name} is a {old.target} document but {new_name} is a "
-                            f"{new.target} document; compare documents of one target")
+        raise DocumentError(
+            f"{old_name} is a {old.target} document but {new_name} is a "
+            f"{new.target} document; compare documents of one target"
+        )
     changes = diff.diff(old, new)
     return not changes, diff.render(changes, old, new, fmt)
 
@@ -28,8 +31,14 @@ def semantic_diff_text(old_text: str, new_text: str, fmt: str, old_name: str, ne
 @click.command("diff")
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True, help="markdown is meant for pull requests")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown is meant for pull requests",
+)
 def diff_command(old: str, new: str, fmt: str) -> None:
     """Compare two compiled documents of one target, step by step. Exit 1 when they differ."""
     from pathlib import Path
