@@ -3,13 +3,15 @@
 Exact where possible: a series split is taken only where every step before it is an ancestor of
 every step after it, and independent parts (weakly connected components) run in parallel, so a
 series-parallel DAG comes out with no added precedence at all. A block that is not
-series-parallel is cut where ``critical path(before) + critical path(after)`` is smallest (step
-durations optional, default 1), and the precedences this adds are returned so they can be
-reported. Reachability uses bit sets: fine for the thousands of steps a pipeline has.
+series-parallel is cut where ``critical path(before) + critical path(after)`` is smallest (the
+three best cuts are tried), or laid out in layers where that is shorter (step durations optional,
+default 1); the precedences this adds are returned so they can be reported. Reachability uses
+bit sets; subproblems are memoised.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -45,12 +47,30 @@ def layout(graph: nx.DiGraph, durations: Mapping[str, float] | None = None) -> L
             mask |= ancestors[p] | (1 << index[p])
         ancestors[node] = mask
     weight = {n: float((durations or {}).get(n, 1.0)) for n in order}
-    added: dict[str, set[str]] = {}
-    builder = _Builder(graph, order, index, ancestors, weight, added)
-    return Layout(builder.sequence(order), added)
+    builder = _Builder(graph, order, index, ancestors, weight)
+    plan = builder.best(tuple(order))
+    return Layout(plan.sequence, plan.added)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sequence: Sequence
+    added: dict[str, set[str]]
+    makespan: float
+
+
+def _merge(*maps: dict[str, set[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for m in maps:
+        for k, v in m.items():
+            out.setdefault(k, set()).update(v)
+    return out
 
 
 class _Builder:
+    CANDIDATE_CUTS = 3
+    SEARCH_LIMIT = 128  # larger non-series-parallel blocks are layered (the search is O(n³))
+
     def __init__(
         self,
         graph: nx.DiGraph,
@@ -58,52 +78,96 @@ class _Builder:
         index: dict[str, int],
         ancestors: dict[str, int],
         weight: dict[str, float],
-        added: dict[str, set[str]],
     ) -> None:
         self.graph, self.order, self.index = graph, order, index
-        self.ancestors, self.weight, self.added = ancestors, weight, added
+        self.ancestors, self.weight = ancestors, weight
+        self.memo: dict[tuple[str, ...], _Plan] = {}
 
-    def sequence(self, nodes: list[str]) -> Sequence:
-        """``nodes`` in topological order → a sequence of steps and parallel blocks."""
+    def best(self, nodes: tuple[str, ...]) -> _Plan:
+        """``nodes`` in topological order → the shortest layout this search finds."""
+        if nodes not in self.memo:
+            self.memo[nodes] = self._best(nodes)
+        return self.memo[nodes]
+
+    def _best(self, nodes: tuple[str, ...]) -> _Plan:
         if len(nodes) == 1:
-            return Sequence((nodes[0],))
+            return _Plan(Sequence((nodes[0],)), {}, self.weight[nodes[0]])
         parts = self._components(nodes)
         if len(parts) > 1:
-            return Sequence((Parallel(tuple(self.sequence(p) for p in parts)),))
-        k = self._series_split(nodes)
-        if k is None:
-            k = self._cheapest_cut(nodes)
-            self._record(nodes[:k], nodes[k:])
-        head, tail = self.sequence(nodes[:k]), self.sequence(nodes[k:])
-        return Sequence(head.items + tail.items)
+            plans = [self.best(tuple(p)) for p in parts]
+            return _Plan(
+                Sequence((Parallel(tuple(p.sequence for p in plans)),)),
+                _merge(*(p.added for p in plans)),
+                max(p.makespan for p in plans),
+            )
+        splits = self._series_splits(nodes)
+        if splits:  # cut at every series point at once: a long chain needs no deep recursion
+            bounds = [0, *splits, len(nodes)]
+            plans = [self.best(nodes[a:b]) for a, b in itertools.pairwise(bounds)]
+            items = tuple(item for p in plans for item in p.sequence.items)
+            return _Plan(
+                Sequence(items), _merge(*(p.added for p in plans)), sum(p.makespan for p in plans)
+            )
+        # not series-parallel: try the cheapest cuts and plain layering, keep the shortest
+        options = [self._layering(nodes)]
+        if len(nodes) <= self.SEARCH_LIMIT:
+            options += [
+                self._series(nodes, k, self._added(nodes[:k], nodes[k:]))
+                for k in self._cheapest_cuts(nodes)
+            ]
+        return min(options, key=lambda p: (p.makespan, sum(len(v) for v in p.added.values())))
 
-    def _components(self, nodes: list[str]) -> list[list[str]]:
+    def _series(self, nodes: tuple[str, ...], k: int, extra: dict[str, set[str]]) -> _Plan:
+        head, tail = self.best(nodes[:k]), self.best(nodes[k:])
+        return _Plan(
+            Sequence(head.sequence.items + tail.sequence.items),
+            _merge(head.added, tail.added, extra),
+            head.makespan + tail.makespan,
+        )
+
+    def _layering(self, nodes: tuple[str, ...]) -> _Plan:
+        sub = self.graph.subgraph(nodes)
+        items: list[str | Parallel] = []
+        added: dict[str, set[str]] = {}
+        done: list[str] = []
+        total = 0.0
+        for layer in nx.topological_generations(sub):
+            layer = sorted(layer, key=self.index.__getitem__)
+            added = _merge(added, self._added(tuple(done), tuple(layer)))
+            items.append(
+                layer[0] if len(layer) == 1 else Parallel(tuple(Sequence((n,)) for n in layer))
+            )
+            total += max(self.weight[n] for n in layer)
+            done += layer
+        return _Plan(Sequence(tuple(items)), added, total)
+
+    def _components(self, nodes: tuple[str, ...]) -> list[list[str]]:
         sub = self.graph.subgraph(nodes)
         comps = [sorted(c, key=self.index.__getitem__) for c in nx.weakly_connected_components(sub)]
         return sorted(comps, key=lambda c: self.index[c[0]])
 
-    def _mask(self, nodes: list[str]) -> int:
+    def _mask(self, nodes: tuple[str, ...] | list[str]) -> int:
         mask = 0
         for n in nodes:
             mask |= 1 << self.index[n]
         return mask
 
-    def _series_split(self, nodes: list[str]) -> int | None:
-        """Smallest k with every node of nodes[:k] an ancestor of every node of nodes[k:]."""
+    def _series_splits(self, nodes: tuple[str, ...]) -> list[int]:
+        """Every k with each node of nodes[:k] an ancestor of each node of nodes[k:]."""
         within = self._mask(nodes)
         suffix_common = [within] * (len(nodes) + 1)
         common = within
         for i in range(len(nodes) - 1, 0, -1):
             common &= self.ancestors[nodes[i]]
             suffix_common[i] = common
-        prefix = 0
+        prefix, splits = 0, []
         for k in range(1, len(nodes)):
             prefix |= 1 << self.index[nodes[k - 1]]
             if prefix & suffix_common[k] == prefix:
-                return k
-        return None
+                splits.append(k)
+        return splits
 
-    def _critical(self, nodes: list[str]) -> float:
+    def _critical(self, nodes: tuple[str, ...]) -> float:
         inside = set(nodes)
         best: dict[str, float] = {}
         for n in nodes:
@@ -111,19 +175,20 @@ class _Builder:
             best[n] = self.weight[n] + max(preds, default=0.0)
         return max(best.values(), default=0.0)
 
-    def _cheapest_cut(self, nodes: list[str]) -> int:
-        costs = [
+    def _cheapest_cuts(self, nodes: tuple[str, ...]) -> list[int]:
+        costs = sorted(
             (self._critical(nodes[:k]) + self._critical(nodes[k:]), k) for k in range(1, len(nodes))
-        ]
-        return min(costs)[1]
+        )
+        return [k for _, k in costs[: self.CANDIDATE_CUTS]]
 
-    def _record(self, before: list[str], after: list[str]) -> None:
+    def _added(self, before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, set[str]]:
         mask = self._mask(before)
+        out: dict[str, set[str]] = {}
         for b in after:
             missing = mask & ~self.ancestors[b]
             if missing:
-                extra = {self.order[i] for i in range(len(self.order)) if missing >> i & 1}
-                self.added.setdefault(b, set()).update(extra)
+                out[b] = {self.order[i] for i in range(len(self.order)) if missing >> i & 1}
+        return out
 
 
 def makespan(
