@@ -129,16 +129,19 @@ class _Builder:
         sub = self.graph.subgraph(nodes)
         items: list[str | Parallel] = []
         added: dict[str, set[str]] = {}
-        done: list[str] = []
+        sinks: set[str] = set()  # steps done so far that nothing done so far waits for
         total = 0.0
         for layer in nx.topological_generations(sub):
             layer = sorted(layer, key=self.index.__getitem__)
-            added = _merge(added, self._added(tuple(done), tuple(layer)))
+            for step, extra in self._missing(self._mask(sorted(sinks)), layer).items():
+                added.setdefault(step, set()).update(extra)  # in place: no quadratic copies
             items.append(
                 layer[0] if len(layer) == 1 else Parallel(tuple(Sequence((n,)) for n in layer))
             )
             total += max(self.weight[n] for n in layer)
-            done += layer
+            for n in layer:
+                sinks.difference_update(sub.predecessors(n))
+            sinks.update(layer)
         return _Plan(Sequence(tuple(items)), added, total)
 
     def _components(self, nodes: tuple[str, ...]) -> list[list[str]]:
@@ -182,12 +185,23 @@ class _Builder:
         return [k for _, k in costs[: self.CANDIDATE_CUTS]]
 
     def _added(self, before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, set[str]]:
-        mask = self._mask(before)
+        """Waits that running all of ``before`` first adds to ``after`` (minimal: only the
+        sinks of ``before`` are named; waiting for a sink implies waiting for its ancestors)."""
+        inside = set(before)
+        sinks = [n for n in before if not any(s in inside for s in self.graph.successors(n))]
+        return self._missing(self._mask(sinks), after)
+
+    def _missing(self, mask: int, after: tuple[str, ...] | list[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for b in after:
             missing = mask & ~self.ancestors[b]
-            if missing:
-                out[b] = {self.order[i] for i in range(len(self.order)) if missing >> i & 1}
+            names = set()
+            while missing:
+                low = missing & -missing
+                names.add(self.order[low.bit_length() - 1])
+                missing ^= low
+            if names:
+                out[b] = names
         return out
 
 

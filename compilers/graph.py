@@ -114,12 +114,42 @@ class CheckedPipeline:
         return sorted(self.graph.predecessors(step_id))
 
     def explicit_only_predecessors(self, step_id: str) -> list[str]:
-        """Upstream steps this one waits for without reading their data, after reduction."""
-        return sorted(
-            u
-            for u in self.reduced.predecessors(step_id)
-            if not self.reduced.edges[u, step_id].get("data")
-        )
+        """Upstream steps this one waits for without reading their data, and that no other path
+        already orders before it (what the transitive reduction would keep).
+
+        Only ``.after()`` edges are examined, each with a search bounded by topological
+        position, so this stays cheap where a full transitive reduction would be O(n·m).
+        """
+        position = self._positions()
+        kept = []
+        for u in sorted(self.graph.predecessors(step_id)):
+            if self.graph.edges[u, step_id].get("data"):
+                continue
+            if not self._other_path(u, step_id, position):
+                kept.append(u)
+        return kept
+
+    def _positions(self) -> dict[str, int]:
+        cached: dict[str, int] | None = self.__dict__.get("_position")
+        if cached is None:
+            cached = {s: i for i, s in enumerate(self.order)}
+            self.__dict__["_position"] = cached
+        return cached
+
+    def _other_path(self, u: str, v: str, position: dict[str, int]) -> bool:
+        """Whether ``v`` is reachable from ``u`` without the direct edge ``u → v``."""
+        limit = position[v]
+        stack = [w for w in self.graph.successors(u) if w != v and position[w] < limit]
+        seen = set(stack)
+        while stack:
+            node = stack.pop()
+            for w in self.graph.successors(node):
+                if w == v:
+                    return True
+                if w not in seen and position[w] < limit:
+                    seen.add(w)
+                    stack.append(w)
+        return False
 
 
 def critical_path(

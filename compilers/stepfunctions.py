@@ -188,7 +188,7 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
 
 def compile(checked: CheckedPipeline, config: Config) -> Document:
     """The state machine definition; notes list every precedence the layout adds."""
-    plan = layout(checked.reduced)
+    plan = layout(checked.graph)  # ancestor bit sets make a transitive reduction unnecessary
     emitter = _Emitter(checked, config)
     body = emitter.machine(plan.root, "start", _start_state(checked))
     document = {
