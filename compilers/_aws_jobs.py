@@ -38,13 +38,17 @@ from pipecast.dsl._spec import (
 )
 from pipecast.errors import Diagnostic, did_you_mean
 
+from ._target import Limits
+
 __all__ = [
     "DEFAULT_MAX_RUNTIME",
+    "JOB_LIMITS",
     "Expressions",
     "InstanceType",
     "catalogue",
     "choose_instance",
     "job_kind",
+    "placement_diagnostics",
     "processing_request",
     "request",
     "training_request",
@@ -54,6 +58,27 @@ DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default MaxRuntimeInSeconds (1 day)
 DEFAULT_VOLUME_GB = 30
 PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
+
+
+# SageMaker job limits (CreateProcessingJob/CreateTrainingJob), shared by both AWS targets
+JOB_LIMITS = Limits(
+    max_inputs_per_step=10,
+    max_outputs_per_step=10,
+    max_arg_count=100,
+    max_arg_length=256,
+    max_env_vars=100,
+    max_document_bytes=1024 * 1024,
+    placeholder_text={
+        "inputPath": f"{PROCESSING_IN}/{{name}}",
+        "outputPath": f"{PROCESSING_OUT}/{{name}}",
+    },
+)
+
+
+def placement_diagnostics(checked: Any, config: Any) -> list[Diagnostic]:
+    """``Target.check`` for both AWS targets: every step must have an instance type."""
+    found = (choose_instance(s)[1] for s in checked.spec.steps)
+    return [d for d in found if d is not None]
 
 
 class Expressions(Protocol):

@@ -9,12 +9,11 @@ shared builders in ``_aws_jobs`` (the Step Functions target uses the same ones).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from pipecast.errors import Diagnostic
-
 from . import _aws_jobs as jobs
-from ._target import Capabilities, Document, Limits, Target
+from ._target import Capabilities, Document, Target
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
 
@@ -145,12 +144,6 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
     return Document("sagemaker", text, "sagemaker.json", notes)
 
 
-def check(checked: CheckedPipeline, config: Config) -> list[Diagnostic]:
-    """Placement: every step must map to an instance type available for its job kind."""
-    found = (jobs.choose_instance(s)[1] for s in checked.spec.steps)
-    return [d for d in found if d is not None]
-
-
 # ----- review support -----------------------------------------------------------------------------
 
 
@@ -242,24 +235,10 @@ TARGET = Target(
         instance_type=True,
         disk=True,
     ),
-    limits=Limits(
-        max_steps=None,
-        max_inputs_per_step=10,
-        max_outputs_per_step=10,
-        max_arg_count=100,
-        max_arg_length=256,
-        max_env_vars=100,
-        step_id_max_length=64,
-        max_document_bytes=1024 * 1024,
-        placeholder_text={
-            "inputPath": "/opt/ml/processing/input/{name}",
-            "outputPath": "/opt/ml/processing/output/{name}",
-            "inputUri": "s3://{name}",
-        },
-    ),
+    limits=dataclasses.replace(jobs.JOB_LIMITS, step_id_max_length=64),
     compile=compile,
     required_config=("artifact_root", "sagemaker.role_arn"),
-    check=check,
+    check=jobs.placement_diagnostics,
     detect=detect,
     describe=describe,
 )

@@ -13,13 +13,14 @@ state whose cause names the step.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
 from . import _aws_jobs as jobs
 from ._sp_layout import Parallel, Sequence, layout
-from ._target import Capabilities, Document, Limits, Target
+from ._target import Capabilities, Document, Target
 from .canonical import dumps_json, dumps_json_compact
 from .diff import DocumentSummary, StepSummary
 
@@ -285,24 +286,10 @@ TARGET = Target(
         instance_type=True,
         disk=True,
     ),
-    limits=Limits(
-        max_inputs_per_step=10,
-        max_outputs_per_step=10,
-        max_arg_count=100,
-        max_arg_length=256,
-        max_env_vars=100,
-        step_id_max_length=48,
-        max_document_bytes=1024 * 1024,
-        placeholder_text={
-            "inputPath": "/opt/ml/processing/input/{name}",
-            "outputPath": "/opt/ml/processing/output/{name}",
-        },
-    ),
+    limits=dataclasses.replace(jobs.JOB_LIMITS, step_id_max_length=48),
     compile=compile,
     required_config=("artifact_root", "sagemaker.role_arn"),
-    check=lambda checked, config: [
-        d for d in (jobs.choose_instance(s)[1] for s in checked.spec.steps) if d is not None
-    ],
+    check=jobs.placement_diagnostics,
     detect=detect,
     describe=describe,
 )
