@@ -2,14 +2,16 @@
 
 Steps run in parallel threads as soon as their predecessors finished AND their declared
 Resources fit in what is free (CPU cores, memory, GPUs); a step larger than the machine runs alone
-with a warning. Container steps run their command as a subprocess (no shell); Python steps run
-in-process or through ``pipecast.runtime`` in a subprocess. A step can be replaced by a Python
+with a warning. Container steps run their command as a subprocess (no shell) or, given a container
+engine, in their own image (``_container``); Python steps run in-process or through
+``pipecast.runtime`` in a subprocess, never in an engine. A step can be replaced by a Python
 fake (unit tests). Each run writes ``{workdir}/{pipeline}/{run_id}/{step}/{output}/``, logs in
 ``{step}/_logs/`` and ``run.json``; a failure stops only the steps that depend on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,6 +38,7 @@ from pipecast.dsl._spec import (
     render_value,
 )
 
+from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
 from ._inputs import materialise
 
 __all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
@@ -154,11 +157,13 @@ class Runner:
         backoff_scale: float = 1.0,
         done: Mapping[str, StepResult] | None = None,
         on_event: Callable[[str, StepResult], None] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.checked, self.spec, self.params = checked, checked.spec, dict(params)
         self.run_dir, self.fakes = run_dir, dict(fakes or {})
         self.scheduler = _Scheduler(capacity or Capacity.detect())
         self.isolation, self.backoff_scale = isolation, backoff_scale
+        self.engine = engine
         self.results = {s: StepResult(s) for s in checked.order}
         for step_id, previous in (done or {}).items():
             if previous.status in ("succeeded", "cached") and step_id in self.results:
@@ -219,7 +224,12 @@ class Runner:
 
     def _argv(self, step: StepSpec, text: dict[str, str], uris: dict[str, str]) -> list[str]:
         comp = self.spec.component(step.component)
-        argv = list(comp.command)
+        return [*comp.command, *self._args(step, text, uris)]
+
+    def _args(self, step: StepSpec, text: dict[str, str], uris: dict[str, str]) -> list[str]:
+        """The component's arguments with placeholders filled from ``text`` and ``uris``."""
+        comp = self.spec.component(step.component)
+        argv: list[str] = []
         for arg in comp.args:
             rendered = ""
             for part in arg:
@@ -250,12 +260,72 @@ class Runner:
             except Exception:
                 (log_dir / "stderr.txt").write_text(traceback.format_exc(), encoding="utf-8")
                 return 1
+        if self.engine is not None and not comp.python_function:
+            return self._attempt_in_engine(self.engine, step, text, uris, log_dir)
         argv = self._argv(step, text, uris)
         # locally, "python" is this interpreter, seeing the same modules as the pipeline file
         path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
         env = {**os.environ, "PYTHONPATH": path, **dict(step.env)}
         if argv[0] in ("python", "python3"):
             argv[0] = sys.executable
+        return self._spawn(step, argv, env, log_dir)
+
+    def container_run(
+        self, step: StepSpec, text: dict[str, str], uris: dict[str, str], attempt: int
+    ) -> ContainerRun:
+        """The step in container terms: run folders mounted where SageMaker puts them, argument
+        paths (and local URIs of run folders) rewritten to those container paths."""
+        comp = self.spec.component(step.component)
+        paths = container_paths(comp, step)
+        outputs = {o.name for o in comp.outputs}
+        mounted = [name for name in paths if name in text]  # optional inputs may be unbound
+        mounts = tuple(  # absolute: an engine reads a relative source as a volume name
+            Mount(os.path.abspath(text[n]), paths[n], read_only=n not in outputs) for n in mounted
+        )
+        in_text = {**text, **{n: paths[n] for n in mounted}}
+        in_uris = {k: paths[k] if k in mounted and v == text[k] else v for k, v in uris.items()}
+        r = step.resources
+        return ContainerRun(
+            name=container_name(self.spec.name, self.run_dir.name, step.id, attempt),
+            image=comp.image,
+            command=comp.command,
+            args=tuple(self._args(step, in_text, in_uris)),
+            mounts=mounts,
+            env=step.env,
+            cpus=min(r.cpu, float(os.cpu_count() or 1)) if r else None,  # engines refuse more
+            memory_bytes=r.memory_bytes if r else None,
+            gpus=r.gpu if r else 0,
+            user=(os.getuid(), os.getgid()) if sys.platform.startswith("linux") else None,
+        )
+
+    def _attempt_in_engine(
+        self,
+        engine: Engine,
+        step: StepSpec,
+        text: dict[str, str],
+        uris: dict[str, str],
+        log_dir: Path,
+    ) -> int:
+        run = self.container_run(step, text, uris, self.results[step.id].attempts)
+        argv = engine_argv(engine.name, engine.binary, run)
+
+        def remove() -> None:  # killing the client leaves the container running
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(
+                    [engine.binary, "rm", "-f", run.name], capture_output=True, timeout=60
+                )
+
+        return self._spawn(step, argv, dict(os.environ), log_dir, on_timeout=remove)
+
+    def _spawn(
+        self,
+        step: StepSpec,
+        argv: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        on_timeout: Callable[[], None] | None = None,
+    ) -> int:
+        """Run ``argv`` with logs in ``log_dir``, killed after the step's timeout (exit 124)."""
         with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
             try:
                 proc = subprocess.Popen(
@@ -274,6 +344,8 @@ class Runner:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+                if on_timeout is not None:
+                    on_timeout()
                 err.write(f"\ntimed out after {step.timeout_seconds}s\n".encode())
                 return 124
 
@@ -403,6 +475,7 @@ def run_pipeline(
                 "parameters": dict(params),
                 "succeeded": result.succeeded,
                 "warnings": runner.warnings,
+                "engine": runner.engine.name if runner.engine else "process",
                 "steps": {k: v.to_dict() for k, v in runner.results.items()},
             }
         ),

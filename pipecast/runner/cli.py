@@ -1,4 +1,4 @@
-"""``pipecast run REF --local [-p NAME=VALUE ...]``."""
+"""``pipecast run REF --local [-p NAME=VALUE ...] [--engine auto|docker|podman|process]``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,16 @@ __all__ = ["run_command"]
 @click.option("--cpus", type=float, help="CPU capacity to schedule against (default: cores)")
 @click.option("--memory", help="memory capacity, e.g. 16GiB (default: this machine's)")
 @click.option("--gpus", type=int, help="GPU capacity (default: GPUs nvidia-smi sees)")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "docker", "podman", "process"]),
+    default="auto",
+    show_default=True,
+    envvar="PIPECAST_ENGINE",
+    help="where container steps run: in their image through docker or podman (auto: the first "
+    "whose daemon answers, else process), or as local processes. Python function components "
+    "always run in-process or as subprocesses (--isolation). Env: PIPECAST_ENGINE.",
+)
 def run_command(
     ref: str,
     local: bool,
@@ -43,6 +53,7 @@ def run_command(
     cpus: float | None,
     memory: str | None,
     gpus: int | None,
+    engine: str,
 ) -> None:
     """Run the pipeline locally: parallel where the graph and capacity allow, same layout as
     the cloud ({workdir}/{pipeline}/{run_id}/{step}/{output}/)."""
@@ -52,6 +63,7 @@ def run_command(
     from pipecast.dsl._resources import parse_memory
     from pipecast.params import resolve_params
 
+    from ._container import detect
     from ._engine import Capacity, run_pipeline
     from ._progress import Progress
 
@@ -67,6 +79,9 @@ def run_command(
         parse_memory(memory, "--memory") if memory else detected.memory,
         detected.gpu if gpus is None else gpus,
     )
+    detection = detect(engine)
+    if detection.note:
+        click.echo(detection.note, err=True)
     progress = Progress(checked.order)
     with progress:
         result = run_pipeline(
@@ -78,6 +93,7 @@ def run_command(
             capacity=capacity,
             isolation=isolation,
             on_event=progress.event,
+            engine=detection.engine,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

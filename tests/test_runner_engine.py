@@ -1,0 +1,495 @@
+"""Container engines in the local runner (``pipecast run --engine``): the exact docker/podman
+command lines (pure, no daemon), detection with fake engine binaries on PATH, a pipeline run end
+to end through a fake engine that executes what it is given, and clean errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import run_cli, write_pipeline
+
+from pipecast import dsl
+from pipecast.compilers import graph
+from pipecast.dsl import Dataset, Input, Output, Resources, Spot
+from pipecast.runner._container import (
+    ContainerRun,
+    EngineUnavailable,
+    Mount,
+    container_name,
+    container_paths,
+    detect,
+    engine_argv,
+    memory_flag,
+)
+from pipecast.runner._engine import Capacity, Runner
+
+# ----- argv construction (pure) ----------------------------------------------------------------
+
+RUN = ContainerRun(
+    name="pipecast-p-r1-detect-1",
+    image="r.example.com/detect:1.2",
+    command=("python", "-m", "detect"),
+    args=("--frames", "/opt/ml/processing/input/frames", "--out", "/opt/ml/processing/output/d"),
+    mounts=(
+        Mount("/runs/p/r1/extract/frames", "/opt/ml/processing/input/frames", read_only=True),
+        Mount("/runs/p/r1/detect/d", "/opt/ml/processing/output/d", read_only=False),
+    ),
+    env=(("MODEL", "yolo"), ("LOG_LEVEL", "debug")),
+    cpus=2.5,
+    memory_bytes=16 * 1024**3,
+    gpus=1,
+    user=(1000, 1001),
+)
+
+COMMON_TAIL = [
+    "-e",
+    "MODEL=yolo",
+    "-e",
+    "LOG_LEVEL=debug",
+    "-v",
+    "/runs/p/r1/extract/frames:/opt/ml/processing/input/frames:ro",
+    "-v",
+    "/runs/p/r1/detect/d:/opt/ml/processing/output/d:rw",
+    "--cpus",
+    "2.5",
+    "--memory",
+    "16g",
+]
+ENTRY = ["--entrypoint", "python", "r.example.com/detect:1.2", "-m", "detect", *RUN.args]
+
+
+def test_docker_argv_has_mounts_env_resources_gpus_user_and_name():
+    argv = engine_argv("docker", "/usr/bin/docker", RUN)
+    assert argv == [
+        "/usr/bin/docker",
+        "run",
+        "--rm",
+        "--name",
+        "pipecast-p-r1-detect-1",
+        "--user",
+        "1000:1001",
+        *COMMON_TAIL,
+        "--gpus",
+        "1",
+        *ENTRY,
+    ]
+
+
+def test_podman_argv_keeps_the_host_user_and_passes_gpus_through_cdi():
+    argv = engine_argv("podman", "podman", RUN)
+    assert argv == [
+        "podman",
+        "run",
+        "--rm",
+        "--name",
+        "pipecast-p-r1-detect-1",
+        "--userns=keep-id",
+        *COMMON_TAIL,
+        "--device",
+        "nvidia.com/gpu=all",
+        *ENTRY,
+    ]
+    assert "--user" not in argv and "--gpus" not in argv
+
+
+def test_argv_without_resources_gpus_user_or_command_lets_the_image_decide():
+    bare = ContainerRun(name="n", image="img:1", command=(), args=("--x", "1"))
+    assert engine_argv("docker", "docker", bare) == [
+        "docker",
+        "run",
+        "--rm",
+        "--name",
+        "n",
+        "img:1",
+        "--x",
+        "1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("size", "flag"),
+    [(16 * 1024**3, "16g"), (1536 * 1024**2, "1536m"), (3 * 1024, "3k"), (1000, "1000b")],
+)
+def test_memory_flag_uses_the_largest_exact_unit(size, flag):
+    assert memory_flag(size) == flag
+
+
+def test_container_names_are_deterministic_legal_and_bounded():
+    name = container_name("video analysis", "20260101-000000-abc", "detect/objects", 2)
+    assert name == "pipecast-video-analysis-20260101-000000-abc-detect-objects-2"
+    assert name == container_name("video analysis", "20260101-000000-abc", "detect/objects", 2)
+    assert name != container_name("video analysis", "20260101-000000-abc", "detect/objects", 3)
+    long_a = container_name("p" * 200, "r", "a", 1)
+    long_b = container_name("p" * 200, "r", "b", 1)
+    assert len(long_a) == 128 and long_a != long_b
+
+
+@dsl.container_component(
+    image="r.example.com/t:1",
+    command=["python", "-m", "train"],
+    args=[
+        *("--data", dsl.input_path("data"), "--uri", dsl.input_uri("data")),
+        *("--model", dsl.output_path("model"), "--lr", dsl.param("lr")),
+    ],
+)
+def train(data: Input[Dataset], model: Output[Dataset], lr: float = 0.1):
+    """Train."""
+
+
+@dsl.container_component(image="r.example.com/p:1", command=["prep"])
+def prep(out: Output[Dataset]):
+    """Prepare."""
+
+
+@dsl.pipeline(name="fit")
+def fit():
+    data = prep().set_name("prep").output
+    train(data=data).set_name("train-spot").set_spot(Spot("2h")).set_env(SEED="7")
+    train(data=data).set_name("train").set_resources(Resources(cpu=1, memory="512MiB"))
+
+
+def test_container_paths_follow_the_sagemaker_job_kind():
+    spec = fit.spec
+    comp = spec.component(spec.step("train").component)
+    assert container_paths(comp, spec.step("train")) == {
+        "data": "/opt/ml/processing/input/data",
+        "model": "/opt/ml/processing/output/model",
+    }
+    assert container_paths(comp, spec.step("train-spot")) == {
+        "data": "/opt/ml/input/data/data",
+        "model": "/opt/ml/model/model",
+    }
+
+
+def test_runner_rewrites_argument_paths_and_local_uris_to_container_paths(tmp_path):
+    run_dir = tmp_path / "fit" / "run-1"
+    runner = Runner(graph.check(fit.spec), {}, run_dir, capacity=Capacity(2, 2**33, 0))
+    step = fit.spec.step("train-spot")
+    text, uris, _ = runner._values(step)
+    run = runner.container_run(step, text, uris, attempt=1)
+    assert run.name == "pipecast-fit-run-1-train-spot-1"
+    assert run.command == ("python", "-m", "train")
+    assert run.args == (
+        "--data",
+        "/opt/ml/input/data/data",
+        "--uri",
+        "/opt/ml/input/data/data",
+        "--model",
+        "/opt/ml/model/model",
+        "--lr",
+        "0.1",
+    )
+    assert run.mounts == (
+        Mount(str(run_dir / "prep" / "out"), "/opt/ml/input/data/data", read_only=True),
+        Mount(str(run_dir / "train-spot" / "model"), "/opt/ml/model/model", read_only=False),
+    )
+    assert run.env == (("SEED", "7"),)
+    assert (run.cpus, run.memory_bytes, run.gpus) == (None, None, 0)
+    if sys.platform.startswith("linux"):
+        assert run.user == (os.getuid(), os.getgid())
+    limited = runner.container_run(
+        fit.spec.step("train"), *runner._values(fit.spec.step("train"))[:2], 3
+    )
+    assert (limited.cpus, limited.memory_bytes) == (1, 512 * 1024**2)
+    assert limited.name.endswith("-train-3")
+
+
+def test_mount_sources_are_absolute_even_for_a_relative_workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = Runner(graph.check(fit.spec), {}, Path("runs/fit/r"), capacity=Capacity(2, 2**33, 0))
+    step = fit.spec.step("train")
+    run = runner.container_run(step, *runner._values(step)[:2], attempt=1)
+    assert [m.source for m in run.mounts] == [
+        str(tmp_path / "runs/fit/r/prep/out"),
+        str(tmp_path / "runs/fit/r/train/model"),
+    ]
+
+
+# ----- detection --------------------------------------------------------------------------------
+
+
+def _answers(codes: dict[str, int]):
+    """A probe where ``<name> info`` exits with codes[name] (stderr says why)."""
+
+    def probe(argv, timeout):
+        name = Path(argv[0]).name
+        return codes[name], "" if codes[name] == 0 else f"{name}: cannot connect"
+
+    return probe
+
+
+def test_detect_prefers_a_working_docker_then_podman_then_processes():
+    both = {"docker": "/bin/docker", "podman": "/bin/podman"}
+    found = detect("auto", which=both.get, probe=_answers({"docker": 0, "podman": 0}))
+    assert found.engine is not None and found.engine.name == "docker" and found.note is None
+    found = detect("auto", which=both.get, probe=_answers({"docker": 1, "podman": 0}))
+    assert found.engine is not None and found.engine.name == "podman" and found.note is None
+    found = detect("auto", which={}.get, probe=_answers({}))
+    assert found.engine is None and found.note is None  # no client at all: nothing to say
+    found = detect("auto", which=both.get, probe=_answers({"docker": 1, "podman": 125}))
+    assert found.engine is None
+    assert found.note is not None and "\n" not in found.note
+    assert "`docker info` failed" in found.note and "`podman info` failed" in found.note
+    assert detect("process", which=both.get, probe=_answers({"docker": 0})).engine is None
+
+
+def test_detect_explicit_engine_that_cannot_run_is_an_error():
+    with pytest.raises(EngineUnavailable, match="not on PATH"):
+        detect("podman", which={}.get, probe=_answers({}))
+    with pytest.raises(EngineUnavailable, match="docker: cannot connect"):
+        detect("docker", which={"docker": "/bin/docker"}.get, probe=_answers({"docker": 1}))
+
+
+DOWN = """#!/bin/sh
+echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2
+exit 1
+"""
+
+# A working "docker": answers `info`, and for `run` executes the command on this machine after
+# translating container paths back to the mounted host folders (refusing writes to ro mounts is
+# the real engine's job; here the run records it did not need one). Every call is logged.
+WORKING = f"""#!{sys.executable}
+import json, os, subprocess, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_ENGINE_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[0] in ("info", "rm"):
+    sys.exit(0)
+assert args[:2] == ["run", "--rm"], args
+i, env, mounts, entry = 2, dict(os.environ), [], []
+valued = {{"--name", "--user", "--cpus", "--memory", "--gpus", "--device", "-e", "-v"}}
+while args[i].startswith("-"):
+    flag = args[i]
+    if flag == "-e":
+        key, _, value = args[i + 1].partition("=")
+        env[key] = value
+    elif flag == "-v":
+        source, target, mode = args[i + 1].rsplit(":", 2)
+        mounts.append((target, source))
+    elif flag == "--entrypoint":
+        entry = [args[i + 1]]
+    if flag in valued or flag == "--entrypoint":
+        i += 2
+    else:
+        i += 1
+image, rest = args[i], args[i + 1 :]
+def host(arg):
+    for target, source in sorted(mounts, key=lambda m: -len(m[0])):
+        if arg == target or arg.startswith(target + "/"):
+            return source + arg[len(target):]
+    return arg
+argv = [host(a) for a in entry + rest]
+if argv[0] == "python":
+    argv[0] = sys.executable
+sys.exit(subprocess.run(argv, env=env).returncode)
+"""
+
+
+def _fake_bin(tmp_path: Path, **scripts: str) -> dict[str, str]:
+    """Engine scripts in a fresh folder; the env that puts ONLY it on PATH (no real engine)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name, body in scripts.items():
+        path = folder / name
+        path.write_text(body, encoding="utf-8")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return {"PATH": str(folder), "FAKE_ENGINE_LOG": str(tmp_path / "engine.log")}
+
+
+def _calls(tmp_path: Path) -> list[list[str]]:
+    log = tmp_path / "engine.log"
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return [json.loads(line) for line in lines]
+
+
+def test_detect_with_fake_binaries_on_path(tmp_path, monkeypatch):
+    env = _fake_bin(tmp_path, docker=DOWN)
+    monkeypatch.setenv("PATH", env["PATH"])
+    found = detect("auto")
+    assert found.engine is None
+    assert found.note is not None and "Cannot connect to the Docker daemon" in found.note
+    (tmp_path / "bin" / "docker").write_text(WORKING, encoding="utf-8")
+    monkeypatch.setenv("FAKE_ENGINE_LOG", env["FAKE_ENGINE_LOG"])
+    found = detect("auto")
+    assert found.engine is not None and found.engine.name == "docker"
+    assert found.engine.binary == str(tmp_path / "bin" / "docker")
+    assert _calls(tmp_path) == [["info"]]
+
+
+# ----- the CLI ----------------------------------------------------------------------------------
+
+PIPE = '''
+import pathlib, sys
+
+@dsl.container_component(
+    image="r.example.com/produce:1",
+    command=["python", "-c",
+             "import os, sys, pathlib; pathlib.Path(sys.argv[2], 'n.txt')"
+             ".write_text(os.environ['START'] + ':' + sys.argv[2])"],
+)
+def produce(out: Output[Dataset]):
+    """Writes START and the path it was given."""
+
+@dsl.container_component(
+    image="r.example.com/consume:1",
+    command=["python", "-c",
+             "import sys, pathlib; t = pathlib.Path(sys.argv[2], 'n.txt').read_text(); "
+             "pathlib.Path(sys.argv[4], 'm.txt').write_text(t + '|' + sys.argv[2])"],
+)
+def consume(data: Input[Dataset], out: Output[Dataset]):
+    """Appends the path it read from."""
+
+@dsl.component
+def count(data: Input[Dataset], total: Output[Dataset]):
+    """Python function component: never goes through the engine."""
+    text = pathlib.Path(data.path, "m.txt").read_text()
+    pathlib.Path(total.path, "len.txt").write_text(str(len(text)))
+
+@dsl.pipeline(name="chain")
+def chain():
+    first = produce().set_name("produce").set_env(START="go")
+    second = consume(data=first.output).set_name("consume").set_resources(
+        Resources(cpu=1, memory="256MiB"))
+    count(data=second.output).set_name("count")
+'''
+
+
+def _run(tmp_path: Path, env: dict[str, str], *extra: str):
+    path = write_pipeline(tmp_path, PIPE)
+    result = run_cli(
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "runs"),
+        *extra,
+        cwd=tmp_path,
+        env=env,
+    )
+    run_dirs = list((tmp_path / "runs" / "chain").glob("*")) if (tmp_path / "runs").exists() else []
+    return result, (run_dirs[0] if run_dirs else None)
+
+
+def test_auto_runs_the_pipeline_through_a_working_engine(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    result, run_dir = _run(tmp_path, env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "note:" not in result.stderr
+    assert run_dir is not None
+    # data flowed through the mounted run folders (the fake maps container paths back to them)
+    made = (run_dir / "consume" / "out" / "m.txt").read_text()
+    assert made == f"go:{run_dir}/produce/out|{run_dir}/produce/out"
+    assert (run_dir / "count" / "total" / "len.txt").read_text() == str(len(made))
+    assert json.loads((run_dir / "run.json").read_text())["engine"] == "docker"
+    calls = _calls(tmp_path)
+    assert calls[0] == ["info"]
+    runs = {c[c.index("--name") + 1]: c for c in calls[1:]}
+    assert set(runs) == {
+        f"pipecast-chain-{run_dir.name}-produce-1",
+        f"pipecast-chain-{run_dir.name}-consume-1",
+    }  # the Python function component ran in-process, not in the engine
+    consume_argv = runs[f"pipecast-chain-{run_dir.name}-consume-1"]
+    mounts = [consume_argv[i + 1] for i, a in enumerate(consume_argv) if a == "-v"]
+    assert mounts == [
+        f"{run_dir}/produce/out:/opt/ml/processing/input/data:ro",
+        f"{run_dir}/consume/out:/opt/ml/processing/output/out:rw",
+    ]
+    assert consume_argv[-4:] == [
+        "--data",
+        "/opt/ml/processing/input/data",
+        "--out",
+        "/opt/ml/processing/output/out",
+    ]
+    assert consume_argv[consume_argv.index("--memory") + 1] == "256m"
+    assert consume_argv[consume_argv.index("--cpus") + 1] == "1"
+    produce_argv = runs[f"pipecast-chain-{run_dir.name}-produce-1"]
+    assert produce_argv[produce_argv.index("-e") + 1] == "START=go"
+    assert "--cpus" not in produce_argv and "--gpus" not in produce_argv
+    assert produce_argv[produce_argv.index("--entrypoint") + 1 :][:2] == [
+        "python",
+        "r.example.com/produce:1",
+    ]
+    if sys.platform.startswith("linux"):
+        assert produce_argv[produce_argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
+
+
+def test_auto_falls_back_to_processes_with_one_note_when_the_daemon_is_down(tmp_path):
+    env = _fake_bin(tmp_path, docker=DOWN)
+    result, run_dir = _run(tmp_path, env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "`docker info` failed" in notes[0], result.stderr
+    assert run_dir is not None
+    made = (run_dir / "consume" / "out" / "m.txt").read_text()
+    assert made == f"go:{run_dir}/produce/out|{run_dir}/produce/out"  # host paths: processes
+    assert json.loads((run_dir / "run.json").read_text())["engine"] == "process"
+
+
+def test_no_engine_client_means_processes_and_no_note(tmp_path):
+    env = _fake_bin(tmp_path)
+    result, run_dir = _run(tmp_path, env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "note:" not in result.stderr
+    assert run_dir is not None
+    assert json.loads((run_dir / "run.json").read_text())["engine"] == "process"
+
+
+@pytest.mark.parametrize(
+    ("engine", "scripts", "fragment"),
+    [
+        ("docker", {"docker": DOWN}, "--engine docker: docker is installed but cannot run"),
+        ("podman", {"docker": WORKING}, "--engine podman: 'podman' is not on PATH"),
+    ],
+)
+def test_explicit_engine_unavailable_exits_1_without_a_traceback(
+    tmp_path, engine, scripts, fragment
+):
+    env = _fake_bin(tmp_path, **scripts)
+    result, run_dir = _run(tmp_path, env, "--engine", engine)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert fragment in result.stderr and "--engine process" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run_dir is None  # nothing ran
+    assert all(c == ["info"] for c in _calls(tmp_path))
+
+
+def test_engine_env_var_selects_processes_without_probing(tmp_path):
+    env = {**_fake_bin(tmp_path, docker=WORKING), "PIPECAST_ENGINE": "process"}
+    result, run_dir = _run(tmp_path, env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert _calls(tmp_path) == []
+    assert run_dir is not None
+    assert json.loads((run_dir / "run.json").read_text())["engine"] == "process"
+
+
+def test_a_timed_out_container_is_removed_by_name(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    path = write_pipeline(
+        tmp_path,
+        '''
+@dsl.container_component(image="r.example.com/slow:1",
+                         command=["python", "-c", "import time; time.sleep(60)"])
+def slow(out: Output[Dataset]):
+    """Never finishes in time."""
+
+@dsl.pipeline(name="slow")
+def p():
+    slow().set_name("slow").set_timeout(1)
+''',
+    )
+    result = run_cli(
+        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    (run_dir,) = (tmp_path / "runs" / "slow").glob("*")
+    name = f"pipecast-slow-{run_dir.name}-slow-1"
+    calls = _calls(tmp_path)
+    assert calls[-1] == ["rm", "-f", name]
+    assert ["--name", name] == calls[1][2:4]
+    summary = json.loads((run_dir / "run.json").read_text())
+    assert summary["steps"]["slow"]["exit_code"] == 124
