@@ -493,3 +493,15 @@ def p():
     assert ["--name", name] == calls[1][2:4]
     summary = json.loads((run_dir / "run.json").read_text())
     assert summary["steps"]["slow"]["exit_code"] == 124
+
+
+def test_a_relative_workdir_works_for_processes_too(tmp_path):
+    path = write_pipeline(tmp_path, PIPE)
+    result = run_cli(
+        "run", str(path), "--local", "--workdir", "runs", "--engine", "process", cwd=tmp_path
+    )
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    (run_dir,) = (tmp_path / "runs" / "chain").glob("*")
+    assert (run_dir / "consume" / "out" / "m.txt").read_text() == (
+        f"go:{run_dir}/produce/out|{run_dir}/produce/out"
+    )

@@ -160,7 +160,8 @@ class Runner:
         engine: Engine | None = None,
     ) -> None:
         self.checked, self.spec, self.params = checked, checked.spec, dict(params)
-        self.run_dir, self.fakes = run_dir, dict(fakes or {})
+        # absolute: steps run with their own folder as cwd, so relative paths would miss
+        self.run_dir, self.fakes = run_dir.absolute(), dict(fakes or {})
         self.scheduler = _Scheduler(capacity or Capacity.detect())
         self.isolation, self.backoff_scale = isolation, backoff_scale
         self.engine = engine
