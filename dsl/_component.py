@@ -12,7 +12,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipecast.errors import DefinitionError, SourceLocation, did_you_mean
@@ -102,6 +102,55 @@ class Component:
                 hint="call components inside a function decorated with @dsl.pipeline",
             )
         return builder.add_task(self, kwargs)
+
+    def with_image(
+        self, image: str, *, command: Sequence[str] | None = None, name: str | None = None
+    ) -> Component:
+        """The same component (interface, arguments, defaults) running another image.
+
+        Reusable components ship with a default image; a team pins them to its own registry
+        (SageMaker pulls from ECR) or swaps in a variant with the same contract (say, a GPU
+        detector with its own ``command``) without redefining the interface. Pass ``name`` to
+        use both in one pipeline.
+        """
+        location = user_location()
+        if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image):
+            raise DefinitionError(
+                f"image must be a non-empty string without spaces, got {image!r}",
+                code="PC103",
+                location=location,
+                hint="e.g. .with_image('123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.0')",
+            )
+        if name is not None and not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", name):
+            raise DefinitionError(
+                f"component name {name!r} is not valid",
+                code="PC104",
+                location=location,
+                hint="use lowercase letters, digits and hyphens, starting with a letter",
+            )
+        if command is not None and self.spec.python_function:
+            raise DefinitionError(
+                f"'{self.name}' is a Python function component: its command runs the function",
+                code="PC103",
+                location=location,
+                hint="change only the image (it must have the function's module installed)",
+            )
+        if command is not None and (
+            isinstance(command, str) or not command or not all(isinstance(c, str) for c in command)
+        ):
+            raise DefinitionError(
+                f"command must be a non-empty list of strings, got {command!r}",
+                code="PC103",
+                location=location,
+                hint="e.g. command=['python', '-m', 'detector']",
+            )
+        spec = replace(
+            self.spec,
+            image=image,
+            name=name or self.spec.name,
+            command=tuple(command) if command is not None else self.spec.command,
+        )
+        return replace(self, spec=spec)
 
     def __repr__(self) -> str:
         return f"<pipecast component {self.name!r} image={self.spec.image!r}>"

@@ -29,7 +29,7 @@ import pytest
 
 from pipecast.runner._engine import Capacity, RunResult, run_pipeline
 
-__all__ = ["pipecast_run", "run_offline"]
+__all__ = ["pipecast_run", "pipecast_sample_videos", "run_offline"]
 
 
 def run_offline(
@@ -72,3 +72,18 @@ def pipecast_run(tmp_path: Path) -> Callable[..., RunResult]:
         return run_offline(pipeline, tmp_path / "runs", **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pipecast_sample_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ``videos/*.mp4`` (moving shapes) and ``ground_truth.json``, made once.
+
+    For tests of video components: :mod:`pipecast.components.synthetic` reads the truth back
+    (``load``, ``boxes_at``). Needs the ``components`` extra (OpenCV); skips without it.
+    """
+    pytest.importorskip("cv2", reason="needs the extra: pip install 'pipecast[components]'")
+    from pipecast.components.synthetic import generate
+
+    out = tmp_path_factory.mktemp("sample-videos")
+    generate(out, videos=2, seed=7)
+    return out

@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 stage=build/typecheck
 rm -rf "$stage" && mkdir -p "$stage/pipecast"
 for f in pipecast/*.py pipecast/py.typed; do ln -s "$PWD/$f" "$stage/pipecast/"; done
+for d in deploy runner; do ln -s "$PWD/pipecast/$d" "$stage/pipecast/$d"; done
 for d in dsl compilers components schemas; do ln -s "$PWD/$d" "$stage/pipecast/$d"; done
-cd "$stage" && "${MYPY:-mypy}" --config-file ../../pyproject.toml -p pipecast
+mypy="${MYPY:-mypy}"
+case "$mypy" in /*) ;; */*) mypy="$PWD/$mypy" ;; esac  # a relative path still works after the cd
+cd "$stage" && "$mypy" --config-file ../../pyproject.toml -p pipecast

@@ -89,8 +89,12 @@ def expect(pipeline: Any, config: Config | None = None, **per_target: Any) -> di
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipecast ARGS`` in a subprocess (real exit codes, real stderr)."""
-    full_env = {**os.environ, **(env or {})}
+    """Run ``python -m pipecast ARGS`` in a subprocess (real exit codes, real stderr).
+
+    Without ``env``, local runs use ``--engine process`` semantics (``PIPECAST_ENGINE``): on a
+    machine with Docker, tests must not try to pull the examples' registry images.
+    """
+    full_env = {**os.environ, **(env or {"PIPECAST_ENGINE": "process"})}
     return subprocess.run(
         [sys.executable, "-m", "pipecast", *args],
         cwd=cwd or ROOT,

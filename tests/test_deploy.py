@@ -64,11 +64,11 @@ def test_deploy_plan_change_deploy_cycle(target, tmp_path, capsys, aws_env):
         assert code == 0 and "no changes" in out
         code, out, _ = cli(capsys, "deploy", str(FLAGSHIP), "-t", target)
         assert code == 0 and out.startswith("no change:")
-        changed = with_image(tmp_path, "track-objects:1.1.0", "track-objects:1.2.0")
+        changed = with_image(tmp_path, "track-objects:0.1.0", "track-objects:0.2.0")
         code, out, _ = cli(capsys, "plan", str(changed), "-t", target)
         assert code == 1
         assert "1 step changed" in out.splitlines()[0], out
-        assert "~ step track" in out and "track-objects:1.2.0" in out
+        assert "~ step track" in out and "track-objects:0.2.0" in out
         assert "detect-objects" not in out
         code, out, _ = cli(capsys, "deploy", str(changed), "-t", target)
         assert code == 0 and out.startswith("updated: arn:aws:")

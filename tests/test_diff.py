@@ -36,7 +36,7 @@ def test_one_changed_image_and_resources_show_as_exactly_that_step(target, tmp_p
     spec = pipeline.spec
     detect = spec.step("detect-objects")
     comps = tuple(
-        c if c.name != "detect-objects" else replace(c, image=c.image.replace("2.0.1", "2.1.0"))
+        c if c.name != "detect-objects" else replace(c, image=c.image.replace("0.1.0", "0.2.0"))
         for c in spec.components
     )
     steps = tuple(
@@ -50,7 +50,7 @@ def test_one_changed_image_and_resources_show_as_exactly_that_step(target, tmp_p
     changes = diff.diff(old, new)
     assert {c.id for c in changes} == {"detect-objects", "track"}
     image = [c for c in changes if c.id == "detect-objects" and c.field == "image"]
-    assert image and image[0].old.endswith("2.0.1") and image[0].new.endswith("2.1.0")
+    assert image and image[0].old.endswith("0.1.0") and image[0].new.endswith("0.2.0")
     assert all(c.kind == "changed" for c in changes)
     assert detect.resources is not None
 
@@ -59,7 +59,7 @@ def test_cli_formats_and_exit_codes(tmp_path):
     old = GOLDEN_DIR / "video-analysis.ir.json"
     data = json.loads(old.read_text())
     data["steps"] = [s for s in data["steps"] if s["id"] != "summarize"]
-    data["parameters"][1]["default"] = 6
+    data["parameters"][1]["default"] = 6.0
     new = tmp_path / "new.ir.json"
     new.write_text(json.dumps(data))
     same = run_cli("diff", str(old), str(old))
@@ -73,7 +73,7 @@ def test_cli_formats_and_exit_codes(tmp_path):
     md = run_cli("diff", str(old), str(new), "--format", "markdown")
     assert (
         md.stdout.startswith("### pipeline 'video-analysis'")
-        and "| default | `5` | `6` |" in md.stdout
+        and "| default | `5.0` | `6.0` |" in md.stdout
     )
     js = json.loads(run_cli("diff", str(old), str(new), "--format", "json").stdout)
     assert js["equal"] is False and {c["id"] for c in js["changes"]} == {"summarize", "fps"}

@@ -362,3 +362,65 @@ def test_pipeline_cannot_be_called_directly():
     pipeline = load_example("video_analysis")
     with pytest.raises(DefinitionError, match="called directly"):
         pipeline()
+
+
+def test_with_image_keeps_the_interface_and_changes_only_the_image():
+    from pipecast.components.detect_objects import detect_objects
+
+    gpu = detect_objects.with_image("r.example.com/gpu-detector:1", command=["python", "-m", "gpu"])
+    assert gpu.spec.image == "r.example.com/gpu-detector:1" and gpu.spec.command == (
+        "python",
+        "-m",
+        "gpu",
+    )
+    assert (gpu.spec.args, gpu.spec.inputs, gpu.spec.outputs) == (
+        detect_objects.spec.args,
+        detect_objects.spec.inputs,
+        detect_objects.spec.outputs,
+    )
+    assert detect_objects.spec.image.startswith("ghcr.io/pipecast/")  # the original is untouched
+    assert gpu.with_image("r.example.com/x:2").spec.command == ("python", "-m", "gpu")
+
+
+def test_with_image_both_variants_in_one_pipeline_need_a_name():
+    from pipecast.components.track_objects import track_objects
+
+    pinned = track_objects.with_image("r.example.com/track:2")
+    renamed = track_objects.with_image("r.example.com/track:2", name="track-objects-v2")
+
+    @dsl.pipeline(name="two-trackers")
+    def ok():
+        d = dsl.importer(uri="s3://b/d/", artifact_type=Dataset)
+        track_objects(detections=d.output)
+        renamed(detections=d.output)
+
+    assert {c.image for c in ok.spec.components} == {
+        track_objects.spec.image,
+        "r.example.com/track:2",
+    }
+
+    @dsl.pipeline(name="clash")
+    def clash():
+        d = dsl.importer(uri="s3://b/d/", artifact_type=Dataset)
+        track_objects(detections=d.output)
+        pinned(detections=d.output)
+
+    with pytest.raises(PipelineError, match="two different components are named 'track-objects'"):
+        clash.spec  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"image": ""}, "image must be a non-empty string"),
+        ({"image": "a b"}, "without spaces"),
+        ({"image": "x:1", "command": "python -m x"}, "command must be a non-empty list"),
+        ({"image": "x:1", "name": "Bad_Name"}, "component name 'Bad_Name' is not valid"),
+    ],
+)
+def test_with_image_misuse(kwargs, fragment):
+    from pipecast.components.summarize import summarize
+
+    with pytest.raises(DefinitionError, match=fragment) as info:
+        summarize.with_image(**kwargs)
+    assert info.value.diagnostic.location.file.endswith("test_dsl.py")

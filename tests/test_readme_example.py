@@ -18,14 +18,14 @@ def test_detector_gets_the_frames_extract_wrote(pipecast_run, tmp_path):
         for i in range(3):
             (Path(frames.path) / f"{i:05d}.jpg").write_bytes(b"jpg")
 
-    def fake_detect(frames, detections, threshold):
+    def fake_detect(frames, detections, threshold, **settings):
         seen["frames"] = sorted(p.name for p in Path(frames.path).iterdir())
         (Path(detections.path) / "detections.json").write_text(json.dumps([]))
 
-    def fake_track(detections, tracks, iou_threshold):
+    def fake_track(detections, tracks, **settings):
         (Path(tracks.path) / "tracks.json").write_text("[]")
 
-    def fake_summarize(tracks, summary, report):
+    def fake_summarize(tracks, summary, report, title):
         (Path(report.path) / "report.html").write_text("<html></html>")
 
     result = pipecast_run(
@@ -36,5 +36,5 @@ def test_detector_gets_the_frames_extract_wrote(pipecast_run, tmp_path):
     )
     assert result.succeeded
     assert seen["frames"] == ["00000.jpg", "00001.jpg", "00002.jpg"]
-    assert result["detect-objects"].parameters == {"threshold": 0.7}
+    assert result["detect-objects"].parameters["threshold"] == 0.7
     assert Path(result["summarize"].outputs["report"], "report.html").exists()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -35,7 +37,9 @@ def tasks(machine):
 def test_goldens_pass_our_validator_statelint_and_botocore(golden):
     document = json.loads(golden.read_text())
     assert [str(p) for p in validate_document(document)] == []
-    lint = subprocess.run(["statelint", str(golden)], capture_output=True, text=True)
+    # the venv's own script: tests run as .venv/bin/python -m pytest, without the venv on PATH
+    statelint = Path(sys.executable).with_name("statelint")
+    lint = subprocess.run([str(statelint), str(golden)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     for name, state in tasks(document):
         op = (
@@ -94,11 +98,10 @@ def test_each_job_receives_exactly_its_upstream_uris():
     assert frames_out == "s3://acme-ml/pipelines/video-analysis/exec-42/extract-frames/frames/"
     detect = jobs["detect-objects"].request
     assert detect["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == frames_out
-    assert detect["AlgorithmSpecification"]["ContainerArguments"][-3:] == [
-        "0.5",
-        "--detections",
-        "/opt/ml/model/detections",
-    ]
+    args = detect["AlgorithmSpecification"]["ContainerArguments"]
+    pairs = dict(zip(args[::2], args[1::2], strict=True))
+    assert pairs["--threshold"] == "0.5"
+    assert pairs["--detections"] == "/opt/ml/model/detections"
     model = (
         f"{detect['OutputDataConfig']['S3OutputPath']}{jobs['detect-objects'].name}/output/model"
     )

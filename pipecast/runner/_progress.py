@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,7 +53,9 @@ class Progress:
             else:
                 click.echo(f"{result.step}: {kind}", err=True)
 
-    def summary(self, result: RunResult) -> None:
+    def summary(self, result: RunResult, final_steps: tuple[str, ...] = ()) -> None:
+        """The table on stderr; the run folder and the final steps' outputs on stdout (what a
+        script or a person wants next: where the results are)."""
         for step, res in result.steps.items():
             took = f"{res.finished - res.started:.1f}s" if res.started and res.finished else "-"
             click.echo(f"{step:<24} {res.status:<10} attempts={res.attempts} {took}", err=True)
@@ -60,3 +63,11 @@ class Progress:
                 click.echo(f"  {res.error}".replace("\n", "\n  "), err=True)
         state = "succeeded" if result.succeeded else "FAILED"
         click.echo(f"run {result.run_id} {state}: {result.run_dir}")
+        for step in final_steps:
+            res = result.steps[step]
+            if res.status not in ("succeeded", "cached"):
+                continue
+            for name, folder in sorted(res.outputs.items()):
+                page = Path(folder) / "index.html"
+                shown = page if page.is_file() else Path(folder)
+                click.echo(f"  {step}.{name}: {shown}")

@@ -97,5 +97,6 @@ def run_command(
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    progress.summary(result)
+    final = tuple(s for s in checked.order if checked.graph.out_degree(s) == 0)
+    progress.summary(result, final)
     sys.exit(0 if result.succeeded else 1)
