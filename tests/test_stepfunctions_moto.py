@@ -465,6 +465,13 @@ def test_moto_unrecovered_failure_ends_in_the_fail_state_naming_the_step(
     assert described["status"] == "FAILED"
     assert described["error"] == "StepFailed"
     assert f"'{failing}'" in described["cause"]
+    history = moto_sfn.client.get_execution_history(executionArn=described["executionArn"])
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history["events"]
+        if e["type"] == "FailStateEntered"
+    ]
+    assert entered == [f"{failing}-failed"]
     step = next(s for s in spec.steps if s.id == failing)
     attempts = [j.name for j in moto_sfn.resolver.jobs if j.state == failing]
     assert len(attempts) == (step.retry.max_attempts if step.retry else 1)  # IR: all attempts
