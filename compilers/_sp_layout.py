@@ -112,13 +112,15 @@ class _Builder:
         options = [self._layering(nodes)]
         if len(nodes) <= self.SEARCH_LIMIT:
             options += [
-                self._series(nodes, k, self._added(nodes[:k], nodes[k:]))
-                for k in self._cheapest_cuts(nodes)
+                self._series(head, tail, self._added(head, tail))
+                for head, tail in self._cheapest_cuts(nodes)
             ]
         return min(options, key=lambda p: (p.makespan, sum(len(v) for v in p.added.values())))
 
-    def _series(self, nodes: tuple[str, ...], k: int, extra: dict[str, set[str]]) -> _Plan:
-        head, tail = self.best(nodes[:k]), self.best(nodes[k:])
+    def _series(
+        self, first: tuple[str, ...], then: tuple[str, ...], extra: dict[str, set[str]]
+    ) -> _Plan:
+        head, tail = self.best(first), self.best(then)
         return _Plan(
             Sequence(head.sequence.items + tail.sequence.items),
             _merge(head.added, tail.added, extra),
@@ -178,11 +180,45 @@ class _Builder:
             best[n] = self.weight[n] + max(preds, default=0.0)
         return max(best.values(), default=0.0)
 
-    def _cheapest_cuts(self, nodes: tuple[str, ...]) -> list[int]:
-        costs = sorted(
-            (self._critical(nodes[:k]) + self._critical(nodes[k:]), k) for k in range(1, len(nodes))
-        )
-        return [k for _, k in costs[: self.CANDIDATE_CUTS]]
+    def _schedule(self, nodes: tuple[str, ...]) -> tuple[dict[str, float], dict[str, float]]:
+        """Earliest finish and latest start of each node in the block's unconstrained schedule."""
+        inside = set(nodes)
+        finish: dict[str, float] = {}
+        for n in nodes:
+            ready = max((finish[p] for p in self.graph.predecessors(n) if p in inside), default=0.0)
+            finish[n] = ready + self.weight[n]
+        end = max(finish.values(), default=0.0)
+        start: dict[str, float] = {}
+        for n in reversed(nodes):
+            due = min((start[c] for c in self.graph.successors(n) if c in inside), default=end)
+            start[n] = due - self.weight[n]
+        return finish, start
+
+    def _cheapest_cuts(self, nodes: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Candidate (first, then) splits into a down-closed head and the rest, cheapest first.
+
+        Candidates are the prefixes of the topological order and the cuts of the ideal schedule
+        at each moment t: the steps that can finish by t, and the steps that must start before
+        t. Both are closed under predecessors, so running the head first breaks no edge.
+        """
+        finish, start = self._schedule(nodes)
+        heads: dict[int, tuple[str, ...]] = {}
+        for k in range(1, len(nodes)):
+            heads.setdefault(self._mask(nodes[:k]), nodes[:k])
+        for moment in sorted(set(finish.values())):
+            head = tuple(n for n in nodes if finish[n] <= moment)
+            if 0 < len(head) < len(nodes):
+                heads.setdefault(self._mask(head), head)
+        for moment in sorted(set(start.values())):
+            head = tuple(n for n in nodes if start[n] < moment)
+            if 0 < len(head) < len(nodes):
+                heads.setdefault(self._mask(head), head)
+        costs = []
+        for mask, head in heads.items():
+            tail = tuple(n for n in nodes if not mask >> self.index[n] & 1)
+            costs.append((self._critical(head) + self._critical(tail), mask, head, tail))
+        costs.sort(key=lambda c: (c[0], c[1]))
+        return [(head, tail) for _, _, head, tail in costs[: self.CANDIDATE_CUTS]]
 
     def _added(self, before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, set[str]]:
         """Waits that running all of ``before`` first adds to ``after`` (minimal: only the
