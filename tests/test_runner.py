@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -263,8 +262,10 @@ def p():
     )
     result = run_cli("run", str(path), "--local", "--workdir", str(tmp_path / "runs"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    run_dir = Path(result.stdout.strip().split(": ", 1)[1])
+    first, *outputs = result.stdout.splitlines()
+    run_dir = Path(first.split(": ", 1)[1])
     assert (run_dir / "s" / "out" / "f").read_text() == "ok"
+    assert outputs == [f"  s.out: {run_dir / 's' / 'out'}"]  # where the final outputs are
     assert (run_dir / "s" / "_logs" / "stdout.txt").exists()
     again = run_cli(
         "run",
@@ -277,4 +278,3 @@ def p():
         cwd=tmp_path,
     )
     assert again.returncode == 0 and "cached" in again.stderr
-    assert time.time() > 0
