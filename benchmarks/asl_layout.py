@@ -90,7 +90,8 @@ def main() -> None:
             f"{name:<18} {statistics.median(ours):>17.3f} {q(ours):>6.3f} "
             f"{statistics.median(base):>19.3f} {q(base):>6.3f} "
             f"{statistics.median(gain) * 100:>17.1f} % {statistics.median(ceiling) * 100:>6.1f} % "
-            f"{(statistics.median(cut) * 100 if cut else 0.0):>11.1f} % {statistics.median(took):>7.2f}"
+            f"{(statistics.median(cut) * 100 if cut else 0.0):>11.1f} % "
+            f"{statistics.median(took):>7.2f}"
         )
 
 

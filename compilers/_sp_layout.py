@@ -194,7 +194,9 @@ class _Builder:
             start[n] = due - self.weight[n]
         return finish, start
 
-    def _cheapest_cuts(self, nodes: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    def _cheapest_cuts(
+        self, nodes: tuple[str, ...]
+    ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """Candidate (first, then) splits into a down-closed head and the rest, cheapest first.
 
         Candidates are the prefixes of the topological order and the cuts of the ideal schedule

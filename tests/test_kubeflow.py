@@ -148,3 +148,35 @@ def test_missing_kfp_prints_the_install_command(tmp_path):
         cwd=ROOT,
     )
     assert every.returncode == 0 and "skipped target 'kubeflow'" in every.stderr
+
+
+@pytest.mark.parametrize("example", ["video_analysis", "multi_camera"])
+def test_fast_paths_change_no_byte_and_are_undone(example, monkeypatch):
+    import contextlib
+    import inspect
+
+    import kfp.dsl.pipeline_task
+    import kfp.dsl.utils
+
+    from pipecast.compilers import kubeflow
+
+    real_rename = kfp.dsl.utils.maybe_rename_for_k8s
+    spec = load_example(example).spec
+    fast = compile_text(spec, "kubeflow")
+    assert kfp.dsl.pipeline_task.inspect is inspect  # restored after the compile
+    assert kfp.dsl.utils.maybe_rename_for_k8s is real_rename
+    monkeypatch.setattr(kubeflow, "_kfp_fast_paths", contextlib.nullcontext)
+    assert compile_text(spec, "kubeflow") == fast  # kfp at its own speed writes the same bytes
+
+
+def test_cheap_stack_names_the_real_caller():
+    from pipecast.compilers.kubeflow import _CheapInspect
+
+    def set_something():
+        return _CheapInspect.stack()[1]
+
+    def caller():
+        return set_something()
+
+    frame = caller()
+    assert frame[3] == "caller" and frame.function == "caller" and frame.filename == __file__
