@@ -26,6 +26,7 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Any, Protocol
 
+from pipecast.dsl._resources import Resources
 from pipecast.dsl._spec import (
     Constant,
     ImporterRef,
@@ -120,8 +121,7 @@ def job_kind(step: StepSpec) -> str:
     return "training" if step.spot is not None else "processing"
 
 
-def _fits(it: InstanceType, step: StepSpec) -> bool:
-    r = step.resources
+def _fits(it: InstanceType, r: Resources | None) -> bool:
     if r is None:
         return it.gpu == 0
     if it.vcpu < r.cpu or it.memory_gib * 1024**3 < r.memory_bytes or it.gpu < r.gpu:
@@ -129,6 +129,13 @@ def _fits(it: InstanceType, step: StepSpec) -> bool:
     if r.gpu == 0 and it.gpu > 0:
         return False
     return not (r.gpu_type and (it.gpu_model or "").lower() != r.gpu_type.lower())
+
+
+@cache
+def _cheapest(kind: str, resources: Resources | None) -> str | None:
+    """The cheapest fitting type (steps share a few resource shapes: one scan per shape)."""
+    fitting = [it for it in catalogue() if kind in it.job_kinds and _fits(it, resources)]
+    return min(fitting, key=lambda it: (it.price_per_hour, it.type)).type if fitting else None
 
 
 def choose_instance(step: StepSpec) -> tuple[str | None, Diagnostic | None]:
@@ -147,11 +154,9 @@ def choose_instance(step: StepSpec) -> tuple[str | None, Diagnostic | None]:
             "pick a type from compilers/data/sagemaker_instances.json",
             step=step.id,
         )
-    fitting = sorted(
-        (it for it in usable if _fits(it, step)), key=lambda it: (it.price_per_hour, it.type)
-    )
-    if fitting:
-        return fitting[0].type, None
+    cheapest = _cheapest(kind, step.resources)
+    if cheapest is not None:
+        return cheapest, None
     r = step.resources
     want = (
         (

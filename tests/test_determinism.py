@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 from helpers import EXAMPLES, ROOT, available_targets, example_files
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipecast.compilers import canonical
 
 
 def _compile_all(out_dir, seed: str) -> dict[str, bytes]:
@@ -52,3 +57,36 @@ def test_documents_are_canonical_text(example):
         assert "\r" not in text and "\t" not in text, target
         for marker in ("2026-", "2025-", "/tmp/", "/work/", str(EXAMPLES)):
             assert marker not in text, f"{target} document contains {marker!r}"
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(_JSON)
+@settings(max_examples=300, deadline=None)
+def test_fast_canonical_json_is_exactly_the_standard_librarys(document):
+    expected = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    assert canonical.dumps_json(document) == expected + "\n"
+
+
+def test_canonical_json_falls_back_for_what_is_not_plain_json():
+    import enum
+
+    class Size(enum.IntEnum):
+        BIG = 3
+
+    for document in ({"a": Size.BIG}, {10: "x", 9: [True, None]}, ("t", 1.5)):
+        expected = json.dumps(
+            document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+        )
+        assert canonical.dumps_json(document) == expected + "\n"
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        canonical.dumps_json({"x": [float("nan")]})
