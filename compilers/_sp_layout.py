@@ -131,19 +131,20 @@ class _Builder:
         sub = self.graph.subgraph(nodes)
         items: list[str | Parallel] = []
         added: dict[str, set[str]] = {}
-        sinks: set[str] = set()  # steps done so far that nothing done so far waits for
+        # each layer waits for the whole layer before it, which (by induction) already waits
+        # for everything earlier: naming only the previous layer's steps keeps the report
+        # minimal and linear in size, and its closure is exactly the layout's precedence
+        previous: list[str] = []
         total = 0.0
         for layer in nx.topological_generations(sub):
             layer = sorted(layer, key=self.index.__getitem__)
-            for step, extra in self._missing(self._mask(sorted(sinks)), layer).items():
-                added.setdefault(step, set()).update(extra)  # in place: no quadratic copies
+            for step, extra in self._missing(self._mask(previous), layer).items():
+                added.setdefault(step, set()).update(extra)
             items.append(
                 layer[0] if len(layer) == 1 else Parallel(tuple(Sequence((n,)) for n in layer))
             )
             total += max(self.weight[n] for n in layer)
-            for n in layer:
-                sinks.difference_update(sub.predecessors(n))
-            sinks.update(layer)
+            previous = layer
         return _Plan(Sequence(tuple(items)), added, total)
 
     def _components(self, nodes: tuple[str, ...]) -> list[list[str]]:

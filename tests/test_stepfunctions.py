@@ -4,6 +4,7 @@ respect every dependency, hand each job its upstream URIs, retry under new names
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -196,6 +197,11 @@ def test_random_dags_every_edge_is_enforced(g):
         assert u in before[v]
     for v, extra in plan.added.items():  # reported additions are exactly the unforced ones
         assert extra <= before[v] and not (extra & nx.ancestors(g, v))
+    # ... and complete: with the reported waits, the graph forces all that the layout forces
+    reported = g.copy()
+    reported.add_edges_from((u, v) for v, extra in plan.added.items() for u in extra)
+    for v in g.nodes:
+        assert before[v] <= nx.ancestors(reported, v)
 
 
 @st.composite
@@ -234,3 +240,25 @@ def test_non_series_parallel_block_reports_what_it_adds():
     plan = layout(g)
     assert plan.added and all(isinstance(s, str) for s in plan.added)
     assert isinstance(plan.root, Sequence)
+
+
+def test_layered_blocks_report_minimal_complete_waits():
+    """Above the search limit a block is layered; its report names only the previous layer."""
+    import random
+
+    rng = random.Random(3)
+    g = nx.DiGraph()
+    layers = [[f"l{i:02d}-{j}" for j in range(10)] for i in range(20)]
+    for row in layers:
+        g.add_nodes_from(row)
+    for above, below in itertools.pairwise(layers):
+        for node in below:
+            g.add_edges_from((src, node) for src in rng.sample(above, 2))
+    plan = layout(nx.transitive_reduction(g))
+    before, _ = precedes(plan.root)
+    reported = g.copy()
+    reported.add_edges_from((u, v) for v, extra in plan.added.items() for u in extra)
+    for v in g.nodes:
+        assert before[v] <= nx.ancestors(reported, v)
+        assert not (plan.added.get(v, set()) & nx.ancestors(g, v))
+    assert max(len(extra) for extra in plan.added.values()) <= 10  # one layer, not the history
