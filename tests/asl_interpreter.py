@@ -28,14 +28,14 @@ class TaskFailed(Exception):
         self.error, self.cause = error, cause
 
 
-def _hash(value: Any, algorithm: str) -> str:
+def states_hash(value: Any, algorithm: str) -> str:
     return hashlib.new(algorithm.replace("-", "").lower(), str(value).encode()).hexdigest()
 
 
 def evaluate(value: Any, bindings: dict[str, Any]) -> Any:
     if isinstance(value, str) and value.startswith("{%") and value.endswith("%}"):
         expr = jsonata.Jsonata(value[2:-2].strip())
-        expr.register_lambda("hash", _hash)
+        expr.register_lambda("hash", states_hash)
         return expr.evaluate(None, bindings)
     if isinstance(value, dict):
         return {k: evaluate(v, bindings) for k, v in value.items()}
@@ -74,14 +74,7 @@ class SageMakerPlayer:
         if self.failures.get(state, 0) > 0:
             self.failures[state] -= 1
             raise TaskFailed("States.TaskFailed", f"{name} failed")
-        if kind == "training":
-            prefix = request["OutputDataConfig"]["S3OutputPath"]
-            return {
-                "TrainingJobName": name,
-                "TrainingJobStatus": "Completed",
-                "ModelArtifacts": {"S3ModelArtifacts": f"{prefix}{name}/output/model"},
-            }
-        return {"ProcessingJobName": name, "ProcessingJobStatus": "Completed"}
+        return completed_job(kind, name, request)
 
 
 def _matches(errors: list[str], error: str) -> bool:
@@ -170,3 +163,16 @@ def execute(
         }
     }
     return run_machine(document, params, context, player, reverse_branches), player
+
+
+def completed_job(kind: str, name: str, request: dict[str, Any]) -> dict[str, Any]:
+    """What a ``.sync`` task returns for a job that completed (as Describe*Job does): a
+    Training job's output URI has the service-chosen job name in it."""
+    if kind == "training":
+        prefix = request["OutputDataConfig"]["S3OutputPath"]
+        return {
+            "TrainingJobName": name,
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": f"{prefix}{name}/output/model"},
+        }
+    return {"ProcessingJobName": name, "ProcessingJobStatus": "Completed"}

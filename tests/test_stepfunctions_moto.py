@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 import jsonata
 import pytest
-from asl_interpreter import Job, TaskFailed, _hash
+from asl_interpreter import Job, TaskFailed, completed_job, states_hash
 from helpers import EXAMPLE_CONFIG, compile_text, load_example
 from moto import mock_aws
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -117,14 +117,7 @@ class SageMakerResolver:
             self.cond.notify_all()
         if fail:
             raise TaskFailed("States.TaskFailed", json.dumps({"JobName": name, "Status": "Failed"}))
-        if kind == "training":  # DescribeTrainingJob: the service puts the job name in the URI
-            prefix = request["OutputDataConfig"]["S3OutputPath"]
-            return {
-                "TrainingJobName": name,
-                "TrainingJobStatus": "Completed",
-                "ModelArtifacts": {"S3ModelArtifacts": f"{prefix}{name}/output/model"},
-            }
-        return {"ProcessingJobName": name, "ProcessingJobStatus": "Completed"}
+        return completed_job(kind, name, request)
 
     def last_jobs(self) -> dict[str, Job]:
         """The last attempt of each step (the one whose outputs downstream steps must get)."""
@@ -167,7 +160,7 @@ def evaluate_jsonata(expression: str) -> Any:
     """Moto's JSONata hook: the composed expression (bindings inlined) in, plain JSON out."""
     try:
         compiled = jsonata.Jsonata(expression)
-        compiled.register_lambda("hash", _hash)
+        compiled.register_lambda("hash", states_hash)
         return json.loads(json.dumps(compiled.evaluate(None)))
     except Exception as exc:  # moto turns this into States.QueryEvaluationError
         raise moto_jsonata.JSONataException("UNKNOWN", str(exc)) from exc
