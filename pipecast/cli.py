@@ -108,7 +108,7 @@ def compile(
     check: bool,
 ) -> None:
     """Compile the pipeline REF (file.py[:function] or package.module:function) for TARGET."""
-    from pipecast._api import compile_spec, resolve_targets
+    from pipecast._api import compile_spec, paused_gc, resolve_targets
     from pipecast._loader import load_pipeline
     from pipecast.compilers.canonical import atomic_write
 
@@ -117,9 +117,10 @@ def compile(
     if check and output is None:
         raise UsageError("--check compares with files on disk: give them with -o")
     targets, skipped = resolve_targets(target)
-    loaded = load_pipeline(ref)
-    cfg = _config(config_file, loaded.file, {"artifact_root": artifact_root, "region": region})
-    documents = [compile_spec(loaded.spec, t, cfg) for t in targets]  # type: ignore[arg-type]
+    with paused_gc():
+        loaded = load_pipeline(ref)
+        cfg = _config(config_file, loaded.file, {"artifact_root": artifact_root, "region": region})
+        documents = [compile_spec(loaded.spec, t, cfg) for t in targets]  # type: ignore[arg-type]
     _notes(skipped)
     name = loaded.spec.name  # type: ignore[attr-defined]
     stale = False
