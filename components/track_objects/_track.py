@@ -39,13 +39,16 @@ class Settings:
 
 @dataclass
 class Track:
+    """One object's detections, in time order; ``last_frame`` is when it was last seen."""
+
     id: int
     label: str
     path: list[tuple[float, Box, float]] = field(default_factory=list)  # (t, box, score)
     last_frame: int = 0
 
     def predict(self, t: float) -> Box:
-        ((t1, b1, _),) = self.path[-1:]
+        """Where the object should be at ``t``: constant velocity from the last two boxes."""
+        t1, b1, _ = self.path[-1]
         if len(self.path) < 2 or t1 == self.path[-2][0]:
             return b1
         t0, b0, _ = self.path[-2]
