@@ -57,3 +57,49 @@ def test_flagship_runs_locally_and_counts_the_true_objects(
         "track",
         "summarize",
     }
+
+
+def test_real_components_read_a_manifest_of_s3_videos(
+    pipecast_sample_videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The story's last lesson: SageMaker's local mode cannot read manifest inputs. Here the
+    real components run on the objects a manifest lists (moto S3), and only on those."""
+    import boto3
+    from moto import mock_aws
+
+    from pipecast import dsl
+    from pipecast.components.detect_objects import detect_objects
+    from pipecast.components.extract_frames import extract_frames
+    from pipecast.dsl import Dataset
+    from pipecast.testing import run_offline
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+    @dsl.pipeline(name="manifest-videos")
+    def from_manifest(manifest_uri: str):
+        videos = dsl.importer(uri=manifest_uri, artifact_type=Dataset, manifest=True)
+        frames = extract_frames(video=videos.output, fps=2.5)
+        detect_objects(frames=frames.output)
+
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="cams")
+        clip = (pipecast_sample_videos / "videos" / "camera-2.mp4").read_bytes()
+        for key in ("site-a/day1/cam.mp4", "site-a/day2/cam.mp4", "site-a/day3/cam.mp4"):
+            s3.put_object(Bucket="cams", Key=key, Body=clip)
+        manifest = [{"prefix": "s3://cams/site-a/"}, "day1/cam.mp4", "day3/cam.mp4"]
+        s3.put_object(Bucket="cams", Key="lists/m.json", Body=json.dumps(manifest).encode())
+        result = run_offline(
+            from_manifest, tmp_path / "runs", params={"manifest_uri": "s3://cams/lists/m.json"}
+        )
+    assert result.succeeded, {s: r.error for s, r in result.steps.items()}
+    index = json.loads(Path(result["extract-frames"].outputs["frames"], "index.json").read_text())
+    assert [v["name"] for v in index["videos"]] == ["day1_cam", "day3_cam"]  # not day2
+    assert [len(v["frames"]) for v in index["videos"]] == [20, 20]  # 8 s at 2.5 fps
+    rows = Path(result["detect-objects"].outputs["detections"], "detections.jsonl").read_text()
+    assert len(rows.splitlines()) == 40
