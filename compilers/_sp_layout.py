@@ -69,6 +69,7 @@ def _merge(*maps: dict[str, set[str]]) -> dict[str, set[str]]:
 
 class _Builder:
     CANDIDATE_CUTS = 3
+    SCREENED_CUTS = 8  # cheapest by the critical-path bound, re-ranked by a greedy estimate
     SEARCH_LIMIT = 128  # larger non-series-parallel blocks are layered (the search is O(n³))
 
     def __init__(
@@ -82,6 +83,7 @@ class _Builder:
         self.graph, self.order, self.index = graph, order, index
         self.ancestors, self.weight = ancestors, weight
         self.memo: dict[tuple[str, ...], _Plan] = {}
+        self.estimates: dict[tuple[str, ...], float] = {}
 
     def best(self, nodes: tuple[str, ...]) -> _Plan:
         """``nodes`` in topological order → the shortest layout this search finds."""
@@ -111,11 +113,35 @@ class _Builder:
         # not series-parallel: try the cheapest cuts and plain layering, keep the shortest
         options = [self._layering(nodes)]
         if len(nodes) <= self.SEARCH_LIMIT:
+            cuts = self._cheapest_cuts(nodes, self.SCREENED_CUTS)
+            cuts.sort(key=lambda c: self.estimate(c[0]) + self.estimate(c[1]))
             options += [
                 self._series(head, tail, self._added(head, tail))
-                for head, tail in self._cheapest_cuts(nodes)
+                for head, tail in cuts[: self.CANDIDATE_CUTS]
             ]
         return min(options, key=lambda p: (p.makespan, sum(len(v) for v in p.added.values())))
+
+    def estimate(self, nodes: tuple[str, ...]) -> float:
+        """Makespan of a greedy layout (the single cheapest cut at each level): how good a cut
+        really is, which the critical-path bound alone cannot tell."""
+        if nodes in self.estimates:
+            return self.estimates[nodes]
+        if len(nodes) == 1:
+            value = self.weight[nodes[0]]
+        elif len(parts := self._components(nodes)) > 1:
+            value = max(self.estimate(tuple(p)) for p in parts)
+        elif splits := self._series_splits(nodes):
+            bounds = [0, *splits, len(nodes)]
+            value = sum(self.estimate(nodes[a:b]) for a, b in itertools.pairwise(bounds))
+        else:
+            layered = self._layering(nodes).makespan
+            if len(nodes) > self.SEARCH_LIMIT:
+                value = layered
+            else:
+                head, tail = self._cheapest_cuts(nodes, 1)[0]
+                value = min(layered, self.estimate(head) + self.estimate(tail))
+        self.estimates[nodes] = value
+        return value
 
     def _series(
         self, first: tuple[str, ...], then: tuple[str, ...], extra: dict[str, set[str]]
@@ -196,7 +222,7 @@ class _Builder:
         return finish, start
 
     def _cheapest_cuts(
-        self, nodes: tuple[str, ...]
+        self, nodes: tuple[str, ...], width: int
     ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """Candidate (first, then) splits into a down-closed head and the rest, cheapest first.
 
@@ -221,7 +247,7 @@ class _Builder:
             tail = tuple(n for n in nodes if not mask >> self.index[n] & 1)
             costs.append((self._critical(head) + self._critical(tail), mask, head, tail))
         costs.sort(key=lambda c: (c[0], c[1]))
-        return [(head, tail) for _, _, head, tail in costs[: self.CANDIDATE_CUTS]]
+        return [(head, tail) for _, _, head, tail in costs[:width]]
 
     def _added(self, before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, set[str]]:
         """Waits that running all of ``before`` first adds to ``after`` (minimal: only the
