@@ -1,6 +1,8 @@
 """What the video components share: the formats they hand to each other and the CLI plumbing.
 
-The components run in different images, so this module depends on the standard library only.
+The components run in different images; each has pipecast installed, and nothing heavier is
+imported here.
+
 Formats (each versioned, so a component can refuse data it does not understand):
 
 - ``frames/index.json`` (``pipecast.frames/1``): per video its size, source fps, duration and
@@ -16,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from pipecast.compilers.canonical import atomic_write
 
 __all__ = [
     "Box",
@@ -58,16 +60,8 @@ class ComponentError(Exception):
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write atomically (temporary file + rename), so a killed step leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically, so a killed step leaves no half-written file (pipecast's own writer)."""
+    atomic_write(path, text)
 
 
 def write_json(path: Path, data: Any) -> None:

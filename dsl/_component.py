@@ -121,13 +121,8 @@ class Component:
                 location=location,
                 hint="e.g. .with_image('123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.0')",
             )
-        if name is not None and not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", name):
-            raise DefinitionError(
-                f"component name {name!r} is not valid",
-                code="PC104",
-                location=location,
-                hint="use lowercase letters, digits and hyphens, starting with a letter",
-            )
+        if name is not None:
+            _check_name(name, location)
         if command is not None and self.spec.python_function:
             raise DefinitionError(
                 f"'{self.name}' is a Python function component: its command runs the function",
@@ -135,15 +130,8 @@ class Component:
                 location=location,
                 hint="change only the image (it must have the function's module installed)",
             )
-        if command is not None and (
-            isinstance(command, str) or not command or not all(isinstance(c, str) for c in command)
-        ):
-            raise DefinitionError(
-                f"command must be a non-empty list of strings, got {command!r}",
-                code="PC103",
-                location=location,
-                hint="e.g. command=['python', '-m', 'detector']",
-            )
+        if command is not None:
+            _check_command(command, location)
         spec = replace(
             self.spec,
             image=image,
@@ -154,6 +142,27 @@ class Component:
 
     def __repr__(self) -> str:
         return f"<pipecast component {self.name!r} image={self.spec.image!r}>"
+
+
+def _check_command(command: Sequence[str], location: SourceLocation | None) -> None:
+    if isinstance(command, str) or not command or not all(isinstance(c, str) for c in command):
+        raise DefinitionError(
+            f"command must be a non-empty list of strings, got {command!r}",
+            code="PC103",
+            location=location,
+            hint="e.g. command=['python', '-m', 'detector']",
+        )
+
+
+def _check_name(name: str, location: SourceLocation | None) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", name):
+        raise DefinitionError(
+            f"component name {name!r} is not valid",
+            code="PC104",
+            location=location,
+            hint="use lowercase letters, digits and hyphens, starting with a "
+            "letter (at most 63 characters)",
+        )
 
 
 def container_component(
@@ -183,13 +192,7 @@ def container_component(
             location=location,
             hint="e.g. image='123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.0'",
         )
-    if isinstance(command, str) or not all(isinstance(c, str) for c in command) or not command:
-        raise DefinitionError(
-            f"command must be a non-empty list of strings, got {command!r}",
-            code="PC103",
-            location=location,
-            hint="e.g. command=['python', '-m', 'detector']",
-        )
+    _check_command(command, location)
 
     def decorate(func: Callable[..., Any]) -> Component:
         return _build(
@@ -276,14 +279,7 @@ def _build(
         func_location = location
     inputs, outputs = _interface(func, func_location)
     comp_name = name or func.__name__.replace("_", "-")
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", comp_name):
-        raise DefinitionError(
-            f"component name {comp_name!r} is not valid",
-            code="PC104",
-            location=func_location,
-            hint="use lowercase letters, digits and hyphens, starting with a "
-            "letter (at most 63 characters)",
-        )
+    _check_name(comp_name, func_location)
     if args is None:
         arg_tuple = _default_args(inputs, outputs)
     else:
