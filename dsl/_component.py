@@ -2,8 +2,9 @@
 
 The signature declares the interface (``Input[T]``/``Output[T]`` artifacts, typed parameters with
 defaults); the decorator's arguments give the container (image, command, argument template) and the
-default step settings (resources, spot, retry, timeout, env). A container component's body is not
-run; a Python component's body runs inside ``pipecast.runtime`` (in the image, or locally).
+default step settings (resources, spot, retry, timeout, expected duration, env). A container
+component's body is not run; a Python component's body runs inside ``pipecast.runtime`` (in the
+image, or locally).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class StepDefaults:
     spot: Spot | None = None
     retry: Retry | None = None
     timeout_seconds: int | None = None
+    expected_seconds: int | None = None
     env: tuple[tuple[str, str], ...] = ()
     instance_type: str | None = None
 
@@ -177,6 +179,7 @@ def container_component(
     *,
     name: str | None = None,
     instance_type: str | None = None,
+    expected_duration: str | int | None = None,
 ) -> Callable[[Callable[..., Any]], Component]:
     """Declare a container step: its image, command, and (optionally) an argument template.
 
@@ -204,6 +207,7 @@ def container_component(
             spot,
             retry,
             timeout,
+            expected_duration,
             env,
             name,
             instance_type,
@@ -225,6 +229,7 @@ def component(
     env: Mapping[str, str] | None = None,
     name: str | None = None,
     instance_type: str | None = None,
+    expected_duration: str | int | None = None,
 ) -> Any:
     """Declare a Python-function step whose body runs (locally, or in ``image`` on a platform).
 
@@ -244,6 +249,7 @@ def component(
             spot,
             retry,
             timeout,
+            expected_duration,
             env,
             name,
             instance_type,
@@ -263,6 +269,7 @@ def _build(
     spot: Spot | None,
     retry: Retry | None,
     timeout: str | int | None,
+    expected_duration: str | int | None,
     env: Mapping[str, str] | None,
     name: str | None,
     instance_type: str | None,
@@ -301,6 +308,9 @@ def _build(
         spot=spot,
         retry=retry,
         timeout_seconds=None if timeout is None else parse_duration(timeout, "timeout"),
+        expected_seconds=None
+        if expected_duration is None
+        else parse_duration(expected_duration, "expected_duration"),
         env=tuple(sorted((env or {}).items())),
         instance_type=instance_type,
     )

@@ -178,6 +178,7 @@ class Task:
         self.spot: Spot | None = d.spot
         self.retry: Retry | None = d.retry
         self.timeout_seconds: int | None = d.timeout_seconds
+        self.expected_seconds: int | None = d.expected_seconds
         self.env: dict[str, str] = dict(d.env)
         self.caching: Caching | None = None
         self.instance_type: str | None = d.instance_type
@@ -243,6 +244,17 @@ class Task:
         self.timeout_seconds = parse_duration(timeout, "timeout")
         return self
 
+    def set_expected_duration(self, duration: str | int) -> Task:
+        """Say how long the step usually takes (``"20m"``, ``"2h"`` or seconds).
+
+        A layout hint only: targets that must serialise parts of the graph (Step Functions)
+        use it to decide which steps to run side by side and which one after another. It has
+        no effect on what runs, is not a limit (that is ``set_timeout``), and other targets
+        ignore it.
+        """
+        self.expected_seconds = parse_duration(duration, "expected_duration")
+        return self
+
     def set_env(self, **variables: str) -> Task:
         for key, value in variables.items():
             if not isinstance(value, str):
@@ -291,6 +303,7 @@ class Task:
             spot=self.spot,
             retry=self.retry,
             timeout_seconds=self.timeout_seconds,
+            expected_seconds=self.expected_seconds,
             env=tuple(sorted(self.env.items())),
             caching=self.caching,
             instance_type=self.instance_type,

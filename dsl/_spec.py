@@ -282,6 +282,7 @@ class StepSpec:
     spot: Spot | None = None
     retry: Retry | None = None
     timeout_seconds: int | None = None
+    expected_seconds: int | None = None
     env: tuple[tuple[str, str], ...] = ()
     caching: Caching | None = None
     instance_type: str | None = None
@@ -321,6 +322,8 @@ class StepSpec:
             }
         if self.timeout_seconds is not None:
             out["timeout_seconds"] = self.timeout_seconds
+        if self.expected_seconds is not None:
+            out["expected_seconds"] = self.expected_seconds
         if self.caching is not None:
             out["caching"] = self.caching.to_dict()
         if self.instance_type is not None:
@@ -348,6 +351,7 @@ class StepSpec:
             if retry is None
             else Retry(retry["max_attempts"], retry["backoff_seconds"], retry["backoff_rate"]),
             timeout_seconds=data.get("timeout_seconds"),
+            expected_seconds=data.get("expected_seconds"),
             env=tuple(sorted(data.get("env", {}).items())),
             caching=None
             if caching is None

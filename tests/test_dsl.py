@@ -424,3 +424,121 @@ def test_with_image_misuse(kwargs, fragment):
     with pytest.raises(DefinitionError, match=fragment) as info:
         summarize.with_image(**kwargs)
     assert info.value.diagnostic.location.file.endswith("test_dsl.py")
+
+
+def _ir_validator():
+    """The JSON Schema of the IR, the contract other tools read the document against."""
+    import jsonschema
+
+    from pipecast.schemas import load_schema
+
+    return jsonschema.Draft202012Validator(load_schema("pipeline"))
+
+
+def test_expected_duration_is_a_task_hint_in_the_spec_and_the_ir():
+    @dsl.pipeline(name="p")
+    def p():
+        data = produce().set_expected_duration("20m").outputs["data"]
+        consume(data=data).set_expected_duration(90).set_timeout("1h")
+
+    spec = p.spec
+    assert spec.step("produce").expected_seconds == 1200
+    consume_step = spec.step("consume")
+    assert (consume_step.expected_seconds, consume_step.timeout_seconds) == (90, 3600)
+    steps = {s["id"]: s for s in spec.to_dict()["steps"]}
+    assert steps["produce"]["expected_seconds"] == 1200
+    assert steps["consume"]["expected_seconds"] == 90
+
+
+def test_expected_duration_component_default_is_inherited_and_overridden():
+    @dsl.container_component(image=IMG, command=["run"], timeout="2h", expected_duration="30m")
+    def slow(out: Output[Dataset]):
+        """A slow step."""
+
+    @dsl.component(image=IMG, expected_duration="1h")
+    def py_step(out: Output[Dataset]):
+        """A Python step."""
+
+    assert slow.defaults.expected_seconds == 1800 and py_step.defaults.expected_seconds == 3600
+    assert slow.with_image("r.example.com/y:2").defaults.expected_seconds == 1800
+
+    @dsl.pipeline(name="p")
+    def p():
+        slow()
+        slow().set_expected_duration("5m")
+        py_step()
+
+    spec = p.spec
+    assert spec.step("slow").expected_seconds == 1800
+    assert spec.step("slow-2").expected_seconds == 300
+    assert spec.step("py-step").expected_seconds == 3600
+    assert spec.step("slow").timeout_seconds == 7200
+
+
+def test_expected_duration_round_trips_and_validates_against_the_schema():
+    @dsl.pipeline(name="p")
+    def p():
+        consume(data=produce().set_expected_duration("1.5h").outputs["data"])
+
+    spec = p.spec
+    document = spec.to_dict()
+    _ir_validator().validate(document)
+    again = type(spec).from_dict(document)
+    assert again == spec
+    assert again.step("produce").expected_seconds == 5400
+    assert again.to_dict() == document
+
+
+def test_schema_rejects_a_non_positive_expected_duration():
+    @dsl.pipeline(name="p")
+    def p():
+        produce().set_expected_duration(60)
+
+    document = p.spec.to_dict()
+    document["steps"][0]["expected_seconds"] = 0
+    assert not _ir_validator().is_valid(document)
+
+
+def test_absent_expected_duration_leaves_no_key_in_the_ir():
+    @dsl.pipeline(name="p")
+    def p():
+        produce().set_timeout("10m")
+
+    (step,) = p.spec.to_dict()["steps"]
+    assert "expected_seconds" not in step and step["timeout_seconds"] == 600
+    assert p.spec.steps[0].expected_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("soon", "expected_duration 'soon' is not a duration"),
+        (0, "expected_duration must be positive, got 0"),
+        (-5, "expected_duration must be positive, got -5"),
+        (True, "expected_duration must be a string like '30m'"),
+    ],
+)
+def test_bad_expected_duration_is_reported_at_the_users_line(value, fragment):
+    @dsl.pipeline(name="p")
+    def p():
+        produce().set_expected_duration(value)  # MARK-expected
+
+    (d,) = _errors(p)
+    assert d.code == "PC101" and fragment in d.message
+    assert d.location.file.endswith("test_dsl.py")
+    assert d.location.line == _line_of("MARK-expected")
+    assert "30m" in d.hint
+
+
+def test_bad_component_expected_duration_points_at_the_decorator():
+    with pytest.raises(DefinitionError, match="expected_duration 'a while'") as info:
+
+        @dsl.container_component(image=IMG, command=["run"], expected_duration="a while")
+        def step(out: Output[Dataset]):  # MARK-decorated
+            """A step."""
+
+    diagnostic = info.value.diagnostic
+    assert diagnostic.code == "PC101" and diagnostic.location.file.endswith("test_dsl.py")
+    # the decorator line or the def line, depending on how the Python version numbers the call
+    decorated = _line_of("MARK-decorated")
+    assert diagnostic.location.line in (decorated - 1, decorated)
