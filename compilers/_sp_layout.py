@@ -7,17 +7,23 @@ series-parallel is cut where ``critical path(before) + critical path(after)`` is
 three best cuts are tried), or laid out in layers where that is shorter (step durations optional,
 default 1); the precedences this adds are returned so they can be reported. Reachability uses
 bit sets; subproblems are memoised.
+
+With ``exact=True`` such a block is not serialised at all: it becomes :class:`Handshakes`, one
+branch per chain of a minimum chain cover (a chain follows the block's own edges), with every
+remaining edge enforced at run time by the target. The layout then adds no precedence and the
+block takes exactly its critical path.
 """
 
 from __future__ import annotations
 
+import graphlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-__all__ = ["Layout", "Parallel", "Sequence", "layout", "makespan"]
+__all__ = ["Handshakes", "Layout", "Parallel", "Sequence", "layout", "makespan"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +32,17 @@ class Parallel:
 
 
 @dataclass(frozen=True)
+class Handshakes:
+    """Steps run as parallel ``chains`` (each in order), where each ``(upstream, downstream)`` in
+    ``waits`` is an edge between chains that the target enforces at run time."""
+
+    chains: tuple[tuple[str, ...], ...]
+    waits: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Sequence:
-    items: tuple[str | Parallel, ...]
+    items: tuple[str | Parallel | Handshakes, ...]
 
 
 @dataclass(frozen=True)
@@ -36,8 +51,11 @@ class Layout:
     added: dict[str, set[str]] = field(default_factory=dict)  # step → extra predecessors
 
 
-def layout(graph: nx.DiGraph, durations: Mapping[str, float] | None = None) -> Layout:
-    """The nested layout of ``graph`` (use the transitive reduction for speed)."""
+def layout(
+    graph: nx.DiGraph, durations: Mapping[str, float] | None = None, *, exact: bool = False
+) -> Layout:
+    """The nested layout of ``graph`` (use the transitive reduction for speed); ``exact`` turns
+    blocks that are not series-parallel into :class:`Handshakes` instead of serialising them."""
     order = list(nx.lexicographical_topological_sort(graph))
     index = {n: i for i, n in enumerate(order)}
     ancestors: dict[str, int] = {}
@@ -47,7 +65,7 @@ def layout(graph: nx.DiGraph, durations: Mapping[str, float] | None = None) -> L
             mask |= ancestors[p] | (1 << index[p])
         ancestors[node] = mask
     weight = {n: float((durations or {}).get(n, 1.0)) for n in order}
-    builder = _Builder(graph, order, index, ancestors, weight)
+    builder = _Builder(graph, order, index, ancestors, weight, exact=exact)
     plan = builder.best(tuple(order))
     return Layout(plan.sequence, plan.added)
 
@@ -79,8 +97,11 @@ class _Builder:
         index: dict[str, int],
         ancestors: dict[str, int],
         weight: dict[str, float],
+        *,
+        exact: bool = False,
     ) -> None:
         self.graph, self.order, self.index = graph, order, index
+        self.exact = exact
         self.ancestors, self.weight = ancestors, weight
         self.memo: dict[tuple[str, ...], _Plan] = {}
         self.estimates: dict[tuple[str, ...], float] = {}
@@ -110,6 +131,8 @@ class _Builder:
             return _Plan(
                 Sequence(items), _merge(*(p.added for p in plans)), sum(p.makespan for p in plans)
             )
+        if self.exact:
+            return _Plan(Sequence((self._handshakes(nodes),)), {}, self._critical(nodes))
         # not series-parallel: try the cheapest cuts and plain layering, keep the shortest
         options = [self._layering(nodes)]
         if len(nodes) <= self.SEARCH_LIMIT:
@@ -172,6 +195,25 @@ class _Builder:
             total += max(self.weight[n] for n in layer)
             previous = layer
         return _Plan(Sequence(tuple(items)), added, total)
+
+    def _handshakes(self, nodes: tuple[str, ...]) -> Handshakes:
+        """Cover the block with as few chains as its edges allow (a maximum matching of each
+        step to one successor), so that as few edges as possible need a run-time handshake;
+        only edges of the block's transitive reduction are enforced (the rest follow)."""
+        reduced = nx.transitive_reduction(self.graph.subgraph(nodes))
+        edges = sorted(reduced.edges, key=lambda e: (self.index[e[0]], self.index[e[1]]))
+        following = _maximum_matching(list(nodes), edges)
+        led = set(following.values())
+        chains = []
+        for head in nodes:
+            if head in led:
+                continue
+            chain = [head]
+            while chain[-1] in following:
+                chain.append(following[chain[-1]])
+            chains.append(tuple(chain))
+        waits = tuple((u, v) for u, v in edges if following.get(u) != v)
+        return Handshakes(tuple(chains), waits)
 
     def _components(self, nodes: tuple[str, ...]) -> list[list[str]]:
         sub = self.graph.subgraph(nodes)
@@ -270,12 +312,70 @@ class _Builder:
         return out
 
 
+def _maximum_matching(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
+    """Each step → at most one successor, each successor taken once, as many pairs as possible.
+
+    Kuhn's augmenting paths over ordered adjacency lists (networkx's matchings iterate sets, so
+    their answer could differ between runs); a greedy pass first leaves little to augment.
+    """
+    successors: dict[str, list[str]] = {n: [] for n in nodes}
+    for u, v in edges:
+        successors[u].append(v)
+    taken_by: dict[str, str] = {}  # successor → the step it follows
+    following: dict[str, str] = {}
+    for u in nodes:
+        free = next((v for v in successors[u] if v not in taken_by), None)
+        if free is not None:
+            taken_by[free], following[u] = u, free
+    for root in nodes:
+        if root in following or not successors[root]:
+            continue
+        # iterative DFS for an augmenting path from root
+        parent: dict[str, str] = {}  # successor → step that reached it
+        seen: set[str] = set()
+        stack = [(root, iter(successors[root]))]
+        end: str | None = None
+        while stack and end is None:
+            u, options = stack[-1]
+            reached = next((v for v in options if v not in seen), None)
+            if reached is None:
+                stack.pop()
+                continue
+            seen.add(reached)
+            parent[reached] = u
+            if reached not in taken_by:
+                end = reached
+            else:
+                w = taken_by[reached]
+                stack.append((w, iter(successors[w])))
+        while end is not None:  # flip the path
+            u = parent[end]
+            previous = following.get(u)
+            following[u], taken_by[end] = end, u
+            end = previous if u != root else None
+    return following
+
+
 def makespan(
-    item: Sequence | Parallel | str, durations: Mapping[str, float] | None = None
+    item: Sequence | Parallel | Handshakes | str, durations: Mapping[str, float] | None = None
 ) -> float:
-    """How long the layout takes when each step takes its duration (default 1)."""
+    """How long the layout takes when each step takes its duration (default 1); a handshake
+    itself is counted as instant (seconds, against jobs of minutes)."""
     if isinstance(item, str):
         return float((durations or {}).get(item, 1.0))
+    if isinstance(item, Handshakes):
+        preds: dict[str, list[str]] = {step: [] for chain in item.chains for step in chain}
+        for chain in item.chains:
+            for before, after in itertools.pairwise(chain):
+                preds[after].append(before)
+        for before, after in item.waits:
+            preds[after].append(before)
+        sorter = graphlib.TopologicalSorter(preds)
+        finish: dict[str, float] = {}
+        for step in sorter.static_order():
+            ready = max((finish[p] for p in preds.get(step, ())), default=0.0)
+            finish[step] = ready + makespan(step, durations)
+        return max(finish.values(), default=0.0)
     if isinstance(item, Parallel):
         return max(makespan(b, durations) for b in item.branches)
     return sum(makespan(i, durations) for i in item.items)

@@ -10,6 +10,7 @@ since their values exist only at run time. botocore is the ``aws`` extra, import
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -41,29 +42,48 @@ def _is_expression(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("{%") and value.endswith("%}")
 
 
-def _service_model() -> Any:
+@functools.cache
+def _service_model(service: str = "sagemaker") -> Any:
     try:
         import botocore.session
     except ImportError:
         raise MissingExtraError("botocore", "aws") from None
-    return botocore.session.get_session().get_service_model("sagemaker")
+    return botocore.session.get_session().get_service_model(service)
 
 
 def check_request(
-    operation: str, request: dict[str, Any], *, name_supplied: bool = False
+    operation: str,
+    request: dict[str, Any],
+    *,
+    name_supplied: bool = False,
+    service: str = "sagemaker",
+    pascal_case: bool = False,
 ) -> list[str]:
-    """Problems of ``request`` against the botocore input shape of ``operation``.
+    """Problems of ``request`` against the botocore input shape of ``operation`` of ``service``.
 
     The job name member is optional unless ``name_supplied`` (pipelines add it themselves).
+    ``pascal_case``: member names as Step Functions' AWS SDK integrations spell them
+    (``TaskToken`` for the API's ``taskToken``).
     """
-    model = _service_model().operation_model(operation).input_shape
+    model = _service_model(service).operation_model(operation).input_shape
     problems: list[str] = []
     skip = set() if name_supplied else {_NAME_MEMBERS.get(operation)}
-    _walk(model, request, "", problems, skip)
+    _walk(model, request, "", problems, skip, pascal_case)
     return problems
 
 
-def _walk(shape: Any, value: Any, path: str, out: list[str], skip: set[str | None]) -> None:
+def _member_name(name: str, pascal_case: bool) -> str:
+    return name[:1].upper() + name[1:] if pascal_case else name
+
+
+def _walk(
+    shape: Any,
+    value: Any,
+    path: str,
+    out: list[str],
+    skip: set[str | None],
+    pascal: bool = False,
+) -> None:
     if _is_expression(value):
         return  # typed placeholder: a run-time value of the expected type
     kind = shape.type_name
@@ -72,17 +92,16 @@ def _walk(shape: Any, value: Any, path: str, out: list[str], skip: set[str | Non
         if not isinstance(value, dict):
             out.append(f"{where}: expected an object, got {type(value).__name__}")
             return
-        for required in shape.required_members:
+        members = {_member_name(k, pascal): m for k, m in shape.members.items()}
+        for required in (_member_name(r, pascal) for r in shape.required_members):
             if required not in value and required not in skip:
                 out.append(f"{where}: missing required '{required}'")
         for key, item in value.items():
-            member = shape.members.get(key)
+            member = members.get(key)
             if member is None:
-                out.append(
-                    f"{path}/{key}: unknown key (allowed: {', '.join(sorted(shape.members))})"
-                )
+                out.append(f"{path}/{key}: unknown key (allowed: {', '.join(sorted(members))})")
                 continue
-            _walk(member, item, f"{path}/{key}", out, set())
+            _walk(member, item, f"{path}/{key}", out, set(), pascal)
         return
     if kind == "list":
         if not isinstance(value, list):
@@ -90,7 +109,7 @@ def _walk(shape: Any, value: Any, path: str, out: list[str], skip: set[str | Non
             return
         _bounds(shape, len(value), where, out, "items")
         for i, item in enumerate(value):
-            _walk(shape.member, item, f"{path}/{i}", out, set())
+            _walk(shape.member, item, f"{path}/{i}", out, set(), pascal)
         return
     if kind == "map":
         if not isinstance(value, dict):
@@ -98,8 +117,8 @@ def _walk(shape: Any, value: Any, path: str, out: list[str], skip: set[str | Non
             return
         _bounds(shape, len(value), where, out, "entries")
         for key, item in value.items():
-            _walk(shape.key, key, f"{path}/{key}(key)", out, set())
-            _walk(shape.value, item, f"{path}/{key}", out, set())
+            _walk(shape.key, key, f"{path}/{key}(key)", out, set(), pascal)
+            _walk(shape.value, item, f"{path}/{key}", out, set(), pascal)
         return
     if kind == "string":
         if not isinstance(value, str):

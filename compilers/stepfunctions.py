@@ -16,10 +16,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import statistics
 from typing import TYPE_CHECKING, Any
 
 from . import _aws_jobs as jobs
-from ._sp_layout import Parallel, Sequence, layout
+from . import _sfn_handshakes
+from ._sfn_handshakes import Segment
+from ._sp_layout import Handshakes, Parallel, Sequence, layout
 from ._target import Capabilities, Document, Target
 from .canonical import dumps_json, dumps_json_compact
 from .diff import DocumentSummary, StepSummary
@@ -137,43 +140,63 @@ class _Emitter:
     def __init__(self, checked: CheckedPipeline, config: Config) -> None:
         self.checked, self.config = checked, config
         self.ex = JsonataExpressions(checked, config.artifact_root)
+        self.handshakes = _sfn_handshakes.Handshakes(config.artifact_root, checked.spec.name)
         self.parallels = 0
 
-    def machine(
-        self, seq: Sequence, first: str | None = None, first_state: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """A (sub-)machine for ``seq``; ``first`` is an optional leading state."""
-        names: list[str] = []
+    def machine(self, segments: list[Segment]) -> dict[str, Any]:
+        """A (sub-)machine running ``segments`` one after another."""
         states: dict[str, dict[str, Any]] = {}
-        if first is not None and first_state is not None:
-            names.append(first)
-            states[first] = first_state
+        for here, nxt in itertools.pairwise(segments):
+            for name in here.exits:
+                here.states[name]["Next"] = nxt.entry
+        for name in segments[-1].exits:
+            segments[-1].states[name]["End"] = True
+        for segment in segments:
+            states.update(segment.states)
+        return {"StartAt": segments[0].entry, "States": states}
+
+    def sequence(self, seq: Sequence) -> list[Segment]:
+        out = []
         for item in seq.items:
             if isinstance(item, str):
-                step = self.checked.spec.step(item)
-                states[item] = _task(self.checked, step, self.config, self.ex)
-                states[f"{item}-failed"] = {
-                    "Type": "Fail",
-                    "Error": "StepFailed",
-                    "Cause": f"step '{item}' failed (see its SageMaker job)",
-                }
-                names.append(item)
+                out.append(self.step(item))
             else:
-                self.parallels += 1
-                name = f"parallel-{self.parallels}"
-                states[name] = self.parallel(item)
-                names.append(name)
-        for here, nxt in itertools.pairwise(names):
-            states[here]["Next"] = nxt
-        states[names[-1]]["End"] = True
-        return {"StartAt": names[0], "States": states}
+                out.append(self.parallel(item))
+        return out
 
-    def parallel(self, block: Parallel) -> dict[str, Any]:
-        return {
+    def step(self, step_id: str) -> Segment:
+        step = self.checked.spec.step(step_id)
+        fail = {
+            "Type": "Fail",
+            "Error": "StepFailed",
+            "Cause": f"step '{step_id}' failed (see its SageMaker job)",
+        }
+        task = _task(self.checked, step, self.config, self.ex)
+        return Segment(step_id, {step_id: task, f"{step_id}-failed": fail}, (step_id,))
+
+    def parallel(self, block: Parallel | Handshakes) -> Segment:
+        self.parallels += 1
+        name = f"parallel-{self.parallels}"
+        if isinstance(block, Parallel):
+            branches = [self.machine(self.sequence(b)) for b in block.branches]
+        else:
+            branches = [self.machine(self.chain(c, block.waits)) for c in block.chains]
+        state = {
             "Type": "Parallel",
-            "Branches": [self.machine(b) for b in block.branches],
+            "Branches": branches,
             "Output": '{% {"params": $states.input.params, "uris": $merge($states.result.uris)} %}',
         }
+        return Segment(name, {name: state}, (name,))
+
+    def chain(self, steps: tuple[str, ...], waits: tuple[tuple[str, str], ...]) -> list[Segment]:
+        """One branch of an exact block: each step waits for its upstreams in other branches,
+        runs, then signals its downstreams in other branches."""
+        out: list[Segment] = []
+        for step_id in steps:
+            out += [self.handshakes.await_(u, step_id) for u, v in waits if v == step_id]
+            out.append(self.step(step_id))
+            out += [self.handshakes.signal(step_id, v) for u, v in waits if u == step_id]
+        return out
 
 
 def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
@@ -188,10 +211,15 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
 
 
 def compile(checked: CheckedPipeline, config: Config) -> Document:
-    """The state machine definition; notes list every precedence the layout adds."""
-    plan = layout(checked.graph)  # ancestor bit sets make a transitive reduction unnecessary
+    """The state machine definition; notes list every precedence the layout adds, or the
+    handshakes that replace them with ``[stepfunctions] layout = "exact"``."""
+    exact = config.get("stepfunctions.layout", "nested") == "exact"
+    durations = _durations(checked)
+    # ancestor bit sets make a transitive reduction unnecessary
+    plan = layout(checked.graph, durations, exact=exact)
     emitter = _Emitter(checked, config)
-    body = emitter.machine(plan.root, "start", _start_state(checked))
+    start = Segment("start", {"start": _start_state(checked)}, ("start",))
+    body = emitter.machine([start, *emitter.sequence(plan.root)])
     document = {
         "Comment": f"pipecast pipeline {checked.spec.name}",
         "QueryLanguage": "JSONata",
@@ -203,6 +231,17 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         "series-parallel"
         for step, extra in sorted(plan.added.items())
     )
+    if notes:
+        notes += (
+            'hint: set layout = "exact" under [stepfunctions] in pipecast.toml to run these '
+            "steps without added waits (run-time handshakes through S3)",
+        )
+    waits = _handshake_edges(plan.root)
+    if waits:
+        notes += (
+            f"note: {len(waits)} edge(s) are enforced by run-time handshakes (layout = "
+            f'"exact"); the state machine role needs {emitter.handshakes.permissions()}',
+        )
     big = len(checked.spec.steps) > COMPACT_ABOVE_STEPS
     if big:
         notes += (
@@ -211,6 +250,25 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         )
     text = dumps_json_compact(document) if big else dumps_json(document)
     return Document("stepfunctions", text, "stepfunctions.json", notes)
+
+
+def _durations(checked: CheckedPipeline) -> dict[str, float]:
+    """Expected seconds per step for the layout: a step without a hint counts as the median of
+    the hints given (all equal when there are none), so one hint does not make the rest free."""
+    hints = {s.id: float(s.expected_seconds) for s in checked.spec.steps if s.expected_seconds}
+    typical = statistics.median(hints.values()) if hints else 1.0
+    return {s.id: hints.get(s.id, typical) for s in checked.spec.steps}
+
+
+def _handshake_edges(seq: Sequence) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for item in seq.items:
+        if isinstance(item, Handshakes):
+            found += item.waits
+        elif isinstance(item, Parallel):
+            for branch in item.branches:
+                found += _handshake_edges(branch)
+    return found
 
 
 # ----- review support -----------------------------------------------------------------------------
@@ -223,7 +281,7 @@ def detect(document: Any) -> bool:
 def _tasks(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for name, state in machine.get("States", {}).items():
-        if state.get("Type") == "Task":
+        if state.get("Type") == "Task" and ":sagemaker:" in state.get("Resource", ""):
             found[name] = state
         for branch in state.get("Branches", []):
             found.update(_tasks(branch))

@@ -6,7 +6,8 @@ that fails it. It checks the envelope, every state's fields for its type and que
 every ``Next``/``Default``/``Catch`` target exists in its scope, that state names are unique across
 the whole machine and at most 80 characters, that every state is reachable, Retry/Catch shapes,
 and (when botocore is installed) every SageMaker Task's ``Arguments`` against the
-CreateProcessingJob / CreateTrainingJob request model.
+CreateProcessingJob / CreateTrainingJob request model, and every S3 / Step Functions AWS SDK Task's
+(the handshakes of ``layout = "exact"``) against its operation's request model.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _TERMINAL = {"Succeed", "Fail"}
 _NEEDS_NEXT_OR_END = {"Task", "Parallel", "Map", "Pass", "Wait"}
 _JSONPATH_ONLY = {"Parameters", "ResultPath", "ResultSelector", "InputPath", "OutputPath"}
 _JSONATA_ONLY = {"Arguments", "Output"}
+_SDK_SERVICES = {"s3": "s3", "sfn": "stepfunctions"}  # the AWS SDK integrations pipecast emits
 _SAGEMAKER_OPERATIONS = {
     "createProcessingJob": "CreateProcessingJob",
     "createTrainingJob": "CreateTrainingJob",
@@ -200,16 +202,31 @@ def _task(state: dict[str, Any], where: str) -> list[Problem]:
     resource = state.get("Resource")
     if not isinstance(resource, str) or not resource.startswith("arn:"):
         return [Problem(f"{where}/Resource", f"{resource!r} is not an ARN")]
-    prefix = "arn:aws:states:::sagemaker:"
-    if not resource.startswith(prefix):
-        return []
-    action = resource[len(prefix) :].removesuffix(".sync").removesuffix(".waitForTaskToken")
-    operation = _SAGEMAKER_OPERATIONS.get(action)
     arguments = state.get("Arguments", state.get("Parameters"))
-    if operation is None or not isinstance(arguments, dict):
+    checked = _operation(resource)
+    if checked is None or not isinstance(arguments, dict):
         return []
+    service, operation = checked
     try:
         from pipecast.compilers.sagemaker_validate import check_request
     except ImportError:  # botocore (the aws extra) not installed: structure checks only
         return []
-    return [Problem(f"{where}/Arguments", str(p)) for p in check_request(operation, arguments)]
+    problems = check_request(
+        operation, arguments, service=service, pascal_case=service != "sagemaker"
+    )
+    return [Problem(f"{where}/Arguments", str(p)) for p in problems]
+
+
+def _operation(resource: str) -> tuple[str, str] | None:
+    """(botocore service, operation) of a SageMaker or AWS SDK integration we can check."""
+    sagemaker = "arn:aws:states:::sagemaker:"
+    sdk = "arn:aws:states:::aws-sdk:"
+    action = resource.removesuffix(".sync").removesuffix(".waitForTaskToken")
+    if action.startswith(sagemaker):
+        operation = _SAGEMAKER_OPERATIONS.get(action[len(sagemaker) :])
+        return None if operation is None else ("sagemaker", operation)
+    if action.startswith(sdk):
+        service, _, call = action[len(sdk) :].partition(":")
+        if service in _SDK_SERVICES and call:
+            return _SDK_SERVICES[service], call[0].upper() + call[1:]
+    return None

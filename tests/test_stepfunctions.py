@@ -14,16 +14,22 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from asl_interpreter import ExecutionFailed, execute
-from helpers import GOLDEN_DIR, ROOT, compile_text, load_example
+from helpers import EXAMPLE_CONFIG, GOLDEN_DIR, ROOT, compile_text, load_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipecast.compilers import graph
-from pipecast.compilers._sp_layout import Parallel, Sequence, layout, makespan
+from pipecast import dsl
+from pipecast._api import compile_spec
+from pipecast.compilers import graph, load_target
+from pipecast.compilers._sp_layout import Handshakes, Parallel, Sequence, layout, makespan
 from pipecast.compilers.sagemaker_validate import check_request
-from pipecast.compilers.stepfunctions_validate import validate_document
+from pipecast.compilers.stepfunctions import _durations
+from pipecast.compilers.stepfunctions_validate import _operation, validate_document
+from pipecast.dsl import Dataset, Input, Output
 
 GOLDENS = sorted(GOLDEN_DIR.glob("*.stepfunctions.json"))
+NESTED = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "nested"})
+EXACT = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "exact"})
 
 
 def tasks(machine):
@@ -43,12 +49,12 @@ def test_goldens_pass_our_validator_statelint_and_botocore(golden):
     lint = subprocess.run([str(statelint), str(golden)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     for name, state in tasks(document):
-        op = (
-            "CreateTrainingJob"
-            if "createTrainingJob" in state["Resource"]
-            else "CreateProcessingJob"
+        service, op = _operation(state["Resource"])  # SageMaker jobs and the S3/sfn handshakes
+        sdk = service != "sagemaker"  # AWS SDK integrations spell members in PascalCase
+        problems = check_request(
+            op, state["Arguments"], name_supplied=True, service=service, pascal_case=sdk
         )
-        assert check_request(op, state["Arguments"], name_supplied=True) == [], name
+        assert problems == [], name
 
 
 @pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
@@ -262,3 +268,173 @@ def test_layered_blocks_report_minimal_complete_waits():
         assert before[v] <= nx.ancestors(reported, v)
         assert not (plan.added.get(v, set()) & nx.ancestors(g, v))
     assert max(len(extra) for extra in plan.added.values()) <= 10  # one layer, not the history
+
+
+# ----- layout = "exact" -------------------------------------------------------------------------
+
+
+def exact_precedes(item, before=frozenset()):
+    """Like :func:`precedes`, with a Handshakes block's chains and run-time waits."""
+    if isinstance(item, Handshakes):
+        inner = nx.DiGraph()
+        for chain in item.chains:
+            inner.add_nodes_from(chain)
+            inner.add_edges_from(itertools.pairwise(chain))
+        inner.add_edges_from(item.waits)
+        out = {n: before | frozenset(nx.ancestors(inner, n)) for n in inner}
+        return out, before | frozenset(inner)
+    if isinstance(item, str):
+        return {item: before}, before | {item}
+    out: dict[str, frozenset] = {}
+    if isinstance(item, Parallel):
+        done = set(before)
+        for branch in item.branches:
+            sub, finished = exact_precedes(branch, before)
+            out.update(sub)
+            done |= finished
+        return out, frozenset(done)
+    done = before
+    for child in item.items:
+        sub, done = exact_precedes(child, done)
+        out.update(sub)
+    return out, done
+
+
+@settings(max_examples=200, deadline=None)
+@given(dags(), st.randoms(use_true_random=False))
+def test_exact_layout_enforces_exactly_the_dag(g, rnd):
+    """Every edge held, nothing added, so the makespan is the critical path for any durations;
+    chains follow real edges and only edges between chains become handshakes."""
+    durations = {n: rnd.uniform(1, 10) for n in g}
+    plan = layout(g, durations, exact=True)
+    assert plan.added == {}
+    before, _ = exact_precedes(plan.root)
+    for v in g:
+        assert before[v] == frozenset(nx.ancestors(g, v)), v
+    length, _ = graph.critical_path(g, durations)
+    assert abs(makespan(plan.root, durations) - length) < 1e-9
+    for block in _handshake_blocks(plan.root):
+        for chain in block.chains:
+            assert all(g.has_edge(u, v) for u, v in itertools.pairwise(chain))
+        chained = {e for c in block.chains for e in itertools.pairwise(c)}
+        assert not chained & set(block.waits)
+        assert all(g.has_edge(u, v) for u, v in block.waits)
+
+
+def _handshake_blocks(item):
+    if isinstance(item, Handshakes):
+        yield item
+    elif isinstance(item, Parallel):
+        for b in item.branches:
+            yield from _handshake_blocks(b)
+    elif isinstance(item, Sequence):
+        for i in item.items:
+            yield from _handshake_blocks(i)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sp_dags())
+def test_exact_layout_of_a_series_parallel_dag_needs_no_handshake(g):
+    assert list(_handshake_blocks(layout(g, exact=True).root)) == []
+
+
+def test_exact_layout_uses_as_few_chains_as_the_edges_allow():
+    """The N graph: two chains (a→c, b→d) and one handshake (b→c), not three branches."""
+    g = nx.DiGraph([("a", "c"), ("b", "c"), ("b", "d")])
+    (block,) = _handshake_blocks(layout(g, exact=True).root)
+    assert len(block.chains) == 2 and len(block.waits) == 1
+
+
+def test_exact_compile_notes_and_nested_hint():
+    spec = load_example("corridor_handoff").spec
+    nested = compile_spec(spec, load_target("stepfunctions"), NESTED)
+    assert any("now also waits for" in n for n in nested.notes)
+    assert any('layout = "exact"' in n for n in nested.notes if n.startswith("hint:"))
+    exact = compile_spec(spec, load_target("stepfunctions"), EXACT)
+    assert not any("now also waits for" in n for n in exact.notes)
+    (note,) = [n for n in exact.notes if "handshake" in n]
+    assert "2 edge(s)" in note and "states:SendTaskSuccess" in note
+    assert "arn:aws:s3:::acme-ml/pipelines/corridor-handoff/*/_pipecast/*" in note
+
+
+def test_exact_state_names_fit_80_characters_and_stay_unique():
+    """Two 48-character step ids make 'x waits for y' far longer than 80: names are cut and
+    hashed, and the whole machine still validates (names unique, targets resolve)."""
+    long_a, long_b = "a" * 39 + "-source-1", "a" * 39 + "-source-2"
+    long_c, long_d = "c" * 39 + "-sink-001", "c" * 39 + "-sink-002"
+
+    @dsl.pipeline(name="long-names")
+    def pipeline() -> None:
+        a = gen_source().set_name(long_a)
+        b = gen_source().set_name(long_b)
+        gen_join(left=a.output, right=b.output).set_name(long_c)
+        gen_relay(data=b.output).set_name(long_d)
+
+    document = json.loads(compile_text(pipeline, "stepfunctions", EXACT))
+    names = list(_all_state_names(document))
+    assert any(" waits for " in n for n in names) and max(map(len, names)) <= 80
+    assert len(names) == len(set(names))
+    assert [str(p) for p in validate_document(document)] == []
+
+
+def _n_graph(hints: dict[str, str]) -> dsl.Pipeline:
+    """The N graph a→c, b→c, b→d, with expected durations ``hints`` by step."""
+
+    @dsl.pipeline(name="n-graph")
+    def pipeline() -> None:
+        a, b = gen_source().set_name("a"), gen_source().set_name("b")
+        c = gen_join(left=a.output, right=b.output).set_name("c")
+        d = gen_relay(data=b.output).set_name("d")
+        for task in (a, b, c, d):
+            if task.id in hints:
+                task.set_expected_duration(hints[task.id])
+
+    return pipeline
+
+
+LONG_A_AND_D = {"a": "10m", "b": "1m", "c": "1m", "d": "10m"}
+
+
+@pytest.mark.parametrize(
+    ("hints", "expected"),
+    [
+        ({}, ["step 'd' now also waits for a"]),  # equal steps: two rounds of two
+        (LONG_A_AND_D, ["step 'a' now also waits for b"]),  # b is short: first, then a ∥ d
+    ],
+)
+def test_duration_hints_steer_the_nested_layout(hints, expected):
+    notes = compile_spec(_n_graph(hints).spec, load_target("stepfunctions"), NESTED).notes
+    added = [n.split(": Step Functions")[0] for n in notes if "now also waits for" in n]
+    assert added == ["note: " + e for e in expected]
+
+
+def test_steps_without_a_hint_count_as_the_typical_hinted_step():
+    """One hinted step must not make every other step free: the rest get the median hint."""
+    checked = graph.check(_n_graph({"a": "10m", "b": "1m", "d": "10m"}).spec)
+    assert _durations(checked) == {"a": 600.0, "b": 60.0, "c": 600.0, "d": 600.0}
+    assert set(_durations(graph.check(_n_graph({}).spec)).values()) == {1.0}
+
+
+def _all_state_names(machine):
+    for name, state in machine["States"].items():
+        yield name
+        for branch in state.get("Branches", []):
+            yield from _all_state_names(branch)
+
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gen/step:1.0.0"
+
+
+@dsl.container_component(image=IMAGE, command=["python", "-m", "gen.source"])
+def gen_source(out: Output[Dataset]) -> None:
+    """Produce data."""
+
+
+@dsl.container_component(image=IMAGE, command=["python", "-m", "gen.relay"])
+def gen_relay(data: Input[Dataset], out: Output[Dataset]) -> None:
+    """Transform one input."""
+
+
+@dsl.container_component(image=IMAGE, command=["python", "-m", "gen.join"])
+def gen_join(left: Input[Dataset], right: Input[Dataset], out: Output[Dataset]) -> None:
+    """Join two inputs."""

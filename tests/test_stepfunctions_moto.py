@@ -15,6 +15,12 @@ point of each (monkeypatch, undone after each test):
   ``.waitForTaskToken``); ``.sync`` fails with a ``States.Runtime`` error. The Task factory now
   routes ``sagemaker`` to a test service that hands the request to :class:`SageMakerResolver`.
 
+- ``aws-sdk:*`` (the S3 and ``sfn:sendTaskSuccess`` handshakes of ``layout = "exact"``): moto
+  calls boto3 with the parameters exactly as written. Step Functions itself maps them onto the
+  API's input shape (PascalCase members to the SDK's names, a JSON ``Body`` to bytes) and turns
+  a response's streaming ``Body`` into a string; moto has these helpers but leaves its
+  ``_normalise_parameters``/``_normalise_response`` hooks empty, so the fixture fills them.
+
 Retry waits (60 s and up) are recorded instead of slept. Parallel branches really run in threads.
 To show that no step starts before its predecessors finish, one step's job at a time is held
 open until every step the compiled document lets run meanwhile has finished: a precedence the
@@ -32,7 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 import jsonata
+import networkx as nx
 import pytest
 from asl_interpreter import Job, TaskFailed, completed_job, states_hash
 from helpers import EXAMPLE_CONFIG, compile_text, load_example
@@ -55,18 +63,25 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    StateTaskServiceAwsSdk,
+)
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from test_stepfunctions import assert_order
 
 from pipecast import dsl
-from pipecast.compilers import graph
+from pipecast._api import compile_spec
+from pipecast.compilers import graph, load_target
 from pipecast.dsl import Dataset, Input, Output, Resources, Retry, Spot
 from pipecast.dsl._spec import ImporterRef, OutputRef, ParameterRef, PipelineSpec
 
 REGION = "us-east-1"
 HOLD_LIMIT = 30.0  # seconds a held job waits before the test reports a stall
 STATES_ROLE = "arn:aws:iam::123456789012:role/pipecast-states"
+NESTED = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "nested"})
+EXACT = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "exact"})
+ARTIFACT_BUCKET = EXAMPLE_CONFIG.artifact_root.removeprefix("s3://").partition("/")[0]
 
 
 # ----- the SageMaker side: a resolver that plays jobs and records them ------------------------
@@ -86,6 +101,8 @@ class SageMakerResolver:
     failures: dict[str, int] = field(default_factory=dict)
     hold: str | None = None
     release_after: frozenset[str] = frozenset()
+    release_when: Callable[[], bool] | None = None  # instead of release_after: an outside event
+    hold_limit: float = HOLD_LIMIT
     jobs: list[Job] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)
     stalled: list[str] = field(default_factory=list)
@@ -103,9 +120,7 @@ class SageMakerResolver:
             job = Job(state, name, kind, request, start=self._tick())
             self.jobs.append(job)
             if state == self.hold:
-                released = self.cond.wait_for(
-                    lambda: self.release_after <= self.finished, timeout=HOLD_LIMIT
-                )
+                released = self._hold()
                 if not released:  # a safety net: reported and asserted on, never expected
                     self.stalled.append(state)
             job.end = self._tick()
@@ -118,6 +133,19 @@ class SageMakerResolver:
         if fail:
             raise TaskFailed("States.TaskFailed", json.dumps({"JobName": name, "Status": "Failed"}))
         return completed_job(kind, name, request)
+
+    def _hold(self) -> bool:
+        """Keep the held job open until its release condition holds (under ``cond``)."""
+        if self.release_when is None:
+            return self.cond.wait_for(
+                lambda: self.release_after <= self.finished, timeout=self.hold_limit
+            )
+        deadline = time.monotonic() + self.hold_limit
+        while not self.release_when():  # an S3 object: nothing notifies, so look every 10 ms
+            if time.monotonic() > deadline:
+                return False
+            self.cond.wait(0.01)
+        return True
 
     def last_jobs(self) -> dict[str, Job]:
         """The last attempt of each step (the one whose outputs downstream steps must get)."""
@@ -254,9 +282,29 @@ def moto_sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStepFunctions]:
     monkeypatch.delitem(moto_intrinsics._DECLARATION_BY_VARIABLE_REFERENCE, "$hash")
     monkeypatch.setattr(state_task_factory, "state_task_service_for", service_for)
     monkeypatch.setattr(retrier_decl, "time", _RecordedSleep(waits))
+    monkeypatch.setattr(StateTaskServiceAwsSdk, "_normalise_parameters", _sdk_request)
+    monkeypatch.setattr(StateTaskServiceAwsSdk, "_normalise_response", _sdk_response)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         client = boto3.client("stepfunctions", region_name=REGION)
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARTIFACT_BUCKET)
         yield MotoStepFunctions(resolver, waits, client)
+
+
+def _sdk_operation(task: StateTaskServiceAwsSdk) -> Any:
+    service = task._get_boto_service_name()
+    action = task.resource.api_action
+    model = botocore.session.get_session().get_service_model(service)
+    return model.operation_model(action[0].upper() + action[1:])
+
+
+def _sdk_request(task: StateTaskServiceAwsSdk, parameters: dict[str, Any], *_: Any) -> None:
+    """Step Functions' request mapping for AWS SDK integrations (see the module docstring)."""
+    task._to_boto_request(parameters, _sdk_operation(task).input_shape)
+
+
+def _sdk_response(task: StateTaskServiceAwsSdk, response: Any, *_: Any) -> None:
+    """Step Functions' response mapping: streaming bodies become strings."""
+    task._from_boto_response(response, _sdk_operation(task).output_shape)
 
 
 @dataclass
@@ -392,7 +440,7 @@ def test_moto_runs_each_step_after_all_its_predecessors(
     moto_sfn: MotoStepFunctions, pipeline: str, held: str
 ) -> None:
     spec = PIPELINES[pipeline]().spec
-    text = compile_text(spec, "stepfunctions")
+    text = compile_text(spec, "stepfunctions", NESTED)
     moto_sfn.resolver.hold, moto_sfn.resolver.release_after = held, free_of(text, held)
     described = moto_sfn.execute(text, required_params(spec))
     assert described["status"] == "SUCCEEDED", described.get("cause")
@@ -407,7 +455,9 @@ def test_moto_hands_each_job_exactly_its_upstream_uris(
 ) -> None:
     spec = PIPELINES[pipeline]().spec
     params = required_params(spec)
-    described = moto_sfn.execute(compile_text(spec, "stepfunctions"), params, name="exec-42")
+    described = moto_sfn.execute(
+        compile_text(spec, "stepfunctions", NESTED), params, name="exec-42"
+    )
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert assert_uris_handed_over(spec, moto_sfn.resolver.last_jobs(), params, "exec-42") > 0
     names = [j.name for j in moto_sfn.resolver.jobs]
@@ -418,7 +468,7 @@ def test_moto_retries_a_failed_training_job_under_a_new_name(moto_sfn: MotoStepF
     spec = load_example("video_analysis").spec
     moto_sfn.resolver.failures = {"detect-objects": 1}
     params = {"video_uri": "s3://in/v/"}
-    described = moto_sfn.execute(compile_text(spec, "stepfunctions"), params, name="exec-7")
+    described = moto_sfn.execute(compile_text(spec, "stepfunctions", NESTED), params, name="exec-7")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     names = [j.name for j in moto_sfn.resolver.jobs if j.state == "detect-objects"]
     assert len(names) == 2 and names[0].endswith("-0") and names[1].endswith("-1")
@@ -434,7 +484,7 @@ def test_moto_retries_inside_a_parallel_branch(moto_sfn: MotoStepFunctions) -> N
     spec = load_example("multi_camera").spec
     moto_sfn.resolver.failures = {"detect-north": 1}
     params = required_params(spec)
-    described = moto_sfn.execute(compile_text(spec, "stepfunctions"), params, name="exec-8")
+    described = moto_sfn.execute(compile_text(spec, "stepfunctions", NESTED), params, name="exec-8")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     north = [j.name for j in moto_sfn.resolver.jobs if j.state == "detect-north"]
     assert len(set(north)) == 2
@@ -454,7 +504,7 @@ def test_moto_unrecovered_failure_ends_in_the_fail_state_naming_the_step(
 ) -> None:
     spec = load_example(example).spec
     moto_sfn.resolver.failures = {failing: 99}
-    described = moto_sfn.execute(compile_text(spec, "stepfunctions"), required_params(spec))
+    described = moto_sfn.execute(compile_text(spec, "stepfunctions", NESTED), required_params(spec))
     assert described["status"] == "FAILED"
     assert described["error"] == "StepFailed"
     assert f"'{failing}'" in described["cause"]
@@ -476,10 +526,214 @@ def test_moto_unrecovered_failure_ends_in_the_fail_state_naming_the_step(
 def test_moto_job_names_differ_between_executions_sharing_a_long_prefix(
     moto_sfn: MotoStepFunctions,
 ) -> None:
-    text = compile_text(load_example("video_analysis"), "stepfunctions")
+    text = compile_text(load_example("video_analysis"), "stepfunctions", NESTED)
     prefix = "nightly-run-for-the-video-analysis-pipeline-2026-11-25-"
     for suffix in ("a", "b"):
         described = moto_sfn.execute(text, {"video_uri": "s3://x/"}, name=prefix + suffix)
         assert described["status"] == "SUCCEEDED", described.get("cause")
     names = [j.name for j in moto_sfn.resolver.jobs]
     assert len(names) == 8 and len(set(names)) == 8
+
+
+# ----- layout = "exact": run-time handshakes instead of added waits -----------------------------
+
+EXACT_PIPELINES: dict[str, Callable[[], Any]] = {
+    "corridor_handoff": lambda: load_example("corridor_handoff"),
+    "gen-3": lambda: generated(3),
+    "gen-11": lambda: generated(11),
+    "gen-5x12": lambda: generated(5, steps=12),
+}
+
+
+def exact_holds() -> list[tuple[str, str]]:
+    return [
+        (name, u)
+        for name, make in EXACT_PIPELINES.items()
+        for u in sorted({u for u, _ in graph.check(make().spec).graph.edges})
+    ]
+
+
+def entered(moto_sfn: MotoStepFunctions, described: dict[str, Any]) -> list[str]:
+    history = moto_sfn.client.get_execution_history(executionArn=described["executionArn"])
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def test_exact_pipelines_are_not_series_parallel() -> None:
+    """Otherwise the tests below would prove nothing about handshakes."""
+    for name, make in EXACT_PIPELINES.items():
+        text = compile_text(make().spec, "stepfunctions", EXACT)
+        assert '"arn:aws:states:::aws-sdk:s3:putObject.waitForTaskToken"' in text, name
+        nested = compile_spec(make().spec, load_target("stepfunctions"), NESTED)
+        assert any("now also waits for" in n for n in nested.notes), name
+
+
+@pytest.mark.parametrize(("pipeline", "held"), exact_holds())
+def test_moto_exact_layout_holds_back_only_the_steps_downstream(
+    moto_sfn: MotoStepFunctions, pipeline: str, held: str
+) -> None:
+    """While one step runs, every step not downstream of it in the DAG can finish: the
+    execution stalls if the state machine made any of them wait for the held step (which the
+    nested layout does), and ``assert_order`` fails if a downstream step started early."""
+    spec = EXACT_PIPELINES[pipeline]().spec
+    dag = graph.check(spec).graph
+    text = compile_text(spec, "stepfunctions", EXACT)
+    moto_sfn.resolver.hold = held
+    moto_sfn.resolver.release_after = frozenset(dag) - nx.descendants(dag, held) - {held}
+    described = moto_sfn.execute(text, required_params(spec))
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert moto_sfn.resolver.stalled == []
+    assert sorted(j.state for j in moto_sfn.resolver.jobs) == sorted(s.id for s in spec.steps)
+    assert_order(moto_sfn.resolver, graph.check(spec))
+
+
+def test_nested_layout_stalls_where_exact_does_not(moto_sfn: MotoStepFunctions) -> None:
+    """The check above can fail: the nested layout makes a hand-off wait for the far camera."""
+    spec = load_example("corridor_handoff").spec
+    dag = graph.check(spec).graph
+    moto_sfn.resolver.hold = "track-east"
+    moto_sfn.resolver.release_after = (
+        frozenset(dag) - nx.descendants(dag, "track-east") - {"track-east"}
+    )
+    moto_sfn.resolver.hold_limit = 0.5  # give up quickly: the stall is what is asserted
+    moto_sfn.execute(compile_text(spec, "stepfunctions", NESTED), required_params(spec))
+    assert moto_sfn.resolver.stalled == ["track-east"]
+
+
+def handshake_key(spec: PipelineSpec, execution: str, upstream: str, downstream: str) -> str:
+    prefix = EXAMPLE_CONFIG.artifact_root.removeprefix(f"s3://{ARTIFACT_BUCKET}/")
+    return f"{prefix}/{spec.name}/{execution}/_pipecast/handshakes/{upstream}/{downstream}.json"
+
+
+def handshake_edges(document: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(upstream, downstream, the job before the downstream in its branch or None), from the
+    compiled document's state names and ``Next`` chains."""
+    found = []
+    for branch in _branches(document):
+        name, previous_job = branch["StartAt"], None
+        while name is not None:
+            state = branch["States"][name]
+            if " waits for " in name and ": " not in name:
+                downstream, upstream = name.split(" waits for ")
+                found.append((upstream, downstream, previous_job))
+            if ":sagemaker:" in state.get("Resource", ""):
+                previous_job = name
+            name = None if state.get("End") else state.get("Next")
+    return found
+
+
+def _branches(machine: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for state in machine["States"].values():
+        for branch in state.get("Branches", []):
+            yield branch
+            yield from _branches(branch)
+
+
+@pytest.mark.parametrize("pipeline", list(EXACT_PIPELINES))
+@pytest.mark.parametrize("first", ["downstream", "upstream"])
+def test_moto_exact_layout_hands_over_uris_whoever_comes_first(
+    moto_sfn: MotoStepFunctions, pipeline: str, first: str
+) -> None:
+    """Each job gets exactly its upstream URIs (Training URIs too) across a handshake, both
+    when the downstream was already waiting (resumed by a task token) and when the upstream had
+    finished first (its outputs read from S3)."""
+    spec = EXACT_PIPELINES[pipeline]().spec
+    text = compile_text(spec, "stepfunctions", EXACT)
+    edges = handshake_edges(json.loads(text))
+    s3 = boto3.client("s3", region_name=REGION)
+    if first == "downstream":  # the upstream's job ends only once the downstream is waiting
+        upstream, downstream, _ = edges[0]
+        moto_sfn.resolver.hold = upstream
+    else:  # the job before the downstream ends only once the upstream has signalled
+        upstream, downstream, before = next(e for e in edges if e[2] is not None)
+        moto_sfn.resolver.hold = before
+    key = handshake_key(spec, "exec-1", upstream, downstream)
+    moto_sfn.resolver.release_when = lambda: (
+        "Contents" in s3.list_objects_v2(Bucket=ARTIFACT_BUCKET, Prefix=key)
+    )
+    params = required_params(spec)
+    described = moto_sfn.execute(text, params, name="exec-1")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert moto_sfn.resolver.stalled == []
+    assert_uris_handed_over(spec, moto_sfn.resolver.last_jobs(), params, "exec-1")
+    states = entered(moto_sfn, described)
+    resumed = f"{upstream} signals {downstream}: resume it" in states
+    found = f"{downstream} waits for {upstream}: already done" in states
+    assert (resumed, found) == (first == "downstream", first == "upstream")
+    recorded = json.loads(s3.get_object(Bucket=ARTIFACT_BUCKET, Key=key)["Body"].read())
+    assert set(recorded) == {"uris"}  # the outputs, never a spent token, are left behind
+
+
+def training_handshakes() -> list[tuple[str, str, str]]:
+    """(pipeline, upstream, downstream): a Training job's output read across a handshake."""
+    found = []
+    for name, make in EXACT_PIPELINES.items():
+        spec = make().spec
+        text = compile_text(spec, "stepfunctions", EXACT)
+        for upstream, downstream, _ in handshake_edges(json.loads(text)):
+            reads = spec.step(downstream).upstream_steps()
+            if upstream in reads and spec.step(upstream).spot is not None:
+                found.append((name, upstream, downstream))
+    return found
+
+
+@pytest.mark.parametrize(("pipeline", "upstream", "downstream"), training_handshakes())
+def test_moto_exact_layout_carries_a_training_uri_through_a_handshake(
+    moto_sfn: MotoStepFunctions, pipeline: str, upstream: str, downstream: str
+) -> None:
+    """A spot (Training) job's output URI holds its job name, so only the handshake can bring
+    it to a step in another branch; after a retry (where the step has one) it must be the
+    successful attempt's."""
+    spec = EXACT_PIPELINES[pipeline]().spec
+    params = required_params(spec)
+    retried = spec.step(upstream).retry is not None
+    moto_sfn.resolver.failures = {upstream: 1} if retried else {}
+    text = compile_text(spec, "stepfunctions", EXACT)
+    described = moto_sfn.execute(text, params, name="exec-9")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    jobs = moto_sfn.resolver.last_jobs()
+    assert_uris_handed_over(spec, jobs, params, "exec-9")
+    attempts = [j.name for j in moto_sfn.resolver.jobs if j.state == upstream]
+    assert len(attempts) == 1 + retried and attempts[-1].endswith(f"-{int(retried)}")
+    assert any(f"/{attempts[-1]}/" in uri for uri in received(jobs[downstream]).values())
+
+
+def test_some_handshake_carries_a_training_uri() -> None:
+    assert training_handshakes(), "no generated DAG reads a Training output across a handshake"
+
+
+def _state_names(machine: dict[str, Any]) -> Iterator[str]:
+    for name, state in machine["States"].items():
+        yield name
+        for branch in state.get("Branches", []):
+            yield from _state_names(branch)
+
+
+def test_moto_exact_layout_failure_upstream_of_a_handshake_fails_the_run(
+    moto_sfn: MotoStepFunctions,
+) -> None:
+    """A job failing for good ends in its Fail state; the branch waiting for it never runs."""
+    spec = load_example("corridor_handoff").spec
+    moto_sfn.resolver.failures = {"track-middle": 99}
+    described = moto_sfn.execute(compile_text(spec, "stepfunctions", EXACT), required_params(spec))
+    assert described["status"] == "FAILED"
+    assert described["error"] == "StepFailed" and "'track-middle'" in described["cause"]
+    ran = {j.state for j in moto_sfn.resolver.jobs}
+    assert {"handoff-west-middle", "handoff-middle-east", "report"}.isdisjoint(ran)
+
+
+def test_moto_exact_layout_broken_handshake_fails_with_a_clear_cause(
+    moto_sfn: MotoStepFunctions,
+) -> None:
+    """Without access to the bucket a handshake cannot happen: the run fails naming the edge
+    and the permissions to check, instead of hanging."""
+    spec = load_example("corridor_handoff").spec
+    config = EXACT.with_overrides({"artifact_root": "s3://no-such-bucket/pipelines"})
+    described = moto_sfn.execute(compile_text(spec, "stepfunctions", config), required_params(spec))
+    assert described["status"] == "FAILED"
+    assert described["error"] == "HandshakeFailed"
+    assert "s3:PutObject" in described["cause"] and "waits for" not in described["cause"]
+    assert "'handoff-" in described["cause"]
