@@ -10,9 +10,8 @@ most once (``IfNoneMatch: "*"``), so exactly one side wins the race:
   (``putObject.waitForTaskToken``). If the upstream got there first, the create fails and the
   downstream reads the upstream's outputs from the object instead of waiting;
 - the upstream branch, once its job succeeded, tries to create it holding its outputs. If the
-  downstream got there first, the create fails and the upstream reads the token, resumes the
-  downstream (``sfn:sendTaskSuccess``), then overwrites the object with its outputs (so a
-  redriven downstream finds them).
+  downstream got there first, the create fails and the upstream reads the token and resumes the
+  downstream (``sfn:sendTaskSuccess``).
 
 Either way the downstream continues as soon as both it and the upstream are ready, with the
 upstream's Training output URIs merged into its state. No polling: each edge costs a fixed
@@ -83,9 +82,8 @@ class Handshakes:
         return {
             "Type": "Fail",
             "Error": "HandshakeFailed",
-            "Cause": f"the run-time wait of step '{downstream}' for step '{upstream}' failed "
-            "(check the state machine role's s3:PutObject/GetObject and "
-            "states:SendTaskSuccess permissions)",
+            "Cause": f"handshake {upstream} -> {downstream} failed (the role needs "
+            "s3:PutObject, s3:GetObject, states:SendTaskSuccess)",
         }
 
     def await_(self, upstream: str, downstream: str) -> Segment:
@@ -96,7 +94,7 @@ class Handshakes:
         states = {
             wait: {
                 "Type": "Task",
-                "Comment": f"pause until '{upstream}' resumes this branch (or has finished)",
+                "Comment": f"pause until '{upstream}' has finished",
                 "Resource": PUT + ".waitForTaskToken",
                 "Arguments": {
                     **where,
@@ -109,7 +107,6 @@ class Handshakes:
             },
             done: {
                 "Type": "Task",
-                "Comment": f"'{upstream}' finished first: read its outputs",
                 "Resource": GET,
                 "Arguments": where,
                 "Output": '{% {"params": $states.input.params, '
@@ -123,24 +120,24 @@ class Handshakes:
     def signal(self, upstream: str, downstream: str) -> Segment:
         """After ``upstream`` succeeded: let ``downstream`` go (now or when it gets there)."""
         base = f"{upstream} signals {downstream}"
-        names = (base, ": resume it", ": send", ": record outputs", ": failed")
-        signal, wake, send, record, failed = (
-            state_name(base + s) if s != base else state_name(base) for s in names
+        signal, wake, send, failed = (
+            state_name(base + s) for s in ("", ": resume it", ": send", ": failed")
         )
         where = self._where(upstream, downstream)
-        outputs = {"uris": "{% $states.input.uris %}"}
         states = {
             signal: {
                 "Type": "Task",
-                "Comment": f"record this step's outputs for '{downstream}' unless it is waiting",
                 "Resource": PUT,
-                "Arguments": {**where, "Body": outputs, "IfNoneMatch": "*"},
+                "Arguments": {
+                    **where,
+                    "Body": {"uris": "{% $states.input.uris %}"},
+                    "IfNoneMatch": "*",
+                },
                 "Output": KEEP,
                 "Catch": self._catch(wake, keep_input=True),
             },
             wake: {
                 "Type": "Task",
-                "Comment": f"'{downstream}' is waiting: read its task token",
                 "Resource": GET,
                 "Arguments": where,
                 "Output": '{% {"params": $states.input.params, "uris": $states.input.uris, '
@@ -157,19 +154,10 @@ class Handshakes:
                 "Output": KEEP,
                 "Catch": self._catch(failed, keep_input=False),
             },
-            record: {
-                "Type": "Task",
-                "Comment": "replace the spent token by the outputs (a redriven run reads them)",
-                "Resource": PUT,
-                "Arguments": {**where, "Body": outputs},
-                "Output": KEEP,
-                "Catch": self._catch(failed, keep_input=False),
-            },
             failed: self._fail(upstream, downstream),
         }
         states[wake]["Next"] = send
-        states[send]["Next"] = record
-        return Segment(signal, states, (signal, record))
+        return Segment(signal, states, (signal, send))
 
     def permissions(self) -> str:
         """What the state machine's role must be allowed, for the compile notes and the README."""

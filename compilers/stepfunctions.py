@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
 RETRY_ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed"]
-COMPACT_ABOVE_STEPS = 500
+COMPACT_ABOVE_STEPS = 500  # beyond this the indented text is not even tried
+MAX_DEFINITION_BYTES = 1024 * 1024
 
 
 class _Expr:
@@ -242,13 +243,13 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             f"note: {len(waits)} edge(s) are enforced by run-time handshakes (layout = "
             f'"exact"); the state machine role needs {emitter.handshakes.permissions()}',
         )
-    big = len(checked.spec.steps) > COMPACT_ABOVE_STEPS
-    if big:
+    text = None if len(checked.spec.steps) > COMPACT_ABOVE_STEPS else dumps_json(document)
+    if text is None or len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
+        text = dumps_json_compact(document)
         notes += (
             f"note: {len(checked.spec.steps)} steps: written compact to stay under the "
             "1 MB definition limit",
         )
-    text = dumps_json_compact(document) if big else dumps_json(document)
     return Document("stepfunctions", text, "stepfunctions.json", notes)
 
 

@@ -22,6 +22,7 @@ from pipecast import dsl
 from pipecast._api import compile_spec
 from pipecast.compilers import graph, load_target
 from pipecast.compilers._sp_layout import Handshakes, Parallel, Sequence, layout, makespan
+from pipecast.compilers.canonical import dumps_json
 from pipecast.compilers.sagemaker_validate import check_request
 from pipecast.compilers.stepfunctions import _durations
 from pipecast.compilers.stepfunctions_validate import _operation, validate_document
@@ -438,3 +439,28 @@ def gen_relay(data: Input[Dataset], out: Output[Dataset]) -> None:
 @dsl.container_component(image=IMAGE, command=["python", "-m", "gen.join"])
 def gen_join(left: Input[Dataset], right: Input[Dataset], out: Output[Dataset]) -> None:
     """Join two inputs."""
+
+
+def test_a_definition_over_1_mb_indented_is_written_compact_when_that_fits():
+    """Handshakes make the exact layout of a dense 120-step DAG too big to indent; the compact
+    form fits, so that is what is written (with a note), not a PC009 error."""
+    import random
+
+    rng = random.Random(11)
+
+    @dsl.pipeline(name="dense")
+    def pipeline() -> None:
+        previous = [gen_source().set_name(f"l0-{i}") for i in range(10)]
+        for layer in range(1, 12):
+            row = []
+            for j in range(10):
+                a, b = rng.sample(previous, 2)
+                row.append(gen_join(left=a.output, right=b.output).set_name(f"l{layer}-{j}"))
+            previous = row
+
+    document = compile_spec(pipeline.spec, load_target("stepfunctions"), EXACT)
+    assert any("written compact" in n for n in document.notes)
+    assert "\n" not in document.text.rstrip("\n")
+    assert len(document.text.encode()) <= 1024 * 1024
+    assert len(dumps_json(json.loads(document.text)).encode()) > 1024 * 1024
+    assert [str(p) for p in validate_document(json.loads(document.text))] == []

@@ -664,7 +664,7 @@ def test_moto_exact_layout_hands_over_uris_whoever_comes_first(
     found = f"{downstream} waits for {upstream}: already done" in states
     assert (resumed, found) == (first == "downstream", first == "upstream")
     recorded = json.loads(s3.get_object(Bucket=ARTIFACT_BUCKET, Key=key)["Body"].read())
-    assert set(recorded) == {"uris"}  # the outputs, never a spent token, are left behind
+    assert set(recorded) == ({"token"} if first == "downstream" else {"uris"})  # one writer
 
 
 def training_handshakes() -> list[tuple[str, str, str]]:
@@ -735,5 +735,5 @@ def test_moto_exact_layout_broken_handshake_fails_with_a_clear_cause(
     described = moto_sfn.execute(compile_text(spec, "stepfunctions", config), required_params(spec))
     assert described["status"] == "FAILED"
     assert described["error"] == "HandshakeFailed"
-    assert "s3:PutObject" in described["cause"] and "waits for" not in described["cause"]
-    assert "'handoff-" in described["cause"]
+    assert "s3:PutObject" in described["cause"] and "states:SendTaskSuccess" in described["cause"]
+    assert " -> handoff-" in described["cause"]
