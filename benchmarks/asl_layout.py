@@ -8,7 +8,8 @@ run-time handshakes (counted as instant: a few state transitions against jobs of
 "saved" is the median makespan saved against layering; "ceiling" the most any layout could save
 (reaching the critical path, 1 - CP/layering); "overhead cut" the median share of layering's
 loss over the critical path that the nested layout wins back; "handshakes" the median number of
-edges the exact layout enforces at run time.
+edges the exact layout enforces at run time, and "auto" the same for ``layout = "auto"`` (which
+takes the critical path too, but handshakes only blocks whose nested layout would be slower).
 
     python benchmarks/asl_layout.py [--trials 50]
 """
@@ -71,13 +72,23 @@ def main() -> None:
     print(
         f"{'family':<18} {'nested/CP':>9} {'p90':>6} {'exact/CP':>8} {'layering/CP':>11} "
         f"{'nested saved':>12} {'exact saved':>11} {'ceiling':>8} {'overhead cut':>12} "
-        f"{'handshakes':>10} {'ms nested':>9} {'ms exact':>8}"
+        f"{'handshakes':>10} {'auto':>5} {'ms nested':>9} {'ms exact':>8}"
     )
     for name, make in families.items():
         rng = random.Random(2026)
         rows: dict[str, list[float]] = {
             k: []
-            for k in ("ours", "exact", "base", "gain", "exact_gain", "ceiling", "cut", "waits")
+            for k in (
+                "ours",
+                "exact",
+                "base",
+                "gain",
+                "exact_gain",
+                "ceiling",
+                "cut",
+                "waits",
+                "auto",
+            )
         }
         took: dict[str, list[float]] = {"nested": [], "exact": []}
         for _ in range(args.trials):
@@ -89,7 +100,7 @@ def main() -> None:
             plan = layout(reduced, durations)
             took["nested"].append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
-            exact = layout(reduced, durations, exact=True)
+            exact = layout(reduced, durations, mode="exact")
             took["exact"].append((time.perf_counter() - start) * 1000)
             m, lay = makespan(plan.root, durations), layering_makespan(g, durations)
             e = makespan(exact.root, durations)
@@ -100,6 +111,9 @@ def main() -> None:
             rows["exact_gain"].append(1 - e / lay)
             rows["ceiling"].append(1 - cp / lay)  # the most any layout could gain: the CP
             rows["waits"].append(float(handshakes(exact.root)))
+            auto = layout(reduced, durations, mode="auto")
+            assert abs(makespan(auto.root, durations) - cp) < 1e-6 * cp
+            rows["auto"].append(float(handshakes(auto.root)))
             if lay > cp:
                 rows["cut"].append((lay - m) / (lay - cp))  # share of layering's loss won back
         med = {k: statistics.median(v) if v else 0.0 for k, v in rows.items()}
@@ -108,6 +122,7 @@ def main() -> None:
             f"{name:<18} {med['ours']:>9.3f} {p90:>6.3f} {med['exact']:>8.3f} "
             f"{med['base']:>11.3f} {med['gain'] * 100:>10.1f} % {med['exact_gain'] * 100:>9.1f} % "
             f"{med['ceiling'] * 100:>6.1f} % {med['cut'] * 100:>10.1f} % {med['waits']:>10.0f} "
+            f"{med['auto']:>5.0f} "
             f"{statistics.median(took['nested']):>9.2f} {statistics.median(took['exact']):>8.2f}"
         )
 

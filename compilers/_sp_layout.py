@@ -8,10 +8,12 @@ three best cuts are tried), or laid out in layers where that is shorter (step du
 default 1); the precedences this adds are returned so they can be reported. Reachability uses
 bit sets; subproblems are memoised.
 
-With ``exact=True`` such a block is not serialised at all: it becomes :class:`Handshakes`, one
+With ``mode="exact"`` such a block is not serialised at all: it becomes :class:`Handshakes`, one
 branch per chain of a minimum chain cover (a chain follows the block's own edges), with every
 remaining edge enforced at run time by the target. The layout then adds no precedence and the
-block takes exactly its critical path.
+block takes exactly its critical path. ``mode="auto"`` keeps the nested layout when it takes the
+graph's critical path anyway (its waits cost nothing), and otherwise uses handshakes only in the
+blocks whose serialised layout would take longer than their own critical path.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import graphlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import networkx as nx
 
-__all__ = ["Handshakes", "Layout", "Parallel", "Sequence", "layout", "makespan"]
+__all__ = ["Handshakes", "Layout", "LayoutMode", "Parallel", "Sequence", "layout", "makespan"]
+
+LayoutMode = Literal["nested", "exact", "auto"]
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,14 @@ class Layout:
 
 
 def layout(
-    graph: nx.DiGraph, durations: Mapping[str, float] | None = None, *, exact: bool = False
+    graph: nx.DiGraph,
+    durations: Mapping[str, float] | None = None,
+    *,
+    mode: LayoutMode = "nested",
 ) -> Layout:
-    """The nested layout of ``graph`` (use the transitive reduction for speed); ``exact`` turns
-    blocks that are not series-parallel into :class:`Handshakes` instead of serialising them."""
+    """The layout of ``graph`` (use the transitive reduction for speed); ``mode`` says which
+    blocks that are not series-parallel become :class:`Handshakes` instead of being serialised:
+    none, all, or those whose serialised layout would be slower than their critical path."""
     order = list(nx.lexicographical_topological_sort(graph))
     index = {n: i for i, n in enumerate(order)}
     ancestors: dict[str, int] = {}
@@ -65,8 +74,13 @@ def layout(
             mask |= ancestors[p] | (1 << index[p])
         ancestors[node] = mask
     weight = {n: float((durations or {}).get(n, 1.0)) for n in order}
-    builder = _Builder(graph, order, index, ancestors, weight, exact=exact)
-    plan = builder.best(tuple(order))
+    nodes = tuple(order)
+    if mode == "auto":  # handshakes only if the nested layout as a whole would be slower
+        builder = _Builder(graph, order, index, ancestors, weight)
+        nested = builder.best(nodes)
+        if nested.makespan <= builder._critical(nodes) * (1 + 1e-9):
+            return Layout(nested.sequence, nested.added)
+    plan = _Builder(graph, order, index, ancestors, weight, mode=mode).best(nodes)
     return Layout(plan.sequence, plan.added)
 
 
@@ -98,10 +112,10 @@ class _Builder:
         ancestors: dict[str, int],
         weight: dict[str, float],
         *,
-        exact: bool = False,
+        mode: LayoutMode = "nested",
     ) -> None:
         self.graph, self.order, self.index = graph, order, index
-        self.exact = exact
+        self.mode = mode
         self.ancestors, self.weight = ancestors, weight
         self.memo: dict[tuple[str, ...], _Plan] = {}
         self.estimates: dict[tuple[str, ...], float] = {}
@@ -131,8 +145,8 @@ class _Builder:
             return _Plan(
                 Sequence(items), _merge(*(p.added for p in plans)), sum(p.makespan for p in plans)
             )
-        if self.exact:
-            return _Plan(Sequence((self._handshakes(nodes),)), {}, self._critical(nodes))
+        if self.mode == "exact":
+            return self._exact(nodes)
         # not series-parallel: try the cheapest cuts and plain layering, keep the shortest
         options = [self._layering(nodes)]
         if len(nodes) <= self.SEARCH_LIMIT:
@@ -142,7 +156,13 @@ class _Builder:
                 self._series(head, tail, self._added(head, tail))
                 for head, tail in cuts[: self.CANDIDATE_CUTS]
             ]
-        return min(options, key=lambda p: (p.makespan, sum(len(v) for v in p.added.values())))
+        nested = min(options, key=lambda p: (p.makespan, sum(len(v) for v in p.added.values())))
+        if self.mode == "auto" and nested.makespan > self._critical(nodes) * (1 + 1e-9):
+            return self._exact(nodes)
+        return nested
+
+    def _exact(self, nodes: tuple[str, ...]) -> _Plan:
+        return _Plan(Sequence((self._handshakes(nodes),)), {}, self._critical(nodes))
 
     def estimate(self, nodes: tuple[str, ...]) -> float:
         """Makespan of a greedy layout (the single cheapest cut at each level): how good a cut

@@ -212,12 +212,12 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
 
 
 def compile(checked: CheckedPipeline, config: Config) -> Document:
-    """The state machine definition; notes list every precedence the layout adds, or the
-    handshakes that replace them with ``[stepfunctions] layout = "exact"``."""
-    exact = config.get("stepfunctions.layout", "nested") == "exact"
+    """The state machine definition; notes list every precedence the layout adds, and the
+    handshakes that replace them with ``[stepfunctions] layout = "exact"`` (or ``"auto"``)."""
+    mode = config.get("stepfunctions.layout", "nested")
     durations = _durations(checked)
     # ancestor bit sets make a transitive reduction unnecessary
-    plan = layout(checked.graph, durations, exact=exact)
+    plan = layout(checked.graph, durations, mode=mode)
     emitter = _Emitter(checked, config)
     start = Segment("start", {"start": _start_state(checked)}, ("start",))
     body = emitter.machine([start, *emitter.sequence(plan.root)])
@@ -232,16 +232,17 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         "series-parallel"
         for step, extra in sorted(plan.added.items())
     )
-    if notes:
+    if notes and mode == "nested":
         notes += (
-            'hint: set layout = "exact" under [stepfunctions] in pipecast.toml to run these '
-            "steps without added waits (run-time handshakes through S3)",
+            'hint: set layout = "exact" (or "auto": only where a wait would cost time) under '
+            "[stepfunctions] in pipecast.toml to run these steps without added waits "
+            "(run-time handshakes through S3)",
         )
     waits = _handshake_edges(plan.root)
     if waits:
         notes += (
             f"note: {len(waits)} edge(s) are enforced by run-time handshakes (layout = "
-            f'"exact"); the state machine role needs {emitter.handshakes.permissions()}',
+            f'"{mode}"); the state machine role needs {emitter.handshakes.permissions()}',
         )
     text = None if len(checked.spec.steps) > COMPACT_ABOVE_STEPS else dumps_json(document)
     if text is None or len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:

@@ -307,7 +307,7 @@ def test_exact_layout_enforces_exactly_the_dag(g, rnd):
     """Every edge held, nothing added, so the makespan is the critical path for any durations;
     chains follow real edges and only edges between chains become handshakes."""
     durations = {n: rnd.uniform(1, 10) for n in g}
-    plan = layout(g, durations, exact=True)
+    plan = layout(g, durations, mode="exact")
     assert plan.added == {}
     before, _ = exact_precedes(plan.root)
     for v in g:
@@ -336,13 +336,13 @@ def _handshake_blocks(item):
 @settings(max_examples=100, deadline=None)
 @given(sp_dags())
 def test_exact_layout_of_a_series_parallel_dag_needs_no_handshake(g):
-    assert list(_handshake_blocks(layout(g, exact=True).root)) == []
+    assert list(_handshake_blocks(layout(g, mode="exact").root)) == []
 
 
 def test_exact_layout_uses_as_few_chains_as_the_edges_allow():
     """The N graph: two chains (a→c, b→d) and one handshake (b→c), not three branches."""
     g = nx.DiGraph([("a", "c"), ("b", "c"), ("b", "d")])
-    (block,) = _handshake_blocks(layout(g, exact=True).root)
+    (block,) = _handshake_blocks(layout(g, mode="exact").root)
     assert len(block.chains) == 2 and len(block.waits) == 1
 
 
@@ -464,3 +464,36 @@ def test_a_definition_over_1_mb_indented_is_written_compact_when_that_fits():
     assert len(document.text.encode()) <= 1024 * 1024
     assert len(dumps_json(json.loads(document.text)).encode()) > 1024 * 1024
     assert [str(p) for p in validate_document(json.loads(document.text))] == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags(), st.randoms(use_true_random=False))
+def test_auto_layout_reaches_the_critical_path_with_handshakes_only_where_waits_cost(g, rnd):
+    """auto: the makespan of exact, every edge held, and a block gets handshakes only when the
+    nested layout of that graph would be slower; waits it keeps are reported as before."""
+    durations = {n: float(rnd.randint(1, 5)) for n in g}
+    plan = layout(g, durations, mode="auto")
+    length, _ = graph.critical_path(g, durations)
+    assert abs(makespan(plan.root, durations) - length) < 1e-9
+    before, _ = exact_precedes(plan.root)
+    for u, v in g.edges:
+        assert u in before[v]
+    nested = layout(g, durations)
+    if makespan(nested.root, durations) <= length + 1e-9:
+        assert list(_handshake_blocks(plan.root)) == [] and plan.added == nested.added
+
+
+def test_auto_layout_keeps_free_waits_and_replaces_costly_ones():
+    """The corridor with its hints: the nested layout already reaches the critical path, so
+    auto adds no handshake. The N graph with long a and d: any serialisation costs a minute,
+    so auto handshakes."""
+    hinted = load_example("corridor_handoff").spec
+    auto = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "auto"})
+    target = load_target("stepfunctions")
+    kept = compile_spec(hinted, target, auto).notes
+    assert any("now also waits for" in n for n in kept)  # still reported, though free
+    assert not any("enforced by run-time handshakes" in n or "hint:" in n for n in kept)
+    costly = _n_graph(LONG_A_AND_D).spec  # serialised: 12 minutes; critical path: 11
+    notes = compile_spec(costly, target, auto).notes
+    assert any("1 edge(s) are enforced by run-time handshakes" in n for n in notes)
+    assert not any("now also waits for" in n for n in notes)
