@@ -4,6 +4,8 @@ to end through a fake engine that executes what it is given, and clean errors.""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 import os
 import stat
@@ -25,6 +27,7 @@ from pipecast.runner._container import (
     detect,
     engine_argv,
     memory_flag,
+    mount_flag,
 )
 from pipecast.runner._engine import Capacity, Runner
 
@@ -51,10 +54,10 @@ COMMON_TAIL = [
     "MODEL=yolo",
     "-e",
     "LOG_LEVEL=debug",
-    "-v",
-    "/runs/p/r1/extract/frames:/opt/ml/processing/input/frames:ro",
-    "-v",
-    "/runs/p/r1/detect/d:/opt/ml/processing/output/d:rw",
+    "--mount",
+    "type=bind,source=/runs/p/r1/extract/frames,target=/opt/ml/processing/input/frames,readonly",
+    "--mount",
+    "type=bind,source=/runs/p/r1/detect/d,target=/opt/ml/processing/output/d",
     "--cpus",
     "2.5",
     "--memory",
@@ -91,10 +94,33 @@ def test_podman_argv_keeps_the_host_user_and_passes_gpus_through_cdi():
         "--userns=keep-id",
         *COMMON_TAIL,
         "--device",
-        "nvidia.com/gpu=all",
+        "nvidia.com/gpu=0",
         *ENTRY,
     ]
     assert "--user" not in argv and "--gpus" not in argv
+
+
+def test_podman_gets_as_many_cdi_devices_as_gpus_asked_for():
+    argv = engine_argv("podman", "podman", dataclasses.replace(RUN, gpus=3))
+    devices = [argv[i + 1] for i, a in enumerate(argv) if a == "--device"]
+    assert devices == ["nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=2"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["/data/plain", "/data/run:2026-11-25", "/data/a,b", '/data/say "hi"', "/data/x=y"],
+)
+def test_mount_flags_survive_colons_commas_and_quotes(source):
+    """Docker and podman parse --mount as one CSV record (Go's encoding/csv); -v would split a
+    colon. The flag must read back to exactly these fields."""
+    flag = mount_flag(Mount(source, "/opt/ml/processing/input/x", read_only=True))
+    (record,) = list(csv.reader([flag]))
+    assert record == [
+        "type=bind",
+        f"source={source}",
+        "target=/opt/ml/processing/input/x",
+        "readonly",
+    ]
 
 
 def test_argv_without_resources_gpus_user_or_command_lets_the_image_decide():
@@ -254,7 +280,7 @@ exit 1
 # translating container paths back to the mounted host folders (refusing writes to ro mounts is
 # the real engine's job; here the run records it did not need one). Every call is logged.
 WORKING = f"""#!{sys.executable}
-import json, os, subprocess, sys
+import csv, json, os, subprocess, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_ENGINE_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
@@ -262,15 +288,15 @@ if args[0] in ("info", "rm"):
     sys.exit(0)
 assert args[:2] == ["run", "--rm"], args
 i, env, mounts, entry = 2, dict(os.environ), [], []
-valued = {{"--name", "--user", "--cpus", "--memory", "--gpus", "--device", "-e", "-v"}}
+valued = {{"--name", "--user", "--cpus", "--memory", "--gpus", "--device", "-e", "--mount"}}
 while args[i].startswith("-"):
     flag = args[i]
     if flag == "-e":
         key, _, value = args[i + 1].partition("=")
         env[key] = value
-    elif flag == "-v":
-        source, target, mode = args[i + 1].rsplit(":", 2)
-        mounts.append((target, source))
+    elif flag == "--mount":
+        fields = dict(f.partition("=")[::2] for f in next(csv.reader([args[i + 1]])))
+        mounts.append((fields["target"], fields["source"]))
     elif flag == "--entrypoint":
         entry = [args[i + 1]]
     if flag in valued or flag == "--entrypoint":
@@ -394,10 +420,10 @@ def test_auto_runs_the_pipeline_through_a_working_engine(tmp_path):
         f"pipecast-chain-{run_dir.name}-consume-1",
     }  # the Python function component ran in-process, not in the engine
     consume_argv = runs[f"pipecast-chain-{run_dir.name}-consume-1"]
-    mounts = [consume_argv[i + 1] for i, a in enumerate(consume_argv) if a == "-v"]
+    mounts = [consume_argv[i + 1] for i, a in enumerate(consume_argv) if a == "--mount"]
     assert mounts == [
-        f"{run_dir}/produce/out:/opt/ml/processing/input/data:ro",
-        f"{run_dir}/consume/out:/opt/ml/processing/output/out:rw",
+        f"type=bind,source={run_dir}/produce/out,target=/opt/ml/processing/input/data,readonly",
+        f"type=bind,source={run_dir}/consume/out,target=/opt/ml/processing/output/out",
     ]
     assert consume_argv[-4:] == [
         "--data",

@@ -15,7 +15,9 @@ part that runs anything (``<engine> info`` with a timeout).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 import shutil
 import subprocess
@@ -61,17 +63,21 @@ class Flavour:
 
     # flags that make files written in bind mounts belong to the host user; {uid}/{gid} filled in
     user_flags: tuple[str, ...]
-    # flags that give the container N GPUs; {n} filled in
+    # flags that give the container N GPUs; {n} filled in, or {i} once per GPU index
     gpu_flags: tuple[str, ...]
+    per_gpu: bool = False
 
 
 FLAVOURS: Mapping[str, Flavour] = {
     # rootful docker: run the process as the calling user
     "docker": Flavour(user_flags=("--user", "{uid}:{gid}"), gpu_flags=("--gpus", "{n}")),
     # rootless podman maps container uids onto subordinate ids; keep-id maps ours 1:1 and runs
-    # as us. GPUs come through CDI (nvidia-ctk), which names devices, not counts: all of them.
+    # as us. GPUs come through CDI (nvidia-ctk), which names devices, not counts: the first N by
+    # index, as docker's --gpus N does.
     "podman": Flavour(
-        user_flags=("--userns=keep-id",), gpu_flags=("--device", "nvidia.com/gpu=all")
+        user_flags=("--userns=keep-id",),
+        gpu_flags=("--device", "nvidia.com/gpu={i}"),
+        per_gpu=True,
     ),
 }
 
@@ -117,6 +123,18 @@ def memory_flag(size: int) -> str:
     return f"{size}b"
 
 
+def mount_flag(mount: Mount) -> str:
+    """``--mount`` value for a bind mount. Docker and podman read it as one CSV record, so a
+    path with a comma or quote is quoted, and one with a colon (which ``-v`` cannot take)
+    needs nothing special."""
+    fields = ["type=bind", f"source={mount.source}", f"target={mount.target}"]
+    if mount.read_only:
+        fields.append("readonly")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(fields)
+    return out.getvalue()
+
+
 def engine_argv(engine: str, binary: str, run: ContainerRun) -> list[str]:
     """The full ``<engine> run --rm ...`` command line for ``run`` (pure: no I/O).
 
@@ -131,12 +149,14 @@ def engine_argv(engine: str, binary: str, run: ContainerRun) -> list[str]:
     for key, value in run.env:
         argv += ["-e", f"{key}={value}"]
     for m in run.mounts:
-        argv += ["-v", f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}"]
+        argv += ["--mount", mount_flag(m)]
     if run.cpus is not None:
         argv += ["--cpus", f"{run.cpus:g}"]
     if run.memory_bytes is not None:
         argv += ["--memory", memory_flag(run.memory_bytes)]
-    if run.gpus > 0:
+    if run.gpus > 0 and flavour.per_gpu:
+        argv += [f.format(i=i) for i in range(run.gpus) for f in flavour.gpu_flags]
+    elif run.gpus > 0:
         argv += [f.format(n=run.gpus) for f in flavour.gpu_flags]
     if run.command:
         argv += ["--entrypoint", run.command[0], run.image, *run.command[1:]]
