@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
 RETRY_ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed"]
 COMPACT_ABOVE_STEPS = 500  # beyond this the indented text is not even tried
-MAX_DEFINITION_BYTES = 1024 * 1024
 
 
 class _Expr:
@@ -157,13 +156,7 @@ class _Emitter:
         return {"StartAt": segments[0].entry, "States": states}
 
     def sequence(self, seq: Sequence) -> list[Segment]:
-        out = []
-        for item in seq.items:
-            if isinstance(item, str):
-                out.append(self.step(item))
-            else:
-                out.append(self.parallel(item))
-        return out
+        return [self.step(i) if isinstance(i, str) else self.parallel(i) for i in seq.items]
 
     def step(self, step_id: str) -> Segment:
         step = self.checked.spec.step(step_id)
@@ -245,7 +238,8 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             f'"{mode}"); the state machine role needs {emitter.handshakes.permissions()}',
         )
     text = None if len(checked.spec.steps) > COMPACT_ABOVE_STEPS else dumps_json(document)
-    if text is None or len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
+    limit = jobs.JOB_LIMITS.max_document_bytes  # what Step Functions accepts (PC009 checks it)
+    if text is None or (limit is not None and len(text.encode("utf-8")) > limit):
         text = dumps_json_compact(document)
         notes += (
             f"note: {len(checked.spec.steps)} steps: written compact to stay under the "

@@ -166,8 +166,17 @@ def test_job_names_differ_between_executions_sharing_a_long_prefix():
 
 
 def precedes(item, before=frozenset()):
-    """For each step, the set of steps the layout finishes before it starts."""
+    """For each step, the set of steps the layout finishes before it starts (a Handshakes
+    block: its chains' order plus the waits enforced at run time)."""
     out: dict[str, frozenset] = {}
+    if isinstance(item, Handshakes):
+        inner = nx.DiGraph()
+        for chain in item.chains:
+            inner.add_nodes_from(chain)
+            inner.add_edges_from(itertools.pairwise(chain))
+        inner.add_edges_from(item.waits)
+        out = {n: before | frozenset(nx.ancestors(inner, n)) for n in inner}
+        return out, before | frozenset(inner)
     if isinstance(item, str):
         return {item: before}, before | {item}
     if isinstance(item, Parallel):
@@ -274,33 +283,6 @@ def test_layered_blocks_report_minimal_complete_waits():
 # ----- layout = "exact" -------------------------------------------------------------------------
 
 
-def exact_precedes(item, before=frozenset()):
-    """Like :func:`precedes`, with a Handshakes block's chains and run-time waits."""
-    if isinstance(item, Handshakes):
-        inner = nx.DiGraph()
-        for chain in item.chains:
-            inner.add_nodes_from(chain)
-            inner.add_edges_from(itertools.pairwise(chain))
-        inner.add_edges_from(item.waits)
-        out = {n: before | frozenset(nx.ancestors(inner, n)) for n in inner}
-        return out, before | frozenset(inner)
-    if isinstance(item, str):
-        return {item: before}, before | {item}
-    out: dict[str, frozenset] = {}
-    if isinstance(item, Parallel):
-        done = set(before)
-        for branch in item.branches:
-            sub, finished = exact_precedes(branch, before)
-            out.update(sub)
-            done |= finished
-        return out, frozenset(done)
-    done = before
-    for child in item.items:
-        sub, done = exact_precedes(child, done)
-        out.update(sub)
-    return out, done
-
-
 @settings(max_examples=200, deadline=None)
 @given(dags(), st.randoms(use_true_random=False))
 def test_exact_layout_enforces_exactly_the_dag(g, rnd):
@@ -309,7 +291,7 @@ def test_exact_layout_enforces_exactly_the_dag(g, rnd):
     durations = {n: rnd.uniform(1, 10) for n in g}
     plan = layout(g, durations, mode="exact")
     assert plan.added == {}
-    before, _ = exact_precedes(plan.root)
+    before, _ = precedes(plan.root)
     for v in g:
         assert before[v] == frozenset(nx.ancestors(g, v)), v
     length, _ = graph.critical_path(g, durations)
@@ -475,7 +457,7 @@ def test_auto_layout_reaches_the_critical_path_with_handshakes_only_where_waits_
     plan = layout(g, durations, mode="auto")
     length, _ = graph.critical_path(g, durations)
     assert abs(makespan(plan.root, durations) - length) < 1e-9
-    before, _ = exact_precedes(plan.root)
+    before, _ = precedes(plan.root)
     for u, v in g.edges:
         assert u in before[v]
     nested = layout(g, durations)
