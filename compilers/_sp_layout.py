@@ -220,8 +220,9 @@ class _Builder:
         """Cover the block with as few chains as its edges allow (a maximum matching of each
         step to one successor), so that as few edges as possible need a run-time handshake;
         only edges of the block's transitive reduction are enforced (the rest follow)."""
-        reduced = nx.transitive_reduction(self.graph.subgraph(nodes))
-        edges = sorted(reduced.edges, key=lambda e: (self.index[e[0]], self.index[e[1]]))
+        edges = sorted(
+            self._reduced_edges(nodes), key=lambda e: (self.index[e[0]], self.index[e[1]])
+        )
         following = _maximum_matching(list(nodes), edges)
         led = set(following.values())
         chains = []
@@ -234,6 +235,20 @@ class _Builder:
             chains.append(tuple(chain))
         waits = tuple((u, v) for u, v in edges if following.get(u) != v)
         return Handshakes(tuple(chains), waits)
+
+    def _reduced_edges(self, nodes: tuple[str, ...]) -> list[tuple[str, str]]:
+        """The block's edges that no longer path implies: ``u → v`` is implied when ``u`` is an
+        ancestor of another predecessor of ``v``. Blocks are convex (a path between two of its
+        steps stays inside), so the graph-wide ancestor bit sets decide it in one pass."""
+        inside = set(nodes)
+        edges = []
+        for v in nodes:
+            preds = [u for u in self.graph.predecessors(v) if u in inside]
+            implied = 0
+            for u in preds:
+                implied |= self.ancestors[u]
+            edges += [(u, v) for u in preds if not implied >> self.index[u] & 1]
+        return edges
 
     def _components(self, nodes: tuple[str, ...]) -> list[list[str]]:
         sub = self.graph.subgraph(nodes)

@@ -174,7 +174,12 @@ class _Emitter:
         if isinstance(block, Parallel):
             branches = [self.machine(self.sequence(b)) for b in block.branches]
         else:
-            branches = [self.machine(self.chain(c, block.waits)) for c in block.chains]
+            upstreams: dict[str, list[str]] = {}
+            downstreams: dict[str, list[str]] = {}
+            for u, v in block.waits:
+                upstreams.setdefault(v, []).append(u)
+                downstreams.setdefault(u, []).append(v)
+            branches = [self.machine(self.chain(c, upstreams, downstreams)) for c in block.chains]
         state = {
             "Type": "Parallel",
             "Branches": branches,
@@ -182,14 +187,19 @@ class _Emitter:
         }
         return Segment(name, {name: state}, (name,))
 
-    def chain(self, steps: tuple[str, ...], waits: tuple[tuple[str, str], ...]) -> list[Segment]:
+    def chain(
+        self,
+        steps: tuple[str, ...],
+        upstreams: dict[str, list[str]],
+        downstreams: dict[str, list[str]],
+    ) -> list[Segment]:
         """One branch of an exact block: each step waits for its upstreams in other branches,
         runs, then signals its downstreams in other branches."""
         out: list[Segment] = []
         for step_id in steps:
-            out += [self.handshakes.await_(u, step_id) for u, v in waits if v == step_id]
+            out += [self.handshakes.await_(u, step_id) for u in upstreams.get(step_id, ())]
             out.append(self.step(step_id))
-            out += [self.handshakes.signal(step_id, v) for u, v in waits if u == step_id]
+            out += [self.handshakes.signal(step_id, v) for v in downstreams.get(step_id, ())]
         return out
 
 
