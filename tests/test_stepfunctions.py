@@ -302,6 +302,8 @@ def test_exact_layout_enforces_exactly_the_dag(g, rnd):
         chained = {e for c in block.chains for e in itertools.pairwise(c)}
         assert not chained & set(block.waits)
         assert all(g.has_edge(u, v) for u, v in block.waits)
+        for u, v in block.waits:  # no handshake for an edge another path already implies
+            assert not any(u in nx.ancestors(g, w) for w in g.predecessors(v) if w != u)
 
 
 def _handshake_blocks(item):
