@@ -737,3 +737,39 @@ def test_moto_exact_layout_broken_handshake_fails_with_a_clear_cause(
     assert described["error"] == "HandshakeFailed"
     assert "s3:PutObject" in described["cause"] and "states:SendTaskSuccess" in described["cause"]
     assert " -> handoff-" in described["cause"]
+
+
+def mixed() -> dsl.Pipeline:
+    """Two "N" blocks in series: the first costs time if serialised (a and d are long), the
+    second does not (equal steps), so ``auto`` handshakes the first and nests the second."""
+
+    @dsl.pipeline(name="mixed")
+    def pipeline() -> None:
+        a = source(seed=0).set_name("a").set_expected_duration("10m")
+        b = source(seed=1).set_name("b").set_expected_duration("1m")
+        c = join(left=a.output, right=b.output).set_name("c").set_expected_duration("1m")
+        d = relay(data=b.output).set_name("d").set_expected_duration("10m").set_spot(Spot())
+        e = join(left=c.output, right=d.output).set_name("e").set_expected_duration("1m")
+        p = relay(data=e.output).set_name("p").set_expected_duration("1m")
+        q = relay(data=e.output).set_name("q").set_expected_duration("1m")
+        join(left=p.output, right=q.output).set_name("r").set_expected_duration("1m")
+        relay(data=q.output).set_name("s").set_expected_duration("1m")
+
+    return pipeline
+
+
+def test_moto_auto_layout_mixes_nested_waits_and_handshakes_correctly(
+    moto_sfn: MotoStepFunctions,
+) -> None:
+    """``auto`` keeps a free block nested (its waits reported) and handshakes a costly one in
+    the same machine: every edge still holds and every job gets exactly its upstream URIs."""
+    spec = mixed().spec
+    auto = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "auto"})
+    document = compile_spec(spec, load_target("stepfunctions"), auto)
+    assert any("1 edge(s) are enforced by run-time handshakes" in n for n in document.notes)
+    assert any("now also waits for" in n for n in document.notes)
+    params = required_params(spec)
+    described = moto_sfn.execute(document.text, params, name="e-3")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert_order(moto_sfn.resolver, graph.check(spec))
+    assert_uris_handed_over(spec, moto_sfn.resolver.last_jobs(), params, "e-3")
