@@ -3,7 +3,9 @@ same SageMaker jobs as the ``sagemaker`` target (shared builders in ``_aws_jobs`
 
 Shape: a ``start`` Pass state merges parameter defaults into the execution input; the DAG follows
 as nested sequences and Parallel states (``_sp_layout``: exact for series-parallel graphs, every
-added precedence reported). Each step is a ``.sync`` Task; its state carries only
+added precedence reported). With ``[stepfunctions] layout = "exact"`` (or ``"auto"``) a block
+that is not series-parallel runs as parallel chains whose cross edges are run-time handshakes
+(``_sfn_handshakes``) instead of added waits. Each step is a ``.sync`` Task; its state carries only
 ``{"params": ..., "uris": ...}`` where ``uris`` holds the Training output prefixes (the service
 puts the job name in them), so payloads stay tiny. Processing output URIs are computed from the
 execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}``: legal,

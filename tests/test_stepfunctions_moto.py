@@ -705,13 +705,6 @@ def test_some_handshake_carries_a_training_uri() -> None:
     assert training_handshakes(), "no generated DAG reads a Training output across a handshake"
 
 
-def _state_names(machine: dict[str, Any]) -> Iterator[str]:
-    for name, state in machine["States"].items():
-        yield name
-        for branch in state.get("Branches", []):
-            yield from _state_names(branch)
-
-
 def test_moto_exact_layout_failure_upstream_of_a_handshake_fails_the_run(
     moto_sfn: MotoStepFunctions,
 ) -> None:
