@@ -21,7 +21,6 @@ from pipecast.errors import PipelineError
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GOLDEN_DIR = EXAMPLES / "compiled"
-SHARED = ROOT.parent / "shared"
 EXAMPLE_CONFIG: Config = load_config(EXAMPLES / "pipecast.toml")
 REGENERATE = os.environ.get("PIPECAST_REGENERATE") == "1"
 

@@ -1,6 +1,6 @@
 """SageMaker target: documents the service accepts, checked against outside oracles.
 
-Oracles: the official pipeline-definition JSON Schema (../shared/reference), botocore's service
+Oracles: the official pipeline-definition JSON Schema (vendored in tests/data/), botocore's service
 model for every job request, and moto's SageMaker API.
 
 The official schema is stale; these overlay patches (built here, never in the file) accept what the
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
 from helpers import (
     EXAMPLE_CONFIG,
     GOLDEN_DIR,
-    SHARED,
     Unsupported,
     compile_text,
     expect,
@@ -40,8 +40,12 @@ from pipecast.compilers import _aws_jobs
 from pipecast.compilers.sagemaker_validate import check_request, validate_document
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
 
+# vendored from ../shared/reference (source, commit and licence in its README.md)
 SCHEMA_PATH = (
-    SHARED / "reference" / "sagemaker-pipeline-definition" / "pipeline-definition.schema.json"
+    Path(__file__).parent
+    / "data"
+    / "sagemaker-pipeline-definition"
+    / "pipeline-definition.schema.json"
 )
 GOLDENS = sorted(GOLDEN_DIR.glob("*.sagemaker.json"))
 IMG = "r.example.com/x:1.0"
@@ -244,8 +248,9 @@ def test_caching_is_a_cache_config_and_not_expressible_on_step_functions():
     def kfp_check(text: str) -> None:
         assert text.count("enableCache: true") == 2
 
-    expect(cached, sagemaker=check, kubeflow=kfp_check,
-           stepfunctions=Unsupported("PC008", "caching"))
+    expect(
+        cached, sagemaker=check, kubeflow=kfp_check, stepfunctions=Unsupported("PC008", "caching")
+    )
 
 
 def test_disk_becomes_the_volume_size():
