@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from pipecast.dsl._component import value_matches
-from pipecast.dsl._spec import (
+from pipecast.dsl.spec import (
     ARTIFACT_TYPES,
     PARAMETER_TYPES,
     ComponentSpec,
@@ -36,6 +35,7 @@ from pipecast.dsl._spec import (
     Placeholder,
     StepSpec,
     render_value,
+    value_matches,
 )
 from pipecast.errors import Diagnostic, PipelineError, SourceLocation
 
@@ -600,7 +600,7 @@ def _used_features(spec: PipelineSpec, step: StepSpec) -> dict[str, bool]:
         "manifest_inputs": manifest,
         "python_components": comp.python_function is not None,
         "instance_type": step.instance_type is not None,
-        "disk": step.resources is not None and step.resources.disk is not None,
+        "disk": step.resources is not None and step.resources.disk_bytes is not None,
     }
 
 

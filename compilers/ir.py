@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipecast.dsl._resources import format_bytes
+from pipecast.dsl.spec import format_bytes
 
 from ._target import Capabilities, Document, Limits, Target
 from .canonical import dumps_json

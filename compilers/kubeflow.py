@@ -34,14 +34,14 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pipecast.dsl._resources import format_bytes
-from pipecast.dsl._spec import (
+from pipecast.dsl.spec import (
     Constant,
     ImporterRef,
     OutputRef,
     ParameterRef,
     Placeholder,
     StepSpec,
+    format_bytes,
     render_value,
 )
 from pipecast.errors import MissingExtraError
@@ -51,7 +51,7 @@ from .diff import DocumentSummary, StepSummary
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl._spec import ComponentSpec, PipelineSpec
+    from pipecast.dsl.spec import ComponentSpec, PipelineSpec
 
     from .graph import CheckedPipeline
 

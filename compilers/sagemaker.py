@@ -4,7 +4,7 @@ Each step is a Processing step, or, when it asks for spot, a Training step used 
 (managed spot, uncompressed outputs). Downstream inputs reference upstream outputs with ``Get``
 property references, so SageMaker infers the data dependencies; ``DependsOn`` is emitted only for
 explicit ``.after()`` edges that carry no data, after transitive reduction. Requests come from the
-shared builders in ``_aws_jobs`` (the Step Functions target uses the same ones).
+shared builders in ``aws_jobs`` (the Step Functions target uses the same ones).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from . import _aws_jobs as jobs
+from . import aws_jobs as jobs
 from ._target import Capabilities, Document, Target
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl._spec import PipelineSpec, StepSpec
+    from pipecast.dsl.spec import PipelineSpec, StepSpec
 
     from .graph import CheckedPipeline
 

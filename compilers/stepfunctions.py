@@ -1,5 +1,5 @@
 """The ``stepfunctions`` target: an AWS Step Functions state machine (ASL, JSONata) running the
-same SageMaker jobs as the ``sagemaker`` target (shared builders in ``_aws_jobs``).
+same SageMaker jobs as the ``sagemaker`` target (shared builders in ``aws_jobs``).
 
 Shape: a ``start`` Pass state merges parameter defaults into the execution input; the DAG follows
 as nested sequences and Parallel states (``_sp_layout``: exact for series-parallel graphs, every
@@ -21,8 +21,8 @@ import json
 import statistics
 from typing import TYPE_CHECKING, Any
 
-from . import _aws_jobs as jobs
 from . import _sfn_handshakes
+from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
 from ._sp_layout import Handshakes, Parallel, Sequence, layout
 from ._target import Capabilities, Document, Target
@@ -31,7 +31,7 @@ from .diff import DocumentSummary, StepSummary
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl._spec import StepSpec
+    from pipecast.dsl.spec import StepSpec
 
     from .graph import CheckedPipeline
 

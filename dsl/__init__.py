@@ -16,8 +16,8 @@ from ._component import (
 )
 from ._pipeline import Importer, OutputHandle, Pipeline, PipelineParameter, Task, importer, pipeline
 from ._resources import Resources, Retry, Spot
-from ._spec import PipelineSpec
-from ._types import Artifact, Dataset, Input, Model, Output
+from .spec import PipelineSpec
+from .types import Artifact, Dataset, Input, Model, Output
 
 __all__ = [
     "Artifact",

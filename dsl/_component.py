@@ -9,18 +9,19 @@ image, or locally).
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import DefinitionError, SourceLocation, did_you_mean
 
 from ._location import user_location
-from ._resources import Resources, Retry, Spot, parse_duration
-from ._spec import (
+from ._resources import Resources, Retry, Spot
+from .spec import (
     ARTIFACT_TYPES,
     Arg,
     ArgPart,
@@ -28,8 +29,10 @@ from ._spec import (
     InputSpec,
     OutputSpec,
     Placeholder,
+    value_matches,
 )
-from ._types import io_annotation, is_type_artifact
+from .types import io_annotation, is_type_artifact
+from .units import parse_duration
 
 __all__ = [
     "Component",
@@ -42,9 +45,21 @@ __all__ = [
     "param",
 ]
 
+if TYPE_CHECKING:
+    from ._pipeline import _Builder
+
 _PARAM_TYPES: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool"}
+# the pipeline being built by the running ``@dsl.pipeline`` function (set by ``_pipeline``)
+BUILDER: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
+    "pipecast_builder", default=None
+)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 RUNTIME_COMMAND = ("python", "-m", "pipecast.runtime")
+
+
+def current_builder() -> _Builder | None:
+    """The builder of the pipeline function being run, if any (components add tasks to it)."""
+    return BUILDER.get()
 
 
 def input_path(name: str) -> Placeholder:
@@ -93,8 +108,6 @@ class Component:
         return self.spec.name
 
     def __call__(self, **kwargs: Any) -> Any:
-        from ._pipeline import current_builder
-
         builder = current_builder()
         if builder is None:
             raise DefinitionError(
@@ -392,19 +405,6 @@ def _interface(
                 f"with T one of {', '.join(ARTIFACT_TYPES)}",
             )
     return tuple(inputs), tuple(outputs)
-
-
-def value_matches(ptype: str, value: Any) -> bool:
-    """Whether ``value`` is a valid constant for a parameter of type ``ptype`` (int fits float)."""
-    if ptype == "bool":
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if ptype == "int":
-        return isinstance(value, int)
-    if ptype == "float":
-        return isinstance(value, (int, float))
-    return isinstance(value, str)
 
 
 def _default_args(inputs: Sequence[InputSpec], outputs: Sequence[OutputSpec]) -> tuple[Arg, ...]:

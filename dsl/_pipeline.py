@@ -7,7 +7,6 @@ are collected with the user's file:line, so one build reports all of them togeth
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import re
 import typing
@@ -16,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLocation, did_you_mean
 
-from ._component import Component, value_matches
+from ._component import BUILDER, Component, current_builder
 from ._location import user_location
-from ._resources import Resources, Retry, Spot, parse_duration
-from ._spec import (
+from ._resources import Resources, Retry, Spot
+from .spec import (
     ARTIFACT_TYPES,
     Binding,
     Caching,
@@ -31,8 +30,12 @@ from ._spec import (
     ParameterSpec,
     PipelineSpec,
     StepSpec,
+    artifact_fits,
+    parameter_fits,
+    value_matches,
 )
-from ._types import Artifact
+from .types import Artifact
+from .units import parse_duration
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -53,13 +56,6 @@ STEP_ID_HINT = (
     "at most 48 characters (they become job and state names)"
 )
 _PARAM_TYPES: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool"}
-_builder: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
-    "pipecast_builder", default=None
-)
-
-
-def current_builder() -> _Builder | None:
-    return _builder.get()
 
 
 class PipelineParameter:
@@ -299,9 +295,9 @@ class Task:
             component=self.component.name,
             arguments=tuple(sorted((name, b) for name, b in self.arguments.items())),
             after=tuple(sorted({t.id for t in self.explicit_after.values()})),
-            resources=self.resources,
-            spot=self.spot,
-            retry=self.retry,
+            resources=None if self.resources is None else self.resources.to_spec(),
+            spot=None if self.spot is None else self.spot.to_spec(),
+            retry=None if self.retry is None else self.retry.to_spec(),
             timeout_seconds=self.timeout_seconds,
             expected_seconds=self.expected_seconds,
             env=tuple(sorted(self.env.items())),
@@ -406,7 +402,7 @@ class _Builder:
         where = f"input '{name}' of '{comp.name}'"
         if kind == "artifact":
             if isinstance(value, (OutputHandle, Importer)):
-                if type_name not in ("Artifact", value.type) and value.type != "Artifact":
+                if not artifact_fits(type_name, value.type):
                     self.error(
                         "PC113",
                         f"{where} expects {type_name}, got {value.type}",
@@ -435,7 +431,7 @@ class _Builder:
             )
             return None
         if isinstance(value, PipelineParameter):
-            if value.type != type_name and not (value.type == "int" and type_name == "float"):
+            if not parameter_fits(value.type, type_name):
                 self.error(
                     "PC113",
                     f"{where} is {type_name}, but pipeline parameter "
@@ -624,13 +620,13 @@ class Pipeline:
         params, problems = self._parameters()
         builder = _Builder(self.name)
         builder.diagnostics.extend(problems)
-        token = _builder.set(builder)
+        token = BUILDER.set(builder)
         try:
             self.func(**{p.name: PipelineParameter(p.name, p.type) for p in params})
         except DefinitionError as exc:
             builder.diagnostics.append(exc.diagnostic)
         finally:
-            _builder.reset(token)
+            BUILDER.reset(token)
         self._check_ids(builder)
         if any(d.severity == "error" for d in builder.diagnostics):
             raise PipelineError(builder.diagnostics, pipeline=self.name)

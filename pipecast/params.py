@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pipecast.errors import ParameterError, did_you_mean
 
 if TYPE_CHECKING:
-    from pipecast.dsl._spec import ParameterSpec, PipelineSpec
+    from pipecast.dsl.spec import ParameterSpec, PipelineSpec
 
 __all__ = ["parse_params", "resolve_params"]
 

@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipecast.dsl._types import ARTIFACT_CLASSES, io_annotation
+from pipecast.dsl.types import ARTIFACT_CLASSES, io_annotation
 
 __all__ = ["call_component", "main", "resolve_function"]
 

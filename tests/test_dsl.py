@@ -7,7 +7,7 @@ from helpers import load_example
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Model, Output, Resources, Retry, Spot
-from pipecast.dsl._spec import Constant, ImporterRef, OutputRef, ParameterRef, Placeholder
+from pipecast.dsl.spec import Constant, ImporterRef, OutputRef, ParameterRef, Placeholder
 from pipecast.errors import DefinitionError, PipelineError
 
 IMG = "registry.example.com/x:1.0"

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from pipecast import dsl
 from pipecast.compilers import graph, load_target
+from pipecast.compilers.canonical import dumps_json
 from pipecast.compilers._target import Capabilities, Limits, Target
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
-from pipecast.dsl._spec import ComponentSpec, PipelineSpec, StepSpec
+from pipecast.dsl.spec import ComponentSpec, PipelineSpec, StepSpec
 from pipecast.errors import PipelineError
 
 IMG = "registry.example.com/x:1.0"
@@ -249,7 +250,7 @@ def test_resources_survive_ir_round_trip():
         node().set_resources(Resources(cpu=0.5, memory="768MiB", disk="20GiB"))
 
     spec = p.spec
-    again = PipelineSpec.from_dict(json.loads(spec.to_json()))
+    again = PipelineSpec.from_dict(json.loads(dumps_json(spec.to_dict())))
     assert again == spec
     assert again.steps[0].resources.disk_bytes == 20 * 1024**3
 

@@ -36,7 +36,7 @@ from helpers import (
 )
 
 from pipecast import dsl
-from pipecast.compilers import _aws_jobs
+from pipecast.compilers import aws_jobs
 from pipecast.compilers.sagemaker_validate import check_request, validate_document
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
 
@@ -149,7 +149,7 @@ def test_flagship_places_each_step_on_its_own_kind_of_capacity():
         step = steps[name]
         assert step["Type"] == "Processing"
         instance = step["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceType"]
-        gpu = next(t.gpu for t in _aws_jobs.catalogue() if t.type == instance)
+        gpu = next(t.gpu for t in aws_jobs.catalogue() if t.type == instance)
         assert gpu == 0, f"{name} on a GPU instance"
         images.add(step["Arguments"]["AppSpecification"]["ImageUri"])
     assert (
@@ -203,9 +203,9 @@ def test_catalogue_is_honest_against_botocore():
         "processing": set(model.shape_for("ProcessingInstanceType").enum),
         "training": set(model.shape_for("TrainingInstanceType").enum),
     }
-    families = {t.type.split(".")[1] for t in _aws_jobs.catalogue()}
+    families = {t.type.split(".")[1] for t in aws_jobs.catalogue()}
     assert {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5", "m5", "c5", "r5"} <= families
-    for it in _aws_jobs.catalogue():
+    for it in aws_jobs.catalogue():
         assert it.job_kinds, it.type
         for kind in ("processing", "training"):
             assert (kind in it.job_kinds) == (it.type in enums[kind]), (it.type, kind)

@@ -74,7 +74,7 @@ from pipecast import dsl
 from pipecast._api import compile_spec
 from pipecast.compilers import graph, load_target
 from pipecast.dsl import Dataset, Input, Output, Resources, Retry, Spot
-from pipecast.dsl._spec import ImporterRef, OutputRef, ParameterRef, PipelineSpec
+from pipecast.dsl.spec import ImporterRef, OutputRef, ParameterRef, PipelineSpec
 
 REGION = "us-east-1"
 HOLD_LIMIT = 30.0  # seconds a held job waits before the test reports a stall

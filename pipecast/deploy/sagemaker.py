@@ -97,7 +97,7 @@ def upsert(name: str, text: str, config: Config, tags: dict[str, str], exists: b
 
 def start(name: str, params: dict[str, Any], config: Config) -> tuple[str, str]:
     """Start an execution; returns (execution ARN, console link)."""
-    from pipecast.dsl._spec import render_value
+    from pipecast.dsl.spec import render_value
 
     sm = client("sagemaker", config.get("region"))
     values = [{"Name": k, "Value": render_value(v)} for k, v in sorted(params.items())]

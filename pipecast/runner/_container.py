@@ -24,14 +24,14 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pipecast.compilers._aws_jobs import (
+from pipecast.compilers.aws_jobs import (
     PROCESSING_IN,
     PROCESSING_OUT,
     TRAINING_IN,
     TRAINING_OUT,
     job_kind,
 )
-from pipecast.dsl._spec import ComponentSpec, StepSpec
+from pipecast.dsl.spec import ComponentSpec, StepSpec
 from pipecast.errors import PipecastError
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Any
 
 from pipecast.compilers.canonical import atomic_write, dumps_json
 from pipecast.compilers.graph import CheckedPipeline
-from pipecast.dsl._spec import (
+from pipecast.dsl.spec import (
     Constant,
     ImporterRef,
     OutputRef,

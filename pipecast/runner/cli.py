@@ -60,7 +60,7 @@ def run_command(
     from pipecast._loader import load_pipeline
     from pipecast.compilers import graph
     from pipecast.config import load_config
-    from pipecast.dsl._resources import parse_memory
+    from pipecast.dsl.units import parse_memory
     from pipecast.params import resolve_params
 
     from ._container import detect

@@ -1,9 +1,21 @@
 """The pipeline spec (IR): frozen, typed plain data that every target and the local runner read.
 
-The DSL only builds it; nothing downstream sees DSL objects. It round-trips through JSON
-(:func:`PipelineSpec.to_dict` / :func:`PipelineSpec.from_dict`) and its JSON form validates
-against ``schemas/pipeline.schema.json``. Source locations are kept for diagnostics but are not
-part of the document (they differ between machines and would break byte-for-byte determinism).
+This is the one public module compilers, the runner, deploy and the runtime import the IR from
+(``pipecast.dsl.spec``). It is a leaf: it imports nothing from the DSL's builders, the compilers
+or the runner, so a target (or another tool) can read a spec without pulling them in. The DSL
+only builds it; nothing downstream sees DSL objects: resources, spot and retry settings are plain
+integers (bytes, seconds) here, not the user-facing ``Resources``/``Spot``/``Retry`` that accept
+``"16GiB"`` or ``"2h"``.
+
+It round-trips through JSON (:func:`PipelineSpec.to_dict` / :func:`PipelineSpec.from_dict`) and
+its JSON form validates against ``schemas/pipeline.schema.json``. Source locations are kept for
+diagnostics but are not part of the document (they differ between machines and would break
+byte-for-byte determinism).
+
+The value rules every layer shares live here too, once: which constant fits a parameter type
+(:func:`value_matches`), which parameter fits an input (:func:`parameter_fits`), which artifact
+fits an artifact input (:func:`artifact_fits`), and how a value is spelled on a command line
+(:func:`render_value`).
 """
 
 from __future__ import annotations
@@ -15,12 +27,12 @@ from typing import Any, Literal, TypeAlias, cast
 
 from pipecast.errors import SourceLocation
 
-from ._resources import Resources, Retry, Spot
-
 __all__ = [
     "ARTIFACT_TYPES",
     "IR_VERSION",
     "PARAMETER_TYPES",
+    "Arg",
+    "ArgPart",
     "Binding",
     "Caching",
     "ComponentSpec",
@@ -30,12 +42,22 @@ __all__ = [
     "InputSpec",
     "OutputRef",
     "OutputSpec",
+    "ParamValue",
     "ParameterRef",
     "ParameterSpec",
     "PipelineSpec",
     "Placeholder",
+    "PlaceholderKind",
+    "ResourceSpec",
+    "RetrySpec",
+    "SpotSpec",
     "StepSpec",
+    "artifact_fits",
+    "binding_from_dict",
+    "format_bytes",
+    "parameter_fits",
     "render_value",
+    "value_matches",
 ]
 
 IR_VERSION = 1
@@ -52,6 +74,68 @@ def render_value(value: ParamValue) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def value_matches(ptype: str, value: Any) -> bool:
+    """Whether ``value`` is a valid constant for a parameter of type ``ptype`` (int fits float)."""
+    if ptype == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if ptype == "int":
+        return isinstance(value, int)
+    if ptype == "float":
+        return isinstance(value, (int, float))
+    return isinstance(value, str)
+
+
+def parameter_fits(param_type: str, input_type: str) -> bool:
+    """Whether a pipeline parameter of ``param_type`` may feed an input of ``input_type``."""
+    return param_type == input_type or (param_type == "int" and input_type == "float")
+
+
+def artifact_fits(expected: str, produced: str) -> bool:
+    """Whether an artifact of type ``produced`` may feed an input expecting ``expected``
+    (``Artifact`` on either side accepts any artifact)."""
+    return "Artifact" in (expected, produced) or produced == expected
+
+
+def format_bytes(size: int) -> str:
+    """The shortest exact binary-unit spelling of a byte count (``17179869184`` → ``16GiB``)."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}B"
+
+
+# ----- step settings: plain numbers ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """What one step needs, in plain units: vCPUs, bytes of memory, GPUs, bytes of disk."""
+
+    cpu: float
+    memory_bytes: int
+    gpu: int = 0
+    gpu_type: str | None = None
+    disk_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class SpotSpec:
+    """Run on spot capacity, waiting at most ``max_wait_seconds`` (queueing plus running)."""
+
+    max_wait_seconds: int
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """Up to ``max_attempts`` attempts in total, with exponential backoff."""
+
+    max_attempts: int
+    backoff_seconds: int
+    backoff_rate: float
 
 
 # ----- component interface ---------------------------------------------------------------------
@@ -278,9 +362,9 @@ class StepSpec:
     component: str
     arguments: tuple[tuple[str, Binding], ...]
     after: tuple[str, ...] = ()
-    resources: Resources | None = None
-    spot: Spot | None = None
-    retry: Retry | None = None
+    resources: ResourceSpec | None = None
+    spot: SpotSpec | None = None
+    retry: RetrySpec | None = None
     timeout_seconds: int | None = None
     expected_seconds: int | None = None
     env: tuple[tuple[str, str], ...] = ()
@@ -345,11 +429,11 @@ class StepSpec:
             after=tuple(data.get("after", ())),
             resources=None
             if res is None
-            else Resources(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
-            spot=None if spot is None else Spot(spot["max_wait_seconds"]),
+            else ResourceSpec(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
+            spot=None if spot is None else SpotSpec(spot["max_wait_seconds"]),
             retry=None
             if retry is None
-            else Retry(retry["max_attempts"], retry["backoff_seconds"], retry["backoff_rate"]),
+            else RetrySpec(retry["max_attempts"], retry["backoff_seconds"], retry["backoff_rate"]),
             timeout_seconds=data.get("timeout_seconds"),
             expected_seconds=data.get("expected_seconds"),
             env=tuple(sorted(data.get("env", {}).items())),
@@ -413,12 +497,6 @@ class PipelineSpec:
         if self.description:
             out["description"] = self.description
         return out
-
-    def to_json(self) -> str:
-        """Canonical JSON text (sorted keys, 2-space indent, trailing newline)."""
-        from pipecast.compilers.canonical import dumps_json
-
-        return dumps_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineSpec:

@@ -26,14 +26,14 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Any, Protocol
 
-from pipecast.dsl._resources import Resources
-from pipecast.dsl._spec import (
+from pipecast.dsl.spec import (
     Constant,
     ImporterRef,
     OutputRef,
     ParameterRef,
     PipelineSpec,
     Placeholder,
+    ResourceSpec,
     StepSpec,
     render_value,
 )
@@ -121,7 +121,7 @@ def job_kind(step: StepSpec) -> str:
     return "training" if step.spot is not None else "processing"
 
 
-def _fits(it: InstanceType, r: Resources | None) -> bool:
+def _fits(it: InstanceType, r: ResourceSpec | None) -> bool:
     if r is None:
         return it.gpu == 0
     if it.vcpu < r.cpu or it.memory_gib * 1024**3 < r.memory_bytes or it.gpu < r.gpu:
@@ -132,7 +132,7 @@ def _fits(it: InstanceType, r: Resources | None) -> bool:
 
 
 @cache
-def _cheapest(kind: str, resources: Resources | None) -> str | None:
+def _cheapest(kind: str, resources: ResourceSpec | None) -> str | None:
     """The cheapest fitting type (steps share a few resource shapes: one scan per shape)."""
     fitting = [it for it in catalogue() if kind in it.job_kinds and _fits(it, resources)]
     return min(fitting, key=lambda it: (it.price_per_hour, it.type)).type if fitting else None
