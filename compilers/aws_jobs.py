@@ -39,18 +39,25 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, did_you_mean
 
-from ._target import Limits
+from .target import Limits, Placement
 
 __all__ = [
     "DEFAULT_MAX_RUNTIME",
-    "JOB_LIMITS",
+    "PROCESSING_IN",
+    "PROCESSING_OUT",
+    "TRAINING_IN",
+    "TRAINING_OUT",
     "Expressions",
     "InstanceType",
     "catalogue",
     "choose_instance",
+    "input_uri",
     "job_kind",
-    "placement_diagnostics",
+    "job_limits",
+    "output_uri",
+    "place",
     "processing_request",
+    "render_args",
     "request",
     "training_request",
 ]
@@ -61,25 +68,36 @@ PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
 
 
-# SageMaker job limits (CreateProcessingJob/CreateTrainingJob), shared by both AWS targets
-JOB_LIMITS = Limits(
-    max_inputs_per_step=10,
-    max_outputs_per_step=10,
-    max_arg_count=100,
-    max_arg_length=256,
-    max_env_vars=100,
-    max_document_bytes=1024 * 1024,
-    placeholder_text={
-        "inputPath": f"{PROCESSING_IN}/{{name}}",
-        "outputPath": f"{PROCESSING_OUT}/{{name}}",
-    },
-)
+def job_limits(step_id_max_length: int) -> Limits:
+    """SageMaker job limits (CreateProcessingJob/CreateTrainingJob), shared by both AWS targets,
+    with the target's own step id length and its 1 MiB definition size."""
+    return Limits(
+        max_inputs_per_step=10,
+        max_outputs_per_step=10,
+        max_arg_count=100,
+        max_arg_length=256,
+        max_env_vars=100,
+        step_id_max_length=step_id_max_length,
+        max_document_bytes=1024 * 1024,
+        placeholder_text={
+            "inputPath": f"{PROCESSING_IN}/{{name}}",
+            "outputPath": f"{PROCESSING_OUT}/{{name}}",
+        },
+    )
 
 
-def placement_diagnostics(checked: Any, config: Any) -> list[Diagnostic]:
-    """``Target.check`` for both AWS targets: every step must have an instance type."""
-    found = (choose_instance(s)[1] for s in checked.spec.steps)
-    return [d for d in found if d is not None]
+def place(spec: PipelineSpec) -> Placement:
+    """``Target.place`` for both AWS targets: each step's instance type, chosen once, or a
+    PC006 diagnostic for each step no catalogue type fits."""
+    placement: dict[str, str] = {}
+    problems: list[Diagnostic] = []
+    for step in spec.steps:
+        instance, problem = choose_instance(step)
+        if instance is not None:
+            placement[step.id] = instance
+        if problem is not None:
+            problems.append(problem)
+    return placement, problems
 
 
 class Expressions(Protocol):

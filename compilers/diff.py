@@ -2,10 +2,11 @@
 
 A JSON line diff of a SageMaker definition or a state machine is unreadable in review: one image
 bump moves braces around, nested Parallel branches shift. Instead, each target reduces its
-document to a :class:`DocumentSummary` (``Target.describe``): per step, the few things a reviewer
-cares about, under the same field names on every target (``image``, ``instance type``, ``spot``,
-``resources``, ``retry``, ``timeout``, ``arguments``, ``inputs``, ``depends on``, ...). This module
-compares two summaries and renders the changes as text, Markdown (for pull requests) or JSON.
+document to a :class:`DocumentSummary` (its review hook, ``Target.review.summarize``): per step,
+the few things a reviewer cares about, under the same field names on every target (``image``,
+``instance type``, ``spot``, ``resources``, ``retry``, ``timeout``, ``arguments``, ``inputs``,
+``depends on``, ...). This module compares two summaries and renders the changes as text,
+Markdown (for pull requests) or JSON.
 """
 
 from __future__ import annotations
@@ -239,14 +240,16 @@ def detect_target(document: Any, source: str = "document") -> str:
     """Which registered target produced ``document`` (from its content, not its file name)."""
     from . import load_target, target_names
 
+    readable = []
     for name in target_names():
-        target = load_target(name)
-        if target.detect is not None and target.detect(document):
-            return name
+        review = load_target(name).review
+        if review is not None:
+            if review.detect(document):
+                return name
+            readable.append(name)
     raise DocumentError(
-        f"{source}: not a document pipecast can read (expected a SageMaker "
-        "pipeline definition, a Step Functions state machine, a Kubeflow "
-        "pipeline or a pipecast IR document)"
+        f"{source}: not a document pipecast can read (expected a document of one of the "
+        f"targets {', '.join(readable)})"
     )
 
 
@@ -258,11 +261,11 @@ def summarize_text(
 
     document = load_document(text, source)
     name = target or detect_target(document, source)
-    describe = load_target(name).describe
-    if describe is None:
+    review = load_target(name).review
+    if review is None:
         raise DocumentError(f"{source}: the {name} target cannot summarise documents yet")
     try:
-        return describe(document)
+        return review.summarize(document)
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise DocumentError(
             f"{source}: malformed {name} document ({type(exc).__name__}: {exc})"

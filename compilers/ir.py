@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import format_bytes
 
-from ._target import Capabilities, Document, Limits, Target
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
+from .target import Capabilities, Document, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -77,21 +77,7 @@ TARGET = Target(
     name="ir",
     suffix="ir.json",
     description="pipecast's own pipeline spec (JSON), the input of every other target",
-    capabilities=Capabilities(
-        spot=True,
-        gpu=True,
-        retry=True,
-        caching=True,
-        timeout=True,
-        env=True,
-        manifest_inputs=True,
-        python_components=True,
-        instance_type=True,
-        disk=True,
-        requires_image=False,
-    ),
-    limits=Limits(),
     compile=compile,
-    detect=detect,
-    describe=describe,
+    capabilities=Capabilities(requires_image=False),
+    review=ReviewHooks(detect=detect, summarize=describe),
 )

@@ -15,24 +15,18 @@ KFP v2 equivalent: using one is a compile error for this target, never silently 
 
 Speed: kfp spends most of a large compile in two places that do not shape the output (an
 ``inspect.stack()`` per resource setter, and re-sanitizing every task name once per task). While
-kfp builds our pipeline they are made cheap (:func:`_kfp_fast_paths`); the YAML is byte-for-byte
-what kfp writes without them (tested), and at 1,000 steps the target takes about a third of the
-time kfp takes for the same pipeline written in its own DSL (``benchmarks/kubeflow_vs_kfp.py``).
+kfp builds our pipeline they are made cheap (``_kfp_speedups``: why it is safe, which kfp
+versions, and the ``PIPECAST_KFP_SPEEDUPS=0`` switch); the YAML is byte-for-byte what kfp writes
+without them (tested), and at 1,000 steps the target takes about a third of the time kfp takes
+for the same pipeline written in its own DSL (``benchmarks/kubeflow_vs_kfp.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib
 import inspect
 import os
-import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from types import FrameType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
     Constant,
@@ -42,12 +36,12 @@ from pipecast.dsl.spec import (
     Placeholder,
     StepSpec,
     format_bytes,
-    render_value,
 )
 from pipecast.errors import MissingExtraError
 
-from ._target import Capabilities, Document, Limits, Target
+from ._kfp_speedups import kfp_speedups
 from .diff import DocumentSummary, StepSummary
+from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -76,87 +70,6 @@ def _kfp() -> Any:
     except ImportError:
         raise MissingExtraError("kfp", "kubeflow") from None
     return kfp
-
-
-class _Frame(NamedTuple):
-    frame: Any
-    filename: str
-    lineno: int
-    function: str
-    code_context: None
-    context_index: None  # inspect.FrameInfo's ``index``; a tuple's own .index() takes that name
-
-
-class _CheapInspect:
-    """``inspect`` for kfp's task setters, with a ``stack()`` that reads no source files.
-
-    Every ``PipelineTask.set_cpu_request``/``set_memory_limit``/... calls ``inspect.stack()``
-    only to name itself in an error raised for non-container tasks (pipecast sets resources on
-    container tasks only). The real ``stack()`` opens the source of every frame: about 70 % of
-    compiling a 1,000-step pipeline. Frames, names and lines stay real; only the source-line
-    context (which kfp does not read) is left out.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(inspect, name)
-
-    @staticmethod
-    def stack(context: int = 1) -> list[_Frame]:
-        frames: list[_Frame] = []
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None:
-            code = frame.f_code
-            frames.append(_Frame(frame, code.co_filename, frame.f_lineno, code.co_name, None, None))
-            frame = frame.f_back
-        return frames
-
-
-_PATCH_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _swap(module_name: str, attribute: str, make: Callable[[Any], Any]) -> Iterator[None]:
-    """Replace ``module.attribute`` with ``make(original)`` for the duration, if both exist."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:  # a future kfp moved it: run at kfp's own speed
-        yield
-        return
-    original = getattr(module, attribute, None)
-    if original is None:
-        yield
-        return
-    setattr(module, attribute, make(original))
-    try:
-        yield
-    finally:
-        setattr(module, attribute, original)
-
-
-@contextlib.contextmanager
-def _kfp_fast_paths() -> Iterator[None]:
-    """Two of kfp's slow paths, made fast without changing a byte of its output.
-
-    - task setters call ``inspect.stack()`` (see :class:`_CheapInspect`);
-    - the compiler sanitizes every task name once per other task (O(N²) regex calls, about half
-      of what is left at 1,000 steps); the function is pure, so it is memoised.
-    """
-    with _PATCH_LOCK, contextlib.ExitStack() as stack:
-        stack.enter_context(
-            _swap(
-                "kfp.dsl.pipeline_task",
-                "inspect",
-                lambda real: _CheapInspect() if real is inspect else real,
-            )
-        )
-        stack.enter_context(
-            _swap(
-                "kfp.dsl.utils",
-                "maybe_rename_for_k8s",
-                lambda real: functools.lru_cache(None)(real),
-            )
-        )
-        yield
 
 
 def _artifact_class(kfp: Any, type_name: str) -> Any:
@@ -308,7 +221,7 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         ]
     )
     pipeline_body.__name__ = spec.name.replace("-", "_")
-    with _kfp_fast_paths(), tempfile.TemporaryDirectory() as tmp:
+    with kfp_speedups(kfp.__version__), tempfile.TemporaryDirectory() as tmp:
         pipeline = kfp.dsl.pipeline(
             name=spec.name, description=spec.description, pipeline_root=config.artifact_root
         )(pipeline_body)
@@ -390,24 +303,36 @@ TARGET = Target(
     name="kubeflow",
     suffix="kubeflow.yaml",
     description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
-    capabilities=Capabilities(
-        spot=True,
-        gpu=True,
-        retry=True,
-        caching=True,
-        timeout=True,
-        env=True,
-        manifest_inputs=True,
-        python_components=True,
-        instance_type=True,
-        disk=False,
-    ),
-    limits=Limits(step_id_max_length=63),
     compile=compile,
+    capabilities=Capabilities(unsupported={"disk"}),
+    limits=Limits(step_id_max_length=63),
+    config_section={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "spot_node_selector": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Node labels that select spot capacity",
+            },
+            "spot_tolerations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["key"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "operator": {"enum": ["Equal", "Exists"]},
+                        "value": {"type": "string"},
+                        "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
+                    },
+                },
+            },
+        },
+    },
     required_config=("artifact_root",),
+    review=ReviewHooks(detect=detect, summarize=describe),
     extra="kubeflow",
     extra_module="kfp",
-    detect=detect,
-    describe=describe,
 )
-_ = render_value  # parameter values are rendered by kfp's own placeholders

@@ -9,13 +9,12 @@ shared builders in ``aws_jobs`` (the Step Functions target uses the same ones).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from . import aws_jobs as jobs
-from ._target import Capabilities, Document, Target
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
+from .target import Document, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -93,8 +92,7 @@ def retry_policies(step: StepSpec) -> list[dict[str, Any]]:
 def _step(
     checked: CheckedPipeline, step: StepSpec, config: Config, ex: PipelineExpressions
 ) -> dict[str, Any]:
-    instance, problem = jobs.choose_instance(step)
-    assert instance is not None and problem is None  # ``check`` reported it before compile
+    instance = checked.placement[step.id]  # placed once by the graph check
     kind, request = jobs.request(
         checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
     )
@@ -223,22 +221,21 @@ TARGET = Target(
     name="sagemaker",
     suffix="sagemaker.json",
     description="SageMaker Pipelines definition: Processing steps, spot Training-as-compute",
-    capabilities=Capabilities(
-        spot=True,
-        gpu=True,
-        retry=True,
-        caching=True,
-        timeout=True,
-        env=True,
-        manifest_inputs=True,
-        python_components=True,
-        instance_type=True,
-        disk=True,
-    ),
-    limits=dataclasses.replace(jobs.JOB_LIMITS, step_id_max_length=64),
     compile=compile,
+    limits=jobs.job_limits(step_id_max_length=64),
+    config_section={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "role_arn": {
+                "$ref": "#/$defs/role_arn",
+                "description": "IAM role the jobs run as (both AWS targets)",
+            },
+            "tags": {"$ref": "#/$defs/tags"},
+        },
+    },
     required_config=("artifact_root", "sagemaker.role_arn"),
-    check=jobs.placement_diagnostics,
-    detect=detect,
-    describe=describe,
+    place=jobs.place,
+    review=ReviewHooks(detect=detect, summarize=describe),
+    deploy="pipecast.deploy.sagemaker",
 )

@@ -15,7 +15,6 @@ state whose cause names the step.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import statistics
@@ -25,9 +24,9 @@ from . import _sfn_handshakes
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
 from ._sp_layout import Handshakes, Parallel, Sequence, layout
-from ._target import Capabilities, Document, Target
 from .canonical import dumps_json, dumps_json_compact
 from .diff import DocumentSummary, StepSummary
+from .target import Capabilities, Document, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -102,8 +101,7 @@ def job_name(step_id: str) -> _Expr:
 def _task(
     checked: CheckedPipeline, step: StepSpec, config: Config, ex: JsonataExpressions
 ) -> dict[str, Any]:
-    instance, _ = jobs.choose_instance(step)
-    assert instance is not None
+    instance = checked.placement[step.id]  # placed once by the graph check
     kind, request = jobs.request(
         checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
     )
@@ -250,7 +248,7 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             f'"{mode}"); the state machine role needs {emitter.handshakes.permissions()}',
         )
     text = None if len(checked.spec.steps) > COMPACT_ABOVE_STEPS else dumps_json(document)
-    limit = jobs.JOB_LIMITS.max_document_bytes  # what Step Functions accepts (PC009 checks it)
+    limit = TARGET.limits.max_document_bytes  # what Step Functions accepts (PC009 checks it)
     if text is None or (limit is not None and len(text.encode("utf-8")) > limit):
         text = dumps_json_compact(document)
         notes += (
@@ -340,22 +338,31 @@ TARGET = Target(
     name="stepfunctions",
     suffix="stepfunctions.json",
     description="AWS Step Functions state machine (JSONata) running SageMaker jobs",
-    capabilities=Capabilities(
-        spot=True,
-        gpu=True,
-        retry=True,
-        caching=False,
-        timeout=True,
-        env=True,
-        manifest_inputs=True,
-        python_components=True,
-        instance_type=True,
-        disk=True,
-    ),
-    limits=dataclasses.replace(jobs.JOB_LIMITS, step_id_max_length=48),
     compile=compile,
+    capabilities=Capabilities(unsupported={"caching"}),
+    limits=jobs.job_limits(step_id_max_length=48),
+    config_section={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "role_arn": {
+                "$ref": "#/$defs/role_arn",
+                "description": "IAM role of the state machine (deploy)",
+            },
+            "tags": {"$ref": "#/$defs/tags"},
+            "layout": {
+                "enum": ["nested", "exact", "auto"],
+                "default": "nested",
+                "description": "nested: parts of the graph that are not series-parallel get "
+                "added waits (reported at compile time); exact: those edges are enforced by "
+                "run-time handshakes through S3 instead (needs s3:PutObject/GetObject under "
+                "artifact_root and states:SendTaskSuccess); auto: handshakes only where the "
+                "added waits would make the run longer (by the expected-duration hints)",
+            },
+        },
+    },
     required_config=("artifact_root", "sagemaker.role_arn"),
-    check=jobs.placement_diagnostics,
-    detect=detect,
-    describe=describe,
+    place=jobs.place,
+    review=ReviewHooks(detect=detect, summarize=describe),
+    deploy="pipecast.deploy.stepfunctions",
 )

@@ -20,7 +20,6 @@ from typing import Any
 __all__ = ["Problem", "validate_document", "validate_text"]
 
 MAX_NAME = 80
-MAX_DEFINITION_BYTES = 1024 * 1024
 _TYPES = {"Task", "Parallel", "Map", "Pass", "Wait", "Choice", "Succeed", "Fail"}
 _TERMINAL = {"Succeed", "Fail"}
 _NEEDS_NEXT_OR_END = {"Task", "Parallel", "Map", "Pass", "Wait"}
@@ -46,9 +45,11 @@ class Problem:
 
 def validate_text(text: str) -> list[Problem]:
     """Parse and validate; a document over 1 MB or not JSON is one problem."""
-    size = len(text.encode("utf-8"))
-    if size > MAX_DEFINITION_BYTES:
-        return [Problem("/", f"definition is {size:,} bytes; Step Functions accepts 1,048,576")]
+    from .stepfunctions import TARGET  # the size limit is declared once, by the target
+
+    size, limit = len(text.encode("utf-8")), TARGET.limits.max_document_bytes
+    if limit is not None and size > limit:
+        return [Problem("/", f"definition is {size:,} bytes; Step Functions accepts {limit:,}")]
     try:
         document = json.loads(text)
     except ValueError as exc:

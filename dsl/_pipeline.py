@@ -356,7 +356,7 @@ class _Builder:
             if inp is None:
                 if spec.output(arg_name) is not None:
                     self.error(
-                        "PC110",
+                        "PC004",
                         f"'{arg_name}' is an output of '{comp.name}', not an input",
                         location,
                         f"outputs are not passed in; read them from "
@@ -365,7 +365,7 @@ class _Builder:
                 else:
                     names = [i.name for i in spec.inputs]
                     self.error(
-                        "PC111",
+                        "PC004",
                         f"'{comp.name}' has no input '{arg_name}'{did_you_mean(arg_name, names)}",
                         location,
                         f"its inputs: {', '.join(names) or 'none'}",
@@ -381,7 +381,7 @@ class _Builder:
                 arguments[inp.name] = Constant(inp.default)  # type: ignore[arg-type]
             else:
                 self.error(
-                    "PC112",
+                    "PC002",
                     f"'{comp.name}' needs input '{inp.name}' ({inp.type})",
                     location,
                     f"pass {inp.name}=... in the call",
@@ -404,7 +404,7 @@ class _Builder:
             if isinstance(value, (OutputHandle, Importer)):
                 if not artifact_fits(type_name, value.type):
                     self.error(
-                        "PC113",
+                        "PC003",
                         f"{where} expects {type_name}, got {value.type}",
                         location,
                         f"connect an output of type {type_name}",
@@ -415,7 +415,7 @@ class _Builder:
                 return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
             if isinstance(value, Task):
                 self.error(
-                    "PC114",
+                    "PC003",
                     f"{where} got a task, not an output",
                     location,
                     "use task.output (one output) or task.outputs['name']",
@@ -427,13 +427,13 @@ class _Builder:
                 else "connect another task's output"
             )
             self.error(
-                "PC113", f"{where} is an artifact ({type_name}), got {value!r}", location, hint
+                "PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint
             )
             return None
         if isinstance(value, PipelineParameter):
             if not parameter_fits(value.type, type_name):
                 self.error(
-                    "PC113",
+                    "PC003",
                     f"{where} is {type_name}, but pipeline parameter "
                     f"'{value.name}' is {value.type}",
                     location,
@@ -443,7 +443,7 @@ class _Builder:
             return ParameterRef(value.name)
         if isinstance(value, (OutputHandle, Importer, Task)):
             self.error(
-                "PC114",
+                "PC003",
                 f"{where} is a {type_name} parameter, got an artifact "
                 f"({getattr(value, 'type', 'task')})",
                 location,
@@ -452,7 +452,7 @@ class _Builder:
             return None
         if not value_matches(type_name, value):
             self.error(
-                "PC113",
+                "PC003",
                 f"{where} is {type_name}, got {value!r}",
                 location,
                 f"pass a {type_name} value",
@@ -497,7 +497,7 @@ def importer(
         if uri.type != "str":
             raise DefinitionError(
                 f"importer uri parameter '{uri.name}' is {uri.type}, not str",
-                code="PC113",
+                code="PC003",
                 location=location,
                 hint="declare it as str",
             )
@@ -507,21 +507,21 @@ def importer(
     else:
         raise DefinitionError(
             f"importer uri must be a string or a str parameter, got {uri!r}",
-            code="PC113",
+            code="PC003",
             location=location,
             hint="e.g. dsl.importer(uri='s3://bucket/videos/')",
         )
     if not (isinstance(artifact_type, type) and issubclass(artifact_type, Artifact)):
         raise DefinitionError(
             f"artifact_type must be Artifact, Dataset or Model, got {artifact_type!r}",
-            code="PC113",
+            code="PC003",
             location=location,
             hint=f"one of {', '.join(ARTIFACT_TYPES)}",
         )
     if not isinstance(manifest, bool):
         raise DefinitionError(
             "manifest must be True or False",
-            code="PC113",
+            code="PC003",
             location=location,
             hint="manifest=True when uri is a manifest file",
         )
@@ -663,7 +663,7 @@ class Pipeline:
                 continue
             at = first.name_location or first.location
             builder.error(
-                "PC115",
+                "PC005",
                 f"duplicate step id '{task.id}' (first defined at {at})",
                 task.name_location or task.location,
                 "give each step a unique id with .set_name('...')",
@@ -672,7 +672,7 @@ class Pipeline:
         for task in builder.tasks:
             if task.id in importer_ids:
                 builder.error(
-                    "PC115",
+                    "PC005",
                     f"step id '{task.id}' is also an importer's id",
                     task.name_location or task.location,
                     "rename the step with .set_name('...')",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pipecast.errors import Diagnostic, MissingExtraError, PipelineError, UsageError
 
 if TYPE_CHECKING:
-    from pipecast.compilers._target import Document, Target
+    from pipecast.compilers.target import Document, Target
     from pipecast.config import Config
     from pipecast.dsl import Pipeline, PipelineSpec
 
@@ -62,7 +62,7 @@ def resolve_targets(name: str) -> tuple[list[Target], list[str]]:
 def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document:
     """Check ``spec`` for ``target`` and compile it. Raises PipelineError with every problem."""
     from pipecast.compilers import graph
-    from pipecast.compilers._target import Document
+    from pipecast.compilers.target import Document
 
     config.require_all(target.required_config, f"the {target.name} target")
     with paused_gc():

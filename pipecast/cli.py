@@ -72,13 +72,19 @@ def _notes(notes: Sequence[str]) -> None:
         click.echo(note, err=True)
 
 
+class _TargetOption(click.Option):
+    """``--target``, whose help lists the registered targets when help is shown (not at import:
+    reading the registry's entry points is left to the commands that need it)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from pipecast.compilers import target_names
+
+        self.help = f"{', '.join(target_names())}, or all"
+        return super().get_help_record(ctx)
+
+
 _target_option = click.option(
-    "--target",
-    "-t",
-    "target",
-    required=True,
-    metavar="TARGET",
-    help="sagemaker, stepfunctions, kubeflow, ir, or all",
+    "--target", "-t", "target", cls=_TargetOption, required=True, metavar="TARGET"
 )
 _config_option = click.option(
     "--config",

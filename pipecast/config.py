@@ -3,8 +3,10 @@
 Where it is looked for, first found wins: ``--config FILE``; ``pipecast.toml`` next to the
 pipeline file; ``pipecast.toml`` in the working directory; ``[tool.pipecast]`` of a
 ``pyproject.toml`` next to the pipeline file, then in the working directory. Command-line flags
-override single keys. The file is checked against ``schemas/config.schema.json``; a key a target
-needs but nobody set is an error naming the key and the file to put it in.
+override single keys. The file is checked against :func:`config_schema`: the base schema
+``schemas/config.schema.json`` plus one ``[<target>]`` table per registered target, as the target
+declares it (``Target.config_section``); a key a target needs but nobody set is an error naming
+the key and the file to put it in.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Config", "find_config_file", "load_config"]
+__all__ = ["Config", "config_schema", "find_config_file", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,26 @@ def load_config(
     return Config(data, source)
 
 
+def config_schema() -> dict[str, Any]:
+    """The schema configurations are checked against: the base keys, then one table per
+    registered target that declares one (in registry order), then the local runner's table."""
+    from pipecast.compilers import load_target, target_names
+    from pipecast.schemas import load_schema
+
+    base = load_schema("config")
+    properties = {k: v for k, v in base["properties"].items() if k != "local"}
+    for name in target_names():
+        section = load_target(name).config_section
+        if section is not None:
+            properties[name] = section
+    properties["local"] = base["properties"]["local"]
+    return {**base, "properties": properties}
+
+
 def _validate(data: Mapping[str, Any], source: str) -> None:
     import jsonschema
 
-    from pipecast.schemas import load_schema
-
-    schema = load_schema("config")
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(config_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         return

@@ -14,7 +14,9 @@ The hierarchy::
     └── UsageError                 wrong command-line usage (exit code 2)
 
 A :class:`Diagnostic` is the unit of reporting: a stable code, a message saying what was expected
-and what was seen, the user's ``file:line`` when known, and a hint saying how to fix it.
+and what was seen, the user's ``file:line`` when known, and a hint saying how to fix it. Every
+code and its one-line meaning is in :data:`CODES`; one rule has one code, whether the DSL finds
+it while the pipeline function runs or the graph check finds it in a spec (loaded from JSON, say).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "CODES",
+    "RETIRED_CODES",
     "ConfigError",
     "DefinitionError",
     "DeployError",
@@ -41,6 +45,48 @@ __all__ = [
 ]
 
 Severity = Literal["error", "warning"]
+
+# every diagnostic code and what it means (PC0xx: the graph check and targets; PC1xx: the DSL)
+CODES: dict[str, str] = {
+    "PC001": "the steps form a cycle",
+    "PC002": "a required input is not bound",
+    "PC003": "type mismatch: a value, parameter or artifact of the wrong type, or an unknown type",
+    "PC004": "unknown reference: no such step, input, output, parameter, importer or component",
+    "PC005": "duplicate or illegal name (step id, importer id, parameter)",
+    "PC006": "no instance type satisfies a step's resources (targets that place steps)",
+    "PC007": "spot max_wait is shorter than the step's timeout",
+    "PC008": "a feature the target cannot express",
+    "PC009": "a target limit is exceeded (steps, inputs, arguments, ids, document size)",
+    "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
+    "PC011": "a bad value (an environment variable name, a flag)",
+    "PC100": "the DSL was used wrongly",
+    "PC101": "a size, duration or resource setting is not valid",
+    "PC102": "a component or importer was called outside a pipeline function",
+    "PC103": "an image or command is not valid",
+    "PC104": "a component or pipeline name is not valid",
+    "PC105": "a function signature cannot be a component or pipeline interface",
+    "PC106": "an argument template names no such input or output, or leaves one out",
+    "PC107": "a step setting (resources, spot, retry, env, caching) has the wrong type",
+    "PC120": "a pipeline parameter was used as text or in a Python condition",
+    "PC121": "a task has no output of that name",
+    "PC122": "task.output on a task without exactly one output",
+    "PC123": ".after() was given something other than a task",
+    "PC124": "a step id given to .set_name() is not valid",
+    "PC125": "an instance type is not an ml.* type",
+    "PC126": "two different components share one name",
+    "PC127": "a pipeline was called directly instead of compiled or run",
+}
+
+# codes no longer emitted → the code of the same rule (the DSL's binding checks once had their
+# own codes; they report the graph check's codes now, so one rule has one code)
+RETIRED_CODES: dict[str, str] = {
+    "PC110": "PC004",
+    "PC111": "PC004",
+    "PC112": "PC002",
+    "PC113": "PC003",
+    "PC114": "PC003",
+    "PC115": "PC005",
+}
 
 
 @dataclass(frozen=True, order=True)

@@ -111,7 +111,7 @@ def test_cyclic_pipeline_exits_1_naming_file_and_line(tmp_path):
         ("def broken(:\n", ["syntax error"]),
         ("import not_a_module_anywhere\n", ["pipe.py:3", "ModuleNotFoundError"]),
         ("raise RuntimeError('boom')\n", ["pipe.py:3", "RuntimeError: boom"]),
-        (GOOD.replace("step(n=n)", "step(n=n, m=1)"), ["PC111", "has no input 'm'"]),
+        (GOOD.replace("step(n=n)", "step(n=n, m=1)"), ["PC004", "has no input 'm'"]),
         (GOOD.replace("step(n=n)", "1 / 0"), ["ZeroDivisionError", "building pipeline 'good'"]),
         (GOOD.replace('"r.example.com/a:1"', '"r.example.com/a"'), ["PC010", "no tag"]),
         (
@@ -212,7 +212,7 @@ def test_graph_formats(fmt):
 
 
 CONFIG_REQUIRED_TARGET = """
-from pipecast.compilers._target import Capabilities, Document, Limits, Target
+from pipecast.compilers.target import Capabilities, Document, Limits, Target
 TARGET = Target(name="needy", suffix="needy.json", description="x",
                 capabilities=Capabilities(), limits=Limits(),
                 compile=lambda c, cfg: Document("needy", "{}\\n", "needy.json"),

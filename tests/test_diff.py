@@ -17,7 +17,7 @@ def _golden(name: str, target: str) -> str:
 
 
 def _reviewable_targets() -> list[str]:
-    return [t for t in available_targets() if load_target(t).describe is not None]
+    return [t for t in available_targets() if load_target(t).review is not None]
 
 
 @pytest.mark.parametrize("target", _reviewable_targets())

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pipecast import dsl
 from pipecast.compilers import graph, load_target
 from pipecast.compilers.canonical import dumps_json
-from pipecast.compilers._target import Capabilities, Limits, Target
+from pipecast.compilers.target import FEATURES, Capabilities, Limits, Target
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
 from pipecast.dsl.spec import ComponentSpec, PipelineSpec, StepSpec
 from pipecast.errors import PipelineError
@@ -171,7 +171,7 @@ NO_FEATURES = Target(
     name="tiny",
     suffix="tiny.json",
     description="test target with no features",
-    capabilities=Capabilities(python_components=False),
+    capabilities=Capabilities(unsupported=FEATURES),
     limits=Limits(
         max_steps=3,
         max_inputs_per_step=1,
@@ -214,10 +214,11 @@ def test_ir_target_accepts_everything_the_dsl_can_express():
         graph.check(load_example(name).spec, load_target("ir"))
 
 
-def test_transitive_reduction_keeps_only_needed_edges():
+def test_explicit_dependencies_keep_only_needed_edges():
     spec = spec_from_edges(4, [(0, 1), (1, 2), (0, 2), (2, 3), (0, 3)])
     checked = graph.check(spec)
-    assert sorted(checked.reduced.edges) == [("s0", "s1"), ("s1", "s2"), ("s2", "s3")]
+    kept = sorted((u, v) for v in checked.order for u in checked.explicit_only_predecessors(v))
+    assert kept == [("s0", "s1"), ("s1", "s2"), ("s2", "s3")]
     assert sorted(checked.graph.edges) == sorted(
         [("s0", "s1"), ("s1", "s2"), ("s0", "s2"), ("s2", "s3"), ("s0", "s3")]
     )
@@ -276,7 +277,10 @@ def test_random_dags_are_accepted_in_a_valid_deterministic_order(dag):
         assert position[f"s{u}"] < position[f"s{v}"]
     reversed_spec = dataclasses.replace(spec, steps=spec.steps[::-1])
     assert graph.check(reversed_spec).order == checked.order  # definition order is irrelevant
-    reduced = checked.reduced
+    reduced = nx.DiGraph(
+        [(u, v) for v in checked.order for u in checked.explicit_only_predecessors(v)]
+    )
+    reduced.add_nodes_from(checked.graph)
     assert (
         nx.transitive_closure_dag(reduced).edges == nx.transitive_closure_dag(checked.graph).edges
     )

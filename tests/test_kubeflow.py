@@ -152,28 +152,51 @@ def test_missing_kfp_prints_the_install_command(tmp_path):
 
 @pytest.mark.parametrize("example", ["video_analysis", "multi_camera"])
 def test_fast_paths_change_no_byte_and_are_undone(example, monkeypatch):
-    import contextlib
     import inspect
 
+    import kfp
     import kfp.dsl.pipeline_task
     import kfp.dsl.utils
 
-    from pipecast.compilers import kubeflow
+    from pipecast.compilers._kfp_speedups import SWITCH, active
 
+    assert active(kfp.__version__), "the installed kfp is outside TESTED_KFP: widen it, or pin"
     real_rename = kfp.dsl.utils.maybe_rename_for_k8s
     spec = load_example(example).spec
     fast = compile_text(spec, "kubeflow")
     assert kfp.dsl.pipeline_task.inspect is inspect  # restored after the compile
     assert kfp.dsl.utils.maybe_rename_for_k8s is real_rename
-    monkeypatch.setattr(kubeflow, "_kfp_fast_paths", contextlib.nullcontext)
+    monkeypatch.setenv(SWITCH, "0")
+    assert not active(kfp.__version__)
     assert compile_text(spec, "kubeflow") == fast  # kfp at its own speed writes the same bytes
 
 
+def test_fast_paths_are_undone_when_kfp_fails_and_apply_to_tested_versions_only():
+    import inspect
+
+    import kfp
+    import kfp.dsl.pipeline_task
+    import kfp.dsl.utils
+
+    from pipecast.compilers._kfp_speedups import CheapInspect, active, kfp_speedups
+
+    real_rename = kfp.dsl.utils.maybe_rename_for_k8s
+    with pytest.raises(RuntimeError, match="kfp broke"), kfp_speedups(kfp.__version__) as on:
+        assert on and isinstance(kfp.dsl.pipeline_task.inspect, CheapInspect)
+        assert kfp.dsl.utils.maybe_rename_for_k8s is not real_rename
+        raise RuntimeError("kfp broke")
+    assert kfp.dsl.pipeline_task.inspect is inspect
+    assert kfp.dsl.utils.maybe_rename_for_k8s is real_rename
+    assert not active("2.13.0") and not active("2.18.0") and not active("3.0") and active("2.14.1")
+    with kfp_speedups("3.0.0") as on:
+        assert not on and kfp.dsl.pipeline_task.inspect is inspect
+
+
 def test_cheap_stack_names_the_real_caller():
-    from pipecast.compilers.kubeflow import _CheapInspect
+    from pipecast.compilers._kfp_speedups import CheapInspect
 
     def set_something():
-        return _CheapInspect.stack()[1]
+        return CheapInspect.stack()[1]
 
     def caller():
         return set_something()

@@ -1,8 +1,9 @@
 """Plan, deploy and start compiled pipelines on AWS (SageMaker Pipelines, Step Functions).
 
 The only part of pipecast that talks to AWS (boto3 is the ``aws`` extra, imported lazily).
-Each AWS target has a small backend module here with the same four functions (``fetch``,
-``upsert``, ``start``, ``validate``); this module orchestrates them:
+Each deployable target names a small backend module (``Target.deploy``; the AWS ones live here)
+with the same four functions (``fetch``, ``upsert``, ``start``, ``validate``); this module
+orchestrates them:
 
 - ``plan``: compile, fetch what is deployed, show the semantic diff (exit 1 when it differs);
 - ``deploy``: validate (never deploy a document that fails the validators), then create or
@@ -22,13 +23,7 @@ from pipecast.errors import UsageError, did_you_mean
 if TYPE_CHECKING:
     from pipecast.config import Config
 
-__all__ = ["BACKENDS", "Backend", "DeployResult", "PlanResult", "backend", "deploy", "plan"]
-
-# target name → backend module (one line per AWS target)
-BACKENDS: dict[str, str] = {
-    "sagemaker": "pipecast.deploy.sagemaker",
-    "stepfunctions": "pipecast.deploy.stepfunctions",
-}
+__all__ = ["Backend", "DeployResult", "PlanResult", "backend", "deploy", "plan"]
 
 
 class Backend(Protocol):
@@ -46,12 +41,15 @@ class Backend(Protocol):
 
 
 def backend(target: str) -> Backend:
-    """The deploy backend for ``target`` (only AWS targets deploy)."""
-    module = BACKENDS.get(target)
+    """The deploy backend ``target`` declares (the registry knows which targets deploy)."""
+    from pipecast.compilers import deployable_targets, load_target
+
+    deployable = deployable_targets()
+    module = load_target(target).deploy if target in deployable else None
     if module is None:
         raise UsageError(
-            f"cannot deploy to '{target}'{did_you_mean(target, BACKENDS)}; "
-            f"deployable targets: {', '.join(BACKENDS)}"
+            f"cannot deploy to '{target}'{did_you_mean(target, deployable)}; "
+            f"deployable targets: {', '.join(deployable)}"
         )
     loaded: Backend = importlib.import_module(module)  # type: ignore[assignment]
     return loaded

@@ -1,4 +1,4 @@
-"""``pipecast plan | deploy | start REF --target sagemaker|stepfunctions``."""
+"""``pipecast plan | deploy | start REF --target T``, T one of the targets with a deploy backend."""
 
 from __future__ import annotations
 
@@ -9,7 +9,23 @@ import click
 
 __all__ = ["deploy_command", "plan_command", "start_command"]
 
-_AWS_TARGETS = click.Choice(["sagemaker", "stepfunctions"])
+
+class _Deployable(click.Choice):  # type: ignore[type-arg]
+    """The registered targets that declare a deploy backend, read from the registry when first
+    needed (``pipecast --help`` lists these commands without loading any target)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from pipecast.compilers import deployable_targets
+
+        return tuple(deployable_targets())
+
+    @choices.setter
+    def choices(self, _: object) -> None:
+        pass
 
 
 def _compile(
@@ -34,7 +50,7 @@ def _options(func: Any) -> Any:
     for option in reversed(
         [
             click.argument("ref"),
-            click.option("--target", "-t", type=_AWS_TARGETS, required=True),
+            click.option("--target", "-t", type=_Deployable(), required=True),
             click.option("--config", "config_file", type=click.Path(dir_okay=False)),
             click.option("--region", help="AWS region (default: config, then AWS settings)"),
             click.option("--artifact-root", help="overrides artifact_root from the config"),

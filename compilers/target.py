@@ -1,0 +1,190 @@
+"""The target contract: everything a target declares, in one place, as data.
+
+A target is one module exposing ``TARGET = Target(...)``: its name and file suffix, the DSL
+features it cannot express (:class:`Capabilities`, only what differs from the default), the
+service's hard limits (:class:`Limits`, the document size limit included), the schema of its
+section in ``pipecast.toml``, how it places steps on machines, its review hooks (``pipecast
+diff``/``plan``/``compile --check``), its deploy backend, and ``compile(checked, config)``.
+
+The graph compiler reads these tables to report every unsupported use and every limit breach
+before any target code runs, the config schema is assembled from the sections, and the CLI,
+``deploy`` and the docs read names and descriptions from the registry
+(:mod:`pipecast.compilers`), so no shared code asks ``if target == ...``. See
+``docs/adding-a-target.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipecast.dsl.spec import ImporterRef, PipelineSpec, StepSpec
+
+if TYPE_CHECKING:
+    from pipecast.config import Config
+    from pipecast.errors import Diagnostic
+
+    from .diff import DocumentSummary
+    from .graph import CheckedPipeline
+
+__all__ = [
+    "FEATURES",
+    "Capabilities",
+    "Document",
+    "Feature",
+    "Limits",
+    "Placement",
+    "ReviewHooks",
+    "Target",
+]
+
+
+def _manifest_inputs(spec: PipelineSpec, step: StepSpec) -> bool:
+    return any(
+        isinstance(b, ImporterRef)
+        and (imp := spec.importer(b.importer)) is not None
+        and imp.manifest
+        for _, b in step.arguments
+    )
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A DSL feature a target may be unable to express: how a user asks for it (for messages)
+    and whether a step uses it."""
+
+    how: str
+    used: Callable[[PipelineSpec, StepSpec], bool]
+
+
+# the one list of feature names: capabilities, messages and the graph check all read it
+FEATURES: Mapping[str, Feature] = {
+    "spot": Feature(".set_spot(Spot(...)) / spot=Spot(...)", lambda _, s: s.spot is not None),
+    "gpu": Feature(
+        "Resources(gpu=...)", lambda _, s: s.resources is not None and s.resources.gpu > 0
+    ),
+    "retry": Feature(
+        ".set_retry(Retry(...))", lambda _, s: s.retry is not None and s.retry.max_attempts > 1
+    ),
+    "caching": Feature(
+        ".set_caching(True)", lambda _, s: s.caching is not None and s.caching.enabled
+    ),
+    "timeout": Feature(".set_timeout(...)", lambda _, s: s.timeout_seconds is not None),
+    "env": Feature(".set_env(...)", lambda _, s: bool(s.env)),
+    "manifest_inputs": Feature("dsl.importer(..., manifest=True)", _manifest_inputs),
+    "python_components": Feature(
+        "@dsl.component", lambda spec, s: spec.component(s.component).python_function is not None
+    ),
+    "instance_type": Feature(".set_instance_type(...)", lambda _, s: s.instance_type is not None),
+    "disk": Feature(
+        "Resources(disk=...)",
+        lambda _, s: s.resources is not None and s.resources.disk_bytes is not None,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which DSL features a target can express: every one in :data:`FEATURES` except those in
+    ``unsupported``; using one of those is a compile error (PC008), never silently dropped.
+
+    ``requires_image``: every step runs in a container, so a component without an image
+    (a ``@dsl.component`` without ``image=``) is an error (PC010).
+    """
+
+    unsupported: frozenset[str] = frozenset()
+    requires_image: bool = True
+
+    def __init__(self, unsupported: Iterable[str] = (), requires_image: bool = True) -> None:
+        names = frozenset(unsupported)
+        unknown = sorted(names - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown feature(s) {unknown}; features: {', '.join(FEATURES)}")
+        object.__setattr__(self, "unsupported", names)
+        object.__setattr__(self, "requires_image", requires_image)
+
+    def supports(self, feature: str) -> bool:
+        return feature not in self.unsupported
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits of the service, checked before emitting (None: no limit)."""
+
+    max_steps: int | None = None
+    max_inputs_per_step: int | None = None
+    max_outputs_per_step: int | None = None
+    max_arg_count: int | None = None
+    max_arg_length: int | None = None
+    max_env_vars: int | None = None
+    step_id_max_length: int | None = None
+    max_document_bytes: int | None = None  # checked on the compiled text (PC009)
+    # how each placeholder kind renders (for argument-length checks); ``{name}`` is replaced
+    placeholder_text: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A compiled document: its exact text, the file suffix it is written with, and notes
+    (precedences added by a layout, size remarks) shown to the user on stderr."""
+
+    target: str
+    text: str
+    suffix: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReviewHooks:
+    """How ``pipecast diff``/``plan``/``compile --check`` read this target's documents: recognise
+    a parsed document (``detect``) and reduce it to a per-step summary (``summarize``, see
+    :mod:`pipecast.compilers.diff`)."""
+
+    detect: Callable[[Any], bool]
+    summarize: Callable[[Any], DocumentSummary]
+
+
+# step id → instance type, and a diagnostic for every step that cannot be placed
+Placement = tuple[Mapping[str, str], list["Diagnostic"]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compilation target; each target module exposes one as ``TARGET``.
+
+    ``config_section`` is the JSON Schema of the target's ``[<name>]`` table in pipecast.toml
+    (it may refer to ``#/$defs/role_arn`` and ``#/$defs/tags`` of the base schema);
+    ``required_config`` the dotted keys compiling needs. ``place`` runs once in the graph check
+    and its result rides on :attr:`CheckedPipeline.placement`. ``deploy`` is the module of the
+    deploy backend (``fetch``/``upsert``/``start``/``validate``, see :mod:`pipecast.deploy`).
+    """
+
+    name: str
+    suffix: str
+    description: str
+    compile: Callable[[CheckedPipeline, Config], Document]
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    limits: Limits = field(default_factory=Limits)
+    config_section: Mapping[str, Any] | None = None
+    required_config: tuple[str, ...] = ()
+    place: Callable[[PipelineSpec], Placement] | None = None
+    review: ReviewHooks | None = None
+    deploy: str | None = None
+    extra: str | None = None  # optional dependency group this target needs
+    extra_module: str | None = None  # a module whose absence means the extra is missing
+
+    def missing_extra(self) -> str | None:
+        """The install hint when the optional dependency is absent, else None (no import)."""
+        if self.extra_module is None:
+            return None
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec(self.extra_module) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"pip install 'pipecast[{self.extra}]'"
+
+    def __repr__(self) -> str:
+        return f"<pipecast target {self.name}>"
