@@ -43,6 +43,7 @@ from .target import Limits, Placement
 
 __all__ = [
     "DEFAULT_MAX_RUNTIME",
+    "DEFAULT_VOLUME_GB",
     "PROCESSING_IN",
     "PROCESSING_OUT",
     "TRAINING_IN",

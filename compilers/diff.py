@@ -23,6 +23,7 @@ from .canonical import dumps_json
 
 __all__ = [
     "Change",
+    "ChangeKind",
     "DocumentSummary",
     "StepSummary",
     "detect_target",

@@ -23,8 +23,6 @@ from pipecast.errors import Diagnostic, PipelineError
 from ._checks import SPEC_CHECKS, TARGET_CHECKS, Index
 
 if TYPE_CHECKING:
-    from pipecast.config import Config
-
     from .target import Target
 
 __all__ = ["CheckedPipeline", "build_graph", "check", "critical_path", "diagnose"]
@@ -145,12 +143,9 @@ def critical_path(
     return best[end], path[::-1]
 
 
-def check(
-    spec: PipelineSpec, target: Target | None = None, config: Config | None = None
-) -> CheckedPipeline:
-    """Run every check (for ``target`` too, when given); raise one PipelineError with all
-    errors, or return the checked pipeline. ``config`` is accepted for symmetry with
-    ``Target.compile``; no check reads it yet."""
+def check(spec: PipelineSpec, target: Target | None = None) -> CheckedPipeline:
+    """Run every check (for ``target`` too, when given: its capabilities, limits and placement);
+    raise one PipelineError with all errors, or return the checked pipeline."""
     diagnostics, graph = diagnose(spec, [target] if target else [])
     placement: Mapping[str, str] = {}
     if target is not None and target.place is not None and not _has_errors(diagnostics):

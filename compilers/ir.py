@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from .graph import CheckedPipeline
 
 
+__all__ = [
+    "TARGET",
+    "compile",
+    "describe",
+    "detect",
+]
+
+
 def compile(checked: CheckedPipeline, config: Config) -> Document:
     """The IR document; it validates against ``schemas/pipeline.schema.json``."""
     return Document(target="ir", text=dumps_json(checked.spec.to_dict()), suffix="ir.json")

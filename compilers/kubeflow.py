@@ -45,9 +45,17 @@ from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl.spec import ComponentSpec, PipelineSpec
+    from pipecast.dsl.spec import ComponentSpec
 
     from .graph import CheckedPipeline
+
+__all__ = [
+    "DEFAULT_ACCELERATOR",
+    "TARGET",
+    "compile",
+    "describe",
+    "detect",
+]
 
 _PY_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 DEFAULT_ACCELERATOR = "nvidia.com/gpu"
@@ -76,7 +84,7 @@ def _artifact_class(kfp: Any, type_name: str) -> Any:
     return {"Dataset": kfp.dsl.Dataset, "Model": kfp.dsl.Model}.get(type_name, kfp.dsl.Artifact)
 
 
-def _component(kfp: Any, spec: PipelineSpec, comp: ComponentSpec, step: StepSpec) -> Any:
+def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
     """A kfp container component named after the step, with the component's interface."""
     dsl = kfp.dsl
     params = []
@@ -203,7 +211,7 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
                     kwargs[name] = importers[binding.importer].output
                 elif isinstance(binding, OutputRef):
                     kwargs[name] = tasks[binding.step].outputs[binding.output]
-            task = _component(kfp, spec, comp, step)(**kwargs)
+            task = _component(kfp, comp, step)(**kwargs)
             for upstream in checked.explicit_only_predecessors(step.id):
                 task.after(tasks[upstream])
             _apply_settings(kfp, task, step, config)

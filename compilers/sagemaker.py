@@ -22,6 +22,19 @@ if TYPE_CHECKING:
 
     from .graph import CheckedPipeline
 
+__all__ = [
+    "RETRYABLE",
+    "S3_DEPLOY_NOTE_BYTES",
+    "TARGET",
+    "PipelineExpressions",
+    "compile",
+    "describe",
+    "detect",
+    "expression_text",
+    "iso_duration",
+    "retry_policies",
+]
+
 S3_DEPLOY_NOTE_BYTES = 100 * 1024
 RETRYABLE = ["SageMaker.CAPACITY_ERROR", "SageMaker.JOB_INTERNAL_ERROR", "SageMaker.RESOURCE_LIMIT"]
 _PARAM_TYPES = {"str": "String", "int": "Integer", "float": "Float", "bool": "Boolean"}

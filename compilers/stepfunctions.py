@@ -34,6 +34,18 @@ if TYPE_CHECKING:
 
     from .graph import CheckedPipeline
 
+__all__ = [
+    "COMPACT_ABOVE_STEPS",
+    "RESOURCE",
+    "RETRY_ERRORS",
+    "TARGET",
+    "JsonataExpressions",
+    "compile",
+    "describe",
+    "detect",
+    "job_name",
+]
+
 RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
 RETRY_ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed"]
 COMPACT_ABOVE_STEPS = 500  # beyond this the indented text is not even tried

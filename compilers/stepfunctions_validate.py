@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Problem", "validate_document", "validate_text"]
+__all__ = ["MAX_NAME", "Problem", "validate_document", "validate_text"]
 
 MAX_NAME = 80
 _TYPES = {"Task", "Parallel", "Map", "Pass", "Wait", "Choice", "Succeed", "Fail"}

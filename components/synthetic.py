@@ -31,6 +31,8 @@ from pipecast.components._common import (
 )
 
 __all__ = [
+    "GROUND_TRUTH_FORMAT",
+    "PALETTE",
     "Score",
     "SyntheticObject",
     "SyntheticVideo",

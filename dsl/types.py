@@ -10,7 +10,18 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-__all__ = ["Artifact", "Dataset", "Input", "Model", "Output", "io_annotation"]
+__all__ = [
+    "ARTIFACT_CLASSES",
+    "INPUT",
+    "OUTPUT",
+    "Artifact",
+    "Dataset",
+    "Input",
+    "Model",
+    "Output",
+    "io_annotation",
+    "is_type_artifact",
+]
 
 
 class Artifact:
@@ -45,7 +56,7 @@ class Model(Artifact):
 
 ARTIFACT_CLASSES: dict[str, type[Artifact]] = {c.type_name: c for c in (Artifact, Dataset, Model)}
 
-T = TypeVar("T", bound=Artifact)
+_T = TypeVar("_T", bound=Artifact)
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,8 @@ INPUT = _Direction("input")
 OUTPUT = _Direction("output")
 
 if typing.TYPE_CHECKING:
-    Input = Annotated[T, INPUT]
-    Output = Annotated[T, OUTPUT]
+    Input = Annotated[_T, INPUT]
+    Output = Annotated[_T, OUTPUT]
 else:
 
     class Input:

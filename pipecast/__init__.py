@@ -7,11 +7,11 @@ This module stays import-light (the CLI's start-up time depends on it): the DSL 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from pipecast.errors import PipecastError
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from pipecast._api import compile
 
 __all__ = ["PipecastError", "__version__", "compile"]
@@ -19,7 +19,7 @@ __all__ = ["PipecastError", "__version__", "compile"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name == "compile":
         from pipecast._api import compile
 

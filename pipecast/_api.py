@@ -66,7 +66,7 @@ def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document
 
     config.require_all(target.required_config, f"the {target.name} target")
     with paused_gc():
-        checked = graph.check(spec, target, config)
+        checked = graph.check(spec, target)
         document = target.compile(checked, config)
     limit = target.limits.max_document_bytes
     size = len(document.text.encode("utf-8"))

@@ -20,7 +20,7 @@ import click
 from pipecast import __version__
 from pipecast.errors import PipecastError, UsageError
 
-__all__ = ["cli", "main"]
+__all__ = ["LAZY_COMMANDS", "cli", "compile", "graph", "main", "validate"]
 
 # command name → "module:attribute" of a click command, imported only when that command runs
 LAZY_COMMANDS: dict[str, str] = {

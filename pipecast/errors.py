@@ -39,6 +39,7 @@ __all__ = [
     "ParameterError",
     "PipecastError",
     "PipelineError",
+    "Severity",
     "SourceLocation",
     "UsageError",
     "did_you_mean",

@@ -14,7 +14,7 @@ from pipecast.errors import ParameterError, did_you_mean
 if TYPE_CHECKING:
     from pipecast.dsl.spec import ParameterSpec, PipelineSpec
 
-__all__ = ["parse_params", "resolve_params"]
+__all__ = ["ParamValue", "parse_params", "resolve_params"]
 
 ParamValue = str | int | float | bool
 _TRUE = {"true", "1", "yes", "on"}

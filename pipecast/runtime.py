@@ -19,7 +19,7 @@ from typing import Any
 
 from pipecast.dsl.types import ARTIFACT_CLASSES, io_annotation
 
-__all__ = ["call_component", "main", "resolve_function"]
+__all__ = ["Kind", "call_component", "main", "resolve_function"]
 
 
 def resolve_function(target: str) -> Callable[..., Any]:

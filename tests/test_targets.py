@@ -58,7 +58,9 @@ def test_bad_registrations_are_usage_errors(monkeypatch):
     with pytest.raises(UsageError, match="cannot be loaded"):
         load_target("ghost")
     monkeypatch.setitem(TARGETS, "ghost", "pipecast.compilers.ir")  # a Target named "ir"
-    with pytest.raises(UsageError, match=r"not a pipecast\.compilers\.target\.Target named 'ghost'"):
+    with pytest.raises(
+        UsageError, match=r"not a pipecast\.compilers\.target\.Target named 'ghost'"
+    ):
         load_target("ghost")
 
 

@@ -18,6 +18,8 @@ from ._aws import aws_errors, client
 if TYPE_CHECKING:
     from pipecast.config import Config
 
+__all__ = ["INLINE_LIMIT", "fetch", "start", "upsert", "validate"]
+
 INLINE_LIMIT = 100 * 1024  # bytes; larger definitions must be passed through S3
 
 

@@ -10,6 +10,8 @@ from ._aws import aws_errors, client
 if TYPE_CHECKING:
     from pipecast.config import Config
 
+__all__ = ["fetch", "start", "upsert", "validate"]
+
 
 def _find_arn(sfn: Any, name: str) -> str | None:
     with aws_errors("ListStateMachines"):
