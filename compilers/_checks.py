@@ -37,6 +37,7 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, SourceLocation
 
+from ._flow_checks import flow_binding_problem
 from .target import FEATURES, Target
 
 STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -154,12 +155,13 @@ def component_types(ix: Index) -> Found:
                     f"one of {', '.join(types)}",
                 )
         for o in comp.outputs:
-            if o.type not in ARTIFACT_TYPES:
+            types = ARTIFACT_TYPES if o.kind == "artifact" else PARAMETER_TYPES
+            if o.type not in types:
                 yield Diagnostic(
                     "PC003",
                     f"output '{o.name}' of component '{comp.name}' has unknown type '{o.type}'",
                     comp.location,
-                    f"one of {', '.join(ARTIFACT_TYPES)}",
+                    f"one of {', '.join(types)}",
                 )
 
 
@@ -256,6 +258,9 @@ Problem = tuple[str, str, str]  # code, message, hint
 
 
 def _binding_problem(ix: Index, inp: InputSpec, binding: Binding, where: str) -> Problem | None:
+    handled, problem = flow_binding_problem(ix, inp, binding, where)
+    if handled:
+        return problem
     if isinstance(binding, Constant):
         if inp.kind == "artifact":
             return (
@@ -274,6 +279,7 @@ def _binding_problem(ix: Index, inp: InputSpec, binding: Binding, where: str) ->
             f"{where} is a {inp.type} parameter, got an artifact",
             "pass a value or a parameter",
         )
+    assert isinstance(binding, (ImporterRef, OutputRef))  # the others: flow_binding_problem
     produced = _produced_type(ix, binding, where)
     if isinstance(produced, tuple):
         return produced
@@ -432,7 +438,9 @@ def features(ix: Index, target: Target) -> Found:
                     f"step '{step.id}': {name.replace('_', ' ')} ({feature.how}) is not "
                     f"expressible on {target.name}",
                     ix.where(step),
-                    f"remove it for {target.name}, or compile for a target that supports it",
+                    feature.hint.format(target=target.name)
+                    if feature.hint
+                    else f"remove it for {target.name}, or compile for a target that supports it",
                     step=step.id,
                 )
 

@@ -86,6 +86,10 @@ TARGET = Target(
     suffix="ir.json",
     description="pipecast's own pipeline spec (JSON), the input of every other target",
     compile=compile,
-    capabilities=Capabilities(requires_image=False),
+    # the IR keeps everything the DSL can say, control flow included
+    capabilities=Capabilities(
+        requires_image=False,
+        supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
+    ),
     review=ReviewHooks(detect=detect, summarize=describe),
 )

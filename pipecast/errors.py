@@ -60,6 +60,12 @@ CODES: dict[str, str] = {
     "PC009": "a target limit is exceeded (steps, inputs, arguments, ids, document size)",
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
+    "PC012": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
+    "PC013": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
+    "PC014": "dsl.Collected of an output that is not produced in a loop",
+    "PC015": "a condition compares values of mismatched types, or an artifact",
+    "PC016": "exit handler misuse: exit task inside its handler, nested handlers, RUN_STATUS",
+    "PC017": "a loop's parallelism is below 1 or its items are not a list",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
@@ -68,7 +74,7 @@ CODES: dict[str, str] = {
     "PC105": "a function signature cannot be a component or pipeline interface",
     "PC106": "an argument template names no such input or output, or leaves one out",
     "PC107": "a step setting (resources, spot, retry, env, caching) has the wrong type",
-    "PC120": "a pipeline parameter was used as text or in a Python condition",
+    "PC120": "a run-time value was used as text or in a Python `if`/`for` (use dsl.If/ParallelFor)",
     "PC121": "a task has no output of that name",
     "PC122": "task.output on a task without exactly one output",
     "PC123": ".after() was given something other than a task",
@@ -76,6 +82,7 @@ CODES: dict[str, str] = {
     "PC125": "an instance type is not an ml.* type",
     "PC126": "two different components share one name",
     "PC127": "a pipeline was called directly instead of compiled or run",
+    "PC129": "a control-flow construct was used wrongly (Elif without If, no comparison, ...)",
 }
 
 # codes no longer emitted → the code of the same rule (the DSL's binding checks once had their

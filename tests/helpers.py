@@ -42,6 +42,25 @@ def available_targets() -> list[str]:
     return [t.name for t in resolve_targets("all")[0]]
 
 
+def refused_features(example: Path, target: str) -> list[str]:
+    """The PC008 messages ``target`` refuses ``example`` with (empty: it compiles there).
+
+    An example may use what only some targets express (control flow, until every target
+    does): its goldens exist for those targets only, and the others must refuse it with PC008,
+    never another error.
+    """
+    from pipecast._loader import load_pipeline
+    from pipecast.compilers import graph, load_target
+
+    try:
+        graph.check(load_pipeline(str(example)).spec, load_target(target))
+    except PipelineError as exc:
+        errors = [d for d in exc.diagnostics if d.severity == "error"]
+        assert all(d.code == "PC008" for d in errors), str(exc)
+        return [d.message for d in errors]
+    return []
+
+
 def compile_text(pipeline: Any, target: str, config: Config | None = None) -> str:
     """Compile a ``dsl.Pipeline`` (or spec) in-process and return the document text."""
     spec = getattr(pipeline, "spec", pipeline)

@@ -95,13 +95,26 @@ class RunResult:
     run_dir: Path
     steps: dict[str, StepResult]
     warnings: list[str] = field(default_factory=list)
+    # control flow: condition group (``<group>/<loop index>...``) → whether its branch ran
+    branches: dict[str, bool] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
-        return all(s.status in ("succeeded", "cached") for s in self.steps.values())
+        """Every step succeeded (or was cached, or sat in a branch not taken)."""
+        return all(
+            s.status in ("succeeded", "cached") or (s.status == "skipped" and s.error is None)
+            for s in self.steps.values()
+        )
 
     def __getitem__(self, step: str) -> StepResult:
         return self.steps[step]
+
+    def iterations(self, step: str) -> list[StepResult]:
+        """The results of a step inside a loop, one per iteration (``<step>/<index>``), in
+        iteration order."""
+        found = [(k, r) for k, r in self.steps.items() if k.startswith(f"{step}/")]
+        found.sort(key=lambda kr: [int(p) for p in kr[0].split("/")[1:]])
+        return [r for _, r in found]
 
 
 def new_run_id() -> str:
@@ -464,9 +477,20 @@ def run_pipeline(
     run_dir = workdir / checked.spec.name / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     done = load_previous(run_dir) if resume else {}
-    runner = Runner(checked, params, run_dir, done=done, **options)
+    from ._flow import FlowRunner, needs_flow_runner
+
+    flow = needs_flow_runner(checked)
+    runner = (FlowRunner if flow else Runner)(checked, params, run_dir, done=done, **options)
     runner.run()
-    result = RunResult(checked.spec.name, run_id, run_dir, runner.results, runner.warnings)
+    extra = runner.summary() if isinstance(runner, FlowRunner) else {}
+    result = RunResult(
+        checked.spec.name,
+        run_id,
+        run_dir,
+        runner.results,
+        runner.warnings,
+        dict(extra.get("branches", {})),
+    )
     atomic_write(
         run_dir / "run.json",
         dumps_json(
@@ -478,6 +502,7 @@ def run_pipeline(
                 "warnings": runner.warnings,
                 "engine": runner.engine.name if runner.engine else "process",
                 "steps": {k: v.to_dict() for k, v in runner.results.items()},
+                **extra,
             }
         ),
     )
