@@ -63,7 +63,7 @@ def _where_group(ix: Index, group: GroupSpec) -> SourceLocation | None:
 
 
 def group_shapes(ix: Index) -> Found:
-    """PC004/PC016/PC017: groups refer to known groups and steps; a loop's parallelism is at
+    """PC004/PC024/PC025: groups refer to known groups and steps; a loop's parallelism is at
     least 1 and its items a list; an exit task is outside its own handler; handlers do not
     nest."""
     spec = ix.spec
@@ -95,7 +95,7 @@ def group_shapes(ix: Index) -> Found:
 def _loop_shape(ix: Index, group: GroupSpec, loc: SourceLocation | None) -> Found:
     if group.parallelism is not None and group.parallelism < 1:
         yield Diagnostic(
-            "PC017",
+            "PC025",
             f"loop '{group.id}': parallelism is {group.parallelism}; it must be at least 1",
             loc,
             "dsl.ParallelFor(items, parallelism=N) with N ≥ 1, or None for no limit",
@@ -120,7 +120,7 @@ def _loop_shape(ix: Index, group: GroupSpec, loc: SourceLocation | None) -> Foun
         problem = repr(items)
     if problem is not None:
         yield Diagnostic(
-            "PC017",
+            "PC025",
             f"loop '{group.id}' iterates over {problem}, not a list",
             loc,
             "loop over a list literal, a `list` pipeline parameter, a `list` output "
@@ -140,7 +140,7 @@ def _exit_shape(ix: Index, group: GroupSpec, loc: SourceLocation | None) -> Foun
         return
     if any(g.id == group.id for g in _chain(ix, exit_step)):
         yield Diagnostic(
-            "PC016",
+            "PC024",
             f"exit task '{exit_step.id}' is inside its own exit handler '{group.id}'",
             ix.where(exit_step),
             "create the exit task before the `with dsl.ExitHandler(...)` block, outside it",
@@ -150,7 +150,7 @@ def _exit_shape(ix: Index, group: GroupSpec, loc: SourceLocation | None) -> Foun
     while parent is not None:
         if parent.kind == "exit_handler":
             yield Diagnostic(
-                "PC016",
+                "PC024",
                 f"exit handler '{group.id}' is nested inside exit handler '{parent.id}'",
                 loc,
                 "use one dsl.ExitHandler around the steps; nested handlers are not supported",
@@ -163,7 +163,7 @@ def _exit_shape(ix: Index, group: GroupSpec, loc: SourceLocation | None) -> Foun
 
 
 def value_scopes(ix: Index) -> Found:
-    """PC012/PC013/PC014/PC016: an output is read only where its step surely ran (inside its
+    """PC020/PC021/PC022/PC024: an output is read only where its step surely ran (inside its
     branch, or joined with dsl.OneOf; inside its loop, or fanned in with dsl.Collected); a loop
     item only inside its loop; ``Collected`` only of a loop's step; ``RUN_STATUS`` only by an
     exit task. Group operands (conditions, loop items) follow the same rules."""
@@ -176,7 +176,7 @@ def value_scopes(ix: Index) -> Found:
                 yield Diagnostic(code, message, ix.where(step), hint, step=step.id)
             if isinstance(binding, RunStatusRef) and step.id not in exits:
                 yield Diagnostic(
-                    "PC016",
+                    "PC024",
                     f"{where} is dsl.RUN_STATUS, but '{step.id}' is no exit handler's task",
                     ix.where(step),
                     "bind dsl.RUN_STATUS to the task given to `dsl.ExitHandler(task)`",
@@ -216,7 +216,7 @@ def _scope_problems(ix: Index, binding: Binding, inside: set[str], where: str) -
     if isinstance(binding, LoopItemRef) and binding.loop not in inside:
         problems.append(
             (
-                "PC013",
+                "PC021",
                 f"{where} uses the item of loop '{binding.loop}' outside that loop",
                 "use the loop item only inside its `with dsl.ParallelFor(...) as item:` block",
             )
@@ -226,7 +226,7 @@ def _scope_problems(ix: Index, binding: Binding, inside: set[str], where: str) -
             if g.kind == "condition":
                 problems.append(
                     (
-                        "PC012",
+                        "PC020",
                         f"{where} reads '{binding.step}.{binding.output}' outside its branch "
                         f"'{g.id}', where the step may not have run",
                         "read it inside the same dsl.If block, or join the outputs of "
@@ -237,7 +237,7 @@ def _scope_problems(ix: Index, binding: Binding, inside: set[str], where: str) -
             if g.kind == "loop":
                 problems.append(
                     (
-                        "PC013",
+                        "PC021",
                         f"{where} reads '{binding.step}.{binding.output}' outside its loop "
                         f"'{g.id}', which runs it once per item",
                         f"fan in with dsl.Collected(...) to get every iteration's "
@@ -250,7 +250,7 @@ def _scope_problems(ix: Index, binding: Binding, inside: set[str], where: str) -
         if not any(g.kind == "loop" for g in outer):
             problems.append(
                 (
-                    "PC014",
+                    "PC022",
                     f"{where} collects '{binding.step}.{binding.output}', which is not "
                     "produced in a loop around which it is read",
                     "dsl.Collected fans in the outputs of a dsl.ParallelFor, after the loop; "
@@ -260,7 +260,7 @@ def _scope_problems(ix: Index, binding: Binding, inside: set[str], where: str) -
         elif any(g.kind == "condition" for g in outer):
             problems.append(
                 (
-                    "PC012",
+                    "PC020",
                     f"{where} collects '{binding.step}.{binding.output}', which runs inside a "
                     "condition, so some iterations may have no value",
                     "collect an output of a step outside the dsl.If block, or put the "
@@ -281,7 +281,7 @@ def _one_of_problems(ix: Index, binding: OneOfRef, inside: set[str], where: str)
         if any(g.kind == "loop" for g in outer):
             return [
                 (
-                    "PC013",
+                    "PC021",
                     f"{where} joins '{option.step}.{option.output}' from inside a loop",
                     "fan in a loop's outputs with dsl.Collected",
                 )
@@ -290,7 +290,7 @@ def _one_of_problems(ix: Index, binding: OneOfRef, inside: set[str], where: str)
         if not conditions:
             return [
                 (
-                    "PC012",
+                    "PC020",
                     f"{where}: dsl.OneOf option '{option.step}.{option.output}' is not inside a "
                     "branch, so it is not exclusive with the others",
                     "dsl.OneOf joins outputs of the branches of one dsl.If/Elif/Else",
@@ -301,7 +301,7 @@ def _one_of_problems(ix: Index, binding: OneOfRef, inside: set[str], where: str)
     if len(chains) > 1 or len({g.id for g in branches}) < len(branches):
         return [
             (
-                "PC012",
+                "PC020",
                 f"{where}: dsl.OneOf joins outputs of branches that are not exclusive "
                 f"({', '.join(g.id for g in branches)})",
                 "give dsl.OneOf one output from each branch of a single dsl.If/Elif/Else",
@@ -314,14 +314,14 @@ def _one_of_problems(ix: Index, binding: OneOfRef, inside: set[str], where: str)
 
 
 def comparisons(ix: Index) -> Found:
-    """PC015: a condition compares values of one type (int and float mix) with a known
+    """PC023: a condition compares values of one type (int and float mix) with a known
     operator (ordering only for numbers and text), and never an artifact."""
     for group in ix.spec.groups:
         for c in (*group.when, *group.unless):
             problem = _comparison_problem(ix, c)
             if problem is not None:
                 yield Diagnostic(
-                    "PC015",
+                    "PC023",
                     f"condition '{group.id}': {problem}",
                     _where_group(ix, group),
                     "compare a value with a value of the same type, e.g. "

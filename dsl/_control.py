@@ -102,7 +102,7 @@ def _operand(value: Any, location: SourceLocation | None) -> Binding:
         return Constant(value)
     raise DefinitionError(
         f"{value!r} cannot be compared in a condition",
-        code="PC129",
+        code="PC140",
         location=location,
         hint="compare pipeline parameters, output parameters, loop items and constants "
         "(str, int, float, bool, list, dict)",
@@ -114,7 +114,7 @@ def _comparison(condition: Any, construct: str) -> Comparison:
     if not isinstance(condition, Condition):
         raise DefinitionError(
             f"{construct} takes a comparison, got {condition!r}",
-            code="PC129",
+            code="PC140",
             location=location,
             hint=f"e.g. {construct}(task.outputs['count'] > 0) or {construct}(param == 'x')",
         )
@@ -189,7 +189,7 @@ class Elif(If):
         if chain is None or chain.parent is not builder.current_group():
             raise DefinitionError(
                 f"{self._construct} must follow a dsl.If or dsl.Elif block directly",
-                code="PC129",
+                code="PC140",
                 location=user_location(),
                 hint="put it right after the `with dsl.If(...):` block it continues",
             )
@@ -243,7 +243,7 @@ class ParallelFor(_Block):
             builder.groups.remove(self.group)
             raise DefinitionError(
                 f"dsl.ParallelFor loops over a list, got {items!r}",
-                code="PC129",
+                code="PC140",
                 location=location,
                 hint="pass a list literal, a `list` pipeline parameter, a `list` output "
                 "parameter or an enclosing loop's item",
@@ -254,11 +254,11 @@ class ParallelFor(_Block):
             builder.groups.remove(self.group)
             raise DefinitionError(
                 f"parallelism must be a whole number, got {parallelism!r}",
-                code="PC129",
+                code="PC140",
                 location=location,
                 hint="e.g. dsl.ParallelFor(items, parallelism=4), or None for no limit",
             )
-        self.group.parallelism = parallelism  # < 1 is the graph check's (PC017)
+        self.group.parallelism = parallelism  # < 1 is the graph check's (PC025)
 
     def __enter__(self) -> LoopItem:
         self._open()
@@ -276,7 +276,7 @@ class ExitHandler(_Block):
         if not isinstance(exit_task, Task):
             raise DefinitionError(
                 f"dsl.ExitHandler takes the exit task, got {exit_task!r}",
-                code="PC129",
+                code="PC140",
                 location=location,
                 hint="create the task first: `report = post_status(status=dsl.RUN_STATUS)`, "
                 "then `with dsl.ExitHandler(report):`",

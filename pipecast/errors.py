@@ -60,12 +60,12 @@ CODES: dict[str, str] = {
     "PC009": "a target limit is exceeded (steps, inputs, arguments, ids, document size)",
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
-    "PC012": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
-    "PC013": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
-    "PC014": "dsl.Collected of an output that is not produced in a loop",
-    "PC015": "a condition compares values of mismatched types, or an artifact",
-    "PC016": "exit handler misuse: exit task inside its handler, nested handlers, RUN_STATUS",
-    "PC017": "a loop's parallelism is below 1 or its items are not a list",
+    "PC020": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
+    "PC021": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
+    "PC022": "dsl.Collected of an output that is not produced in a loop",
+    "PC023": "a condition compares values of mismatched types, or an artifact",
+    "PC024": "exit handler misuse: exit task inside its handler, nested handlers, RUN_STATUS",
+    "PC025": "a loop's parallelism is below 1 or its items are not a list",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
@@ -82,7 +82,7 @@ CODES: dict[str, str] = {
     "PC125": "an instance type is not an ml.* type",
     "PC126": "two different components share one name",
     "PC127": "a pipeline was called directly instead of compiled or run",
-    "PC129": "a control-flow construct was used wrongly (Elif without If, no comparison, ...)",
+    "PC140": "a control-flow construct was used wrongly (Elif without If, no comparison, ...)",
 }
 
 # codes no longer emitted → the code of the same rule (the DSL's binding checks once had their

@@ -328,7 +328,7 @@ def test_dsl_misuse_is_reported_at_the_users_line():
         (misuse_three, "loops over a list"),
     ):
         ((code, message),) = _dsl_errors(p)
-        assert code == "PC129" and fragment in message
+        assert code == "PC140" and fragment in message
 
 
 def test_graph_checks_report_every_control_flow_mistake_at_once():
@@ -337,30 +337,30 @@ def test_graph_checks_report_every_control_flow_mistake_at_once():
         m = count_motion(camera="a")
         with dsl.If(m.outputs["count"] > 1):
             inner = count_motion(camera="b")
-        use_int(n=inner.outputs["count"])  # PC012
-        with dsl.ParallelFor(items, parallelism=0) as it:  # PC017
+        use_int(n=inner.outputs["count"])  # PC020
+        with dsl.ParallelFor(items, parallelism=0) as it:  # PC025
             looped = count_motion(camera="c")
-        use_int(n=looped.outputs["count"])  # PC013
-        use_list(xs=dsl.Collected(m.outputs["count"]))  # PC014
-        use_int(n=it)  # PC013
-        with dsl.If(m.outputs["count"] == "three"):  # PC015
+        use_int(n=looped.outputs["count"])  # PC021
+        use_list(xs=dsl.Collected(m.outputs["count"]))  # PC022
+        use_int(n=it)  # PC021
+        with dsl.If(m.outputs["count"] == "three"):  # PC023
             use_int(n=1)
-        with dsl.If(m.outputs["frames"] == "x"):  # PC015
+        with dsl.If(m.outputs["frames"] == "x"):  # PC023
             use_int(n=1)
-        use_text(text=dsl.RUN_STATUS)  # PC016
+        use_text(text=dsl.RUN_STATUS)  # PC024
         e = use_int(n=2)
-        with dsl.ExitHandler(e), dsl.ExitHandler(use_int(n=3)):  # PC016
+        with dsl.ExitHandler(e), dsl.ExitHandler(use_int(n=3)):  # PC024
             use_int(n=4)
         with dsl.If(m.outputs["count"] > 2):
             x1 = count_motion(camera="x")
         with dsl.If(m.outputs["count"] > 3):
             x2 = count_motion(camera="y")
-        use_int(n=dsl.OneOf(x1.outputs["count"], x2.outputs["count"]))  # PC012: not exclusive
+        use_int(n=dsl.OneOf(x1.outputs["count"], x2.outputs["count"]))  # PC020: not exclusive
 
     found = _codes(bad)
     codes = sorted(code for code, _ in found)
     assert codes == sorted(
-        ["PC012", "PC017", "PC013", "PC014", "PC013", "PC015", "PC015", "PC016", "PC016", "PC012"]
+        ["PC020", "PC025", "PC021", "PC022", "PC021", "PC023", "PC023", "PC024", "PC024", "PC020"]
     ), found
     text = "\n".join(m for _, m in found)
     assert "outside its branch" in text and "parallelism is 0" in text
@@ -376,7 +376,7 @@ def test_an_exit_task_inside_its_own_handler_is_reported():
     with pytest.raises(PipelineError) as info:
         graph.check(spec)
     assert any(
-        d.code == "PC016" and "inside its own exit handler" in d.message
+        d.code == "PC024" and "inside its own exit handler" in d.message
         for d in info.value.diagnostics
     )
 
