@@ -1,6 +1,6 @@
 """The graph compiler: the IR as an ``nx.DiGraph``, every check, and the passes targets share.
 
-``check(spec, target, config)`` runs the table of checks (``_checks``: one small function per
+``check(spec, target)`` runs the table of checks (``_checks``: one small function per
 rule), collects every problem (stable code, the user's file:line, a hint) and raises one
 :class:`~pipecast.errors.PipelineError` holding all of them; warnings ride along on the returned
 :class:`CheckedPipeline`, together with what the target needs computed once: the deterministic

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from pipecast.runner._engine import Capacity, RunResult, run_pipeline
+from pipecast.runner import Capacity, RunResult, run_pipeline
 
 __all__ = ["pipecast_run", "pipecast_sample_videos", "run_offline"]
 

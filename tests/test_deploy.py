@@ -154,7 +154,7 @@ def test_moto_server_through_aws_endpoint_url(tmp_path):
 def test_no_credentials_is_one_clear_line():
     import botocore.exceptions
 
-    from pipecast.deploy._aws import aws_errors
+    from pipecast.deploy.aws import aws_errors
 
     with pytest.raises(DeployError, match="no AWS credentials found"), aws_errors("Deploy"):
         raise botocore.exceptions.NoCredentialsError()
@@ -192,7 +192,7 @@ def test_no_credentials_through_the_cli(tmp_path):
 def test_client_errors_become_one_line(code, fragment):
     import botocore.exceptions
 
-    from pipecast.deploy._aws import aws_errors
+    from pipecast.deploy.aws import aws_errors
 
     error = botocore.exceptions.ClientError(
         {"Error": {"Code": code, "Message": "nope"}}, "CreatePipeline"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import ConfigError, DeployError
 
-from ._aws import aws_errors, client
+from .aws import aws_errors, client
 
 if TYPE_CHECKING:
     from pipecast.config import Config

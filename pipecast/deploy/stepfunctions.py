@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._aws import aws_errors, client
+from .aws import aws_errors, client
 
 if TYPE_CHECKING:
     from pipecast.config import Config

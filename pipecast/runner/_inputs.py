@@ -19,7 +19,7 @@ __all__ = ["materialise"]
 
 
 def _s3() -> Any:
-    from pipecast.deploy._aws import client
+    from pipecast.deploy.aws import client
 
     return client("s3", os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
 
@@ -31,7 +31,7 @@ def _split(uri: str) -> tuple[str, str]:
 
 def _read(uri: str) -> bytes:
     if uri.startswith("s3://"):
-        from pipecast.deploy._aws import aws_errors
+        from pipecast.deploy.aws import aws_errors
 
         bucket, key = _split(uri)
         with aws_errors(f"reading {uri}"):
@@ -44,7 +44,7 @@ def _read(uri: str) -> bytes:
 
 
 def _download_prefix(uri: str, dest: Path) -> int:
-    from pipecast.deploy._aws import aws_errors
+    from pipecast.deploy.aws import aws_errors
 
     bucket, prefix = _split(uri)
     s3, count = _s3(), 0
