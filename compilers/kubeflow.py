@@ -214,7 +214,9 @@ def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None
     r = step.resources
     if r is not None:
         task.set_cpu_request(f"{r.cpu:g}").set_cpu_limit(f"{r.cpu:g}")
-        memory = format_bytes(r.memory_bytes).replace("iB", "i")
+        # Kubernetes quantities: binary suffixes without the B ("16Gi"), plain bytes otherwise
+        spelled = format_bytes(r.memory_bytes)
+        memory = spelled[:-1] if spelled.endswith("iB") else str(r.memory_bytes)
         task.set_memory_request(memory).set_memory_limit(memory)
         if r.gpu:
             task.set_accelerator_type(GPU_RESOURCE).set_accelerator_limit(r.gpu)
