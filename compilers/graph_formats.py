@@ -65,6 +65,12 @@ def _nested(
     return steps, groups
 
 
+def _dot(text: str) -> str:
+    """A DOT quoted string: UTF-8 as is (Graphviz draws ``\\u00d7`` literally), quotes and
+    backslashes escaped."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _edges(checked: CheckedPipeline) -> list[tuple[str, str, dict[str, Any]]]:
     return sorted((u, v, d) for u, v, d in checked.graph.edges(data=True))
 
@@ -92,25 +98,23 @@ def render(checked: CheckedPipeline, fmt: str) -> str:
         )
     steps, groups = _nested(checked)
     if fmt == "dot":
-        lines = [f"digraph {json.dumps(checked.spec.name)} {{", "  rankdir=LR;"]
+        lines = [f"digraph {_dot(checked.spec.name)} {{", "  rankdir=LR;"]
 
         def dot_block(parent: str | None, indent: str) -> None:
             for s in steps.get(parent, []):
-                lines.append(f"{indent}{json.dumps(s)} [label={json.dumps(_label(checked, s))}];")
+                lines.append(f"{indent}{_dot(s)} [label={_dot(_label(checked, s))}];")
             for g in groups.get(parent, []):
-                lines.append(f"{indent}subgraph {json.dumps('cluster_' + g.id)} {{")
-                lines.append(f"{indent}  label={json.dumps(_group_label(g))};")
+                lines.append(f"{indent}subgraph {_dot('cluster_' + g.id)} {{")
+                lines.append(f"{indent}  label={_dot(_group_label(g))};")
                 dot_block(g.id, indent + "  ")
                 lines.append(f"{indent}}}")
 
         dot_block(None, "  ")
         for u, v, d in _edges(checked):
             attrs = (
-                f" [label={json.dumps(', '.join(d['outputs']))}]"
-                if d.get("data")
-                else " [style=dashed]"
+                f" [label={_dot(', '.join(d['outputs']))}]" if d.get("data") else " [style=dashed]"
             )
-            lines.append(f"  {json.dumps(u)} -> {json.dumps(v)}{attrs};")
+            lines.append(f"  {_dot(u)} -> {_dot(v)}{attrs};")
         return "\n".join([*lines, "}"]) + "\n"
     ids = {s: f"s{i}" for i, s in enumerate(checked.order)}
     lines = ["flowchart LR"]

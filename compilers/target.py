@@ -253,6 +253,9 @@ class Target:
     config_section: Mapping[str, Any] | None = None
     required_config: tuple[str, ...] = ()
     place: Callable[[PipelineSpec], Placement] | None = None
+    # checks that need the configuration (a config key a feature depends on), run by
+    # ``compile_spec`` on the checked pipeline before ``compile``; errors stop it like PC008s
+    check: Callable[[CheckedPipeline, Config], list[Diagnostic]] | None = None
     review: ReviewHooks | None = None
     deploy: str | None = None
     extra: str | None = None  # optional dependency group this target needs

@@ -21,11 +21,12 @@ fits an artifact input (:func:`artifact_fits`), and how a value is spelled on a 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
 
-from pipecast.errors import SourceLocation
+from pipecast.errors import DefinitionError, SourceLocation
 
 __all__ = [
     "ARTIFACT_TYPES",
@@ -97,8 +98,8 @@ def value_matches(ptype: str, value: Any) -> bool:
         return False
     if ptype == "int":
         return isinstance(value, int)
-    if ptype == "float":
-        return isinstance(value, (int, float))
+    if ptype == "float":  # NaN and infinities have no JSON spelling, so no document can carry them
+        return isinstance(value, (int, float)) and math.isfinite(value)
     if ptype == "list":
         return isinstance(value, list)
     if ptype == "dict":
@@ -262,7 +263,7 @@ class ComponentSpec:
         def arg(a: Any) -> Arg:
             return tuple(part(p) for p in a) if isinstance(a, list) else (part(a),)
 
-        return cls(
+        comp = cls(
             name=data["name"],
             image=data["image"],
             command=tuple(data["command"]),
@@ -277,6 +278,32 @@ class ComponentSpec:
             description=data.get("description"),
             python_function=data.get("python_function"),
         )
+        comp.check_placeholders()
+        return comp
+
+    def check_placeholders(self) -> None:
+        """Every placeholder names an input of its kind or an output (the DSL guarantees it; a
+        hand-edited IR document may not, and a target would then fail half-way)."""
+        wanted = {"value": "parameter", "inputPath": "artifact", "inputUri": "artifact"}
+        kinds = {i.name: i.kind for i in self.inputs}
+        outputs = {o.name for o in self.outputs}
+        for arg in self.args:
+            for p in arg:
+                if isinstance(p, str):
+                    continue
+                ok = (
+                    p.name in outputs
+                    if p.kind == "outputPath"
+                    else kinds.get(p.name) == wanted[p.kind]
+                )
+                if not ok:
+                    raise DefinitionError(
+                        f"component '{self.name}': placeholder {{{p.kind!r}: {p.name!r}}} names no "
+                        f"{'output' if p.kind == 'outputPath' else wanted[p.kind] + ' input'}",
+                        code="PC106",
+                        hint=f"inputs: {', '.join(kinds) or 'none'}; outputs: "
+                        f"{', '.join(sorted(outputs)) or 'none'}",
+                    )
 
 
 # ----- bindings: where a step's input comes from ----------------------------------------------

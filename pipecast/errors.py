@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "PC009": "a target limit is exceeded (steps, inputs, arguments, ids, document size)",
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
+    "PC012": "an env name looks like a secret, stored in plain text in documents (warning)",
     "PC020": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
     "PC021": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
     "PC022": "dsl.Collected of an output that is not produced in a loop",
@@ -82,6 +83,7 @@ CODES: dict[str, str] = {
     "PC125": "an instance type is not an ml.* type",
     "PC126": "two different components share one name",
     "PC127": "a pipeline was called directly instead of compiled or run",
+    "PC128": "a @dsl.component lives in a file no image can import (not a module name)",
     "PC140": "a control-flow construct was used wrongly (Elif without If, no comparison, ...)",
 }
 
