@@ -242,3 +242,18 @@ def test_the_camera_triage_example_runs_locally(tmp_path):
     assert summary == moved
     status = json.loads((result.run_dir / "status-report" / "report" / "status.json").read_text())
     assert status["state"] == "SUCCEEDED"
+
+
+def test_the_command_line_takes_a_list_parameter_as_json_and_runs_the_loop(tmp_path):
+    from helpers import ROOT, run_cli
+
+    ref = f"{Path(__file__).relative_to(ROOT)}:triage"
+    args = ("run", ref, "--local", "--workdir", str(tmp_path), "-p")
+    done = run_cli(*args, 'cams=["lobby","gate"]')
+    assert done.returncode == 0, done.stderr
+    (run_json,) = tmp_path.glob("triage-e2e/*/run.json")
+    recorded = json.loads(run_json.read_text())
+    assert recorded["parameters"]["cams"] == ["lobby", "gate"]
+    assert recorded["steps"]["detect/1"]["status"] == "skipped"
+    bad = run_cli(*args, "cams=lobby,gate")
+    assert bad.returncode == 1 and "written as JSON" in bad.stderr
