@@ -87,7 +87,7 @@ def main() -> None:
                     runs.append(VARIANTS[target.name])
                 for label, config in runs:
                     t, mem, _ = measure(
-                        lambda s=spec, tg=target, c=config: tg.compile(graph.check(s, tg), c),
+                        lambda s=spec, tg=target, c=config: tg.compile(graph.check(s, tg, c), c),
                         not args.no_memory,
                     )
                     rows.append((f"compile {label}", t, mem))

@@ -42,6 +42,11 @@ from .target import FEATURES, Target
 STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# names that usually carry credentials: a TOKEN/SECRET/PASSWD word, PASSWORD anywhere, *_KEY
+# (words, so that TOKENIZERS_PARALLELISM or MONKEY do not warn)
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWD)S?(?:_|$)|PASSWORD|(?:^|_)KEY$", re.IGNORECASE
+)
 _DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 Found = Iterator[Diagnostic]
@@ -91,7 +96,7 @@ def legal_names(ix: Index) -> Found:
         *(("step", s.id, s.location, STEP_ID_RE) for s in spec.steps),
     )
     for kind, name, loc, pattern in named:
-        if not pattern.match(name):
+        if not pattern.fullmatch(name):
             yield Diagnostic(
                 "PC005",
                 f"{kind} name '{name}' is not valid",
@@ -376,7 +381,8 @@ def spot_waits(ix: Index) -> Found:
 
 
 def env_names(ix: Index) -> Found:
-    """PC011: environment variable names are identifiers."""
+    """PC011: environment variable names are identifiers; PC012 (a warning): a name that looks
+    like a secret, whose value every compiled document would carry in plain text."""
     for step in ix.spec.steps:
         for key, _ in step.env:
             if not _ENV_RE.fullmatch(key):
@@ -385,6 +391,17 @@ def env_names(ix: Index) -> Found:
                     f"step '{step.id}': env name '{key}' is not valid",
                     ix.where(step),
                     "use letters, digits and _, not starting with a digit",
+                )
+            elif _SECRET_NAME.search(key):
+                yield Diagnostic(
+                    "PC012",
+                    f"step '{step.id}': env '{key}' looks like a secret; its value is stored "
+                    "in plain text in every compiled document (and in code review)",
+                    ix.where(step),
+                    "pass a reference instead (an AWS Secrets Manager or SSM parameter name the "
+                    "step reads at run time, or a Kubernetes secret), not the secret itself",
+                    severity="warning",
+                    step=step.id,
                 )
 
 

@@ -7,6 +7,7 @@ wrote them; :meth:`to_spec` turns each into the plain-number form the IR carries
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .spec import ResourceSpec, RetrySpec, SpotSpec
@@ -30,7 +31,8 @@ class Resources:
     disk: str | int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.cpu, bool) or not isinstance(self.cpu, (int, float)) or self.cpu <= 0:
+        cpu = self.cpu
+        if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu < math.inf:
             raise _fail(
                 f"Resources.cpu must be a positive number, got {self.cpu!r}",
                 "e.g. Resources(cpu=4, memory='16GiB')",

@@ -21,11 +21,12 @@ fits an artifact input (:func:`artifact_fits`), and how a value is spelled on a 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
 
-from pipecast.errors import SourceLocation
+from pipecast.errors import DefinitionError, SourceLocation
 
 __all__ = [
     "ARTIFACT_TYPES",
@@ -84,8 +85,8 @@ def value_matches(ptype: str, value: Any) -> bool:
         return False
     if ptype == "int":
         return isinstance(value, int)
-    if ptype == "float":
-        return isinstance(value, (int, float))
+    if ptype == "float":  # NaN and infinities have no JSON spelling, so no document can carry them
+        return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, str)
 
 
@@ -109,6 +110,25 @@ def format_bytes(size: int) -> str:
 
 
 # ----- step settings: plain numbers ----------------------------------------------------------
+
+
+def _resources_from_dict(res: Mapping[str, Any]) -> ResourceSpec:
+    """Resources from JSON: the schema checks the types; a hand-edited document may still hold
+    values no target can use, and those are a clear error here rather than half a compile."""
+
+    def positive(value: Any) -> bool:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and 0 < value < math.inf
+
+    for key in ("cpu", "memory", *(() if res["disk"] is None else ("disk",))):
+        if not positive(res[key]) or (key != "cpu" and not isinstance(res[key], int)):
+            raise DefinitionError(
+                f"resources.{key} must be a positive {'number' if key == 'cpu' else 'byte count'}"
+                f", got {res[key]!r}",
+                code="PC101",
+                hint="the IR spells memory and disk in bytes: 17179869184 is 16GiB",
+            )
+    return ResourceSpec(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"])
 
 
 @dataclass(frozen=True)
@@ -240,7 +260,7 @@ class ComponentSpec:
         def arg(a: Any) -> Arg:
             return tuple(part(p) for p in a) if isinstance(a, list) else (part(a),)
 
-        return cls(
+        comp = cls(
             name=data["name"],
             image=data["image"],
             command=tuple(data["command"]),
@@ -253,6 +273,32 @@ class ComponentSpec:
             description=data.get("description"),
             python_function=data.get("python_function"),
         )
+        comp.check_placeholders()
+        return comp
+
+    def check_placeholders(self) -> None:
+        """Every placeholder names an input of its kind or an output (the DSL guarantees it; a
+        hand-edited IR document may not, and a target would then fail half-way)."""
+        wanted = {"value": "parameter", "inputPath": "artifact", "inputUri": "artifact"}
+        kinds = {i.name: i.kind for i in self.inputs}
+        outputs = {o.name for o in self.outputs}
+        for arg in self.args:
+            for p in arg:
+                if isinstance(p, str):
+                    continue
+                ok = (
+                    p.name in outputs
+                    if p.kind == "outputPath"
+                    else kinds.get(p.name) == wanted[p.kind]
+                )
+                if not ok:
+                    raise DefinitionError(
+                        f"component '{self.name}': placeholder {{{p.kind!r}: {p.name!r}}} names no "
+                        f"{'output' if p.kind == 'outputPath' else wanted[p.kind] + ' input'}",
+                        code="PC106",
+                        hint=f"inputs: {', '.join(kinds) or 'none'}; outputs: "
+                        f"{', '.join(sorted(outputs)) or 'none'}",
+                    )
 
 
 # ----- bindings: where a step's input comes from ----------------------------------------------
@@ -427,9 +473,7 @@ class StepSpec:
                 (name, binding_from_dict(b)) for name, b in sorted(data["arguments"].items())
             ),
             after=tuple(data.get("after", ())),
-            resources=None
-            if res is None
-            else ResourceSpec(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
+            resources=None if res is None else _resources_from_dict(res),
             spot=None if spot is None else SpotSpec(spot["max_wait_seconds"]),
             retry=None
             if retry is None

@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "PC009": "a target limit is exceeded (steps, inputs, arguments, ids, document size)",
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
+    "PC012": "an env name that looks like a secret (a warning: values are stored in plain text)",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
@@ -76,6 +77,7 @@ CODES: dict[str, str] = {
     "PC125": "an instance type is not an ml.* type",
     "PC126": "two different components share one name",
     "PC127": "a pipeline was called directly instead of compiled or run",
+    "PC128": "a @dsl.component lives in a file no image can import (not a module name)",
 }
 
 # codes no longer emitted → the code of the same rule (the DSL's binding checks once had their
