@@ -92,7 +92,7 @@ def main() -> None:
                     except PipelineError:  # a construct it cannot express yet (loops)
                         continue
                     t, mem, _ = measure(
-                        lambda s=spec, tg=target, c=config: tg.compile(graph.check(s, tg), c),
+                        lambda s=spec, tg=target, c=config: tg.compile(graph.check(s, tg, c), c),
                         not args.no_memory,
                     )
                     rows.append((f"compile {label}", t, mem))

@@ -131,7 +131,7 @@ def run_kfp(shape: str, n: int) -> str:
 
 def run_pipecast(spec: Any) -> str:
     """Check and compile a built pipecast spec for Kubeflow; returns the YAML."""
-    document: Document = TARGET.compile(graph.check(spec, TARGET), CONFIG)
+    document: Document = TARGET.compile(graph.check(spec, TARGET, CONFIG), CONFIG)
     text: str = document.text
     return text
 

@@ -349,7 +349,7 @@ def run_pipecast(n: int) -> Timing:
     target = load_target("sagemaker")
     make = SHAPES["chain"]
     seconds, _, _ = measure(
-        lambda: target.compile(graph.check(make(n).spec, target), CONFIG), memory=False
+        lambda: target.compile(graph.check(make(n).spec, target, CONFIG), CONFIG), memory=False
     )
     return Timing(seconds)
 

@@ -43,6 +43,11 @@ from .target import FEATURES, Target
 STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# names that usually carry credentials: a TOKEN/SECRET/PASSWD word, PASSWORD anywhere, *_KEY
+# (words, so that TOKENIZERS_PARALLELISM or MONKEY do not warn)
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWD)S?(?:_|$)|PASSWORD|(?:^|_)KEY$", re.IGNORECASE
+)
 _DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
 # names that usually carry credentials: a TOKEN/SECRET/PASSWD word, PASSWORD anywhere, *_KEY
 # (words, so that TOKENIZERS_PARALLELISM or MONKEY do not warn)
@@ -388,7 +393,7 @@ def spot_waits(ix: Index) -> Found:
 
 def env_names(ix: Index) -> Found:
     """PC011: environment variable names are identifiers; PC012 (a warning): a name that looks
-    like a secret, whose value every compiled document would hold in plain text."""
+    like a secret, whose value every compiled document would carry in plain text."""
     for step in ix.spec.steps:
         for key, _ in step.env:
             if not _ENV_RE.fullmatch(key):

@@ -1,10 +1,11 @@
 """The graph compiler: the IR as an ``nx.DiGraph``, every check, and the passes targets share.
 
-``check(spec, target)`` runs the table of checks (``_checks``: one small function per
-rule), collects every problem (stable code, the user's file:line, a hint) and raises one
-:class:`~pipecast.errors.PipelineError` holding all of them; warnings ride along on the returned
-:class:`CheckedPipeline`, together with what the target needs computed once: the deterministic
-order and the target's placement of steps on instance types. Checks are linear in steps + edges.
+``check(spec, target, config)`` runs the table of checks (``_checks``: one small function per
+rule) and the target's own config-dependent ``check``, collects every problem (stable code, the
+user's file:line, a hint) and raises one :class:`~pipecast.errors.PipelineError` holding all of
+them; warnings ride along on the returned :class:`CheckedPipeline`, together with what the
+target needs computed once: the deterministic order and the target's placement of steps on
+instance types. Checks are linear in steps + edges.
 The codes and their meanings are in :data:`pipecast.errors.CODES`.
 """
 
@@ -24,6 +25,8 @@ from ._checks import SPEC_CHECKS, TARGET_CHECKS, Index
 from ._flow_checks import FLOW_CHECKS, FLOW_TARGET_CHECKS, group_members
 
 if TYPE_CHECKING:
+    from pipecast.config import Config
+
     from .target import Target
 
 __all__ = ["CheckedPipeline", "build_graph", "check", "critical_path", "diagnose"]
@@ -185,14 +188,20 @@ def critical_path(
     return best[end], path[::-1]
 
 
-def check(spec: PipelineSpec, target: Target | None = None) -> CheckedPipeline:
-    """Run every check (for ``target`` too, when given: its capabilities, limits and placement);
-    raise one PipelineError with all errors, or return the checked pipeline."""
+def check(
+    spec: PipelineSpec, target: Target | None = None, config: Config | None = None
+) -> CheckedPipeline:
+    """Run every check (for ``target`` too, when given: its capabilities, limits and placement,
+    and, with ``config``, its own ``check``); raise one PipelineError with all errors, or return
+    the checked pipeline."""
     diagnostics, graph = diagnose(spec, [target] if target else [])
     placement: Mapping[str, str] = {}
-    if target is not None and target.place is not None and not _has_errors(diagnostics):
-        placement, problems = target.place(spec)
-        diagnostics.extend(problems)
+    if target is not None and not _has_errors(diagnostics):
+        if target.place is not None:
+            placement, problems = target.place(spec)
+            diagnostics.extend(problems)
+        if target.check is not None and config is not None:
+            diagnostics.extend(target.check(spec, config))
     if _has_errors(diagnostics):
         raise PipelineError(diagnostics, pipeline=spec.name)
     order = tuple(nx.lexicographical_topological_sort(graph))

@@ -46,7 +46,7 @@ from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl.spec import ComponentSpec
+    from pipecast.dsl.spec import ComponentSpec, PipelineSpec
 
     from .graph import CheckedPipeline
 
@@ -257,7 +257,7 @@ def _without_sdk_version(text: str) -> str:
     return "".join(line for line in lines if not line.startswith("sdkVersion: kfp-"))
 
 
-def spot_diagnostics(checked: CheckedPipeline, config: Config) -> list[Diagnostic]:
+def spot_diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
     """``Target.check``: spot needs a node selector on Kubeflow; without one it would be dropped."""
     if config.get("kubeflow.spot_node_selector"):
         return []
@@ -271,7 +271,7 @@ def spot_diagnostics(checked: CheckedPipeline, config: Config) -> list[Diagnosti
             "or drop .set_spot() for this target",
             step=step.id,
         )
-        for step in checked.spec.steps
+        for step in spec.steps
         if step.spot is not None
     ]
 
@@ -380,8 +380,8 @@ TARGET = Target(
         },
     },
     required_config=("artifact_root",),
-    review=ReviewHooks(detect=detect, summarize=describe),
     check=spot_diagnostics,
+    review=ReviewHooks(detect=detect, summarize=describe),
     extra="kubeflow",
     extra_module="kfp",
 )

@@ -240,8 +240,10 @@ class Target:
     ``config_section`` is the JSON Schema of the target's ``[<name>]`` table in pipecast.toml
     (it may refer to ``#/$defs/role_arn`` and ``#/$defs/tags`` of the base schema);
     ``required_config`` the dotted keys compiling needs. ``place`` runs once in the graph check
-    and its result rides on :attr:`CheckedPipeline.placement`. ``deploy`` is the module of the
-    deploy backend (``fetch``/``upsert``/``start``/``validate``, see :mod:`pipecast.deploy`).
+    and its result rides on :attr:`CheckedPipeline.placement`; ``check`` adds the target's own
+    diagnostics that depend on the configuration (what the declared tables cannot say).
+    ``deploy`` is the module of the deploy backend (``fetch``/``upsert``/``start``/``validate``,
+    see :mod:`pipecast.deploy`).
     """
 
     name: str
@@ -253,9 +255,7 @@ class Target:
     config_section: Mapping[str, Any] | None = None
     required_config: tuple[str, ...] = ()
     place: Callable[[PipelineSpec], Placement] | None = None
-    # checks that need the configuration (a config key a feature depends on), run by
-    # ``compile_spec`` on the checked pipeline before ``compile``; errors stop it like PC008s
-    check: Callable[[CheckedPipeline, Config], list[Diagnostic]] | None = None
+    check: Callable[[PipelineSpec, Config], list[Diagnostic]] | None = None
     review: ReviewHooks | None = None
     deploy: str | None = None
     extra: str | None = None  # optional dependency group this target needs

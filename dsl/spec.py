@@ -129,6 +129,25 @@ def format_bytes(size: int) -> str:
 # ----- step settings: plain numbers ----------------------------------------------------------
 
 
+def _resources_from_dict(res: Mapping[str, Any]) -> ResourceSpec:
+    """Resources from JSON: the schema checks the types; a hand-edited document may still hold
+    values no target can use, and those are a clear error here rather than half a compile."""
+
+    def positive(value: Any) -> bool:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and 0 < value < math.inf
+
+    for key in ("cpu", "memory", *(() if res["disk"] is None else ("disk",))):
+        if not positive(res[key]) or (key != "cpu" and not isinstance(res[key], int)):
+            raise DefinitionError(
+                f"resources.{key} must be a positive {'number' if key == 'cpu' else 'byte count'}"
+                f", got {res[key]!r}",
+                code="PC101",
+                hint="the IR spells memory and disk in bytes: 17179869184 is 16GiB",
+            )
+    return ResourceSpec(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"])
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     """What one step needs, in plain units: vCPUs, bytes of memory, GPUs, bytes of disk."""
@@ -629,9 +648,7 @@ class StepSpec:
                 (name, binding_from_dict(b)) for name, b in sorted(data["arguments"].items())
             ),
             after=tuple(data.get("after", ())),
-            resources=None
-            if res is None
-            else ResourceSpec(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
+            resources=None if res is None else _resources_from_dict(res),
             spot=None if spot is None else SpotSpec(spot["max_wait_seconds"]),
             retry=None
             if retry is None

@@ -69,11 +69,7 @@ def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document
 
     def build() -> tuple[graph.CheckedPipeline, Document]:
         with paused_gc():
-            checked = graph.check(spec, target)
-            if target.check is not None:
-                problems = target.check(checked, config)
-                if any(d.severity == "error" for d in problems):
-                    raise PipelineError([*checked.warnings, *problems], pipeline=spec.name)
+            checked = graph.check(spec, target, config)
             return checked, target.compile(checked, config)
 
     # deeply nested graphs recurse deeply; large ones go straight to the deep stack

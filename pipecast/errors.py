@@ -60,7 +60,7 @@ CODES: dict[str, str] = {
     "PC009": "a target limit is exceeded (steps, inputs, arguments, ids, document size)",
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
-    "PC012": "an env name looks like a secret, stored in plain text in documents (warning)",
+    "PC012": "an env name that looks like a secret (a warning: values are stored in plain text)",
     "PC020": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
     "PC021": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
     "PC022": "dsl.Collected of an output that is not produced in a loop",
