@@ -48,7 +48,10 @@ def session(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     def run(*args: str, **env: str) -> pytest.RunResult:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        return pytester.runpytest_inprocess("-ra", "-p", "no:cacheprovider", *args)
+        # no hypothesis plugin: these sessions do not need it, and it costs seconds each
+        return pytester.runpytest_inprocess(
+            "-ra", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args
+        )
 
     return run
 
