@@ -368,6 +368,9 @@ def test_random_bad_bindings_are_all_reported(data):
         graph.check(spec)
     errors = [d for d in info.value.diagnostics if d.severity == "error"]
     assert len(errors) >= len(chosen)
+    assert {d.code for d in errors} <= {"PC003", "PC004"}  # type mismatch / unknown reference
+    for step in chosen:  # each corrupted step is named by its own diagnostic
+        assert any(f"of step '{step}'" in d.message for d in errors), step
     assert all(d.location is None or d.location.line > 0 for d in errors)
 
 
