@@ -477,3 +477,80 @@ def test_cli_p_overrides_are_typed_then_rendered(tmp_path, params, expected):
     assert seen["parameters"] == by_flag(*expected)
     assert seen["template-params"] == by_template(*expected)
     assert seen["defaults"] == CONSTANTS["defaults"]  # overrides reach only what they bind
+
+
+# ----- Python components: the same values arrive typed -----------------------------------------
+
+
+@dsl.component
+def typed_probe(
+    out: Output[Dataset], flag: bool = False, ratio: float = 0.001, count: int = 3, label: str = "x"
+):
+    """Records the values, and their types, it was called with."""
+    seen = {"flag": flag, "ratio": ratio, "count": count, "label": label}
+    Path(out.path, "seen.json").write_text(
+        json.dumps({k: [v, type(v).__name__] for k, v in seen.items()})
+    )
+
+
+@dsl.pipeline(name="typed")
+def typed(p_flag: bool = True, p_ratio: float = 0.5, p_count: int = 1, p_label: str = "x"):
+    typed_probe(flag=p_flag, ratio=p_ratio, count=p_count, label=p_label)
+    typed_probe(flag=False, ratio=1e20, count=-4, label="-x").set_name("constants")
+
+
+@pytest.mark.parametrize("isolation", ["inprocess", "subprocess"])
+@pytest.mark.parametrize(
+    ("flag", "ratio", "count", "label"),
+    [
+        (False, 2.0, -7, "-x"),  # a value that looks like a flag stays a value
+        (True, 1e-07, 0, "--label"),
+        (False, 0.1, 12, ""),
+        (True, 1e20, -5, "a b=c {{$x}}"),
+    ],
+)
+def test_python_components_receive_each_value_with_its_type(
+    pipecast_run, isolation, flag, ratio, count, label
+):
+    """Through ``pipecast.runtime`` (subprocess, as in a container) the rendered text is parsed
+    back by the declared types: False must not arrive as the truthy string 'false'."""
+    params = {"p_flag": flag, "p_ratio": ratio, "p_count": count, "p_label": label}
+    result = pipecast_run(typed, params=params, isolation=isolation)
+    for step in ("typed-probe", "constants"):
+        assert result[step].status == "succeeded", result[step].error
+    seen = json.loads(Path(result["typed-probe"].outputs["out"], "seen.json").read_text())
+    expected = {"flag": flag, "ratio": ratio, "count": count, "label": label}
+    assert seen == {k: [v, type(v).__name__] for k, v in expected.items()}
+    constants = json.loads(Path(result["constants"].outputs["out"], "seen.json").read_text())
+    assert constants == {
+        "flag": [False, "bool"],
+        "ratio": [1e20, "float"],
+        "count": [-4, "int"],
+        "label": ["-x", "str"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nope", "1"], "unexpected argument '--nope' (known: --out, --flag, --ratio"),
+        (["--label"], "--label needs a value"),
+        (["stray"], "unexpected argument 'stray'"),
+    ],
+)
+def test_the_component_runtime_refuses_arguments_it_cannot_place(tmp_path, capsys, args, message):
+    from pipecast.runtime import main
+
+    with pytest.raises(SystemExit) as info:
+        main([f"{__name__}:typed_probe", "--out", str(tmp_path), *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "seen.json").exists()
+
+
+def test_the_component_runtime_takes_name_equals_value(tmp_path):
+    from pipecast.runtime import main
+
+    main([f"{__name__}:typed_probe", f"--out={tmp_path}", "--label=-x=y", "--flag", "false"])
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["label"] == ["-x=y", "str"] and seen["flag"] == [False, "bool"]
