@@ -141,6 +141,8 @@ def compile(
 
 
 def _is_stale(path: Path, text: str, target: str) -> bool:
+    """Compare the file on disk with the compiled text through the review engine (the one
+    behind ``diff`` and ``plan``); any byte that differs makes the file stale."""
     try:
         old = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -149,31 +151,25 @@ def _is_stale(path: Path, text: str, target: str) -> bool:
     if old == text:
         click.echo(f"up to date: {path}", err=True)
         return False
-    click.echo(f"stale: {path} differs from what the pipeline compiles to:", err=True)
     from pipecast._cli_review import semantic_diff_text
-    from pipecast.errors import DocumentError
+    from pipecast.errors import PipecastError
 
     try:
         equal, rendered = semantic_diff_text(
             old, text, "text", f"{path} (on disk)", f"{path} (compiled)", target
         )
-    except DocumentError:
-        equal, rendered = False, ""
-    if rendered and not equal:
-        click.echo(rendered, err=True, nl=False)
+    except PipecastError as exc:
+        click.echo(f"stale: {path} is not a readable {target} document ({exc})", err=True)
         return True
-    import difflib  # same steps and settings, other bytes (or unreadable): show the lines
-
-    diff = difflib.unified_diff(
-        old.splitlines(),
-        text.splitlines(),
-        f"{path} (on disk)",
-        f"{path} (compiled)",
-        lineterm="",
-        n=2,
-    )
-    for line in list(diff)[:200]:
-        click.echo(line, err=True)
+    if equal:
+        click.echo(
+            f"stale: {path} is the same document written differently (key order or "
+            "formatting); rerun the same command without --check to rewrite it",
+            err=True,
+        )
+        return True
+    click.echo(f"stale: {path} differs from what the pipeline compiles to:", err=True)
+    click.echo(rendered, err=True, nl=False)
     return True
 
 
