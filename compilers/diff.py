@@ -92,7 +92,7 @@ def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
         name = f"{prefix}{key}"
-        if isinstance(item, Mapping) and item:
+        if isinstance(item, Mapping):  # an empty mapping adds no row (as if absent)
             out.update(_flatten(item, f"{name}."))
         else:
             out[name] = item
@@ -161,6 +161,7 @@ class Review:
     changes: list[Change]
     differences: list[PathChange]
     unexplained: list[PathChange]
+    note: str | None = None  # why there is no per-step summary, when there is none
 
     @property
     def equal(self) -> bool:
@@ -175,24 +176,39 @@ class Review:
         return render(self, fmt)
 
 
+_MALFORMED = (DocumentError, KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
 def compare(
     old_document: Any,
     new_document: Any,
     target: str,
-    describe: Callable[[Any], DocumentSummary],
     name: str | None = None,
+    describe: Callable[[Any], DocumentSummary] | None = None,
 ) -> Review:
-    """Compare two parsed documents of ``target``; ``describe`` is the target's summary.
+    """Compare two parsed documents of ``target`` completely.
 
     ``name``: the pipeline's name when the caller knows it better than the documents do (plan
-    knows the deployed name; a SageMaker definition does not carry it).
+    knows the deployed name; a SageMaker definition does not carry it). ``describe``: the
+    summary function (default: the target's ``describe``). A document it cannot summarise still
+    gets a complete review: every difference by path.
     """
-    old, new = describe(old_document), describe(new_document)
+    if describe is None:
+        describe = _describer(target, "document")
+    try:
+        old, new = describe(old_document), describe(new_document)
+        note = None
+    except _MALFORMED as exc:  # still complete: every difference is listed by path
+        old = new = DocumentSummary(target, name or "pipeline", {}, {})
+        note = f"no per-step summary ({exc}); every difference is listed by path"
     if name is not None:
         old, new = _named(old, name), _named(new, name)
     changes = diff(old, new)
     differences = path_diff(old_document, new_document)
-    shown: set[tuple[str, str, str | None]] = {(c.scope, c.id, c.field) for c in changes}
+    # a renamed pipeline explains nothing by itself: the differences behind it are listed
+    shown: set[tuple[str, str, str | None]] = {
+        (c.scope, c.id, c.field) for c in changes if c.scope != "pipeline"
+    }
     unexplained: list[PathChange] = []
     for i, difference in enumerate(differences):
         if (
@@ -201,7 +217,7 @@ def compare(
             or not _summary_shows(difference, old_document, old, describe, shown)
         ):
             unexplained.append(difference)
-    return Review(target, old, new, changes, differences, unexplained)
+    return Review(target, old, new, changes, differences, unexplained, note)
 
 
 def _named(summary: DocumentSummary, name: str) -> DocumentSummary:
@@ -219,7 +235,7 @@ def _summary_shows(
     the old document changes one of the summary fields this review reports as changed."""
     try:
         alone = describe(apply(old_document, difference))
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError, AssertionError):
+    except (*_MALFORMED, AssertionError):
         return False
     alone = _named(alone, old.name)
     return any((c.scope, c.id, c.field) in shown for c in diff(old, alone))
@@ -305,10 +321,13 @@ def render(review: Review, fmt: str = "text") -> str:
                 "changes": [c.to_dict() for c in review.changes],
                 "differences": [d.to_dict() for d in review.differences],
                 "not_in_summary": [d.where for d in review.unexplained],
+                "note": review.note,
             }
         )
     markdown = fmt == "markdown"
     lines = [f"### {_headline(review)}" if markdown else _headline(review)]
+    if review.note and not review.equal:
+        lines.append(f"note: {review.note}")
     grouped: dict[tuple[str, str], list[Change]] = {}
     for change in review.changes:
         if change.scope != "pipeline":
@@ -364,18 +383,19 @@ def load_document(text: str, source: str = "document") -> Any:
     stripped = text.lstrip()
     if not stripped:
         raise DocumentError(f"{source}: empty document")
+    json_error = None
     if stripped.startswith(("{", "[")):
         try:
             return json.loads(text)
-        except ValueError as exc:
-            raise DocumentError(f"{source}: not valid JSON (truncated?): {exc}") from None
+        except ValueError as exc:  # maybe YAML in flow style; else this is the error to show
+            json_error = f"{source}: not valid JSON (truncated?): {exc}"
     import yaml
 
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         one_line = " ".join(str(exc).split())
-        raise DocumentError(f"{source}: neither JSON nor YAML: {one_line}") from None
+        raise DocumentError(json_error or f"{source}: neither JSON nor YAML: {one_line}") from None
     if not docs:
         raise DocumentError(f"{source}: empty document")
     return docs[0] if len(docs) == 1 else docs
@@ -432,9 +452,15 @@ def compare_texts(
     new_source: str = "new",
     target: str | None = None,
     name: str | None = None,
+    strict: bool = True,
 ) -> Review:
     """The one engine behind ``diff``, ``plan`` and ``compile --check``: parse both texts,
-    check they are documents of one target, and compare them completely."""
+    check they are documents of one target, and compare them completely.
+
+    ``strict``: a document the target cannot summarise (truncated, hand-broken) is an error
+    naming its file; otherwise (``plan``: whatever is deployed must stay replaceable) the review
+    lists every difference by path without a summary.
+    """
     from pipecast.errors import UsageError
 
     old_document = load_document(old_text, old_source)
@@ -448,9 +474,10 @@ def compare_texts(
         )
     describe_old = _describer(old_target, old_source)
     describe_new = _describer(old_target, new_source)
-    describe_old(old_document)  # a malformed document names its own file
-    describe_new(new_document)
-    return compare(old_document, new_document, old_target, describe_old, name)
+    if strict:
+        describe_old(old_document)  # a malformed document names its own file
+        describe_new(new_document)
+    return compare(old_document, new_document, old_target, name, describe_old)
 
 
 def summarize_file(path: str | Path) -> DocumentSummary:

@@ -124,7 +124,7 @@ def plan(
             message = _json_plan(target, name, None, None, {}, exists=False)
         return PlanResult(target, name, False, False, message)
     review = diff.compare_texts(
-        deployed.definition, text, f"deployed {name}", f"compiled {name}", target, name
+        deployed.definition, text, f"deployed {name}", f"compiled {name}", target, name, False
     )
     wanted_role = chosen.role(config)
     role = (deployed.role, wanted_role) if wanted_role and deployed.role != wanted_role else None
