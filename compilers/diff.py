@@ -405,14 +405,15 @@ def detect_target(document: Any, source: str = "document") -> str:
     """Which registered target produced ``document`` (from its content, not its file name)."""
     from . import load_target, target_names
 
+    kinds = []
     for name in target_names():
         target = load_target(name)
         if target.detect is not None and target.detect(document):
             return name
+        kinds.append(target.document_kind)
     raise DocumentError(
-        f"{source}: not a document pipecast can read (expected a SageMaker "
-        "pipeline definition, a Step Functions state machine, a Kubeflow "
-        "pipeline or a pipecast IR document)"
+        f"{source}: not a document pipecast can read (expected a {', a '.join(kinds[:-1])} "
+        f"or a {kinds[-1]})"
     )
 
 

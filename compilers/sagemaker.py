@@ -248,6 +248,14 @@ def _joins(value: Any) -> Iterator[list[Any]]:
             yield from _joins(item)
 
 
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the pipeline-definition validator (envelope, references,
+    every job request against botocore's model), as (step, problem) pairs."""
+    from . import sagemaker_validate
+
+    return [(p.step, f"{p.path}: {p.message}") for p in sagemaker_validate.validate_text(text)]
+
+
 TARGET = Target(
     name="sagemaker",
     suffix="sagemaker.json",
@@ -270,4 +278,6 @@ TARGET = Target(
     check=jobs.placement_diagnostics,
     detect=detect,
     describe=describe,
+    document_kind="SageMaker pipeline definition",
+    validate_document=document_problems,
 )

@@ -360,6 +360,20 @@ def parameter_defaults(document: dict[str, Any]) -> dict[str, Any]:
     return {k: {"default": v} for k, v in defaults.items()}
 
 
+_STATE = re.compile(r"/States/([^/]+)")
+
+
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the ASL validator (structure, numeric limits, every job
+    request against botocore's model), as (state, problem) pairs; a job's state is its step."""
+    from . import stepfunctions_validate
+
+    return [
+        ((_STATE.findall(p.path) or [None])[-1], str(p))
+        for p in stepfunctions_validate.validate_text(text)
+    ]
+
+
 TARGET = Target(
     name="stepfunctions",
     suffix="stepfunctions.json",
@@ -382,4 +396,6 @@ TARGET = Target(
     check=jobs.placement_diagnostics,
     detect=detect,
     describe=describe,
+    document_kind="Step Functions state machine",
+    validate_document=document_problems,
 )

@@ -131,7 +131,10 @@ def start(name: str, params: dict[str, Any], config: Config) -> tuple[str, str]:
 
 
 def validate(text: str) -> list[str]:
-    """Problems that must stop a deploy (the SageMaker document validator)."""
-    from pipecast.compilers import sagemaker_validate
+    """Problems that must stop a deploy: the target's document checks, the very ones
+    ``pipecast compile`` and ``validate`` run (validate = deploy)."""
+    from pipecast.compilers import load_target
 
-    return [str(p) for p in sagemaker_validate.validate_text(text)]
+    check = load_target("sagemaker").validate_document
+    assert check is not None
+    return [f"step '{step}': {p}" if step else p for step, p in check(text)]
