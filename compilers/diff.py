@@ -351,7 +351,7 @@ def render(review: Review, fmt: str = "text") -> str:
             lines.append(f"~ {scope} {ident}")
             lines += [f"    {f}: {a} → {b}" for f, a, b in rows]
     if review.unexplained:
-        title = "other differences (by JSON path; the summary above does not show them)"
+        title = "other differences (by JSON path; not in the per-step summary)"
         rows = [_path_row(d) for d in review.unexplained]
         if markdown:
             lines += ["", f"**{title}**", "", "| path | before | after |", "|---|---|---|"]

@@ -249,6 +249,7 @@ def test_plan_shows_and_deploy_applies_role_and_tags_on_an_unchanged_definition(
             boto3.client("s3").create_bucket(Bucket="acme-ml")
         code, out, err = cli(capsys, "deploy", str(FLAGSHIP), "-t", target, "--tag", "team=vision")
         assert code == 0 and out.startswith("created: "), err
+        assert err.endswith("applied: definition, role, tags\n"), err
         # new tag, same definition and role: plan shows the tag, deploy applies only it
         code, out, _ = cli(capsys, "plan", str(FLAGSHIP), "-t", target, "--tag", "owner=ml")
         assert code == 1 and out.splitlines() == [

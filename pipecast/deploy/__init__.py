@@ -206,8 +206,9 @@ def deploy(target: str, name: str, text: str, config: Config, tags: dict[str, st
     if result.equal:
         return DeployResult(target, name, "unchanged", "", result)
     if not result.exists:
-        arn = chosen.create(name, text, config, tags)
-        return DeployResult(target, name, "created", arn, result, tuple(result.parts))
+        arn = chosen.create(name, text, config, tags)  # one call sets all three
+        parts = ("definition", "role", "tags") if tags else ("definition", "role")
+        return DeployResult(target, name, "created", arn, result, parts)
     deployed = result.deployed
     assert deployed is not None
     applied: list[str] = []
