@@ -47,6 +47,17 @@ def _get(node: Any, path: Index) -> Any:
     return node
 
 
+def _copy_along(document: Any, path: Index) -> Any:
+    """``document`` with fresh copies of the containers on ``path`` (the rest shared), so a
+    mutation there leaves ``document`` intact: a deep copy per case would be most of the cost."""
+    top = copy.copy(document)
+    node = top
+    for segment in path:
+        node[segment] = copy.copy(node[segment])
+        node = node[segment]
+    return top
+
+
 def _mutated(value: Any) -> Any:
     if isinstance(value, bool):
         return not value
@@ -91,7 +102,7 @@ def test_every_mutated_leaf_is_reported_at_its_path(name):
     cases = _cases(name)
     assert len(cases) >= min(SAMPLE, len(list(_leaves(old))))
     for path, how in cases:
-        new = copy.deepcopy(old)
+        new = _copy_along(old, path[:-1])
         parent, key = _get(new, path[:-1]), path[-1]
         before = parent[key]
         if how == "remove":
@@ -155,3 +166,45 @@ def test_reformatting_only_reports_equal(name):
         review = diff.compare_texts(text, variant, "golden", "reformatted")
         assert review.equal and review.differences == [], name
         assert review.render("text").endswith(": no changes\n")
+
+
+def _apply(document: Any, path: Index) -> Any:
+    new = _copy_along(document, path[:-1])
+    parent = _get(new, path[:-1])
+    parent[path[-1]] = _mutated(parent[path[-1]])
+    return new
+
+
+@pytest.mark.parametrize("name", GOLDENS)
+def test_a_summarised_change_never_hides_an_unmodelled_one(name):
+    """Pairs of mutations: one the summary shows, one it does not. Both must be in the text
+    (the summary row, and the other by its path), whatever else changed."""
+    old = diff.load_document((GOLDEN_DIR / name).read_text())
+    target = diff.detect_target(old)
+    shown, unmodelled = [], []
+    for path, how in _cases(name):
+        if how != "change" or path[-1] in IDENTITY_KEYS:  # a renamed item: removed + added
+            continue
+        review = diff.compare(old, _apply(old, path), target)
+        if review.changes and not review.unexplained and len(review.differences) == 1:
+            shown.append(path)
+        elif review.unexplained and not review.changes:
+            unmodelled.append(path)
+    assert shown and unmodelled, (len(shown), len(unmodelled))
+    rng = random.Random(f"pipecast-pairs-{name}")
+    for _ in range(20):
+        a, b = rng.choice(shown), rng.choice(unmodelled)
+        if a[:-1] == b[:-1] and a[-1] == b[-1]:
+            continue
+        review = diff.compare(old, _apply(_apply(old, a), b), target)
+        if review.note is not None:  # the pair broke the summary: all is listed by path
+            assert len(review.unexplained) == 2
+            continue
+        assert len(review.differences) == 2 and review.changes, (a, b)
+        (other,) = [
+            d
+            for d in review.differences
+            if d.path[-1] == b[-1] and _resolve(old, d.path[:-1]) is _get(old, b[:-1])
+        ]
+        assert other in review.unexplained, (a, b, review.unexplained)
+        assert f"  {other.where}: " in review.render("text"), (a, b)
