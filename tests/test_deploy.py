@@ -256,6 +256,13 @@ def test_plan_shows_and_deploy_applies_role_and_tags_on_an_unchanged_definition(
             f"pipeline 'video-analysis' ({target}): definition unchanged",
             "+ tag owner=ml",
         ], out
+        code, out, _ = cli(
+            capsys, "plan", str(FLAGSHIP), "-t", target, "--tag", "owner=ml", "--format", "json"
+        )
+        planned = json.loads(out)
+        assert code == 1 and planned["equal"] is False and planned["role"] is None
+        assert planned["definition"]["equal"] is True
+        assert planned["tags"] == [{"key": "owner", "old": None, "new": "ml"}]
         code, out, err = cli(capsys, "deploy", str(FLAGSHIP), "-t", target, "--tag", "owner=ml")
         assert code == 0 and out.startswith("updated: ") and "applied: tags" in err, (out, err)
         assert _deployed_role_and_tags(target)[1] == {"team": "vision", "owner": "ml"}

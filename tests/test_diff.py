@@ -233,3 +233,29 @@ def _cut_after_root(text: str) -> str:
     lines = text.splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.startswith("root:"))
     return "".join(lines[: at + 3])
+
+
+def test_compile_check_uses_the_same_engine(tmp_path):
+    """A stale file whose only change is outside the summary is stale with its path shown; the
+    same document written differently is stale too (the bytes must match) and says why."""
+    flagship = str(GOLDEN_DIR.parent / "video_analysis.py")
+    golden = GOLDEN_DIR / "video-analysis.sagemaker.json"
+    document = json.loads(golden.read_text())
+    document["Steps"][2]["Arguments"]["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] = 7
+    on_disk = tmp_path / "video-analysis.sagemaker.json"
+    on_disk.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    stale = run_cli("compile", flagship, "-t", "sagemaker", "-o", str(on_disk), "--check")
+    assert stale.returncode == 1 and "Traceback" not in stale.stderr
+    assert "1 other difference" in stale.stderr
+    assert (
+        "Steps[track].Arguments.ProcessingResources.ClusterConfig.VolumeSizeInGB: 7 → 30"
+        in stale.stderr
+    )
+    on_disk.write_text(json.dumps(json.loads(golden.read_text()), indent=4))
+    reformatted = run_cli("compile", flagship, "-t", "sagemaker", "-o", str(on_disk), "--check")
+    assert reformatted.returncode == 1 and "same document written differently" in (
+        reformatted.stderr
+    )
+    on_disk.write_text(golden.read_text())
+    fresh = run_cli("compile", flagship, "-t", "sagemaker", "-o", str(on_disk), "--check")
+    assert fresh.returncode == 0 and "up to date" in fresh.stderr

@@ -207,8 +207,8 @@ def deploy(target: str, name: str, text: str, config: Config, tags: dict[str, st
         return DeployResult(target, name, "unchanged", "", result)
     if not result.exists:
         arn = chosen.create(name, text, config, tags)  # one call sets all three
-        parts = ("definition", "role", "tags") if tags else ("definition", "role")
-        return DeployResult(target, name, "created", arn, result, parts)
+        created = ("definition", "role", "tags") if tags else ("definition", "role")
+        return DeployResult(target, name, "created", arn, result, created)
     deployed = result.deployed
     assert deployed is not None
     applied: list[str] = []
