@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipecast.errors import DeployError, DocumentError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
+    from pipecast.compilers.diff import Review
     from pipecast.config import Config
 
     from ._aws import Deployed
@@ -140,7 +141,7 @@ def plan(
 def _render_plan(
     target: str,
     name: str,
-    review: Any,
+    review: Review,
     role: tuple[str | None, str] | None,
     to_tag: dict[str, str],
     deployed: Deployed,
@@ -164,7 +165,7 @@ def _render_plan(
 def _json_plan(
     target: str,
     name: str,
-    review: Any,
+    review: Review | None,
     role: tuple[str | None, str] | None,
     to_tag: dict[str, str],
     *,
@@ -179,7 +180,7 @@ def _json_plan(
             "target": target,
             "pipeline": name,
             "exists": exists,
-            "equal": exists and review.equal and role is None and not to_tag,
+            "equal": review is not None and review.equal and role is None and not to_tag,
             "definition": definition,
             "role": None if role is None else {"old": role[0], "new": role[1]},
             "tags": [
