@@ -112,7 +112,7 @@ def test_what_deploy_refuses_compile_and_validate_refuse_at_the_step_line(
             assert compiled.returncode == 0, compiled.stderr
             continue
         assert compiled.returncode == 1, compiled.stderr
-        expected = f"{path.name}:{line['STEP']}: error[PC012]: step 'work': the {target} service"
+        expected = f"{path.name}:{line['STEP']}: error[PC013]: step 'work': the {target} service"
         assert expected in compiled.stderr.replace(str(path), path.name), compiled.stderr
         assert fragments[target] in compiled.stderr
         assert fragments[target] in validate.stderr
