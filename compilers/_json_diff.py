@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,26 +84,45 @@ def _same_leaf(a: Any, b: Any) -> bool:
 
 def path_diff(old: Any, new: Any, path: Path = ()) -> list[PathChange]:
     """Every difference from ``old`` to ``new``, depth first, keys in sorted order."""
-    return list(_diff(old, new, path))
+    out: list[PathChange] = []
+    _diff(old, new, path, out)
+    return out
 
 
-def _diff(old: Any, new: Any, path: Path) -> Iterator[PathChange]:
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with the same JSON types all the way down (``1``, ``1.0`` and ``true`` differ).
+
+    ``==`` runs in C and settles almost every subtree of two versions of one document at once;
+    for equal ones, their canonical JSON (also encoded in C) tells the numeric spellings apart.
+    """
+    if a is b:
+        return True
+    if a != b:
+        return False
+    return type(a) is type(b) and (
+        not isinstance(a, (dict, list)) or _canonical(a) == _canonical(b)
+    )
+
+
+def _diff(old: Any, new: Any, path: Path, out: list[PathChange]) -> None:
+    if _same(old, new):
+        return
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted({*old, *new}, key=str):
             if key not in old:
-                yield PathChange((*path, key), "added", None, new[key])
+                out.append(PathChange((*path, key), "added", None, new[key]))
             elif key not in new:
-                yield PathChange((*path, key), "removed", old[key], None)
+                out.append(PathChange((*path, key), "removed", old[key], None))
             else:
-                yield from _diff(old[key], new[key], (*path, key))
+                _diff(old[key], new[key], (*path, key), out)
     elif isinstance(old, list) and isinstance(new, list):
         identity = _identity(old, new)
         if identity is not None:
-            yield from _keyed(old, new, path, identity)
+            _keyed(old, new, path, identity, out)
         else:
-            yield from _sequence(old, new, path)
-    elif not _same_leaf(old, new):
-        yield PathChange(path, "changed", old, new)
+            _sequence(old, new, path, out)
+    else:
+        out.append(PathChange(path, "changed", old, new))
 
 
 def _identity(old: list[Any], new: list[Any]) -> str | None:
@@ -119,27 +138,27 @@ def _identity(old: list[Any], new: list[Any]) -> str | None:
     return None
 
 
-def _keyed(old: list[Any], new: list[Any], path: Path, key: str) -> Iterator[PathChange]:
+def _keyed(old: list[Any], new: list[Any], path: Path, key: str, out: list[PathChange]) -> None:
     before = {item[key]: item for item in old}
     after = {item[key]: item for item in new}
     for ident in before:
         if ident not in after:
-            yield PathChange((*path, Named(key, ident)), "removed", before[ident], None)
+            out.append(PathChange((*path, Named(key, ident)), "removed", before[ident], None))
     for ident in after:
         if ident in before:
-            yield from _diff(before[ident], after[ident], (*path, Named(key, ident)))
+            _diff(before[ident], after[ident], (*path, Named(key, ident)), out)
         else:
-            yield PathChange((*path, Named(key, ident)), "added", None, after[ident])
+            out.append(PathChange((*path, Named(key, ident)), "added", None, after[ident]))
     kept_old = [i for i in before if i in after]
     kept_new = [i for i in after if i in before]
     if kept_old != kept_new:
-        yield PathChange(path, "reordered", kept_old, kept_new)
+        out.append(PathChange(path, "reordered", kept_old, kept_new))
 
 
-def _sequence(old: list[Any], new: list[Any], path: Path) -> Iterator[PathChange]:
+def _sequence(old: list[Any], new: list[Any], path: Path, out: list[PathChange]) -> None:
     if len(old) == len(new):
         for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            yield from _diff(a, b, (*path, i))
+            _diff(a, b, (*path, i), out)
         return
     keys_old = [_canonical(v) for v in old]
     keys_new = [_canonical(v) for v in new]
@@ -149,12 +168,12 @@ def _sequence(old: list[Any], new: list[Any], path: Path) -> Iterator[PathChange
             continue
         if op == "replace" and i2 - i1 == j2 - j1:
             for k in range(i2 - i1):
-                yield from _diff(old[i1 + k], new[j1 + k], (*path, j1 + k))
+                _diff(old[i1 + k], new[j1 + k], (*path, j1 + k), out)
             continue
         for i in range(i1, i2):
-            yield PathChange((*path, i), "removed", old[i], None)
+            out.append(PathChange((*path, i), "removed", old[i], None))
         for j in range(j1, j2):
-            yield PathChange((*path, j), "added", None, new[j])
+            out.append(PathChange((*path, j), "added", None, new[j]))
 
 
 def _canonical(value: Any) -> str:

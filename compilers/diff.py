@@ -141,9 +141,11 @@ def _step_dict(step: StepSummary) -> dict[str, Any]:
 
 # ----- the complete comparison ------------------------------------------------------------------
 
-# how many differences are each tested against the summary (one describe per difference);
-# beyond it every remaining difference is listed by path, so the output stays complete
+# how many differences are each tested against the summary (one describe of the whole document
+# per difference, so fewer on large documents: EXPLAIN_WORK step-summaries in all); beyond it
+# every remaining difference is listed by path, so the output stays complete
 EXPLAIN_LIMIT = 500
+EXPLAIN_WORK = 20_000
 
 
 @dataclass(frozen=True)
@@ -196,11 +198,24 @@ def compare(
     if describe is None:
         describe = _describer(target, "document")
     try:
-        old, new = describe(old_document), describe(new_document)
+        summaries = describe(old_document), describe(new_document)
         note = None
     except _MALFORMED as exc:  # still complete: every difference is listed by path
-        old = new = DocumentSummary(target, name or "pipeline", {}, {})
+        summaries = (DocumentSummary(target, name or "pipeline", {}, {}),) * 2
         note = f"no per-step summary ({exc}); every difference is listed by path"
+    return _review(old_document, new_document, target, name, describe, summaries, note)
+
+
+def _review(
+    old_document: Any,
+    new_document: Any,
+    target: str,
+    name: str | None,
+    describe: Callable[[Any], DocumentSummary],
+    summaries: tuple[DocumentSummary, DocumentSummary],
+    note: str | None,
+) -> Review:
+    old, new = summaries
     if name is not None:
         old, new = _named(old, name), _named(new, name)
     changes = diff(old, new)
@@ -210,9 +225,10 @@ def compare(
         (c.scope, c.id, c.field) for c in changes if c.scope != "pipeline"
     }
     unexplained: list[PathChange] = []
+    limit = min(EXPLAIN_LIMIT, max(1, EXPLAIN_WORK // max(1, len(old.steps))))
     for i, difference in enumerate(differences):
         if (
-            i >= EXPLAIN_LIMIT
+            i >= limit
             or not shown
             or not _summary_shows(difference, old_document, old, describe, shown)
         ):
@@ -253,7 +269,7 @@ def _show(value: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _rows(change: Change) -> list[tuple[str, str, str]]:
@@ -475,10 +491,10 @@ def compare_texts(
         )
     describe_old = _describer(old_target, old_source)
     describe_new = _describer(old_target, new_source)
-    if strict:
-        describe_old(old_document)  # a malformed document names its own file
-        describe_new(new_document)
-    return compare(old_document, new_document, old_target, name, describe_old)
+    if not strict:
+        return compare(old_document, new_document, old_target, name, describe_old)
+    summaries = describe_old(old_document), describe_new(new_document)  # errors name the file
+    return _review(old_document, new_document, old_target, name, describe_old, summaries, None)
 
 
 def summarize_file(path: str | Path) -> DocumentSummary:
