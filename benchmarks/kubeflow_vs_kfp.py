@@ -44,8 +44,8 @@ from _generate import IMAGE, SHAPES
 from compile_scale import CONFIG, measure
 
 from pipecast.compilers import graph
-from pipecast.compilers._target import Document
 from pipecast.compilers.kubeflow import TARGET
+from pipecast.compilers.target import Document
 
 GOAL = 1.2
 CPU = "2"

@@ -58,14 +58,10 @@ def render(checked: CheckedPipeline, fmt: str) -> str:
         )
     if fmt == "dot":
         lines = [f"digraph {_dot(checked.spec.name)} {{", "  rankdir=LR;"]
-        lines += [
-            f"  {_dot(s)} [label={_dot(_label(checked, s))}];" for s in checked.order
-        ]
+        lines += [f"  {_dot(s)} [label={_dot(_label(checked, s))}];" for s in checked.order]
         for u, v, d in _edges(checked):
             attrs = (
-                f" [label={_dot(', '.join(d['outputs']))}]"
-                if d.get("data")
-                else " [style=dashed]"
+                f" [label={_dot(', '.join(d['outputs']))}]" if d.get("data") else " [style=dashed]"
             )
             lines.append(f"  {_dot(u)} -> {_dot(v)}{attrs};")
         return "\n".join([*lines, "}"]) + "\n"

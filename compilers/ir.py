@@ -88,4 +88,5 @@ TARGET = Target(
     compile=compile,
     capabilities=Capabilities(requires_image=False),
     review=ReviewHooks(detect=detect, summarize=describe),
+    document_kind="pipecast IR document",
 )

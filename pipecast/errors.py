@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
     "PC012": "an env name that looks like a secret (a warning: values are stored in plain text)",
+    "PC013": "a compiled document fails the checks deploy runs (service limits, API models)",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
