@@ -114,7 +114,12 @@ class Resources:
     disk: str | int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.cpu, bool) or not isinstance(self.cpu, (int, float)) or self.cpu <= 0:
+        if (
+            isinstance(self.cpu, bool)
+            or not isinstance(self.cpu, (int, float))
+            or not math.isfinite(self.cpu)
+            or self.cpu <= 0
+        ):
             raise _fail(
                 f"Resources.cpu must be a positive number, got {self.cpu!r}",
                 "e.g. Resources(cpu=4, memory='16GiB')",

@@ -63,7 +63,7 @@ def _download_prefix(uri: str, dest: Path) -> int:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 key: str = obj["Key"]
-                if key.endswith("/") and key != prefix:
+                if key.endswith("/"):
                     continue  # a "folder" marker, not an object the step wants
                 rel = key[len(prefix) :]
                 if rel.startswith("/") and not prefix.endswith("/"):
