@@ -38,7 +38,10 @@ FLAKY = (
     "print(f'stdout of attempt {n}')\\n"
     "if n < 3: sys.exit(f'fail {n}')\\n"
 )
-LIST = "import sys, os, pathlib; pathlib.Path(sys.argv[4], 'seen.txt').write_text(','.join(sorted(os.listdir(sys.argv[2]))))"
+LIST = (
+    "import sys, os, pathlib; "
+    "pathlib.Path(sys.argv[4], 'seen.txt').write_text(','.join(sorted(os.listdir(sys.argv[2]))))"
+)
 
 @dsl.container_component(image="r.example.com/f:1", command=["python", "-c", FLAKY])
 def flaky(out: Output[Dataset]):
@@ -58,7 +61,12 @@ def tries():
 def test_each_attempt_starts_empty_and_downstream_sees_only_the_last(tmp_path):
     path = write_pipeline(tmp_path, FLAKY)
     result = run_cli(
-        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), cwd=tmp_path,
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
         env={"PIPECAST_ENGINE": "process", "COUNTER": str(tmp_path / "counter")},
     )
     assert result.returncode == 0, result.stderr
@@ -100,9 +108,10 @@ def test_a_retried_fake_starts_from_empty_output_folders(tmp_path):
     result = run_offline(p, tmp_path, fakes={"once": fake})
     assert result.succeeded and seen == [[], []]
     assert (result.run_dir / "once" / "_attempts" / "1" / "out" / "1.txt").exists()
-    assert "first attempt fails" in (
-        result.run_dir / "once" / "_attempts" / "1" / "_logs" / "stderr.txt"
-    ).read_text()
+    assert (
+        "first attempt fails"
+        in (result.run_dir / "once" / "_attempts" / "1" / "_logs" / "stderr.txt").read_text()
+    )
 
 
 SLOW_PY = '''
@@ -123,8 +132,15 @@ def slowly():
 def test_python_components_are_stopped_at_their_timeout(tmp_path, isolation):
     path = write_pipeline(tmp_path, SLOW_PY)
     result = run_cli(
-        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"),
-        "--isolation", isolation, cwd=tmp_path, timeout=60,
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "runs"),
+        "--isolation",
+        isolation,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 1, result.stderr
     (run_dir,) = (tmp_path / "runs" / "slow").iterdir()
@@ -155,14 +171,15 @@ def test_a_fake_with_a_timeout_fails_the_step_with_124(tmp_path):
 
 
 def test_nan_cpu_is_refused_where_it_is_written():
-    with pytest.raises(DefinitionError, match="Resources.cpu"):
+    with pytest.raises(DefinitionError, match=r"Resources\.cpu"):
         Resources(cpu=math.nan)
-    with pytest.raises(DefinitionError, match="Resources.cpu"):
+    with pytest.raises(DefinitionError, match=r"Resources\.cpu"):
         Resources(cpu=math.inf)
 
 
-@pytest.mark.parametrize(("field", "value"), [("cpu", math.nan), ("cpu", 0), ("memory", 0),
-                                              ("cpu", -1), ("gpu", -1)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("cpu", math.nan), ("cpu", 0), ("memory", 0), ("cpu", -1), ("gpu", -1)]
+)
 def test_impossible_step_resources_are_refused_before_scheduling(tmp_path, field, value):
     """A spec that bypassed the DSL's checks (e.g. a hand-edited IR) must not hang the run."""
     r = Resources(cpu=1, memory="1GiB")
@@ -202,13 +219,19 @@ def cap():
 
 
 @pytest.mark.parametrize(
-    "flags", [["--cpus", "nan"], ["--cpus", "0"], ["--cpus", "-2"], ["--gpus", "-1"],
-              ["--cpus", "inf"]]
+    "flags",
+    [["--cpus", "nan"], ["--cpus", "0"], ["--cpus", "-2"], ["--gpus", "-1"], ["--cpus", "inf"]],
 )
 def test_impossible_capacity_is_refused_with_a_diagnostic(tmp_path, flags):
     path = write_pipeline(tmp_path, ONE)
     result = run_cli(
-        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), *flags, cwd=tmp_path,
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "runs"),
+        *flags,
+        cwd=tmp_path,
         timeout=60,
     )
     assert result.returncode == 1, result.stderr
@@ -220,7 +243,13 @@ def test_impossible_capacity_is_refused_with_a_diagnostic(tmp_path, flags):
 def test_the_capacity_warning_comes_before_any_step_starts(tmp_path):
     path = write_pipeline(tmp_path, ONE)
     result = run_cli(
-        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), "--cpus", "2",
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "runs"),
+        "--cpus",
+        "2",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -237,7 +266,8 @@ def good(out: Output[Dataset]):
     """x"""
 
 @dsl.container_component(image="r.example.com/a:1", command=["python", "-c",
-    "import os, sys; sys.exit('broken on purpose') if os.path.exists(os.environ['BREAK']) else None"])
+    "import os, sys; "
+    "sys.exit('broken on purpose') if os.path.exists(os.environ['BREAK']) else None"])
 def fragile(data: Input[Dataset], out: Output[Dataset]):
     """x"""
 
@@ -263,7 +293,8 @@ def test_a_failed_run_prints_the_command_that_resumes_it(tmp_path):
     again = run_cli(*argv[1:], cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr
     (run_dir,) = (tmp_path / "runs" / "fails").iterdir()
-    statuses = {k: v["status"] for k, v in json.loads((run_dir / "run.json").read_text())[
-        "steps"].items()}
+    statuses = {
+        k: v["status"] for k, v in json.loads((run_dir / "run.json").read_text())["steps"].items()
+    }
     assert statuses == {"good": "cached", "fragile": "succeeded"}
     assert "resume with" not in again.stderr

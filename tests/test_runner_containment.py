@@ -56,8 +56,24 @@ def contain(uri: str):
 
 
 PARTS = st.sampled_from(
-    ["..", ".", "", "~", "~root", "a", "victim", "é", "日本語", "x" * 300, "b\\..\\..\\c",
-     "nul\x00x", "tab\tx", " ", "owned.txt", "{ROOT}"]
+    [
+        "..",
+        ".",
+        "",
+        "~",
+        "~root",
+        "a",
+        "victim",
+        "é",
+        "日本語",
+        "x" * 300,
+        "b\\..\\..\\c",
+        "nul\x00x",
+        "tab\tx",
+        " ",
+        "owned.txt",
+        "{ROOT}",
+    ]
 )
 KEYS = st.lists(PARTS, min_size=1, max_size=6).map("/".join) | st.lists(PARTS, max_size=5).map(
     lambda parts: "/{ROOT}/" + "/".join(parts)
@@ -92,9 +108,7 @@ def _hostile_run(keys: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
             seen["files"] = [str(p) for p in Path(data.path).rglob("*")]
 
         try:
-            result = run_offline(
-                contain, work, params={"uri": str(manifest)}, fakes={"read": fake}
-            )
+            result = run_offline(contain, work, params={"uri": str(manifest)}, fakes={"read": fake})
         except RunError as exc:
             assert exc.diagnostic.code == "PC201"
             assert str(manifest) in str(exc)
@@ -173,7 +187,9 @@ def test_cli_refuses_an_escaping_manifest_entry_with_exit_1_and_no_traceback(tmp
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.mp4").write_text("a")
     manifest = tmp_path / "m.json"
-    manifest.write_text(json.dumps([{"prefix": str(tmp_path / "data") + "/"}, "a.mp4", "../../../x"]))
+    manifest.write_text(
+        json.dumps([{"prefix": str(tmp_path / "data") + "/"}, "a.mp4", "../../../x"])
+    )
     path = write_pipeline(tmp_path, CLI_PIPE)
     work = tmp_path / "deep" / "runs"
     before = snapshot(tmp_path)
@@ -194,8 +210,16 @@ def test_cli_resume_id_that_is_a_path_is_refused(tmp_path, run_id):
     path = write_pipeline(tmp_path, CLI_PIPE)
     before = snapshot(tmp_path)
     result = run_cli(
-        "run", str(path), "--local", "--workdir", str(tmp_path / "w" / "runs"),
-        "-p", "uri=x", "--resume", run_id, cwd=tmp_path,
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "w" / "runs"),
+        "-p",
+        "uri=x",
+        "--resume",
+        run_id,
+        cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr
     assert "error[PC201]" in result.stderr and "Traceback" not in result.stderr
@@ -251,9 +275,7 @@ def test_symlinks_inside_the_input_folder_stay_inside_the_copy(tmp_path):
         root = Path(data.path).resolve()
         seen["alias"] = (Path(data.path) / "alias.txt").read_text()
         seen["again"] = (Path(data.path) / "again" / "real.txt").read_text()
-        seen["inside"] = all(
-            root in p.resolve().parents for p in Path(data.path).rglob("*")
-        )
+        seen["inside"] = all(root in p.resolve().parents for p in Path(data.path).rglob("*"))
 
     result = run_offline(folder, tmp_path / "runs", params={"uri": str(data)}, fakes={"read": fake})
     assert result.succeeded, result["read"].error
@@ -278,16 +300,25 @@ def s3(monkeypatch):
 
 @pytest.mark.parametrize(
     "key",
-    ["raw/../../../evil.txt", "raw//abs.txt", "raw/a\\..\\..\\b.txt", "raw/./dot.txt",
-     "raw/" + "z" * 300],
+    [
+        "raw/../../../evil.txt",
+        "raw//abs.txt",
+        "raw/a\\..\\..\\b.txt",
+        "raw/./dot.txt",
+        "raw/" + "z" * 300,
+    ],
 )
 def test_s3_keys_that_are_not_safe_paths_are_refused(s3, tmp_path, key):
     s3.put_object(Bucket="data", Key="raw/ok.txt", Body=b"ok")
     s3.put_object(Bucket="data", Key=key, Body=b"evil")
     before = snapshot(tmp_path)
     with pytest.raises(RunError) as caught:
-        run_offline(folder, tmp_path / "a" / "b" / "runs", params={"uri": "s3://data/raw/"},
-                    fakes={"read": print})
+        run_offline(
+            folder,
+            tmp_path / "a" / "b" / "runs",
+            params={"uri": "s3://data/raw/"},
+            fakes={"read": print},
+        )
     assert caught.value.diagnostic.code == "PC201"
     assert f"s3://data/{key}" in str(caught.value)
     after = snapshot(tmp_path, skip=tmp_path / "a")
@@ -308,8 +339,9 @@ def test_s3_folder_markers_are_skipped_and_keys_keep_their_paths(s3, tmp_path):
             str(p.relative_to(data.path)) for p in Path(data.path).rglob("*") if p.is_file()
         )
 
-    result = run_offline(folder, tmp_path / "runs", params={"uri": "s3://data/raw/"},
-                         fakes={"read": fake})
+    result = run_offline(
+        folder, tmp_path / "runs", params={"uri": "s3://data/raw/"}, fakes={"read": fake}
+    )
     assert result.succeeded, result["read"].error
     assert seen["files"] == ["day1/a.mp4", "日本/b.mp4"]
 
@@ -320,8 +352,12 @@ def test_s3_manifest_entry_escaping_is_refused_naming_entry_and_manifest(s3, tmp
     body = json.dumps([{"prefix": "s3://data/raw/"}, "a.mp4", "../evil.txt"]).encode()
     s3.put_object(Bucket="data", Key="lists/m.json", Body=body)
     with pytest.raises(RunError) as caught:
-        run_offline(contain, tmp_path / "runs", params={"uri": "s3://data/lists/m.json"},
-                    fakes={"read": print})
+        run_offline(
+            contain,
+            tmp_path / "runs",
+            params={"uri": "s3://data/lists/m.json"},
+            fakes={"read": print},
+        )
     text = str(caught.value)
     assert "PC201" in text and "'../evil.txt'" in text and "s3://data/lists/m.json" in text
     assert not any(p.name == "evil.txt" for p in tmp_path.rglob("*"))

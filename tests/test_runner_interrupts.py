@@ -45,7 +45,8 @@ def nap(data: Input[Dataset], out: Output[Dataset], seconds: float, mode: str):
 
 @dsl.container_component(
     image="r.example.com/a:1",
-    command=["python", "-c", "import sys, pathlib; pathlib.Path(sys.argv[4], 'a.txt').write_text('after')"],
+    command=["python", "-c",
+             "import sys, pathlib; pathlib.Path(sys.argv[4], 'a.txt').write_text('after')"],
 )
 def after(data: Input[Dataset], out: Output[Dataset]):
     """Runs after the nap."""
@@ -61,8 +62,17 @@ def naps(seconds: float = 3.0, mode: str = "polite"):
 def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     path = write_pipeline(tmp_path, PIPE)
     return subprocess.Popen(
-        [sys.executable, "-m", "pipecast", "run", str(path), "--local", "--workdir",
-         str(tmp_path / "runs"), *args],
+        [
+            sys.executable,
+            "-m",
+            "pipecast",
+            "run",
+            str(path),
+            "--local",
+            "--workdir",
+            str(tmp_path / "runs"),
+            *args,
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -110,7 +120,7 @@ def test_a_signal_stops_the_step_group_records_the_run_and_resume_finishes(tmp_p
     step_pid, child_pid = map(int, pids.read_text().split())
     run_dir = pids.parent.parent
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     assert _gone(step_pid, group=True) and _gone(child_pid, group=False)
@@ -123,23 +133,41 @@ def test_a_signal_stops_the_step_group_records_the_run_and_resume_finishes(tmp_p
     assert not (run_dir / "nap" / "out" / "late.txt").exists()
 
     again = subprocess.run(
-        [sys.executable, "-m", "pipecast", "run", str(tmp_path / "pipe.py"), "--local",
-         "--workdir", str(tmp_path / "runs"), "--resume", run_dir.name, "-p", "seconds=0"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pipecast",
+            "run",
+            str(tmp_path / "pipe.py"),
+            "--local",
+            "--workdir",
+            str(tmp_path / "runs"),
+            "--resume",
+            run_dir.name,
+            "-p",
+            "seconds=0",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PIPECAST_ENGINE": "process"},
     )
     assert again.returncode == 0, again.stderr
     journal = json.loads((run_dir / "run.json").read_text())
     assert journal["state"] == "succeeded"
     assert {k: v["status"] for k, v in journal["steps"].items()} == {
-        "quick": "cached", "nap": "succeeded", "after": "succeeded"
+        "quick": "cached",
+        "nap": "succeeded",
+        "after": "succeeded",
     }
     assert (run_dir / "after" / "out" / "a.txt").read_text() == "after"
 
 
 def test_a_step_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
-    proc = _start(tmp_path, "-p", "mode=stubborn", "-p", "seconds=30",
-                  env={"PIPECAST_STOP_GRACE": "1"})
+    proc = _start(
+        tmp_path, "-p", "mode=stubborn", "-p", "seconds=30", env={"PIPECAST_STOP_GRACE": "1"}
+    )
     pids = _wait_for("runs/naps/*/nap/pids.txt", tmp_path, proc)
     step_pid, child_pid = map(int, pids.read_text().split())
     proc.send_signal(signal.SIGTERM)
@@ -171,8 +199,11 @@ def test_an_interrupted_container_step_is_removed_by_name(tmp_path):
     docker.write_text(FAKE_DOCKER)
     docker.chmod(docker.stat().st_mode | stat.S_IXUSR)
     log = tmp_path / "engine.log"
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_ENGINE_LOG": str(log),
-           "PIPECAST_ENGINE": "docker"}
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_ENGINE_LOG": str(log),
+        "PIPECAST_ENGINE": "docker",
+    }
     proc = _start(tmp_path, env=env)
     started = _wait_for("engine.log.started", tmp_path, proc)
     name = started.read_text()
@@ -186,7 +217,8 @@ def test_an_interrupted_container_step_is_removed_by_name(tmp_path):
 
 HALF = '''
 @dsl.container_component(image="r.example.com/a:1", command=["python", "-c",
-    "import sys, os, pathlib; pathlib.Path(sys.argv[4], 'n.txt').write_text(str(len(os.listdir(sys.argv[2]))))"])
+    "import sys, os, pathlib; "
+    "pathlib.Path(sys.argv[4], 'n.txt').write_text(str(len(os.listdir(sys.argv[2]))))"])
 def count(data: Input[Dataset], out: Output[Dataset]):
     """Counts its input files."""
 
@@ -208,11 +240,25 @@ def test_a_half_copied_input_is_never_used_on_resume(tmp_path):
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps([{"prefix": str(src) + "/"}, *names]))
     path = write_pipeline(tmp_path, HALF)
-    cmd = [sys.executable, "-m", "pipecast", "run", str(path), "--local", "--workdir",
-           str(tmp_path / "runs")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipecast",
+        "run",
+        str(path),
+        "--local",
+        "--workdir",
+        str(tmp_path / "runs"),
+    ]
     env = {**os.environ, "PIPECAST_ENGINE": "process"}
-    proc = subprocess.Popen([*cmd, "-p", f"uri={manifest}"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*cmd, "-p", f"uri={manifest}"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     partial = None
     for _ in range(1200):  # wait until the copy is blocked on the FIFO: 49 objects in
         found = list((tmp_path / "runs").glob("half/*/_inputs/.*.partial"))
@@ -231,8 +277,14 @@ def test_a_half_copied_input_is_never_used_on_resume(tmp_path):
     assert journal["state"] == "interrupted" and journal["steps"]["count"]["status"] == "pending"
     (src / names[-1]).unlink()
     (src / names[-1]).write_bytes(b"y")
-    again = subprocess.run([*cmd, "--resume", run_dir.name], cwd=tmp_path, env=env, text=True,
-                           capture_output=True, timeout=120)
+    again = subprocess.run(
+        [*cmd, "--resume", run_dir.name],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
     assert (run_dir / "count" / "out" / "n.txt").read_text() == str(len(names))
     assert not list(inputs.glob(".*.partial"))
@@ -240,6 +292,11 @@ def test_a_half_copied_input_is_never_used_on_resume(tmp_path):
 
 def test_the_cli_module_is_what_runs(tmp_path):
     """The subprocess tests above run this worktree's pipecast, not another install."""
-    out = subprocess.run([sys.executable, "-c", "import pipecast; print(pipecast.__file__)"],
-                         capture_output=True, text=True, cwd=tmp_path, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import pipecast; print(pipecast.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
     assert Path(out.stdout.strip()).resolve().is_relative_to(ROOT)

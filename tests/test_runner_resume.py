@@ -74,8 +74,14 @@ class Runs:
     def run(self, *args: str, code: int = 0) -> set[str]:
         self.calls.write_text("")
         self.last = run_cli(
-            "run", str(self.pipe), "--local", "--workdir", str(self.tmp / "runs"), *args,
-            cwd=self.tmp, env={"PIPECAST_ENGINE": "process", "CALLS": str(self.calls)},
+            "run",
+            str(self.pipe),
+            "--local",
+            "--workdir",
+            str(self.tmp / "runs"),
+            *args,
+            cwd=self.tmp,
+            env={"PIPECAST_ENGINE": "process", "CALLS": str(self.calls)},
         )
         assert self.last.returncode == code, self.last.stderr
         assert "Traceback" not in self.last.stderr
@@ -108,8 +114,13 @@ def test_resume_reruns_exactly_what_a_change_reaches(tmp_path):
     assert runs.journal()["parameters"]["x"] == 5
     assert runs.out("d") == "--left=--v=1;--right=--data=--v=5"
     statuses = {k: v["status"] for k, v in runs.journal()["steps"].items()}
-    assert statuses == {"a": "succeeded", "b": "cached", "c": "succeeded", "d": "succeeded",
-                        "e": "cached"}
+    assert statuses == {
+        "a": "succeeded",
+        "b": "cached",
+        "c": "succeeded",
+        "d": "succeeded",
+        "e": "cached",
+    }
 
     # x=5 is now the recorded value: resuming without -p keeps it and runs nothing
     assert runs.run("--resume", rid) == set()
@@ -129,7 +140,9 @@ def test_resume_reruns_exactly_what_a_change_reaches(tmp_path):
     assert runs.run("--resume", rid) == {"a"}  # a's own output restored: c sees the same bytes
 
     # a new image for one component: its steps and what they reach
-    runs.pipe.write_text(runs.pipe.read_text().replace("r.example.com/one:1", "r.example.com/one:2"))
+    runs.pipe.write_text(
+        runs.pipe.read_text().replace("r.example.com/one:1", "r.example.com/one:2")
+    )
     assert runs.run("--resume", rid) == {"c", "d", "e"}
 
 
@@ -191,12 +204,26 @@ def test_run_pipeline_resume_reuses_by_key_and_refuses_unknown_ids(tmp_path):
     first = run_pipeline(checked, {"n": 3}, tmp_path, fakes=_fakes(calls), capacity=cap)
     assert first.succeeded and calls == ["make", "use"]
     calls.clear()
-    again = run_pipeline(checked, {"n": 3}, tmp_path, run_id=first.run_id, resume=True,
-                         fakes=_fakes(calls), capacity=cap)
+    again = run_pipeline(
+        checked,
+        {"n": 3},
+        tmp_path,
+        run_id=first.run_id,
+        resume=True,
+        fakes=_fakes(calls),
+        capacity=cap,
+    )
     assert again.succeeded and calls == []
     assert {s.status for s in again.steps.values()} == {"cached"}
-    changed = run_pipeline(checked, {"n": 4}, tmp_path, run_id=first.run_id, resume=True,
-                           fakes=_fakes(calls), capacity=cap)
+    changed = run_pipeline(
+        checked,
+        {"n": 4},
+        tmp_path,
+        run_id=first.run_id,
+        resume=True,
+        fakes=_fakes(calls),
+        capacity=cap,
+    )
     assert changed.succeeded and calls == ["make", "use"]
     assert Path(changed["use"].outputs["out"], "n.txt").read_text() == "44"
     with pytest.raises(RunError) as caught:
