@@ -178,6 +178,22 @@ def test_a_step_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
     assert journal["steps"]["nap"]["status"] == "interrupted"
 
 
+def test_a_second_signal_ends_the_grace_period_at_once(tmp_path):
+    """With a 300 s grace period, only the second signal can end this run within the timeout."""
+    proc = _start(
+        tmp_path, "-p", "mode=stubborn", "-p", "seconds=600", env={"PIPECAST_STOP_GRACE": "300"}
+    )
+    pids = _wait_for("runs/naps/*/nap/pids.txt", tmp_path, proc)
+    step_pid, _ = map(int, pids.read_text().split())
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert proc.poll() is None  # still in its grace period: the step ignores SIGTERM
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr  # the first signal is the one reported
+    assert _gone(step_pid, group=True)
+
+
 FAKE_DOCKER = f"""#!{sys.executable}
 import json, os, sys, time
 args = sys.argv[1:]

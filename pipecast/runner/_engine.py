@@ -25,10 +25,7 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,79 +42,17 @@ from pipecast.dsl._spec import (
 from pipecast.errors import RunError
 
 from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
+from ._inprocess import call_in_process, failure_text
 from ._inputs import materialise
 from ._journal import Journal, cache_key, digest_folder, known_runs, read_journal, unknown_run
 from ._paths import safe_id
 from ._process import DEFAULT_GRACE, Processes
+from ._results import DONE, RunResult, StepResult, new_run_id
 from ._schedule import Capacity, Need, Scheduler, capacity_warnings, check_numbers
 
 __all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
 
 Fake = Callable[..., Any]
-DONE = ("succeeded", "cached")
-
-
-@dataclass
-class StepResult:
-    """What one step did: status, attempts, timing, what it received and wrote.
-
-    ``status`` is one of pending, running, succeeded, failed, skipped, cached (reused from the
-    run being resumed) or interrupted (stopped by SIGINT/SIGTERM; it reruns on resume).
-    """
-
-    step: str
-    status: str = "pending"
-    attempts: int = 0
-    started: float | None = None
-    finished: float | None = None
-    exit_code: int | None = None
-    error: str | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    log_dir: str = ""
-    max_attempts: int = 1
-    note: str | None = None  # what is happening now, e.g. "attempt 2/3 after 30 s"
-    cache_key: str | None = None
-    digests: dict[str, str] = field(default_factory=dict)  # output name -> content digest
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StepResult:
-        """Rebuild from ``run.json`` (fields this version does not know are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass
-class RunResult:
-    """What :func:`run_pipeline` (and the ``pipecast_run`` fixture) returns.
-
-    ``steps`` maps step ids to :class:`StepResult`; ``result["step"]`` is a shortcut.
-    ``state`` is succeeded, failed or interrupted; ``signal`` names the signal that stopped it.
-    """
-
-    pipeline: str
-    run_id: str
-    run_dir: Path
-    steps: dict[str, StepResult]
-    warnings: list[str] = field(default_factory=list)
-    state: str = "succeeded"
-    signal: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.state == "succeeded"
-
-    def __getitem__(self, step: str) -> StepResult:
-        return self.steps[step]
-
-
-def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{os.urandom(3).hex()}"
 
 
 def _grace() -> float:
@@ -308,7 +243,7 @@ class Runner:
             from pipecast.runtime import resolve_function
 
             func = fake or resolve_function(comp.python_function or "")
-            return _call(func, text, uris, comp, log_dir, step.timeout_seconds)
+            return call_in_process(func, text, uris, comp, log_dir, step.timeout_seconds)
         if self.engine is not None and not comp.python_function:
             return self._attempt_in_engine(self.engine, step, text, uris, log_dir)
         argv = self._argv(step, text, uris)
@@ -451,7 +386,7 @@ class Runner:
             delay = step.retry.backoff_seconds * step.retry.backoff_rate ** (attempt - 1)
             delay *= self.backoff_scale
             result.note = f"attempt {attempt + 1}/{attempts} after {delay:g} s"
-            result.error = _failure(code, log_dir)
+            result.error = failure_text(code, log_dir)
             self.on_event("retrying", result)
             if self.stop.wait(delay):
                 break
@@ -466,7 +401,7 @@ class Runner:
             result.status, result.error = "interrupted", "stopped by an interrupt"
         else:
             result.status = "failed"
-            result.error = result.error or _failure(code, log_dir)
+            result.error = result.error or failure_text(code, log_dir)
         self.record()
         self.on_event(result.status, result)
 
@@ -584,53 +519,6 @@ class Runner:
                 self.scheduler.lock.notify_all()
 
 
-def _call(
-    func: Fake,
-    text: dict[str, str],
-    uris: dict[str, str],
-    comp: Any,
-    log_dir: Path,
-    timeout: int | None,
-) -> int:
-    """Call a fake or an in-process component; with a timeout, in a thread that is abandoned
-    (it cannot be killed) when the time is up: the step fails with exit code 124."""
-    from pipecast.runtime import call_component
-
-    outcome: list[int] = []
-
-    def target() -> None:
-        try:
-            call_component(func, text, uris, interface=comp)
-            outcome.append(0)
-        except Exception:
-            (log_dir / "stderr.txt").write_text(traceback.format_exc(), encoding="utf-8")
-            outcome.append(1)
-
-    if timeout is None:
-        target()
-        return outcome[0]
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        with open(log_dir / "stderr.txt", "a", encoding="utf-8") as err:
-            err.write(f"\ntimed out after {timeout}s (in-process code goes on in its thread)\n")
-        return 124
-    return outcome[0]
-
-
-def _failure(code: int, log_dir: Path) -> str:
-    tail = _tail(log_dir / "stderr.txt")
-    return f"exit code {code}" + (f"; stderr ends with:\n{tail}" if tail else "")
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 @contextlib.contextmanager
 def _stop_on_signals(runner: Runner) -> Iterator[None]:
     """SIGINT/SIGTERM stop the run instead of killing pipecast (main thread only)."""
@@ -641,6 +529,8 @@ def _stop_on_signals(runner: Runner) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if runner.stop_signal is None:
             runner.stop_signal = signum
+        elif runner.stop.is_set():  # asked twice: do not wait for the grace period
+            runner.processes.hurry.set()
         runner.stop.set()
         if not runner.started:
             raise KeyboardInterrupt  # still bringing inputs in: stop the copy now

@@ -5,7 +5,8 @@ without this module the steps would keep running (and writing outputs) after pip
 :class:`Processes` knows every live step process; :meth:`Processes.stop_all` sends SIGTERM to
 each step's process group, gives them ``grace`` seconds, then SIGKILLs what is left and calls
 each step's ``on_stop`` (which removes its container, when it runs in an engine). Once stopping
-has begun no new step process starts.
+has begun no new step process starts; a second interrupt (:attr:`Processes.hurry`) ends the
+grace period at once.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Processes:
         self.lock = threading.Lock()
         self.live: dict[str, _Live] = {}
         self.stopping = False
+        self.hurry = threading.Event()  # a second interrupt: no more grace
 
     def start(
         self,
@@ -102,7 +104,11 @@ class Processes:
         for item in live:
             _signal_group(item.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
-        while time.monotonic() < deadline and any(_group_alive(i.proc.pid) for i in live):
+        while (
+            time.monotonic() < deadline
+            and not self.hurry.is_set()
+            and any(_group_alive(i.proc.pid) for i in live)
+        ):
             time.sleep(0.05)
         killed = 0
         for item in live:
