@@ -12,11 +12,17 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from helpers import ROOT, write_pipeline
+
+from pipecast import dsl
+from pipecast.compilers import graph
+from pipecast.dsl import Dataset, Input, Output
+from pipecast.runner import Capacity, run_pipeline
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -316,3 +322,51 @@ def test_the_cli_module_is_what_runs(tmp_path):
         check=True,
     )
     assert Path(out.stdout.strip()).resolve().is_relative_to(ROOT)
+
+
+def test_an_interrupt_during_an_in_process_fake_records_what_finished(tmp_path):
+    """In-process code cannot be killed: the run still ends (after a bounded wait), marks the
+    step interrupted, leaves the steps after it pending, and a resume reruns only those."""
+
+    @dsl.container_component(image="r.example.com/x:1", command=["true"])
+    def first(out: Output[Dataset]):
+        """x"""
+
+    @dsl.container_component(image="r.example.com/x:1", command=["true"])
+    def second(data: Input[Dataset], out: Output[Dataset]):
+        """x"""
+
+    @dsl.pipeline(name="inproc")
+    def p():
+        s = second(data=first().set_name("first").output).set_name("second")
+        second(data=s.output).set_name("third")
+
+    stop, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def blocking(data, out):
+        calls.append("second")
+        stop.set()  # as the signal handler would
+        release.wait(30)
+
+    fakes = {
+        "first": lambda out: calls.append("first"),
+        "second": blocking,
+        "third": lambda data, out: calls.append("third"),
+    }
+    checked, cap = graph.check(p.spec), Capacity(2, 2**33, 0)
+    result = run_pipeline(checked, {}, tmp_path, fakes=fakes, capacity=cap, stop=stop)
+    release.set()
+    assert result.state == "interrupted" and not result.succeeded
+    assert {k: v.status for k, v in result.steps.items()} == {
+        "first": "succeeded",
+        "second": "interrupted",
+        "third": "pending",
+    }
+    assert json.loads((result.run_dir / "run.json").read_text())["state"] == "interrupted"
+    calls.clear()
+    fakes["second"] = lambda data, out: calls.append("second")
+    again = run_pipeline(
+        checked, {}, tmp_path, run_id=result.run_id, resume=True, fakes=fakes, capacity=cap
+    )
+    assert again.succeeded and calls == ["second", "third"]
