@@ -253,6 +253,23 @@ def test_a_symlink_out_of_the_input_folder_is_refused(tmp_path):
     assert all(p.read_text() != "do not copy" for p in copies)
 
 
+def test_a_local_manifest_object_that_links_out_of_its_prefix_is_refused(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not copy")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.mp4").write_text("a")
+    (data / "b.mp4").symlink_to(secret)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps([{"prefix": f"{data}/"}, "a.mp4", "b.mp4"]))
+    with pytest.raises(RunError) as caught:
+        run_offline(contain, tmp_path / "runs", params={"uri": str(manifest)}, fakes={})
+    text = str(caught.value)
+    assert "PC202" in text and "'b.mp4'" in text and str(manifest) in text
+    copies = [p for p in (tmp_path / "runs").rglob("*") if p.is_file() and p.name != "run.json"]
+    assert all(p.read_text() != "do not copy" for p in copies)
+
+
 def test_a_directory_symlink_out_of_the_input_folder_is_refused(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "b.txt").write_text("b")

@@ -9,9 +9,10 @@ Trust: every entry and key is a path chosen by whoever wrote the data, so each g
 naming the entry and the manifest). S3 keys that are not safe relative paths (``..``, ``//``,
 a leading ``/``, backslashes, control characters, parts over 255 bytes) are refused, not
 encoded. Keys ending in ``/`` (the console's "folder" markers) are skipped. A symlink inside a
-local input folder that points outside it is refused (PC202); one that points inside is kept
-inside the copy. Everything lands in a hidden ``.<name>.partial`` folder that is renamed to
-``<name>`` only when complete, so an input half-copied when a run was killed is never used.
+local input folder (or a local manifest's object) that points outside its folder is refused
+(PC202); one that points inside is kept inside the copy. Everything lands in a hidden
+``.<name>.partial`` folder that is renamed to ``<name>`` only when complete, so an input
+half-copied when a run was killed is never used.
 """
 
 from __future__ import annotations
@@ -137,8 +138,23 @@ def _manifest(uri: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     targets = [inside(dest, key, what="manifest entry", source=uri) for key in keys]
     for key, target in zip(keys, targets, strict=True):
+        if not prefix.startswith("s3://"):
+            _refuse_link_out(prefix, key, uri)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(_read(prefix + key))  # SageMaker's rule: object = prefix + key
+
+
+def _refuse_link_out(prefix: str, key: str, uri: str) -> None:
+    """A local manifest's object must not be a symlink to somewhere outside its prefix folder."""
+    local = prefix.removeprefix("file://")
+    folder = Path(local if local.endswith("/") else os.path.dirname(local) or ".").resolve()
+    real = Path(local + key).resolve()
+    if _outside(real, folder):
+        raise RunError(
+            "PC202",
+            f"manifest {uri}: entry {key!r} is a symlink out of {folder} ({real})",
+            hint="copy the file into the prefix folder, or remove the link",
+        )
 
 
 def materialise(uri: str, dest: Path, manifest: bool) -> None:
