@@ -39,7 +39,6 @@ from pipecast.dsl._spec import (
     StepSpec,
     render_value,
 )
-from pipecast.errors import RunError
 
 from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
 from ._inprocess import call_in_process, failure_text
@@ -373,8 +372,6 @@ class Runner:
             result.attempts, result.error = attempt, None
             try:
                 code = self._attempt(step, log_dir)
-            except RunError:
-                raise
             except Exception as exc:
                 (log_dir / "stderr.txt").write_text(f"{exc}\n", encoding="utf-8")
                 result.error = str(exc)
@@ -513,6 +510,12 @@ class Runner:
     def _run_and_release(self, step: StepSpec, need: Need) -> None:
         try:
             self.run_step(step)
+        except Exception as exc:  # never leave a step "running": its dependents would wait forever
+            result = self.results[step.id]
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            result.finished = time.time()
+            self.record()
+            self.on_event("failed", result)
         finally:
             with self.scheduler.lock:
                 self.scheduler.release(need)
@@ -572,7 +575,6 @@ def run_pipeline(
         previous = {k: StepResult.from_dict(v) for k, v in dict(recorded.get("steps", {})).items()}
     run_id = safe_id(run_id or new_run_id(), what="run id")
     run_dir = pipeline_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     engine = options.get("engine")
     journal = Journal(
         run_dir / "run.json",
@@ -584,6 +586,8 @@ def run_pipeline(
         },
     )
     runner = Runner(checked, params, run_dir, previous=previous, journal=journal, **options)
+    check_numbers(runner.scheduler.capacity, checked.spec.steps)  # before any folder is made
+    run_dir.mkdir(parents=True, exist_ok=True)
     with _stop_on_signals(runner) if handle_signals else contextlib.nullcontext():
         runner.run()
     state = runner.state()
