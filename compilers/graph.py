@@ -10,7 +10,7 @@ Diagnostic codes (stable):
     PC005 duplicate or illegal name · PC006 unsatisfiable resources (targets) ·
     PC007 spot wait shorter than the timeout · PC008 feature the target cannot express ·
     PC009 target limit · PC010 image without tag or digest (``:latest`` warns) ·
-    PC011 bad value · PC013 env value that looks like a secret (warning)
+    PC011 bad value · PC012 env value that looks like a secret (warning)
 """
 
 from __future__ import annotations
@@ -588,7 +588,7 @@ def _check_step_settings(spec: PipelineSpec, step: StepSpec, out: list[Diagnosti
         elif _SECRET_NAME.search(key):
             out.append(
                 Diagnostic(
-                    "PC013",
+                    "PC012",
                     f"step '{step.id}': env '{key}' looks like a secret; its value is stored "
                     "in plain text in every compiled document (and in code review)",
                     loc,

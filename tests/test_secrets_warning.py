@@ -1,5 +1,5 @@
 """Env values are stored in plain text in every compiled document: names that usually carry
-credentials get a PC013 warning (the compile still succeeds)."""
+credentials get a PC012 warning (the compile still succeeds)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def warnings_for(**env: str) -> list[str]:
 
     (target,), _ = resolve_targets("sagemaker")
     document = compile_spec(p.spec, target, EXAMPLE_CONFIG)
-    return [n for n in document.notes if "PC013" in n]
+    return [n for n in document.notes if "PC012" in n]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def warnings_for(**env: str) -> list[str]:
 def test_secret_looking_names_warn(name):
     (warning,) = warnings_for(**{name: "value"})
     assert f"env '{name}' looks like a secret" in warning
-    assert "warning[PC013]" in warning
+    assert "warning[PC012]" in warning
 
 
 @pytest.mark.parametrize(
