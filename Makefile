@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_scale.py
+
+## mutation testing (about an hour on 2 cores; not part of CI): make mutation AREAS="compilers/ dsl/"
+mutation: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/mutation.sh $(AREAS)
 
 clean:
 	rm -rf $(VENV) .tools build .pytest_cache
