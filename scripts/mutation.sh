@@ -48,6 +48,7 @@ if [ "${1:-}" = "--survivors" ]; then
   # re-tests the survivors of the last run (killed mutants stay killed: tests were only added).
   [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
   rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
+  cp scripts/mutation_plugin.py "$stage/"
   cd "$stage"
   mapfile -t names < <(cut -d: -f1 survivors.txt)
   TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
@@ -79,7 +80,7 @@ for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
 for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
 for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
 for d in tests examples; do tar_copy "$d" "$stage/$d"; done
-cp README.md "$stage/"
+cp README.md scripts/mutation_plugin.py "$stage/"
 
 toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${out%, }]"; }
 {
@@ -89,8 +90,8 @@ toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${
 [tool.mutmut]
 source_paths = ["pipecast"]
 only_mutate = $(toml_list "${patterns[@]}")
-also_copy = ["examples", "README.md"]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
+also_copy = ["examples", "README.md", "mutation_plugin.py"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "mutation_plugin", "-q"]
 pytest_add_cli_args_test_selection = $(toml_list "${test_selection[@]}")
 use_git_change_detection = false
 EOF
