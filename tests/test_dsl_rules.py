@@ -1,0 +1,163 @@
+"""What the decorators record, and the diagnostics the DSL raises: each has its stable code, the
+user's own line, and a hint that says what to do instead."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from pipecast import dsl
+from pipecast.dsl import Dataset, Input, Output, Resources, Retry, Spot
+from pipecast.errors import DefinitionError, PipelineError
+
+IMG = "r.example.com/x:1.0"
+HERE = __file__
+
+
+def _line(marker: str) -> int:
+    lines = inspect.getsource(inspect.getmodule(_line)).splitlines()  # type: ignore[arg-type]
+    return next(i for i, text in enumerate(lines, 1) if text.rstrip().endswith(marker))
+
+
+RES = Resources(cpu=2, memory="4GiB")
+SPOT = Spot("3h")
+RETRY = Retry(4, "20s")
+
+
+@dsl.component(  # MARK-python-decorator
+    image=IMG,
+    resources=RES,
+    spot=SPOT,
+    retry=RETRY,
+    timeout="1h",
+    env={"MODE": "fast"},
+    name="adder",
+    instance_type="ml.m5.large",
+    expected_duration="5m",
+)
+def add(a: int, b: int, total: Output[Dataset]):
+    """Add two numbers."""
+
+
+@dsl.container_component(  # MARK-container-decorator
+    image=IMG,
+    command=["run"],
+    resources=RES,
+    spot=SPOT,
+    retry=RETRY,
+    timeout="2h",
+    env={"LEVEL": "2"},
+    name="runner",
+    instance_type="ml.c5.xlarge",
+    expected_duration="10m",
+)
+def run(data: Input[Dataset]):
+    """Run on a dataset."""
+
+
+@dsl.component
+def bare(x: int = 1):
+    """A bare python component."""
+
+
+@dsl.pipeline(name="defaults")
+def defaults():
+    total = add(a=1, b=2)
+    run(data=total.output)
+    bare()
+
+
+SPEC = defaults.spec
+
+
+def test_python_component_settings_become_step_defaults():
+    step = SPEC.step("adder")
+    assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
+    assert (step.timeout_seconds, step.expected_seconds) == (3600, 300)
+    assert step.env == (("MODE", "fast"),)
+    assert step.instance_type == "ml.m5.large"
+    comp = SPEC.component("adder")
+    assert comp.image == IMG
+    assert comp.command == ("python", "-m", "pipecast.runtime", f"{__name__}:add")
+    assert comp.python_function is not None and comp.python_function.endswith(":add")
+    assert comp.location.line == _line("# MARK-python-decorator")
+    assert comp.description == "Add two numbers."
+
+
+def test_container_component_settings_become_step_defaults():
+    step = SPEC.step("runner")
+    assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
+    assert (step.timeout_seconds, step.expected_seconds) == (7200, 600)
+    assert step.env == (("LEVEL", "2"),)
+    assert step.instance_type == "ml.c5.xlarge"
+    comp = SPEC.component("runner")
+    assert (comp.image, comp.command, comp.python_function) == (IMG, ("run",), None)
+    assert comp.location.line == _line("# MARK-container-decorator")
+
+
+def test_bare_python_component_has_no_image_and_no_settings():
+    step = SPEC.step("bare")
+    assert (step.resources, step.spot, step.retry, step.timeout_seconds) == (None,) * 4
+    assert step.env == () and step.instance_type is None
+    comp = SPEC.component("bare")
+    assert comp.image == "" and comp.name == "bare"
+    assert comp.command[-1].endswith(":bare")
+
+
+def test_input_uri_placeholder_names_its_input():
+    placeholder = dsl.input_uri("video")
+    assert (placeholder.kind, placeholder.name) == ("inputUri", "video")
+    assert placeholder.to_dict() == {"inputUri": "video"}
+    assert (dsl.input_path("a").kind, dsl.output_path("b").kind, dsl.param("c").kind) == (
+        "inputPath",
+        "outputPath",
+        "value",
+    )
+
+
+def _diagnostic(make) -> DefinitionError:
+    with pytest.raises(DefinitionError) as info:
+        make()
+    return info.value
+
+
+def test_calling_a_pipeline_directly_is_pc127_at_the_call():
+    error = _diagnostic(lambda: defaults())  # MARK-call-pipeline
+    d = error.diagnostic
+    assert d.code == "PC127"
+    assert d.location.file.endswith("test_dsl_rules.py")
+    assert d.location.line == _line("# MARK-call-pipeline")
+    assert d.hint == "compile it (pipecast.compile) or run it (pipecast run --local)"
+
+
+def test_formatting_a_parameter_into_text_is_reported_with_the_reason():
+    @dsl.pipeline(name="fmt")
+    def fmt(label: str = "x"):
+        bare(x=f"{label}")  # MARK-format
+
+    with pytest.raises(PipelineError) as info:
+        _ = fmt.spec
+    (d,) = info.value.diagnostics
+    assert d.code == "PC120"
+    assert d.message == "pipeline parameter 'label' was used as text"
+    assert d.location.line == _line("# MARK-format")
+    assert d.hint == (
+        "pass the parameter itself to a component input; formatting it into a string "
+        "is not possible because its value is only known when the pipeline runs"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "fragment"),
+    [
+        (lambda: dsl.container_component(image="", command=["x"]), "PC103", "image must be"),
+        (lambda: dsl.container_component(image="  ", command=["x"]), "PC103", "image must be"),
+        (lambda: Resources(cpu=0), "PC101", "Resources.cpu"),
+    ],
+)
+def test_definition_errors_point_at_the_users_line_with_a_hint(make, code, fragment):
+    d = _diagnostic(make).diagnostic
+    assert d.code == code and fragment in d.message
+    assert d.location is not None and d.location.file.endswith("test_dsl_rules.py")
+    assert d.hint
