@@ -161,3 +161,87 @@ def test_definition_errors_point_at_the_users_line_with_a_hint(make, code, fragm
     assert d.code == code and fragment in d.message
     assert d.location is not None and d.location.file.endswith("test_dsl_rules.py")
     assert d.hint
+
+
+def _pipeline_error(body) -> list:
+    @dsl.pipeline(name="bad")
+    def bad():
+        body()
+
+    with pytest.raises(PipelineError) as info:
+        _ = bad.spec
+    return info.value.diagnostics
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message", "hint"),
+    [
+        (
+            lambda: bare().set_caching("yes"),
+            "PC107",
+            "set_caching takes True or False, got 'yes'",
+            "e.g. .set_caching(True)",
+        ),
+        (
+            lambda: bare().set_instance_type("g5.xlarge"),
+            "PC125",
+            "instance type 'g5.xlarge' is not an ml.* type",
+            "e.g. .set_instance_type('ml.g5.xlarge')",
+        ),
+        (lambda: bare().set_timeout("soon"), "PC101", "timeout 'soon' is not a duration", None),
+        (
+            lambda: bare().set_caching(True, expire_after="later"),
+            "PC101",
+            "expire_after 'later' is not a duration",
+            None,
+        ),
+        (
+            lambda: bare().set_expected_duration(0),
+            "PC101",
+            "expected_duration must be positive, got 0",
+            None,
+        ),
+    ],
+)
+def test_task_setter_mistakes_are_reported_at_the_call(body, code, message, hint):
+    (d,) = _pipeline_error(body)
+    assert d.code == code
+    assert d.message == message
+    assert d.location.file.endswith("test_dsl_rules.py")
+    if hint:
+        assert d.hint == hint
+
+
+def test_caching_settings():
+    @dsl.pipeline(name="cache")
+    def cache():
+        bare().set_name("on").set_caching()
+        bare().set_name("short").set_caching(True, expire_after="6h")
+        bare().set_name("off").set_caching(False, expire_after="6h")
+
+    spec = cache.spec
+    on, short, off = (spec.step(s).caching for s in ("on", "short", "off"))
+    assert (on.enabled, on.expire_after_seconds) == (True, 30 * 86400)
+    assert (short.enabled, short.expire_after_seconds) == (True, 6 * 3600)
+    assert (off.enabled, off.expire_after_seconds) == (False, None)
+    assert on.to_dict() == {"enabled": True, "expire_after_seconds": 2592000}
+    assert off.to_dict() == {"enabled": False, "expire_after_seconds": None}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (86400, "P1D"),
+        (30 * 86400, "P30D"),
+        (21600, "PT6H"),
+        (3600, "PT1H"),
+        (5400, "PT90M"),
+        (60, "PT1M"),
+        (45, "PT45S"),
+        (3601, "PT3601S"),
+    ],
+)
+def test_sagemaker_cache_expiry_is_iso_8601(seconds, text):
+    from pipecast.compilers.sagemaker import iso_duration
+
+    assert iso_duration(seconds) == text
