@@ -25,53 +25,55 @@ SPOT = Spot("3h")
 RETRY = Retry(4, "20s")
 
 
-@dsl.component(  # MARK-python-decorator
-    image=IMG,
-    resources=RES,
-    spot=SPOT,
-    retry=RETRY,
-    timeout="1h",
-    env={"MODE": "fast"},
-    name="adder",
-    instance_type="ml.m5.large",
-    expected_duration="5m",
-)
-def add(a: int, b: int, total: Output[Dataset]):
-    """Add two numbers."""
-
-
-@dsl.container_component(  # MARK-container-decorator
-    image=IMG,
-    command=["run"],
-    resources=RES,
-    spot=SPOT,
-    retry=RETRY,
-    timeout="2h",
-    env={"LEVEL": "2"},
-    name="runner",
-    instance_type="ml.c5.xlarge",
-    expected_duration="10m",
-)
-def run(data: Input[Dataset]):
-    """Run on a dataset."""
-
-
 @dsl.component
 def bare(x: int = 1):
-    """A bare python component."""
+    """A bare python component (module level: the runtime imports it by name)."""
 
 
-@dsl.pipeline(name="defaults")
-def defaults():
-    total = add(a=1, b=2)
-    run(data=total.output)
-    bare()
+def _build_defaults():
+    """Components and pipeline defined at call time: the decorators run inside each test (a
+    module-level definition would run once, before mutation testing forks its workers)."""
 
+    @dsl.component(  # MARK-python-decorator
+        image=IMG,
+        resources=RES,
+        spot=SPOT,
+        retry=RETRY,
+        timeout="1h",
+        env={"MODE": "fast"},
+        name="adder",
+        instance_type="ml.m5.large",
+        expected_duration="5m",
+    )
+    def add(a: int, b: int, total: Output[Dataset]):
+        """Add two numbers."""
 
-SPEC = defaults.spec
+    @dsl.container_component(  # MARK-container-decorator
+        image=IMG,
+        command=["run"],
+        resources=RES,
+        spot=SPOT,
+        retry=RETRY,
+        timeout="2h",
+        env={"LEVEL": "2"},
+        name="runner",
+        instance_type="ml.c5.xlarge",
+        expected_duration="10m",
+    )
+    def run(data: Input[Dataset]):
+        """Run on a dataset."""
+
+    @dsl.pipeline(name="defaults")
+    def defaults():
+        total = add(a=1, b=2)
+        run(data=total.output)
+        bare()
+
+    return defaults.spec
 
 
 def test_python_component_settings_become_step_defaults():
+    SPEC = _build_defaults()
     step = SPEC.step("adder")
     assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
     assert (step.timeout_seconds, step.expected_seconds) == (3600, 300)
@@ -79,13 +81,15 @@ def test_python_component_settings_become_step_defaults():
     assert step.instance_type == "ml.m5.large"
     comp = SPEC.component("adder")
     assert comp.image == IMG
-    assert comp.command == ("python", "-m", "pipecast.runtime", f"{__name__}:add")
-    assert comp.python_function is not None and comp.python_function.endswith(":add")
+    assert comp.command[:3] == ("python", "-m", "pipecast.runtime")
+    assert comp.command[3] == f"{__name__}:_build_defaults.<locals>.add"
+    assert comp.python_function == f"{__name__}:_build_defaults.<locals>.add"
     assert comp.location.line == _line("# MARK-python-decorator")
     assert comp.description == "Add two numbers."
 
 
 def test_container_component_settings_become_step_defaults():
+    SPEC = _build_defaults()
     step = SPEC.step("runner")
     assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
     assert (step.timeout_seconds, step.expected_seconds) == (7200, 600)
@@ -97,6 +101,7 @@ def test_container_component_settings_become_step_defaults():
 
 
 def test_bare_python_component_has_no_image_and_no_settings():
+    SPEC = _build_defaults()
     step = SPEC.step("bare")
     assert (step.resources, step.spot, step.retry, step.timeout_seconds) == (None,) * 4
     assert step.env == () and step.instance_type is None
@@ -123,7 +128,11 @@ def _diagnostic(make) -> DefinitionError:
 
 
 def test_calling_a_pipeline_directly_is_pc127_at_the_call():
-    error = _diagnostic(lambda: defaults())  # MARK-call-pipeline
+    @dsl.pipeline(name="direct")
+    def direct():
+        pass
+
+    error = _diagnostic(lambda: direct())  # MARK-call-pipeline
     d = error.diagnostic
     assert d.code == "PC127"
     assert d.location.file.endswith("test_dsl_rules.py")
@@ -245,3 +254,64 @@ def test_sagemaker_cache_expiry_is_iso_8601(seconds, text):
     from pipecast.compilers.sagemaker import iso_duration
 
     assert iso_duration(seconds) == text
+
+
+def _container(**kwargs):
+    def define():
+        @dsl.container_component(image=IMG, command=["run"], **kwargs)
+        def step(data: Input[Dataset], n: int, out: Output[Dataset]):
+            """Templated."""
+
+        return step
+
+    return define
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            "--data",
+            "args must be a list, not a string",
+            "e.g. args=['--frames', dsl.input_path('frames')]",
+        ),
+        (
+            ["--x", {"path": "data"}],
+            "argument part {'path': 'data'} is neither text nor a placeholder",
+            "use dsl.input_path/input_uri/output_path/param",
+        ),
+        (
+            [dsl.input_path("dat")],
+            "placeholder inputPath('dat') names no such input; did you mean 'data'?",
+            "declared: data",
+        ),
+        ([dsl.param("data")], "placeholder value('data') names no such input", "declared: n"),
+        (
+            [dsl.output_path("data")],
+            "placeholder outputPath('data') names no such output",
+            "declared: out",
+        ),
+    ],
+)
+def test_argument_template_mistakes_are_pc106(args, message, hint):
+    d = _diagnostic(_container(args=args)).diagnostic
+    assert d.code == "PC106"
+    assert message in d.message
+    assert d.hint == hint
+    assert d.location.file.endswith("test_dsl_rules.py")
+
+
+def test_argument_template_numbers_become_text():
+    step = _container(
+        args=[
+            "--k",
+            3,
+            ["--r=", 0.5],
+            dsl.input_path("data"),
+            dsl.param("n"),
+            dsl.output_path("out"),
+        ]
+    )()
+    args = step.spec.args
+    assert args[:3] == (("--k",), ("3",), ("--r=", "0.5"))
+    assert [p.kind for (p,) in args[3:]] == ["inputPath", "value", "outputPath"]
