@@ -205,6 +205,24 @@ def _pipeline_error(body) -> list:
             None,
         ),
         (
+            lambda: bare().after("bare"),
+            "PC123",
+            ".after() takes tasks, got 'bare'",
+            "pass the value a component call returned",
+        ),
+        (
+            lambda: bare().set_env(LEVEL=2),
+            "PC107",
+            "env LEVEL=2 is not a string",
+            "write LEVEL=str(...)",
+        ),
+        (
+            lambda: bare().set_name("Bad_Name"),
+            "PC124",
+            "step id 'Bad_Name' is not valid",
+            None,
+        ),
+        (
             lambda: bare().set_expected_duration(0),
             "PC101",
             "expected_duration must be positive, got 0",
@@ -315,3 +333,15 @@ def test_argument_template_numbers_become_text():
     args = step.spec.args
     assert args[:3] == (("--k",), ("3",), ("--r=", "0.5"))
     assert [p.kind for (p,) in args[3:]] == ["inputPath", "value", "outputPath"]
+
+
+def test_after_and_env_accumulate():
+    @dsl.pipeline(name="acc")
+    def acc():
+        a = bare().set_name("a")
+        b = bare().set_name("b")
+        bare().set_name("c").after(a).after(b, a).set_env(X="1").set_env(Y="2", X="3")
+
+    step = acc.spec.step("c")
+    assert step.after == ("a", "b")
+    assert dict(step.env) == {"X": "3", "Y": "2"}
