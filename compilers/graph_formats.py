@@ -25,9 +25,9 @@ def _label(checked: CheckedPipeline, step_id: str) -> str:
     return " ".join(parts)
 
 
-def _quote(text: str) -> str:
-    """A DOT string: quotes and backslashes escaped, other characters kept (Graphviz reads UTF-8
-    and does not understand ``\\uXXXX`` escapes, so ``2×GPU`` must stay as it is)."""
+def _dot(text: str) -> str:
+    """A DOT quoted string: UTF-8 as is (Graphviz draws ``\\u00d7`` literally), quotes and
+    backslashes escaped."""
     return json.dumps(text, ensure_ascii=False)
 
 
@@ -57,15 +57,17 @@ def render(checked: CheckedPipeline, fmt: str) -> str:
             }
         )
     if fmt == "dot":
-        lines = [f"digraph {_quote(checked.spec.name)} {{", "  rankdir=LR;"]
-        lines += [f"  {_quote(s)} [label={_quote(_label(checked, s))}];" for s in checked.order]
+        lines = [f"digraph {_dot(checked.spec.name)} {{", "  rankdir=LR;"]
+        lines += [
+            f"  {_dot(s)} [label={_dot(_label(checked, s))}];" for s in checked.order
+        ]
         for u, v, d in _edges(checked):
             attrs = (
-                f" [label={_quote(', '.join(d['outputs']))}]"
+                f" [label={_dot(', '.join(d['outputs']))}]"
                 if d.get("data")
                 else " [style=dashed]"
             )
-            lines.append(f"  {_quote(u)} -> {_quote(v)}{attrs};")
+            lines.append(f"  {_dot(u)} -> {_dot(v)}{attrs};")
         return "\n".join([*lines, "}"]) + "\n"
     ids = {s: f"s{i}" for i, s in enumerate(checked.order)}
     lines = ["flowchart LR"]

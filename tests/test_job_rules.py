@@ -267,7 +267,7 @@ def test_processing_timeout_is_the_max_runtime():
 
 
 @pytest.mark.parametrize(
-    ("disk", "gb"), [(None, 30), (1, 1), ("1GiB", 1), ("1025MiB", 2), ("100GiB", 100)]
+    ("disk", "gb"), [(None, 30), ("1B", 1), ("1GiB", 1), ("1025MiB", 2), ("100GiB", 100)]
 )
 def test_volume_size_rounds_disk_up_to_whole_gib(disk, gb):
     @dsl.pipeline(name="v")

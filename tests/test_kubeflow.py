@@ -31,7 +31,7 @@ def test_goldens_load_with_kfps_own_loader(golden):
     component = load_component_from_file(str(golden))
     main, _ = documents(golden)
     assert component.name == main["pipelineInfo"]["name"]
-    assert main["sdkVersion"].startswith("kfp-2.")
+    assert "sdkVersion" not in main  # same bytes for every allowed kfp release
 
 
 def test_flagship_tasks_keep_step_ids_images_resources_and_spot():
@@ -64,7 +64,7 @@ def test_gpu_model_caching_env_and_after_in_the_fan_out_example():
     main, _ = documents(GOLDEN_DIR / "multi-camera.kubeflow.yaml")
     executors = main["deploymentSpec"]["executors"]
     accel = executors["exec-detect-east"]["container"]["resources"]["accelerator"]
-    assert accel["resourceType"] == "NVIDIA_A10G"
+    assert accel["resourceType"] == "nvidia.com/gpu"  # the device plugin's resource, not a model
     tasks = main["root"]["dag"]["tasks"]
     assert tasks["extract-frames"]["cachingOptions"] == {}
     assert "quality-check" in tasks["summarize"]["dependentTasks"]

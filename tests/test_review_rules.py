@@ -199,9 +199,12 @@ def test_kubeflow_summary(kubeflow_document):
     f = summary.steps["use"].fields
     assert f["inputs"] == {"data": "make.data", "label": "label"}
     assert f["resources"]["resourceCpuLimit"] == "4"
-    assert f["resources"]["accelerator"]["resourceType"] == "NVIDIA_TESLA_T4"
+    assert f["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
     assert f["spot"] is True
-    assert f["node selector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
+    assert f["node selector"] == {
+        "eks.amazonaws.com/capacityType": "SPOT",
+        "karpenter.k8s.aws/instance-gpu-name": "t4",
+    }
     imported = summary.steps["imported"].fields
     assert imported["depends on"] == ["importer", "make"]
     assert imported["inputs"]["label"] == "x"
