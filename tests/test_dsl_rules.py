@@ -103,6 +103,12 @@ def test_container_component_settings_become_step_defaults():
 def test_bare_python_component_has_no_image_and_no_settings():
     SPEC = _build_defaults()
     step = SPEC.step("bare")
+
+    @dsl.component
+    def inner(x: int = 1):
+        """Defined here, so the decorator runs inside the test."""
+
+    assert inner.spec.image == "" and inner.spec.python_function.endswith("<locals>.inner")
     assert (step.resources, step.spot, step.retry, step.timeout_seconds) == (None,) * 4
     assert step.env == () and step.instance_type is None
     comp = SPEC.component("bare")
@@ -304,6 +310,11 @@ def _container(**kwargs):
             "declared: data",
         ),
         ([dsl.param("data")], "placeholder value('data') names no such input", "declared: n"),
+        (
+            [dsl.input_path("data"), dsl.output_path("out")],
+            "args never pass 'n' to the container",
+            "add a placeholder for each input/output, or remove it from the signature",
+        ),
         (
             [dsl.output_path("data")],
             "placeholder outputPath('data') names no such output",
