@@ -26,12 +26,14 @@ jobs="${MUTATION_JOBS:-$(nproc)}"
 # the moto end-to-end executions (minutes each: they would dominate every mutant they touch; the
 # layouts they run are checked structurally in test_stepfunctions.py and test_sfn_layout_rules.py).
 # Tests that reach the code only through a subprocess cannot be attributed to a function by mutmut,
-# so the subprocess-heavy CLI/determinism modules are left out too. New test modules join by default.
+# so the subprocess-heavy CLI/determinism modules are left out too (and test_ci_skips, which runs
+# pytest inside pytest). Tests marked slow never run. New test modules join by default.
 slow_tests=(
   tests/test_stepfunctions_moto.py tests/test_packaging.py tests/test_component_images.py
   tests/test_flagship.py tests/test_determinism.py tests/test_cli.py tests/test_readme_example.py
+  tests/test_ci_skips.py
 )
-test_selection=(tests)
+test_selection=(tests -m "not slow")
 for f in "${slow_tests[@]}"; do test_selection+=("--ignore=$f"); done
 # Tests of stack introspection itself: under mutmut a trampoline frame sits between the function
 # and its caller, so they fail on unmutated code (what they check is not what mutmut changes).
