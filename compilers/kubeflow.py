@@ -212,11 +212,18 @@ def _component(kfp: Any, spec: PipelineSpec, comp: ComponentSpec, step: StepSpec
     return dsl.container_component(body)
 
 
+def _memory_quantity(size: int) -> str:
+    """``size`` bytes as a Kubernetes quantity kfp accepts: ``16Gi`` when a binary unit divides
+    it exactly, else the plain byte count (``"512MB"`` is 500000Ki, ``"1.5GB"`` 1500000000)."""
+    text = format_bytes(size)
+    return text.removesuffix("B") if text.endswith("iB") else str(size)
+
+
 def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None:
     r = step.resources
     if r is not None:
         task.set_cpu_request(f"{r.cpu:g}").set_cpu_limit(f"{r.cpu:g}")
-        memory = format_bytes(r.memory_bytes).replace("iB", "i")
+        memory = _memory_quantity(r.memory_bytes)
         task.set_memory_request(memory).set_memory_limit(memory)
         if r.gpu:
             accel = _GPU_TYPES.get((r.gpu_type or "").lower(), r.gpu_type or DEFAULT_ACCELERATOR)
