@@ -6,7 +6,8 @@ that fails it. It checks the envelope, every state's fields for its type and que
 every ``Next``/``Default``/``Catch`` target exists in its scope, that state names are unique across
 the whole machine and at most 80 characters, that every state is reachable, Retry/Catch shapes,
 and (when botocore is installed) every SageMaker Task's ``Arguments`` against the
-CreateProcessingJob / CreateTrainingJob request model, and every S3 / Step Functions AWS SDK Task's
+CreateProcessingJob / CreateTrainingJob request model (with its spot rule: the wait covers the
+runtime), and every S3 / Step Functions AWS SDK Task's
 (the handshakes of ``layout = "exact"``) against its operation's request model.
 """
 
