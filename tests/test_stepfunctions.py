@@ -148,7 +148,8 @@ def test_each_job_receives_exactly_its_upstream_uris():
     assert track["ProcessingInputs"][0]["S3Input"]["S3Uri"] == training_output(
         "video-analysis", "exec-42", "detect-objects", "detections"
     )
-    assert extract["AppSpecification"]["ContainerArguments"][3] == "5"  # default fps
+    # the default fps=5.0 as JSONata's $string spells it (a float constant is rendered "5.0")
+    assert extract["AppSpecification"]["ContainerArguments"][3] == "5"
     assert len(jobs["track"].name) <= 63
 
 
