@@ -57,8 +57,13 @@ def test_flagship_tasks_keep_step_ids_images_resources_and_spot():
     for step in spec.steps:
         container = executors[f"exec-{step.id}"]["container"]
         assert container["image"] == spec.component(step.component).image
-        assert container["resources"]["resourceCpuRequest"] == f"{step.resources.cpu:g}"
-        assert container["resources"]["resourceMemoryLimit"].endswith("Gi")
+        resources = container["resources"]
+        assert resources["resourceCpuRequest"] == resources["resourceCpuLimit"]
+        assert resources["resourceCpuRequest"] == f"{step.resources.cpu:g}"
+        memory = step.resources.memory_bytes
+        assert memory % 2**30 == 0  # the examples ask for whole GiB
+        assert resources["resourceMemoryLimit"] == f"{memory // 2**30}Gi"
+        assert resources["resourceMemoryRequest"] == resources["resourceMemoryLimit"]
         assert tasks[step.id]["cachingOptions"] == {}  # caching off unless asked for
     detect = executors["exec-detect-objects"]["container"]
     assert detect["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
