@@ -123,6 +123,18 @@ def test_each_need_gets_the_cheapest_fitting_instance_on_both_aws_targets(need, 
     )
 
 
+def test_a_cpu_need_never_lands_on_a_gpu_type():
+    """128 vCPU: only GPU types have that many; a CPU step must not pay for idle GPUs."""
+    assert max(it["vcpu"] for it in CATALOGUE if it["gpu"] == 0) < 128
+    assert max(it["vcpu"] for it in CATALOGUE if it["gpu"] > 0) >= 128
+    big = one_step(lambda t: t.set_resources(Resources(cpu=128, memory="64GiB")))
+    expect(
+        big,
+        sagemaker=Unsupported("PC006", "no processing instance has 128 vCPU"),
+        stepfunctions=Unsupported("PC006", "closest types: "),
+    )
+
+
 def test_spot_places_a_training_job_on_the_cheapest_training_type():
     resources = Resources(cpu=8, memory="32GiB", gpu=1)
     instance = cheapest("training", 8, 32 * GiB, 1)
