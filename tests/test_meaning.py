@@ -887,3 +887,30 @@ def test_series_parallel_oracle_knows_the_n_graph():
 def test_step_view_finds_nested_tasks():
     machine = parse("stepfunctions", compile_text(shape_pipeline(SHAPES[1]), "stepfunctions"))
     assert step_view("stepfunctions", machine, "m3")["Type"] == "Task"
+
+
+def test_the_checks_themselves_fail_on_a_different_meaning():
+    """The oracle can fail: a wrong value, a missing path, a bool for a string, a false
+    predicate, an empty list of checks."""
+    from meaning import check_all, resolve
+
+    text = compile_text(one_step(lambda t: t.set_timeout("1h")), "sagemaker")
+    path = "Arguments.StoppingCondition.MaxRuntimeInSeconds"
+    check_all("sagemaker", text, [at("s", path, 3600)])
+    for wrong in (
+        at("s", path, 3601),
+        at("s", path, ABSENT),
+        at("s", "Arguments.Nope", lambda v: True),
+        at("s", path, lambda v: v > 3600),
+        at("missing-step", path, 3600),
+        doc("Steps[0].Arguments.EnableManagedSpotTraining", True),
+    ):
+        with pytest.raises(AssertionError):
+            check_all("sagemaker", text, [wrong])
+    with pytest.raises(AssertionError):
+        check_all("sagemaker", text, [])
+    data = {"a": [{"k": "x", "v": True}, {"k": "y", "v": 1}]}
+    assert resolve(data, "a[k=x].v") is True and resolve(data, "a[-1].v") == 1
+    assert resolve(data, "a[k=z].v") is ABSENT and resolve(data, "a[2]") is ABSENT
+    with pytest.raises(AssertionError):
+        check_all("sagemaker", json.dumps({"Steps": [{"Name": "s", "X": 1}]}), [at("s", "X", True)])
