@@ -234,7 +234,7 @@ def _check_names(spec: PipelineSpec, out: list[Diagnostic]) -> None:
         *(("importer", i.id, i.location) for i in spec.importers),
         *(("step", s.id, s.location) for s in spec.steps),
     ):
-        legal = _NAME_RE.match(name) if kind == "parameter" else STEP_ID_RE.match(name)
+        legal = _NAME_RE.fullmatch(name) if kind == "parameter" else STEP_ID_RE.fullmatch(name)
         if not legal:
             out.append(
                 Diagnostic(

@@ -44,7 +44,7 @@ from pipecast.dsl._spec import (
     StepSpec,
     render_value,
 )
-from pipecast.errors import MissingExtraError
+from pipecast.errors import Diagnostic, MissingExtraError
 
 from ._target import Capabilities, Document, Limits, Target
 from .diff import DocumentSummary, StepSummary
@@ -56,15 +56,13 @@ if TYPE_CHECKING:
     from .graph import CheckedPipeline
 
 _PY_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
-DEFAULT_ACCELERATOR = "nvidia.com/gpu"
-_GPU_TYPES = {
-    "a10g": "NVIDIA_A10G",
-    "t4": "NVIDIA_TESLA_T4",
-    "v100": "NVIDIA_TESLA_V100",
-    "a100": "NVIDIA_TESLA_A100",
-    "h100": "NVIDIA_H100_80GB",
-    "l4": "NVIDIA_L4",
-}
+# Open-source KFP uses the accelerator type as the pod's resource name, so it must be the device
+# plugin's resource (Vertex AI names such as NVIDIA_A10G would leave the pod unschedulable). The
+# GPU model becomes a node selector instead: EKS's well-known Karpenter label by default, whose
+# values are lower-case model names ("a10g", "l4"); ``[kubeflow] gpu_type_label`` overrides it.
+GPU_RESOURCE = "nvidia.com/gpu"
+DEFAULT_GPU_TYPE_LABEL = "karpenter.k8s.aws/instance-gpu-name"
+_SPOT_CONFIG_LINE = '[kubeflow] spot_node_selector = { "eks.amazonaws.com/capacityType" = "SPOT" }'
 
 
 def _kfp() -> Any:
@@ -212,22 +210,21 @@ def _component(kfp: Any, spec: PipelineSpec, comp: ComponentSpec, step: StepSpec
     return dsl.container_component(body)
 
 
-def _memory_quantity(size: int) -> str:
-    """``size`` bytes as a Kubernetes quantity kfp accepts: ``16Gi`` when a binary unit divides
-    it exactly, else the plain byte count (``"512MB"`` is 500000Ki, ``"1.5GB"`` 1500000000)."""
-    text = format_bytes(size)
-    return text.removesuffix("B") if text.endswith("iB") else str(size)
-
-
 def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None:
     r = step.resources
     if r is not None:
         task.set_cpu_request(f"{r.cpu:g}").set_cpu_limit(f"{r.cpu:g}")
-        memory = _memory_quantity(r.memory_bytes)
+        # Kubernetes quantities: binary suffixes without the B ("16Gi"), plain bytes otherwise
+        spelled = format_bytes(r.memory_bytes)
+        memory = spelled[:-1] if spelled.endswith("iB") else str(r.memory_bytes)
         task.set_memory_request(memory).set_memory_limit(memory)
         if r.gpu:
-            accel = _GPU_TYPES.get((r.gpu_type or "").lower(), r.gpu_type or DEFAULT_ACCELERATOR)
-            task.set_accelerator_type(accel).set_accelerator_limit(r.gpu)
+            task.set_accelerator_type(GPU_RESOURCE).set_accelerator_limit(r.gpu)
+            if r.gpu_type:
+                label = config.get("kubeflow.gpu_type_label") or DEFAULT_GPU_TYPE_LABEL
+                kfp.kubernetes.add_node_selector(
+                    task, label_key=label, label_value=r.gpu_type.lower()
+                )
     if step.retry is not None and step.retry.max_attempts > 1:
         task.set_retry(
             num_retries=step.retry.max_attempts - 1,
@@ -322,10 +319,37 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         path = os.path.join(tmp, "pipeline.yaml")
         kfp.compiler.Compiler().compile(pipeline, path)
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            text = _without_sdk_version(handle.read())
     return Document(
         "kubeflow", text if text.endswith("\n") else text + "\n", "kubeflow.yaml", notes
     )
+
+
+def _without_sdk_version(text: str) -> str:
+    """Drop kfp's ``sdkVersion: kfp-X.Y.Z`` line: the documents must be the same bytes for every
+    kfp release the project allows (CI compares the oldest and the newest), and the field is
+    informational (optional in KFP's PipelineSpec; neither the backend nor the loader needs it)."""
+    lines = text.splitlines(keepends=True)
+    return "".join(line for line in lines if not line.startswith("sdkVersion: kfp-"))
+
+
+def spot_diagnostics(checked: CheckedPipeline, config: Config) -> list[Diagnostic]:
+    """``Target.check``: spot needs a node selector on Kubeflow; without one it would be dropped."""
+    if config.get("kubeflow.spot_node_selector"):
+        return []
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': spot capacity on Kubeflow needs a node selector, and "
+            "[kubeflow] spot_node_selector is not configured",
+            step.location,
+            f"add to pipecast.toml (with your cluster's spot label): {_SPOT_CONFIG_LINE}; "
+            "or drop .set_spot() for this target",
+            step=step.id,
+        )
+        for step in checked.spec.steps
+        if step.spot is not None
+    ]
 
 
 # ----- review support -----------------------------------------------------------------------------
@@ -412,6 +436,7 @@ TARGET = Target(
     limits=Limits(step_id_max_length=63),
     compile=compile,
     required_config=("artifact_root",),
+    check=spot_diagnostics,
     extra="kubeflow",
     extra_module="kfp",
     detect=detect,

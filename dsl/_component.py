@@ -10,6 +10,7 @@ image, or locally).
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -340,7 +341,7 @@ def _interface(
                 location=location,
                 hint="declare every input by name",
             )
-        if not _NAME_RE.match(pname):
+        if not _NAME_RE.fullmatch(pname):
             raise DefinitionError(
                 f"input name {pname!r} is not valid",
                 code="PC105",
@@ -402,8 +403,8 @@ def value_matches(ptype: str, value: Any) -> bool:
         return False
     if ptype == "int":
         return isinstance(value, int)
-    if ptype == "float":
-        return isinstance(value, (int, float))
+    if ptype == "float":  # NaN and infinities have no JSON spelling, so no document can carry them
+        return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, str)
 
 

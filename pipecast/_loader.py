@@ -161,6 +161,8 @@ def _load_ir(path: Path) -> LoadedPipeline:
         raise UsageError(f"IR file '{path}' does not exist") from None
     except (OSError, ValueError) as exc:
         raise LoadError(f"{path}: not readable JSON: {exc}") from None
+    except RecursionError:
+        raise LoadError(f"{path}: JSON nested too deeply to be a pipecast IR document") from None
     errors = sorted(
         jsonschema.Draft202012Validator(load_schema("pipeline")).iter_errors(data),
         key=lambda e: list(e.absolute_path),

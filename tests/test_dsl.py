@@ -222,7 +222,7 @@ def test_bad_units_are_definition_errors_at_the_call(make, fragment):
         ("1.5GiB", 1536 * 1024**2),
         ("2GB", 2 * 10**9),
         ("1Ti", 1024**4),
-        (1024, 1024),
+        ("1024B", 1024),  # a bare number is refused (tests/test_bad_inputs.py)
     ],
 )
 def test_memory_units(text, expected):

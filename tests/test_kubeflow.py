@@ -41,7 +41,7 @@ def test_examples_load_with_kfps_own_loader(example, tmp_path):
     component = load_component_from_file(str(path))
     main, _ = documents(example)
     assert component.name == main["pipelineInfo"]["name"] == load_example(example).spec.name
-    assert main["sdkVersion"].startswith("kfp-2.")
+    assert "sdkVersion" not in main  # same bytes for every allowed kfp release
     spec = load_example(example).spec
     assert set(main["root"]["dag"]["tasks"]) == {s.id for s in spec.steps} | {
         i.id for i in spec.importers
@@ -83,7 +83,7 @@ def test_gpu_model_caching_env_and_after_in_the_fan_out_example():
     main, _ = documents("multi_camera")
     executors = main["deploymentSpec"]["executors"]
     accel = executors["exec-detect-east"]["container"]["resources"]["accelerator"]
-    assert accel["resourceType"] == "NVIDIA_A10G"
+    assert accel["resourceType"] == "nvidia.com/gpu"  # the device plugin's resource, not a model
     tasks = main["root"]["dag"]["tasks"]
     assert tasks["extract-frames"]["cachingOptions"] == {}
     assert "quality-check" in tasks["summarize"]["dependentTasks"]

@@ -167,16 +167,17 @@ def test_an_explicit_instance_type_wins_everywhere():
 
 # ----- Kubeflow resources: requests = limits, accelerators -------------------------------------
 
+GPU_LABEL = "karpenter.k8s.aws/instance-gpu-name"  # [kubeflow] gpu_type_label's default
 KFP_RESOURCES = [
-    # (Resources kwargs, cpu, memory, accelerator type, accelerator count)
+    # (Resources kwargs, cpu, memory, accelerator count, GPU model node selector)
     (dict(cpu=2, memory="4GiB"), "2", "4Gi", None, None),
     (dict(cpu=0.5, memory="512MiB"), "0.5", "512Mi", None, None),
     (dict(cpu=1, memory="512MB"), "1", "500000Ki", None, None),  # decimal: 512×10⁶ bytes
     (dict(cpu=1, memory="1.5GB"), "1", "1500000000", None, None),  # not a multiple of 1 KiB
     (dict(cpu=1, memory="1G"), "1", "1000000000", None, None),
-    (dict(cpu=8, memory="32GiB", gpu=4), "8", "32Gi", "nvidia.com/gpu", "4"),
-    (dict(cpu=4, memory="16GiB", gpu=2, gpu_type="A10G"), "4", "16Gi", "NVIDIA_A10G", "2"),
-    (dict(cpu=4, memory="16GiB", gpu=1, gpu_type="t4"), "4", "16Gi", "NVIDIA_TESLA_T4", "1"),
+    (dict(cpu=8, memory="32GiB", gpu=4), "8", "32Gi", "4", None),
+    (dict(cpu=4, memory="16GiB", gpu=2, gpu_type="A10G"), "4", "16Gi", "2", "a10g"),
+    (dict(cpu=4, memory="16GiB", gpu=1, gpu_type="T4"), "4", "16Gi", "1", "t4"),
 ]
 
 
@@ -190,11 +191,13 @@ def _kfp_bytes(quantity: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "cpu", "memory", "accel", "count"),
+    ("kwargs", "cpu", "memory", "count", "model"),
     KFP_RESOURCES,
     ids=[str(sorted(k.items())) for k, *_ in KFP_RESOURCES],
 )
-def test_kubeflow_requests_limits_and_accelerators(kwargs, cpu, memory, accel, count):
+def test_kubeflow_requests_limits_and_accelerators(kwargs, cpu, memory, count, model):
+    """Requests equal limits; ``gpu=n`` is n of the device plugin's ``nvidia.com/gpu``; a GPU
+    model is a node selector (the accelerator type is the pod's resource name on Kubeflow)."""
     pytest.importorskip("kfp")
     resources = Resources(**kwargs)
     r = "container.resources."
@@ -204,14 +207,14 @@ def test_kubeflow_requests_limits_and_accelerators(kwargs, cpu, memory, accel, c
         at("s", r + "resourceMemoryRequest", lambda q: _kfp_bytes(q) == resources.memory_bytes),
         at("s", r + "resourceMemoryLimit", lambda q: _kfp_bytes(q) == resources.memory_bytes),
         at("s", r + "resourceMemoryLimit", memory),
-        at("s", r + "accelerator.resourceType", accel if accel else ABSENT),
+        at("s", r + "accelerator.resourceType", "nvidia.com/gpu" if count else ABSENT),
         at("s", r + "accelerator.resourceCount", count if count else ABSENT),
+        at("s", "platform.nodeSelector.labels", {GPU_LABEL: model} if model else ABSENT),
     ]
     expect(one_step(lambda t: t.set_resources(resources)), **on_kubeflow(*checks))
 
 
 SIZES = [
-    ("512", 512),
     ("512B", 512),
     ("512KB", 512 * 10**3),
     ("512kb", 512 * 10**3),
@@ -227,7 +230,6 @@ SIZES = [
     ("16 GiB", 16 * 2**30),
     ("1.5GiB", 3 * 2**29),
     ("1TiB", 2**40),
-    (1024, 1024),
 ]
 
 
