@@ -4,8 +4,9 @@ Each pipecast step becomes one kfp container component named after the step id, 
 names are the pipecast step ids (not kfp's counters): adding a step changes only that step's part
 of the YAML. Resources become requests/limits and accelerators; spot and ``set_instance_type``
 become node selectors (and tolerations) through ``kfp-kubernetes``. ``pipeline_root`` is the
-configured ``artifact_root``; KFP itself places each output at
-``{pipeline_root}/{pipeline}/{run_id}/{task}/{output}`` (its launcher's layout).
+configured ``artifact_root``; the KFP backend itself places each output at
+``{pipeline_root}/{pipeline}/{run_id}/{task}/{uuid}/{output}`` (its driver's layout; backends
+before kubeflow/pipelines PR 11243 left out the per-execution ``{uuid}``).
 
 Manifest inputs: Kubeflow has no manifest data type. The importer passes the manifest file itself
 as the artifact; the step receives the manifest, not the objects it lists (a note says so at
