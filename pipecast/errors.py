@@ -11,6 +11,8 @@ The hierarchy::
     ├── ParameterError             a run parameter is unknown, missing or mistyped (-p NAME=VALUE)
     ├── DeployError                an AWS call failed (credentials, access, throttling, ...)
     ├── MissingExtraError          an optional dependency is not installed (one-line install hint)
+    ├── RunError                   a local run cannot go on: a path escapes its folder, an unknown
+    │                              run id, impossible resources (a Diagnostic with a PC2xx code)
     └── UsageError                 wrong command-line usage (exit code 2)
 
 A :class:`Diagnostic` is the unit of reporting: a stable code, a message saying what was expected
@@ -35,6 +37,7 @@ __all__ = [
     "ParameterError",
     "PipecastError",
     "PipelineError",
+    "RunError",
     "SourceLocation",
     "UsageError",
     "did_you_mean",
@@ -146,6 +149,27 @@ class MissingExtraError(PipecastError):
 
     def __init__(self, module: str, extra: str) -> None:
         super().__init__(f"this needs the '{module}' package: pip install 'pipecast[{extra}]'")
+
+
+class RunError(PipecastError):
+    """A local run refused to start or go on; carries one Diagnostic (code PC2xx)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: SourceLocation | None = None,
+        step: str | None = None,
+    ) -> None:
+        self.diagnostic = Diagnostic(
+            code=code, message=message, location=location, hint=hint, step=step
+        )
+        super().__init__(self.diagnostic.format())
+
+    def render(self) -> str:
+        return str(self)
 
 
 class UsageError(PipecastError):
