@@ -198,8 +198,7 @@ def test_kubeflow_summary(kubeflow_document):
     assert f["spot"] is None and f["node selector"] is None
     f = summary.steps["use"].fields
     assert f["inputs"] == {"data": "make.data", "label": "label"}
-    assert f["resources"]["resourceCpuLimit"] == "4"
-    assert f["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert f["resources"] == {"cpu": "4", "memory": "16Gi", "accelerator": "1 × nvidia.com/gpu"}
     assert f["spot"] is True
     assert f["node selector"] == {
         "eks.amazonaws.com/capacityType": "SPOT",

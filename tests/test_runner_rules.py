@@ -12,7 +12,8 @@ import pipecast.runner
 from pipecast import dsl
 from pipecast.compilers import graph
 from pipecast.dsl import Dataset, Input, Output, Resources
-from pipecast.runner._engine import Capacity, Runner, _tail
+from pipecast.runner._engine import Capacity, Runner
+from pipecast.runner._inprocess import _tail
 
 
 def _pipeline():
