@@ -50,7 +50,22 @@ class _Expr:
 
 
 def _lit(text: str) -> str:
-    return json.dumps(text)
+    """A JSONata string literal evaluating to ``text`` exactly (JSON escapes; non-ASCII kept
+    as is, since some JSONata engines decode ``\\u`` surrogate pairs one half at a time)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def literal(text: str) -> str:
+    """``text`` as a field value that Step Functions hands over unchanged.
+
+    In a JSONata state a string that starts with ``{%`` and ends with ``%}`` is an expression,
+    so a user's string shaped like one would run (``{% $states.input %}`` would hand the job the
+    whole state). Any string containing either delimiter is written as an expression that
+    evaluates to the string literal instead; every other string stays as it is.
+    """
+    if "{%" in text or "%}" in text:
+        return "{% " + _lit(text) + " %}"
+    return text
 
 
 def _field(name: str) -> str:
@@ -83,9 +98,12 @@ class JsonataExpressions:
 
 
 def _finish(value: Any) -> Any:
-    """Replace expression fragments by ``{% ... %}`` strings, recursively."""
+    """Replace expression fragments by ``{% ... %}`` strings and protect literal strings
+    (:func:`literal`), recursively."""
     if isinstance(value, _Expr):
         return "{% " + value.text + " %}"
+    if isinstance(value, str):
+        return literal(value)
     if isinstance(value, dict):
         return {k: _finish(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -232,7 +250,7 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
         "Type": "Pass",
         "Comment": "merge parameter defaults into the execution input",
         "Output": '{% {"params": $merge(['
-        + json.dumps(defaults, sort_keys=True)
+        + json.dumps(defaults, sort_keys=True, ensure_ascii=False)
         + ', $states.input]), "uris": {}} %}',
     }
 
