@@ -133,7 +133,8 @@ def _swap(module_name: str, attribute: str, make: Callable[[Any], Any]) -> Itera
 
 @contextlib.contextmanager
 def _kfp_fast_paths() -> Iterator[None]:
-    """Two of kfp's slow paths, made fast without changing a byte of its output.
+    """Two of kfp's slow paths, made fast without changing a byte of its output (and its header
+    comment kept a comment: :func:`_safe_header`).
 
     - task setters call ``inspect.stack()`` (see :class:`_CheapInspect`);
     - the compiler sanitizes every task name once per other task (O(N²) regex calls, about half
@@ -154,7 +155,47 @@ def _kfp_fast_paths() -> Iterator[None]:
                 lambda real: functools.lru_cache(None)(real),
             )
         )
+        # not for speed: a default with a line break must not end kfp's header comment
+        stack.enter_context(
+            _swap(
+                "kfp.compiler.pipeline_spec_builder",
+                "extract_comments_from_pipeline_spec",
+                _safe_header,
+            )
+        )
         yield
+
+
+# YAML ends a comment at any of these; kfp writes parameter defaults into its header comment
+# (``# Inputs: ... [Default: '...']``) as they are, so a default holding one would end the comment
+# and turn the rest of the default into YAML content.
+_YAML_LINE_BREAKS = {
+    "\n": "\\n",
+    "\r": "\\r",
+    "\x85": "\\x85",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _comment_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return "".join(_YAML_LINE_BREAKS.get(c, c) for c in value)
+    if isinstance(value, dict):
+        return {k: _comment_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comment_safe(v) for v in value]
+    return value
+
+
+def _safe_header(real: Callable[..., str]) -> Callable[..., str]:
+    """kfp's header-comment writer, given defaults whose line breaks are written as escapes.
+    Only the comment changes (and only for such defaults); the document's values do not."""
+
+    def header(pipeline_spec: dict[str, Any], pipeline_description: str) -> str:
+        return real(_comment_safe(pipeline_spec), pipeline_description)
+
+    return header
 
 
 def _artifact_class(kfp: Any, type_name: str) -> Any:
