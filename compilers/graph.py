@@ -10,7 +10,7 @@ Diagnostic codes (stable):
     PC005 duplicate or illegal name · PC006 unsatisfiable resources (targets) ·
     PC007 spot wait shorter than the timeout · PC008 feature the target cannot express ·
     PC009 target limit · PC010 image without tag or digest (``:latest`` warns) ·
-    PC011 bad value
+    PC011 bad value · PC012 env value that looks like a secret (warning)
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CheckedPipeline", "build_graph", "check", "critical_path", "diagnose"]
 
+# names that usually carry credentials: a TOKEN/SECRET/PASSWD word, PASSWORD anywhere, *_KEY
+# (words, so that TOKENIZERS_PARALLELISM or MONKEY do not warn)
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWD)S?(?:_|$)|PASSWORD|(?:^|_)KEY$", re.IGNORECASE
+)
 STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -234,7 +239,7 @@ def _check_names(spec: PipelineSpec, out: list[Diagnostic]) -> None:
         *(("importer", i.id, i.location) for i in spec.importers),
         *(("step", s.id, s.location) for s in spec.steps),
     ):
-        legal = _NAME_RE.match(name) if kind == "parameter" else STEP_ID_RE.match(name)
+        legal = _NAME_RE.fullmatch(name) if kind == "parameter" else STEP_ID_RE.fullmatch(name)
         if not legal:
             out.append(
                 Diagnostic(
@@ -578,6 +583,19 @@ def _check_step_settings(spec: PipelineSpec, step: StepSpec, out: list[Diagnosti
                     f"step '{step.id}': env name '{key}' is not valid",
                     loc,
                     "use letters, digits and _, not starting with a digit",
+                )
+            )
+        elif _SECRET_NAME.search(key):
+            out.append(
+                Diagnostic(
+                    "PC012",
+                    f"step '{step.id}': env '{key}' looks like a secret; its value is stored "
+                    "in plain text in every compiled document (and in code review)",
+                    loc,
+                    "pass a reference instead (an AWS Secrets Manager or SSM parameter name the "
+                    "step reads at run time, or a Kubernetes secret), not the secret itself",
+                    severity="warning",
+                    step=step.id,
                 )
             )
 

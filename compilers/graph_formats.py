@@ -25,6 +25,12 @@ def _label(checked: CheckedPipeline, step_id: str) -> str:
     return " ".join(parts)
 
 
+def _dot(text: str) -> str:
+    """A DOT quoted string: UTF-8 as is (Graphviz draws ``\\u00d7`` literally), quotes and
+    backslashes escaped."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _edges(checked: CheckedPipeline) -> list[tuple[str, str, dict[str, Any]]]:
     return sorted((u, v, d) for u, v, d in checked.graph.edges(data=True))
 
@@ -51,17 +57,17 @@ def render(checked: CheckedPipeline, fmt: str) -> str:
             }
         )
     if fmt == "dot":
-        lines = [f"digraph {json.dumps(checked.spec.name)} {{", "  rankdir=LR;"]
+        lines = [f"digraph {_dot(checked.spec.name)} {{", "  rankdir=LR;"]
         lines += [
-            f"  {json.dumps(s)} [label={json.dumps(_label(checked, s))}];" for s in checked.order
+            f"  {_dot(s)} [label={_dot(_label(checked, s))}];" for s in checked.order
         ]
         for u, v, d in _edges(checked):
             attrs = (
-                f" [label={json.dumps(', '.join(d['outputs']))}]"
+                f" [label={_dot(', '.join(d['outputs']))}]"
                 if d.get("data")
                 else " [style=dashed]"
             )
-            lines.append(f"  {json.dumps(u)} -> {json.dumps(v)}{attrs};")
+            lines.append(f"  {_dot(u)} -> {_dot(v)}{attrs};")
         return "\n".join([*lines, "}"]) + "\n"
     ids = {s: f"s{i}" for i, s in enumerate(checked.order)}
     lines = ["flowchart LR"]

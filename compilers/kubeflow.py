@@ -4,8 +4,9 @@ Each pipecast step becomes one kfp container component named after the step id, 
 names are the pipecast step ids (not kfp's counters): adding a step changes only that step's part
 of the YAML. Resources become requests/limits and accelerators; spot and ``set_instance_type``
 become node selectors (and tolerations) through ``kfp-kubernetes``. ``pipeline_root`` is the
-configured ``artifact_root``; KFP itself places each output at
-``{pipeline_root}/{pipeline}/{run_id}/{task}/{output}`` (its launcher's layout).
+configured ``artifact_root``; the KFP backend itself places each output at
+``{pipeline_root}/{pipeline}/{run_id}/{task}/{uuid}/{output}`` (its driver's layout; backends
+before kubeflow/pipelines PR 11243 left out the per-execution ``{uuid}``).
 
 Manifest inputs: Kubeflow has no manifest data type. The importer passes the manifest file itself
 as the artifact; the step receives the manifest, not the objects it lists (a note says so at
@@ -257,7 +258,9 @@ def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None
     r = step.resources
     if r is not None:
         task.set_cpu_request(f"{r.cpu:g}").set_cpu_limit(f"{r.cpu:g}")
-        memory = format_bytes(r.memory_bytes).replace("iB", "i")
+        # Kubernetes quantities: binary suffixes without the B ("16Gi"), plain bytes otherwise
+        spelled = format_bytes(r.memory_bytes)
+        memory = spelled[:-1] if spelled.endswith("iB") else str(r.memory_bytes)
         task.set_memory_request(memory).set_memory_limit(memory)
         if r.gpu:
             task.set_accelerator_type(GPU_RESOURCE).set_accelerator_limit(r.gpu)

@@ -201,7 +201,7 @@ def validate_document(document: Any) -> list[Problem]:
     names: dict[str, int] = {}
     for i, step in enumerate(document["Steps"]):
         name = step.get("Name") if isinstance(step, dict) else None
-        if not isinstance(name, str) or not _STEP_NAME.match(name):
+        if not isinstance(name, str) or not _STEP_NAME.fullmatch(name):
             problems.append(
                 Problem(
                     None,

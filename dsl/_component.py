@@ -10,13 +10,17 @@ image, or locally).
 from __future__ import annotations
 
 import inspect
+import math
 import re
+import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pipecast.errors import DefinitionError, SourceLocation, did_you_mean
+from pipecast.importable import module_name_for
 
 from ._location import user_location
 from ._resources import Resources, Retry, Spot, parse_duration
@@ -239,7 +243,7 @@ def component(
     location = user_location()
 
     def decorate(fn: Callable[..., Any]) -> Component:
-        target = f"{fn.__module__}:{fn.__qualname__}"
+        target = f"{_importable_module(fn, location)}:{fn.__qualname__}"
         return _build(
             fn,
             image,
@@ -258,6 +262,26 @@ def component(
         )
 
     return decorate(func) if func is not None else decorate
+
+
+def _importable_module(fn: Callable[..., Any], location: SourceLocation | None) -> str:
+    """The module the image imports to run ``fn``: the same name however the pipeline file was
+    loaded (a script's ``__main__`` included), or a PC128 error when no image could import it."""
+    module = fn.__module__
+    source = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    if (module == "__main__" or module not in sys.modules) and source.endswith(".py"):
+        found = module_name_for(source)
+        module = found[0] if found is not None else Path(source).stem
+    if not all(part.isidentifier() for part in module.split(".")) or module == "__main__":
+        raise DefinitionError(
+            f"@dsl.component '{fn.__name__}' is defined in module '{module}', which no image can "
+            "import (the step runs as python -m pipecast.runtime module:function)",
+            code="PC128",
+            location=location,
+            hint="put components in a file whose name is a Python module name (my_steps.py, "
+            "not my-steps.py), inside packages whose folders are module names too",
+        )
+    return module
 
 
 def _build(
@@ -340,7 +364,7 @@ def _interface(
                 location=location,
                 hint="declare every input by name",
             )
-        if not _NAME_RE.match(pname):
+        if not _NAME_RE.fullmatch(pname):
             raise DefinitionError(
                 f"input name {pname!r} is not valid",
                 code="PC105",
@@ -402,8 +426,8 @@ def value_matches(ptype: str, value: Any) -> bool:
         return False
     if ptype == "int":
         return isinstance(value, int)
-    if ptype == "float":
-        return isinstance(value, (int, float))
+    if ptype == "float":  # NaN and infinities have no JSON spelling, so no document can carry them
+        return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, str)
 
 

@@ -217,7 +217,7 @@ class Task:
 
     def set_name(self, step_id: str) -> Task:
         """Give the step a stable id of your choosing (job, state and task names derive from it)."""
-        if not isinstance(step_id, str) or not STEP_ID_RE.match(step_id):
+        if not isinstance(step_id, str) or not STEP_ID_RE.fullmatch(step_id):
             raise DefinitionError(
                 f"step id {step_id!r} is not valid",
                 code="PC124",

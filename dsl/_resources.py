@@ -1,6 +1,7 @@
 """Resources, spot and retry settings, and the human units they are written in.
 
-Memory and disk are written as ``"16GiB"``/``"512MiB"`` (binary units; ``GB``/``MB`` are decimal)
+Memory and disk are written as ``"16GiB"``/``"512MiB"`` (binary units; ``GB``/``MB`` are decimal;
+a bare number is refused: ``memory=16`` almost always means 16 GiB, and ``"4096B"`` says bytes)
 and durations as ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or a number of seconds. Both are
 normalised to integers (bytes, seconds) so the IR never carries ambiguous strings.
 """
@@ -18,7 +19,6 @@ from ._location import user_location
 __all__ = ["Resources", "Retry", "Spot", "format_bytes", "parse_duration", "parse_memory"]
 
 _MEMORY_UNITS = {
-    "": 1,
     "b": 1,
     "k": 1000,
     "kb": 1000,
@@ -37,9 +37,9 @@ _MEMORY_UNITS = {
     "ti": 1024**4,
     "tib": 1024**4,
 }
-_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_MEMORY_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
 
 
 def _fail(message: str, hint: str) -> DefinitionError:
@@ -47,22 +47,25 @@ def _fail(message: str, hint: str) -> DefinitionError:
 
 
 def parse_memory(value: str | int, what: str = "memory") -> int:
-    """Parse ``"16GiB"`` (or a byte count) into bytes."""
+    """Parse ``"16GiB"`` into bytes; a number without a unit is an error with a hint."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _fail(
-            f"{what} must be a string like '16GiB' or a number of bytes, got {value!r}",
+            f"{what} must be a size string like '16GiB', got {value!r}",
             "write sizes as '512MiB', '16GiB' or '1.5TiB'",
         )
-    if isinstance(value, int):
-        number, unit = float(value), ""
-    else:
-        match = _MEMORY_RE.match(value)
-        if not match or match.group(2).lower() not in _MEMORY_UNITS:
-            raise _fail(
-                f"{what} {value!r} is not a size",
-                "write sizes as '512MiB', '16GiB' or '1.5TiB' (GB/MB are decimal)",
-            )
-        number, unit = float(match.group(1)), match.group(2).lower()
+    match = _MEMORY_RE.fullmatch(str(value))
+    if match and not match.group(2):
+        # a bare number is almost always a unit left out (memory=16 meaning 16 GiB): say so
+        raise _fail(
+            f"{what} {value!r} has no unit",
+            f"write '{match.group(1)}GiB' or '{match.group(1)}MiB' ('{match.group(1)}B' for bytes)",
+        )
+    if not match or match.group(2).lower() not in _MEMORY_UNITS:
+        raise _fail(
+            f"{what} {value!r} is not a size",
+            "write sizes as '512MiB', '16GiB' or '1.5TiB' (GB/MB are decimal)",
+        )
+    number, unit = float(match.group(1)), match.group(2).lower()
     size = int(number * _MEMORY_UNITS[unit])
     if size <= 0:
         raise _fail(f"{what} must be positive, got {value!r}", "give a size such as '1GiB'")
@@ -77,7 +80,7 @@ def parse_duration(value: str | int | float, what: str = "duration") -> int:
             "write durations as '90s', '30m', '2h', '1d' or a number of seconds",
         )
     if isinstance(value, str):
-        match = _DURATION_RE.match(value)
+        match = _DURATION_RE.fullmatch(value)
         if not match:
             raise _fail(
                 f"{what} {value!r} is not a duration",
@@ -114,7 +117,8 @@ class Resources:
     disk: str | int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.cpu, bool) or not isinstance(self.cpu, (int, float)) or self.cpu <= 0:
+        cpu = self.cpu
+        if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu < math.inf:
             raise _fail(
                 f"Resources.cpu must be a positive number, got {self.cpu!r}",
                 "e.g. Resources(cpu=4, memory='16GiB')",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
 
-from pipecast.errors import SourceLocation
+from pipecast.errors import DefinitionError, SourceLocation
 
 from ._resources import Resources, Retry, Spot
 
@@ -43,6 +43,12 @@ ARTIFACT_TYPES = ("Artifact", "Dataset", "Model")
 PARAMETER_TYPES = ("str", "int", "float", "bool")
 ParamValue: TypeAlias = str | int | float | bool
 PlaceholderKind = Literal["inputPath", "inputUri", "outputPath", "value"]
+
+
+def _bytes(size: Any) -> Any:
+    """An IR byte count in the unit-bearing spelling ``Resources`` takes (it refuses bare numbers,
+    which users mean as GiB); anything else is passed on for ``Resources`` to report."""
+    return f"{size}B" if isinstance(size, int) and not isinstance(size, bool) else size
 
 
 def render_value(value: ParamValue) -> str:
@@ -156,7 +162,7 @@ class ComponentSpec:
         def arg(a: Any) -> Arg:
             return tuple(part(p) for p in a) if isinstance(a, list) else (part(a),)
 
-        return cls(
+        comp = cls(
             name=data["name"],
             image=data["image"],
             command=tuple(data["command"]),
@@ -169,6 +175,32 @@ class ComponentSpec:
             description=data.get("description"),
             python_function=data.get("python_function"),
         )
+        comp.check_placeholders()
+        return comp
+
+    def check_placeholders(self) -> None:
+        """Every placeholder names an input of its kind or an output (the DSL guarantees it; a
+        hand-edited IR document may not, and a target would then fail half-way)."""
+        wanted = {"value": "parameter", "inputPath": "artifact", "inputUri": "artifact"}
+        kinds = {i.name: i.kind for i in self.inputs}
+        outputs = {o.name for o in self.outputs}
+        for arg in self.args:
+            for p in arg:
+                if isinstance(p, str):
+                    continue
+                ok = (
+                    p.name in outputs
+                    if p.kind == "outputPath"
+                    else kinds.get(p.name) == wanted[p.kind]
+                )
+                if not ok:
+                    raise DefinitionError(
+                        f"component '{self.name}': placeholder {{{p.kind!r}: {p.name!r}}} names no "
+                        f"{'output' if p.kind == 'outputPath' else wanted[p.kind] + ' input'}",
+                        code="PC106",
+                        hint=f"inputs: {', '.join(kinds) or 'none'}; outputs: "
+                        f"{', '.join(sorted(outputs)) or 'none'}",
+                    )
 
 
 # ----- bindings: where a step's input comes from ----------------------------------------------
@@ -347,7 +379,13 @@ class StepSpec:
             after=tuple(data.get("after", ())),
             resources=None
             if res is None
-            else Resources(res["cpu"], res["memory"], res["gpu"], res["gpu_type"], res["disk"]),
+            else Resources(
+                res["cpu"],
+                _bytes(res["memory"]),
+                res["gpu"],
+                res["gpu_type"],
+                None if res["disk"] is None else _bytes(res["disk"]),
+            ),
             spot=None
             if spot is None
             else Spot(spot["max_wait_seconds"], spot.get("checkpoints", False)),

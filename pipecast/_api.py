@@ -61,13 +61,19 @@ def resolve_targets(name: str) -> tuple[list[Target], list[str]]:
 
 def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document:
     """Check ``spec`` for ``target`` and compile it. Raises PipelineError with every problem."""
+    from pipecast._stack import call_deep
     from pipecast.compilers import graph
     from pipecast.compilers._target import Document
 
     config.require_all(target.required_config, f"the {target.name} target")
-    with paused_gc():
-        checked = graph.check(spec, target, config)
-        document = target.compile(checked, config)
+
+    def build() -> tuple[graph.CheckedPipeline, Document]:
+        with paused_gc():
+            checked = graph.check(spec, target, config)
+            return checked, target.compile(checked, config)
+
+    # deeply nested graphs recurse deeply; large ones go straight to the deep stack
+    checked, document = call_deep(build, eager=len(spec.steps) > 256)
     limit = target.limits.max_document_bytes
     size = len(document.text.encode("utf-8"))
     if limit is not None and size > limit:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pipecast.errors import LoadError, PipecastError, UsageError, did_you_mean
+from pipecast.importable import module_name_for
 
 __all__ = ["LoadedPipeline", "load_pipeline", "user_error"]
 
@@ -51,16 +52,16 @@ def user_error(exc: BaseException, what: str) -> LoadError:
     return LoadError(f"{where}{what}: {type(exc).__name__}: {exc}")
 
 
-def _module_name(path: Path) -> str:
-    stem = re.sub(r"\W", "_", path.stem)
-    return stem if stem and not stem[0].isdigit() else f"_{stem}"
-
-
 def _import_file(path: Path) -> ModuleType:
-    name = _module_name(path)
-    directory = str(path.parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    """Import ``path`` under the name it is importable as (:func:`module_name_for`), so that the
+    components it defines name the same module whatever the REF's spelling; a file whose name is
+    no module name (``my-steps.py``) is imported under its stem, and a ``@dsl.component`` in it
+    is then a clear error (its image could not import it)."""
+    found = module_name_for(path)
+    name, root = found if found is not None else (path.stem, path.parent)
+    for directory in dict.fromkeys((str(root), str(path.parent))):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
     existing = sys.modules.get(name)
     if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == str(
         path
@@ -88,6 +89,9 @@ def _import_file(path: Path) -> ModuleType:
 
 
 def _import_module(name: str) -> ModuleType:
+    """Import ``package.module`` as ``python -m`` would: from the working directory first."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -120,6 +124,10 @@ def load_pipeline(ref: str) -> LoadedPipeline:
     else:
         module = _import_module(file_part)
         file = Path(str(module.__file__)).resolve() if getattr(module, "__file__", None) else None
+        found = module_name_for(file) if file is not None and file.suffix == ".py" else None
+        if file is not None and found is not None and found[0] != module.__name__:
+            # a namespace package: spelled pkg.steps, importable from its own folder as steps
+            module = _import_file(file)
     pipelines = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
     if func:
         obj = getattr(module, func, None)
@@ -161,6 +169,8 @@ def _load_ir(path: Path) -> LoadedPipeline:
         raise UsageError(f"IR file '{path}' does not exist") from None
     except (OSError, ValueError) as exc:
         raise LoadError(f"{path}: not readable JSON: {exc}") from None
+    except RecursionError:
+        raise LoadError(f"{path}: JSON nested too deeply to be a pipecast IR document") from None
     errors = sorted(
         jsonschema.Draft202012Validator(load_schema("pipeline")).iter_errors(data),
         key=lambda e: list(e.absolute_path),

@@ -116,6 +116,20 @@ def compile(
         raise UsageError("--target all writes several files: give a directory with -o")
     if check and output is None:
         raise UsageError("--check compares with files on disk: give them with -o")
+    if output is not None and target != "all" and Path(output).is_dir():
+        raise UsageError(
+            f"-o {output} is a directory; -o names the file to write for one target "
+            f"(e.g. -o {Path(output) / ('pipeline.' + target)}), or use --target all"
+        )
+    if (
+        output is not None
+        and target == "all"
+        and Path(output).exists()
+        and not Path(output).is_dir()
+    ):
+        raise UsageError(
+            f"-o {output} is a file; --target all writes several files into a directory"
+        )
     targets, skipped = resolve_targets(target)
     with paused_gc():
         loaded = load_pipeline(ref)

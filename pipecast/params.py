@@ -6,6 +6,7 @@ a value that does not parse as the declared type and a missing required paramete
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,15 @@ def _convert(param: ParameterSpec, text: str) -> ParamValue:
         if param.type == "int":
             return int(text)
         if param.type == "float":
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):  # JSON (and so every document and run.json) has no NaN
+                raise ValueError(text)
+            return number
     except ValueError:
-        raise ParameterError(f"parameter '{param.name}' is {param.type}, got {text!r}") from None
+        raise ParameterError(
+            f"parameter '{param.name}' is {param.type}, got {text!r}"
+            + (" (a finite number)" if param.type == "float" else "")
+        ) from None
     if param.type == "bool":
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE

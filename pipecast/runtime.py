@@ -9,7 +9,6 @@ converted to the annotated types, and output directories exist before the call.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -88,18 +87,41 @@ def _interface_kinds(comp: Any) -> dict[str, Kind]:
     return kinds
 
 
+def _parse_pairs(tokens: Sequence[str], names: Sequence[str], prog: str) -> dict[str, str]:
+    """Read ``--name value`` pairs as the compilers write them: the token after a known flag is
+    its value whatever it looks like, so a string such as ``-x`` or ``--y`` stays literal (an
+    option parser would take it for a flag). ``--name=value`` is accepted too."""
+    known = set(names)
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        flag = tokens[i]
+        name, eq, inline = flag[2:].partition("=") if flag.startswith("--") else ("", "", "")
+        if name not in known:
+            choices = ", ".join(f"--{n}" for n in names) or "none"
+            sys.stderr.write(f"{prog}: unexpected argument {flag!r} (known: {choices})\n")
+            sys.exit(2)
+        if eq:
+            values[name] = inline
+            i += 1
+            continue
+        if i + 1 >= len(tokens):
+            sys.stderr.write(f"{prog}: {flag} needs a value\n")
+            sys.exit(2)
+        values[name] = tokens[i + 1]
+        i += 2
+    return values
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         sys.exit("usage: python -m pipecast.runtime module:function --name value ...")
     func = resolve_function(args[0])
-    parser = argparse.ArgumentParser(prog=f"pipecast.runtime {args[0]}")
     import inspect
 
-    for name in inspect.signature(func).parameters:
-        parser.add_argument(f"--{name}", dest=name)
-    parsed = vars(parser.parse_args(args[1:]))
-    call_component(func, {k: v for k, v in parsed.items() if v is not None})
+    names = list(inspect.signature(func).parameters)
+    call_component(func, _parse_pairs(args[1:], names, f"pipecast.runtime {args[0]}"))
 
 
 if __name__ == "__main__":
