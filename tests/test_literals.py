@@ -163,17 +163,22 @@ def test_step_functions_hands_every_literal_over_unchanged(strings: dict[str, st
     assert_aws_request(step_functions_job(build(strings), {}), strings)
 
 
+# the issue's measurements: in moto, "{% $uppercase('pwned') %}" reached the job as PWNED and an
+# env value "{% $states.input %}" handed the job every pipeline parameter
+MEASURED = {
+    "cmd": "{%$states.context%}",
+    "lit": "{% $uppercase('pwned') %}",
+    "lit2": "%}",
+    "const": "{% $uppercase('pwned') %}",
+    "env": "{% $states.input %}",
+    "uri": "s3://in/{% $states.input.params %}",
+    "default": "{% $states.input %}",
+}
+
+
 def test_step_functions_measured_cases() -> None:
     """The issue's measurements: an expression-shaped constant and env value stay text."""
-    strings = {
-        "cmd": "{%$states.context%}",
-        "lit": "{% $uppercase('pwned') %}",
-        "lit2": "%}",
-        "const": "{% $uppercase('pwned') %}",
-        "env": "{% $states.input %}",
-        "uri": "s3://in/{% $states.input.params %}",
-        "default": "{% $states.input %}",
-    }
+    strings = MEASURED
     assert_aws_request(step_functions_job(build(strings), {}), strings)
     # a value given at run time is data too, whatever it looks like
     request = step_functions_job(build(strings), {"p": "{% 1 + 1 %}"})
@@ -192,16 +197,7 @@ def moto_job(moto: Any, pipeline: dsl.Pipeline, params: dict[str, Any]) -> dict[
 
 def test_step_functions_measured_cases_in_moto(moto_sfn: Any) -> None:  # noqa: F811
     """The issue measured ``PWNED`` and the whole state reaching the job in moto; no more."""
-    strings = {
-        "cmd": "{%$states.context%}",
-        "lit": "{% $uppercase('pwned') %}",
-        "lit2": "%}",
-        "const": "{% $uppercase('pwned') %}",
-        "env": "{% $states.input %}",
-        "uri": "s3://in/{% $states.input.params %}",
-        "default": "{% $states.input %}",
-    }
-    assert_aws_request(moto_job(moto_sfn, build(strings), {}), strings)
+    assert_aws_request(moto_job(moto_sfn, build(MEASURED), {}), MEASURED)
 
 
 MOTO_STRINGS = st.fixed_dictionaries(
