@@ -22,6 +22,7 @@ Placement also lives here: the cheapest catalogue instance satisfying a step's R
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources as importlib_resources
@@ -38,7 +39,7 @@ from pipecast.dsl._spec import (
     StepSpec,
     render_value,
 )
-from pipecast.errors import Diagnostic, did_you_mean
+from pipecast.errors import ConfigError, Diagnostic, did_you_mean
 
 from ._target import Limits
 
@@ -78,10 +79,40 @@ JOB_LIMITS = Limits(
 )
 
 
+# what CreateProcessingJob / CreateTrainingJob accept as an input's S3Uri (botocore's pattern)
+_S3_URI = re.compile(r"^(https|s3)://([^/]+)/?(.*)$")
+
+
 def placement_diagnostics(checked: Any, config: Any) -> list[Diagnostic]:
-    """``Target.check`` for both AWS targets: every step must have an instance type."""
-    found = (choose_instance(s)[1] for s in checked.spec.steps)
-    return [d for d in found if d is not None]
+    """``Target.check`` for both AWS targets: outputs go to S3, importers read from S3, and
+    every step has an instance type.
+
+    A non-S3 ``artifact_root`` is a configuration error (the jobs write nowhere else); an
+    importer with a constant URI that is not S3 is reported at the importer's line, before the
+    job request that would carry it is refused by the service.
+    """
+    root = str(config.require("artifact_root"))
+    if not root.startswith("s3://"):
+        raise ConfigError(
+            f"artifact_root = {root!r} ({config.source or 'configuration'}): SageMaker jobs "
+            "write their outputs to S3, so the AWS targets need an s3://bucket/prefix URI "
+            "(or --artifact-root s3://...)"
+        )
+    found: list[Diagnostic] = []
+    for imp in checked.spec.importers:
+        if isinstance(imp.uri, Constant) and not _S3_URI.match(str(imp.uri.value)):
+            found.append(
+                Diagnostic(
+                    "PC011",
+                    f"importer '{imp.id}' reads {imp.uri.value!r}, but SageMaker jobs read inputs "
+                    "from S3 only (s3://bucket/prefix or an https:// S3 URL)",
+                    imp.location,
+                    "copy the data to S3 and import that URI, or make the URI a pipeline "
+                    "parameter; local paths work with pipecast run --local",
+                )
+            )
+    found += [d for d in (choose_instance(s)[1] for s in checked.spec.steps) if d is not None]
+    return found
 
 
 class Expressions(Protocol):

@@ -100,6 +100,13 @@ class Target:
     # target, and reduce it to a per-step summary (see compilers/diff.py)
     detect: Callable[[Any], bool] | None = None
     describe: Callable[[Any], DocumentSummary] | None = None
+    # the document checks ``deploy`` runs (service limits, API models), which ``compile`` and
+    # ``validate`` run too: compiled text → (step id or None, problem) pairs
+    validate_document: Callable[[str], list[tuple[str | None, str]]] | None = None
+    # False: only ``validate --document`` runs them (a document the target's own SDK wrote, with
+    # nothing deployed by pipecast, where they would repeat the SDK's work at its cost)
+    validate_on_compile: bool = True
+    document_kind: str = "document"  # what users call this target's documents, for messages
 
     def missing_extra(self) -> str | None:
         """The install hint when the optional dependency is absent, else None (no import)."""

@@ -10,7 +10,8 @@ Diagnostic codes (stable):
     PC005 duplicate or illegal name · PC006 unsatisfiable resources (targets) ·
     PC007 spot wait shorter than the timeout · PC008 feature the target cannot express ·
     PC009 target limit · PC010 image without tag or digest (``:latest`` warns) ·
-    PC011 bad value · PC012 env value that looks like a secret (warning)
+    PC011 bad value · PC012 env value that looks like a secret (warning) ·
+    PC013 the compiled document fails the service's checks (``pipecast._api``)
 """
 
 from __future__ import annotations

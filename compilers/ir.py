@@ -94,4 +94,5 @@ TARGET = Target(
     compile=compile,
     detect=detect,
     describe=describe,
+    document_kind="pipecast IR document",
 )

@@ -10,6 +10,8 @@ shared builders in ``_aws_jobs`` (the Step Functions target uses the same ones).
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import Diagnostic
@@ -271,6 +273,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
                 for i in args.get("ProcessingInputs", [])
             }
             fields["spot"] = False
+            fields["role"] = args.get("RoleArn")
             kind = "processing job"
         elif step.get("Type") == "Training":
             alg = args.get("AlgorithmSpecification", {})
@@ -283,6 +286,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
                 for c in args.get("InputDataConfig", [])
             }
             fields["spot"] = bool(args.get("EnableManagedSpotTraining"))
+            fields["role"] = args.get("RoleArn")
             kind = "training job (spot)" if fields["spot"] else "training job"
         else:
             kind = f"{str(step.get('Type', '?')).lower()} step"
@@ -298,8 +302,41 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         p["Name"]: {"type": p.get("Type"), "default": p.get("DefaultValue")}
         for p in document.get("Parameters", [])
     }
-    name = document.get("PipelineExperimentConfig", {}).get("PipelineName", "pipeline")
-    return DocumentSummary("sagemaker", str(name), parameters, steps)
+    name = document.get("PipelineExperimentConfig", {}).get("PipelineName")
+    return DocumentSummary("sagemaker", str(name or pipeline_name(document)), parameters, steps)
+
+
+def pipeline_name(document: dict[str, Any]) -> str:
+    """The pipeline's name as its outputs spell it (``{root}/{pipeline}/`` before the execution
+    id: the definition carries no name field), or ``pipeline`` when no output says."""
+    for step in document.get("Steps", []):
+        for value in _joins(step.get("Arguments", {})):
+            for before, after in itertools.pairwise(value):
+                if after == {"Get": "Execution.PipelineExecutionId"} and isinstance(before, str):
+                    found = before.rstrip("/").rpartition("/")[2]
+                    if found:
+                        return found
+    return "pipeline"
+
+
+def _joins(value: Any) -> Iterator[list[Any]]:
+    if isinstance(value, dict):
+        join = value.get("Std:Join")
+        if isinstance(join, dict) and isinstance(join.get("Values"), list):
+            yield join["Values"]
+        for item in value.values():
+            yield from _joins(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _joins(item)
+
+
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the pipeline-definition validator (envelope, references,
+    every job request against botocore's model), as (step, problem) pairs."""
+    from . import sagemaker_validate
+
+    return [(p.step, f"{p.path}: {p.message}") for p in sagemaker_validate.validate_text(text)]
 
 
 TARGET = Target(
@@ -324,4 +361,6 @@ TARGET = Target(
     check=diagnostics,
     detect=detect,
     describe=describe,
+    document_kind="SageMaker pipeline definition",
+    validate_document=document_problems,
 )

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import re
 import statistics
 from typing import TYPE_CHECKING, Any
 
@@ -344,6 +345,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         if training:
             alg = args.get("AlgorithmSpecification", {})
             image, arguments = alg.get("TrainingImage"), alg.get("ContainerArguments", [])
+            command = alg.get("ContainerEntrypoint")
             instance = args.get("ResourceConfig", {}).get("InstanceType")
             inputs = {
                 c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
@@ -352,6 +354,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         else:
             app = args.get("AppSpecification", {})
             image, arguments = app.get("ImageUri"), app.get("ContainerArguments", [])
+            command = app.get("ContainerEntrypoint")
             instance = (
                 args.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceType")
             )
@@ -367,12 +370,47 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
             "retry": state.get("Retry"),
             "timeout": state.get("TimeoutSeconds"),
             "env": args.get("Environment", {}),
+            "role": args.get("RoleArn"),
+            "command": command,
         }
         steps[name] = StepSummary(
             name, "training job (spot)" if training else "processing job", fields
         )
     name = str(document.get("Comment", "")).removeprefix("pipecast pipeline ") or "state machine"
-    return DocumentSummary("stepfunctions", name, {}, steps)
+    return DocumentSummary("stepfunctions", name, parameter_defaults(document), steps)
+
+
+_DEFAULTS = re.compile(r"^\{% \{\"params\": \$merge\(\[(.*), \$states\.input\]\), ", re.S)
+
+
+def parameter_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    """The parameter defaults the ``start`` state merges into the execution input (a state
+    machine declares no parameters, so only those with a default are known)."""
+    start = document.get("States", {}).get(document.get("StartAt", ""), {})
+    found = _DEFAULTS.match(str(start.get("Output", "")))
+    if found is None:
+        return {}
+    try:
+        defaults = json.loads(found.group(1))
+    except ValueError:
+        return {}
+    if not isinstance(defaults, dict):
+        return {}
+    return {k: {"default": v} for k, v in defaults.items()}
+
+
+_STATE = re.compile(r"/States/([^/]+)")
+
+
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the ASL validator (structure, numeric limits, every job
+    request against botocore's model), as (state, problem) pairs; a job's state is its step."""
+    from . import stepfunctions_validate
+
+    return [
+        ((_STATE.findall(p.path) or [None])[-1], str(p))
+        for p in stepfunctions_validate.validate_text(text)
+    ]
 
 
 TARGET = Target(
@@ -397,4 +435,6 @@ TARGET = Target(
     check=jobs.placement_diagnostics,
     detect=detect,
     describe=describe,
+    document_kind="Step Functions state machine",
+    validate_document=document_problems,
 )

@@ -5,7 +5,8 @@ is the always-available guard in the product itself: ``pipecast deploy`` refuses
 that fails it. It checks the envelope, every state's fields for its type and query language, that
 every ``Next``/``Default``/``Catch`` target exists in its scope, that state names are unique across
 the whole machine and at most 80 characters, that every state is reachable, Retry/Catch shapes,
-and (when botocore is installed) every SageMaker Task's ``Arguments`` against the
+the numeric limits (seconds and attempts at most 99,999,999),
+and every SageMaker Task's ``Arguments`` against botocore's
 CreateProcessingJob / CreateTrainingJob request model, and every S3 / Step Functions AWS SDK Task's
 (the handshakes of ``layout = "exact"``) against its operation's request model.
 """
@@ -172,10 +173,26 @@ def _state(
     return problems
 
 
+# the largest value Step Functions accepts for its whole-second and count fields (ASL spec:
+# "a positive integer, at most 99999999")
+MAX_WHOLE = 99_999_999
+_STATE_LIMITS = ("TimeoutSeconds", "HeartbeatSeconds")
+_RETRY_LIMITS = ("IntervalSeconds", "MaxDelaySeconds")  # MaxAttempts: checked below
+
+
+def _limits(node: dict[str, Any], keys: tuple[str, ...], at: str) -> list[Problem]:
+    return [
+        Problem(f"{at}/{key}", f"{node[key]:,} is above the maximum {MAX_WHOLE:,}")
+        for key in keys
+        if isinstance(node.get(key), int) and node[key] > MAX_WHOLE
+    ]
+
+
 def _retry_catch(state: dict[str, Any], where: str) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _limits(state, _STATE_LIMITS, where)
     for i, rule in enumerate(state.get("Retry", []) or []):
         at = f"{where}/Retry/{i}"
+        problems += _limits(rule, _RETRY_LIMITS, at)
         if not isinstance(rule.get("ErrorEquals"), list) or not rule.get("ErrorEquals"):
             problems.append(Problem(at, "ErrorEquals must be a non-empty list"))
         attempts = rule.get("MaxAttempts", 3)
@@ -207,10 +224,8 @@ def _task(state: dict[str, Any], where: str) -> list[Problem]:
     if checked is None or not isinstance(arguments, dict):
         return []
     service, operation = checked
-    try:
-        from pipecast.compilers.sagemaker_validate import check_request
-    except ImportError:  # botocore (the aws extra) not installed: structure checks only
-        return []
+    from pipecast.compilers.sagemaker_validate import check_request
+
     problems = check_request(
         operation, arguments, service=service, pascal_case=service != "sagemaker"
     )
