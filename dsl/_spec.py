@@ -346,6 +346,8 @@ class StepSpec:
             }
         if self.spot is not None:
             out["spot"] = {"max_wait_seconds": self.spot.max_wait_seconds}
+            if self.spot.checkpoints:  # absent when off: IR documents without it are unchanged
+                out["spot"]["checkpoints"] = True
         if self.retry is not None:
             out["retry"] = {
                 "max_attempts": self.retry.max_attempts,
@@ -384,7 +386,9 @@ class StepSpec:
                 res["gpu_type"],
                 None if res["disk"] is None else _bytes(res["disk"]),
             ),
-            spot=None if spot is None else Spot(spot["max_wait_seconds"]),
+            spot=None
+            if spot is None
+            else Spot(spot["max_wait_seconds"], spot.get("checkpoints", False)),
             retry=None
             if retry is None
             else Retry(retry["max_attempts"], retry["backoff_seconds"], retry["backoff_rate"]),
