@@ -60,7 +60,7 @@ def noop():
 @dsl.pipeline(name="jobs")
 def jobs_pipeline(label: str = "cars", n: int = 4):
     data = make()
-    model = fit(data=data.output).set_spot(Spot("3h")).set_timeout("1h")
+    model = fit(data=data.output).set_spot(Spot("3h", checkpoints=True)).set_timeout("1h")
     use(data=data.output, model=model.outputs["model"], label=label, n=n).set_name("use-it")
     use(data=data.output, model=model.outputs["model"], label="fixed").set_name(
         "use-spot"
