@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -135,3 +136,12 @@ def write_pipeline(tmp_path: Path, body: str, name: str = "pipe.py") -> Path:
 
 
 ExpectFn = Callable[[str], None]
+
+
+def job_step_part(step_id: str) -> str:
+    """The documented job-name prefix of a step on the AWS targets: the id itself up to 40
+    characters, else its first 29, ``-`` and 12 hex of the id's sha256 (distinct ids never share
+    a job name). Computed here, independently of the compiler."""
+    if len(step_id) <= 40:
+        return step_id
+    return step_id[:29] + "-" + hashlib.sha256(step_id.encode()).hexdigest()[:12]

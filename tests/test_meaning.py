@@ -10,7 +10,6 @@ a change of meaning.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import re
@@ -20,7 +19,15 @@ from typing import Any
 import networkx as nx
 import pytest
 from asl_interpreter import ExecutionFailed, execute
-from helpers import EXAMPLE_CONFIG, ROOT, Unsupported, compile_document, compile_text, expect
+from helpers import (
+    EXAMPLE_CONFIG,
+    ROOT,
+    Unsupported,
+    compile_document,
+    compile_text,
+    expect,
+    job_step_part,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from meaning import ABSENT, at, doc, holds, parse, step_view, task_states
@@ -243,13 +250,6 @@ def test_size_units_decimal_and_binary(text, size):
 
 # ----- spot -------------------------------------------------------------------------------------
 
-
-def job_step_part(step_id: str) -> str:
-    """The documented job-name prefix of a step: the id itself up to 40 characters, else its first
-    29, ``-`` and 12 hex of the id's sha256 (distinct ids never share a job name)."""
-    if len(step_id) <= 40:
-        return step_id
-    return step_id[:29] + "-" + hashlib.sha256(step_id.encode()).hexdigest()[:12]
 
 
 def spot_checks(runtime: int, wait: int) -> list[Any]:

@@ -8,13 +8,12 @@ step; and a definition that stays under the service's size limit.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 
 import pytest
 from asl_interpreter import evaluate
-from helpers import EXAMPLE_CONFIG, compile_text
+from helpers import EXAMPLE_CONFIG, compile_text, job_step_part
 
 from pipecast import dsl
 from pipecast._api import compile_spec, resolve_targets
@@ -63,16 +62,10 @@ def test_job_names_are_legal_short_and_unique_per_execution_and_retry(step_id):
     for name in names:
         assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", name), name
         assert len(name) <= 63
-        assert name.startswith(_step_part(step_id) + "-")
+        assert name.startswith(job_step_part(step_id) + "-")
     first = evaluate(expression, _context(arn + "run-1", 0))
-    assert re.fullmatch(re.escape(_step_part(step_id)) + r"-[0-9a-f]{16}-0", first)
+    assert re.fullmatch(re.escape(job_step_part(step_id)) + r"-[0-9a-f]{16}-0", first)
 
-
-def _step_part(step_id: str) -> str:
-    """Documented: ids over 40 characters keep 29 and add 12 hex of the id's sha256."""
-    if len(step_id) <= 40:
-        return step_id
-    return step_id[:29] + "-" + hashlib.sha256(step_id.encode()).hexdigest()[:12]
 
 
 def test_task_states_catch_failures_into_a_fail_state_naming_the_step():
