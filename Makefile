@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ASL_VALIDATOR := .tools/node_modules/.bin/asl-validator
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_scale.py
+
+## mutation testing (about an hour on 2 cores; not part of CI): make mutation AREAS="compilers/ dsl/"
+mutation: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/mutation.sh $(AREAS)
 
 clean:
 	rm -rf $(VENV) .tools build .pytest_cache

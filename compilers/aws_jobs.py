@@ -2,7 +2,8 @@
 
 One implementation of the container contract (DESIGN §6) on AWS: a step without spot is a
 CreateProcessingJob request; a spot step is a CreateTrainingJob request used as plain compute
-(managed spot, uncompressed output, checkpoints under the run prefix). The same container command
+(managed spot, uncompressed output; with ``Spot(checkpoints=True)`` a checkpoint folder under
+the run prefix). The same container command
 and arguments run in both; only the rendered local paths differ. Requests are built WITHOUT a job
 name (the caller adds one where needed).
 
@@ -69,6 +70,7 @@ DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default MaxRuntimeInSeconds (1 day)
 DEFAULT_VOLUME_GB = 30
 PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
+CHECKPOINTS = "/opt/ml/checkpoints"
 
 
 def job_limits(step_id_max_length: int) -> Limits:
@@ -428,12 +430,13 @@ def training_request(
         },
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": True,
-        "CheckpointConfig": {
-            "S3Uri": ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step.id}/_checkpoints/"]),
-            "LocalPath": "/opt/ml/checkpoints",
-        },
         "RoleArn": role,
     }
+    if step.spot.checkpoints:  # only on request: SageMaker hashes it into the cache key
+        request["CheckpointConfig"] = {
+            "S3Uri": ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step.id}/_checkpoints/"]),
+            "LocalPath": CHECKPOINTS,
+        }
     if channels:
         request["InputDataConfig"] = channels
     if step.env:

@@ -24,9 +24,11 @@ for the same pipeline written in its own DSL (``benchmarks/kubeflow_vs_kfp.py``)
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
@@ -37,10 +39,11 @@ from pipecast.dsl.spec import (
     Placeholder,
     StepSpec,
     format_bytes,
+    render_value,
 )
 from pipecast.errors import Diagnostic, MissingExtraError
 
-from ._kfp_speedups import kfp_speedups
+from ._kfp_speedups import kfp_speedups, swap
 from .diff import DocumentSummary, StepSummary
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
@@ -83,6 +86,49 @@ def _kfp() -> Any:
     return kfp
 
 
+@contextlib.contextmanager
+def _header_comments_stay_comments() -> Iterator[None]:
+    """kfp's header-comment writer, wrapped by :func:`_safe_header` for the duration.
+
+    A correctness fix, not a speed-up: it stays on when ``PIPECAST_KFP_SPEEDUPS=0``."""
+    with swap(
+        "kfp.compiler.pipeline_spec_builder", "extract_comments_from_pipeline_spec", _safe_header
+    ):
+        yield
+
+
+# YAML ends a comment at any of these; kfp writes parameter defaults into its header comment
+# (``# Inputs: ... [Default: '...']``) as they are, so a default holding one would end the comment
+# and turn the rest of the default into YAML content.
+_YAML_LINE_BREAKS = {
+    "\n": "\\n",
+    "\r": "\\r",
+    "\x85": "\\x85",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _comment_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return "".join(_YAML_LINE_BREAKS.get(c, c) for c in value)
+    if isinstance(value, dict):
+        return {k: _comment_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comment_safe(v) for v in value]
+    return value
+
+
+def _safe_header(real: Callable[..., str]) -> Callable[..., str]:
+    """kfp's header-comment writer, given defaults whose line breaks are written as escapes.
+    Only the comment changes (and only for such defaults); the document's values do not."""
+
+    def header(pipeline_spec: dict[str, Any], pipeline_description: str) -> str:
+        return real(_comment_safe(pipeline_spec), pipeline_description)
+
+    return header
+
+
 def _artifact_class(kfp: Any, type_name: str) -> Any:
     return {"Dataset": kfp.dsl.Dataset, "Model": kfp.dsl.Model}.get(type_name, kfp.dsl.Artifact)
 
@@ -114,11 +160,12 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
         args = []
         for arg in comp.args:
             text = ""
-            for part in arg:
-                if isinstance(part, str):
-                    text += part
-                elif isinstance(part, Placeholder):
-                    value = by_name[part.name]
+            for run in _runs(arg):
+                if isinstance(run, str):
+                    text += pod_text(run)
+                    continue
+                if isinstance(run, Placeholder):
+                    part, value = run, by_name[run.name]
                     # kfp placeholders render as {{$...}} strings, which kfp parses back
                     if part.kind == "inputUri":
                         text += str(value.uri)
@@ -127,7 +174,8 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                     else:
                         text += str(value)
             args.append(text)
-        return dsl.ContainerSpec(image=comp.image, command=list(comp.command), args=args)
+        command = [pod_text(c) for c in comp.command]
+        return dsl.ContainerSpec(image=comp.image, command=command, args=args)
 
     body.__name__ = step.id
     body.__qualname__ = step.id
@@ -159,7 +207,7 @@ def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None
         )
     task.set_caching_options(bool(step.caching and step.caching.enabled))
     for key, value in step.env:
-        task.set_env_variable(key, value)
+        task.set_env_variable(key, pod_text(value))
     k8s = kfp.kubernetes
     if step.spot is not None:
         for key, value in sorted((config.get("kubeflow.spot_node_selector") or {}).items()):
@@ -238,7 +286,11 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         ]
     )
     pipeline_body.__name__ = spec.name.replace("-", "_")
-    with kfp_speedups(kfp.__version__), tempfile.TemporaryDirectory() as tmp:
+    with (
+        kfp_speedups(kfp.__version__),
+        _header_comments_stay_comments(),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         pipeline = kfp.dsl.pipeline(
             name=spec.name, description=spec.description, pipeline_root=config.artifact_root
         )(pipeline_body)
@@ -276,6 +328,111 @@ def spot_diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
         for step in spec.steps
         if step.spot is not None
     ]
+
+
+# ----- literals: what KFP and Kubernetes would read as references -----------------------------
+# Kubernetes expands ``$(VAR)`` and reduces ``$$`` to ``$`` in a pod's command, args and env
+# values; ``$$`` is its only escape. KFP's launcher replaces ``{{$...}}`` placeholders by plain
+# text substitution in a random order (kubeflow/pipelines backend/src/v2/component/
+# launcher_v2.go, ``executeV2``), its driver rewrites ``{{$.workspace_path}}`` and five exact
+# ``{{$.pipeline_*}}`` constants, and the kfp SDK reads ``{{channel:...}}`` in a task argument as
+# a reference to another value. None of these has an escape, so a user string containing one is
+# refused (PC008) rather than emitted to change meaning at run time.
+KFP_REFERENCE_MARKERS = ("{{$", "{{channel:")
+KFP_STRUCTURED_ARG_PREFIXES = ('{"Concat"', '{"IfPresent"')
+K8S_EXPANDED = ("$$", "$(")
+
+
+def pod_text(text: str) -> str:
+    """``text`` spelled so that Kubernetes' ``$(VAR)`` expansion of a pod's command, args and env
+    gives back ``text`` exactly: unchanged unless it holds ``$$`` or ``$(``, else every ``$``
+    doubled."""
+    return text.replace("$", "$$") if any(m in text for m in K8S_EXPANDED) else text
+
+
+def _runs(arg: tuple[Any, ...]) -> list[Any]:
+    """An argument's parts with adjacent literal strings merged (escaping needs whole runs)."""
+    runs: list[Any] = []
+    for part in arg:
+        if isinstance(part, str) and runs and isinstance(runs[-1], str):
+            runs[-1] += part
+        else:
+            runs.append(part)
+    return runs
+
+
+def _unsafe_in_text(text: str) -> str | None:
+    return next((m for m in KFP_REFERENCE_MARKERS if m in text), None)
+
+
+def _unsafe_in_value(text: str) -> str | None:
+    """A value KFP hands over inside its executor input (a pod command line argument)."""
+    return _unsafe_in_text(text) or next((m for m in K8S_EXPANDED if m in text), None)
+
+
+def _literal_problem(
+    where: str, text: str, marker: str, location: Any, step: str | None
+) -> Diagnostic:
+    return Diagnostic(
+        "PC008",
+        f"{where} {text!r} contains {marker!r}, which Kubeflow would resolve at run time "
+        "instead of passing it on: it cannot reach the job unchanged on this target",
+        location,
+        "KFP and Kubernetes have no escape for it; pass the text in an input file (an "
+        "artifact); sagemaker and stepfunctions pass it as is",
+        step=step,
+    )
+
+
+def _arg_known_text(step: StepSpec, arg: tuple[Any, ...]) -> str:
+    """The argument as far as it is known at compile time (run-time values as NUL)."""
+    text = ""
+    for part in arg:
+        if isinstance(part, str):
+            text += part
+            continue
+        binding = step.argument(part.name)
+        known = render_value(binding.value) if isinstance(binding, Constant) else None
+        # an unsafe constant is reported once, as an argument value
+        text += known if known is not None and not _unsafe_in_value(known) else "\0"
+    return text
+
+
+def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
+    """Every user string that KFP or Kubernetes would read as a reference (see above). Env values
+    are copied into the pod as they are (only Kubernetes expands them: :func:`pod_text`)."""
+    out: list[Diagnostic] = []
+    for param in spec.parameters:
+        if isinstance(param.default, str) and (m := _unsafe_in_value(param.default)):
+            where = f"default of parameter '{param.name}'"
+            out.append(_literal_problem(where, param.default, m, param.location, None))
+    for imp in spec.importers:
+        uri = imp.uri.value if isinstance(imp.uri, Constant) else None
+        if isinstance(uri, str) and (m := _unsafe_in_value(uri)):
+            out.append(_literal_problem(f"importer '{imp.id}' URI", uri, m, imp.location, None))
+    for step in spec.steps:
+        comp = spec.component(step.component)
+        for name, binding in step.arguments:
+            value = binding.value if isinstance(binding, Constant) else None
+            if isinstance(value, str) and (m := _unsafe_in_value(value)):
+                where = f"step '{step.id}': argument {name}"
+                out.append(_literal_problem(where, value, m, step.location, step.id))
+        texts = [("command entry", c) for c in comp.command]
+        texts += [("argument", _arg_known_text(step, arg)) for arg in comp.args]
+        for kind, text in texts:
+            m = _unsafe_in_text(text) or next(
+                (p for p in KFP_STRUCTURED_ARG_PREFIXES if text.startswith(p)), None
+            )
+            if m:
+                shown = text.replace("\0", "…")
+                where = f"step '{step.id}': {kind}"
+                out.append(_literal_problem(where, shown, m, step.location, step.id))
+    return out
+
+
+def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
+    """``Target.check``: spot needs a node selector; literals must stay literal."""
+    return spot_diagnostics(spec, config) + literal_diagnostics(spec)
 
 
 # ----- review support -----------------------------------------------------------------------------
@@ -466,7 +623,7 @@ TARGET = Target(
         },
     },
     required_config=("artifact_root",),
-    check=spot_diagnostics,
+    check=diagnostics,
     review=ReviewHooks(detect=detect, summarize=describe),
     extra="kubeflow",
     extra_module="kfp",

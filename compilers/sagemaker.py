@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from pipecast.errors import Diagnostic
+
 from . import aws_jobs as jobs
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
@@ -129,6 +131,87 @@ def _step(
             "Enabled": True,
             "ExpireAfter": iso_duration(step.caching.expire_after_seconds or 30 * 86400),
         }
+    return out
+
+
+# The definition language reads a JSON object as an expression when it has a ``Get`` key or a
+# ``Std:`` function key (``Std:Join``, ``Std:JsonGet``); every other value, strings included, is
+# data. The only user-chosen keys in a definition are env names: those must not be these.
+EXPRESSION_KEY, FUNCTION_PREFIX = "Get", "Std:"
+# what SageMaker hashes for a step's cache key ("Default cache key attributes by pipeline step
+# type", SageMaker developer guide): nothing execution-scoped may be in these, or caching never hits
+CACHE_KEY_ATTRIBUTES = {
+    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
+    "Training": (
+        "AlgorithmSpecification",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "Environment",
+        "HyperParameters",
+        "InputDataConfig",
+    ),
+}
+
+
+def _env_diagnostics(step: StepSpec) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': env name '{key}' is an expression keyword in SageMaker pipeline "
+            "definitions: the Environment would be read as a reference, not passed to the job",
+            step.location,
+            f"rename the variable (e.g. {key.upper()}_VALUE); stepfunctions and kubeflow pass it "
+            "as is",
+            step=step.id,
+        )
+        for key, _ in step.env
+        if key == EXPRESSION_KEY or key.startswith(FUNCTION_PREFIX)
+    ]
+
+
+def _retry_note(step: StepSpec) -> list[Diagnostic]:
+    if step.retry is None or step.retry.max_attempts <= 1:
+        return []
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': on SageMaker, Retry({step.retry.max_attempts}) retries only "
+            f"service faults ({', '.join(RETRYABLE)}); a container that exits with an error "
+            "is not retried",
+            step.location,
+            "stepfunctions, kubeflow and the local runner retry any failure; make the "
+            "container retry its own transient errors if it must on SageMaker",
+            severity="warning",
+            step=step.id,
+        )
+    ]
+
+
+def _checkpoint_cache_note(step: StepSpec) -> list[Diagnostic]:
+    cached = step.caching is not None and step.caching.enabled
+    if not (cached and step.spot is not None and step.spot.checkpoints):
+        return []
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': caching will never hit: Spot(checkpoints=True) puts the run's "
+            "checkpoint folder in CheckpointConfig, which SageMaker hashes into the cache key",
+            step.location,
+            "drop checkpoints=True (an interrupted job then restarts from the beginning) or "
+            "caching for this step",
+            severity="warning",
+            step=step.id,
+        )
+    ]
+
+
+def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
+    """``Target.check``: S3 locations, env names the definition reads as expressions (errors),
+    and notes where SageMaker does less than the user probably means (warnings)."""
+    out = jobs.s3_diagnostics(spec, config)
+    for step in spec.steps:
+        out += _env_diagnostics(step) + _retry_note(step) + _checkpoint_cache_note(step)
     return out
 
 
@@ -290,7 +373,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.sagemaker",
-    check=jobs.s3_diagnostics,
+    check=diagnostics,
     document_kind="SageMaker pipeline definition",
     validate_document=document_problems,
 )

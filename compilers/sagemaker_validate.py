@@ -3,10 +3,12 @@
 Checks the envelope, step names (unique, legal), ``DependsOn`` and ``Get`` references to steps
 and parameters, cycles, and every Processing/Training step's ``Arguments`` against botocore's
 model of the CreateProcessingJob / CreateTrainingJob request: types, required members, unknown
-keys, enums, min/max lengths and values, patterns. Expressions (``Get``, ``Std:Join``,
-``Std:JsonGet``, JSONata ``{% ... %}`` strings) are replaced by placeholders of the expected type,
-since their values exist only at run time. The request models are botocore's, shipped as a slice
-(``_aws_models``), so the same checks run at compile time without the ``aws`` extra.
+keys, enums, min/max lengths and values, patterns; plus the cross-field rule the model cannot
+state (a managed spot job's MaxWaitTimeInSeconds is at least its MaxRuntimeInSeconds).
+Expressions (``Get``, ``Std:Join``, ``Std:JsonGet``, JSONata ``{% ... %}`` strings) are replaced
+by placeholders of the expected type, since their values exist only at run time. The request
+models are botocore's, shipped as a slice (``_aws_models``), so the same checks run at compile
+time without the ``aws`` extra.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = ["Problem", "check_request", "validate_document", "validate_text"]
 
 _STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
 _OPERATIONS = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob"}
+DEFAULT_MAX_RUNTIME = 86400  # the service's MaxRuntimeInSeconds when a request leaves it out
 _NAME_MEMBERS = {"CreateProcessingJob": "ProcessingJobName", "CreateTrainingJob": "TrainingJobName"}
 
 
@@ -63,7 +66,30 @@ def check_request(
     problems: list[str] = []
     skip = set() if name_supplied else {_NAME_MEMBERS.get(operation)}
     _walk(_aws_models.shapes(service), shape, request, "", problems, skip, pascal_case)
+    if service == "sagemaker" and operation == "CreateTrainingJob" and isinstance(request, dict):
+        problems += _spot_wait(request)
     return problems
+
+
+def _spot_wait(request: dict[str, Any]) -> list[str]:
+    """A rule botocore's model cannot state: a managed spot job needs a MaxWaitTimeInSeconds of
+    at least its MaxRuntimeInSeconds (default one day), or CreateTrainingJob refuses it."""
+    if request.get("EnableManagedSpotTraining") is not True:
+        return []
+    stopping = request.get("StoppingCondition")
+    stopping = stopping if isinstance(stopping, dict) else {}
+    wait = stopping.get("MaxWaitTimeInSeconds")
+    runtime = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+    if wait is None:
+        return ["/StoppingCondition: managed spot training needs MaxWaitTimeInSeconds"]
+    if _is_expression(wait) or _is_expression(runtime):
+        return []  # known only at run time
+    if isinstance(wait, int) and isinstance(runtime, int) and wait < runtime:
+        return [
+            f"/StoppingCondition/MaxWaitTimeInSeconds: {wait} is below MaxRuntimeInSeconds "
+            f"{runtime}; a spot job must be allowed to wait at least as long as it runs"
+        ]
+    return []
 
 
 def _member_name(name: str, pascal_case: bool) -> str:

@@ -8,13 +8,15 @@ that is not series-parallel runs as parallel chains whose cross edges are run-ti
 (``_sfn_handshakes``) instead of added waits. Each step is a ``.sync`` Task; its state carries only
 ``{"params": ..., "uris": ...}`` where ``uris`` holds the Training output prefixes (the service
 puts the job name in them), so payloads stay tiny. Processing output URIs are computed from the
-execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}``: legal,
-at most 63 characters, unique per execution and per retry. An unrecovered failure goes to a Fail
+execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}`` (a step
+id over 40 characters is shortened to 29 plus 12 hex of its hash): legal, at most 63 characters,
+unique per step, per execution and per retry. An unrecovered failure goes to a Fail
 state whose cause names the step.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -62,7 +64,22 @@ class _Expr:
 
 
 def _lit(text: str) -> str:
-    return json.dumps(text)
+    """A JSONata string literal evaluating to ``text`` exactly (JSON escapes; non-ASCII kept
+    as is, since some JSONata engines decode ``\\u`` surrogate pairs one half at a time)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def literal(text: str) -> str:
+    """``text`` as a field value that Step Functions hands over unchanged.
+
+    In a JSONata state a string that starts with ``{%`` and ends with ``%}`` is an expression,
+    so a user's string shaped like one would run (``{% $states.input %}`` would hand the job the
+    whole state). Any string containing either delimiter is written as an expression that
+    evaluates to the string literal instead; every other string stays as it is.
+    """
+    if "{%" in text or "%}" in text:
+        return "{% " + _lit(text) + " %}"
+    return text
 
 
 def _field(name: str) -> str:
@@ -95,9 +112,12 @@ class JsonataExpressions:
 
 
 def _finish(value: Any) -> Any:
-    """Replace expression fragments by ``{% ... %}`` strings, recursively."""
+    """Replace expression fragments by ``{% ... %}`` strings and protect literal strings
+    (:func:`literal`), recursively."""
     if isinstance(value, _Expr):
         return "{% " + value.text + " %}"
+    if isinstance(value, str):
+        return literal(value)
     if isinstance(value, dict):
         return {k: _finish(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -105,10 +125,29 @@ def _finish(value: Any) -> Any:
     return value
 
 
+JOB_STEP_PART = 42  # + "-" + 16 hex + "-" + retry count (at most 3 digits) = 63
+_VERBATIM_UP_TO = 40  # shorter than a hashed part, so the two kinds never coincide
+
+
+def job_step_part(step_id: str) -> str:
+    """The step's share of its job names: the id itself when it is at most 40 characters, else
+    its first 29 characters, ``-`` and 12 hex of sha256 of the whole id (42 characters).
+
+    Distinct ids give distinct parts: verbatim parts are shorter than hashed ones, and two long
+    ids sharing their first 29 characters differ in the hash of everything. Step ids are
+    ``[a-z0-9-]``, so the part is legal in a SageMaker job name.
+    """
+    if len(step_id) <= _VERBATIM_UP_TO:
+        return step_id
+    digest = hashlib.sha256(step_id.encode("utf-8")).hexdigest()[:12]
+    return f"{step_id[: JOB_STEP_PART - 13]}-{digest}"
+
+
 def job_name(step_id: str) -> _Expr:
-    """``{step[:40]}-{sha256(execution ARN)[:16]}-{retry}``: ≤ 63, legal, unique per retry."""
+    """``{step part}-{sha256(execution ARN)[:16]}-{retry}``: legal, at most 63 characters, and
+    unique per step, per execution and per retry (see :func:`job_step_part`)."""
     return _Expr(
-        f"{_lit(step_id[:40] + '-')} & $substring($hash($states.context.Execution.Id,"
+        f"{_lit(job_step_part(step_id) + '-')} & $substring($hash($states.context.Execution.Id,"
         f' "SHA-256"), 0, 16) & "-" & $string($states.context.State.RetryCount)'
     )
 
@@ -224,7 +263,7 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
         "Type": "Pass",
         "Comment": "merge parameter defaults into the execution input",
         "Output": '{% {"params": $merge(['
-        + json.dumps(defaults, sort_keys=True)
+        + json.dumps(defaults, sort_keys=True, ensure_ascii=False)
         + ', $states.input]), "uris": {}} %}',
     }
 

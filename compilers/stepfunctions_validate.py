@@ -7,7 +7,8 @@ every ``Next``/``Default``/``Catch`` target exists in its scope, that state name
 the whole machine and at most 80 characters, that every state is reachable, Retry/Catch shapes,
 the numeric limits (seconds and attempts at most 99,999,999),
 and every SageMaker Task's ``Arguments`` against botocore's
-CreateProcessingJob / CreateTrainingJob request model, and every S3 / Step Functions AWS SDK Task's
+CreateProcessingJob / CreateTrainingJob request model (with its spot rule: the wait covers the
+runtime), and every S3 / Step Functions AWS SDK Task's
 (the handshakes of ``layout = "exact"``) against its operation's request model.
 """
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asl_interpreter import evaluate
 from helpers import EXAMPLE_CONFIG, compile_text, run_cli, write_pipeline
 
 from pipecast import dsl
@@ -365,7 +366,10 @@ def _stepfunctions_args(node: Any, step: str) -> list[Any]:
     if isinstance(node, dict):
         state = node.get("States", {}).get(step)
         if state is not None:
-            return state["Arguments"]["AppSpecification"]["ContainerArguments"]
+            # what the job receives: a literal shaped like an expression is written as a
+            # JSONata string literal ({% "..." %}), which evaluates back to the text
+            args = state["Arguments"]["AppSpecification"]["ContainerArguments"]
+            return [evaluate(a, {}) for a in args]
         children = node.values()
     elif isinstance(node, list):
         children = node
