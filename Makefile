@@ -3,17 +3,29 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ASL_VALIDATOR := .tools/node_modules/.bin/asl-validator
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,kubeflow,aws,components]"
-	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund --prefix .tools asl-validator@3 >/dev/null 2>&1 || echo "note: asl-validator not installed (npm failed)"; fi
 	touch $(STAMP)
 
-setup: $(STAMP)
+# asl-validator (npm) for the Step Functions tests, kept apart from the venv so that a checkout
+# whose venv predates it (or a machine that got npm later) still gets it. Where it cannot be had,
+# its tests skip with this command in the reason; in CI (CI=true) that skip is a failure unless
+# PIPECAST_CI_ALLOW_SKIPS names it (see conftest.py).
+$(ASL_VALIDATOR):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --no-audit --no-fund --loglevel=error --prefix .tools asl-validator@3 >/dev/null \
+	    || echo "note: asl-validator not installed (npm failed, see above)" >&2; \
+	else \
+	  echo "note: npm not found, so asl-validator is not installed (apt-get install npm; make setup)" >&2; \
+	fi
+
+setup: $(STAMP) $(ASL_VALIDATOR)
 
 ## the main job: compile the flagship for every target, then run it here on a generated sample video
 demo: $(STAMP)
@@ -25,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/pipecast run examples/video_analysis.py --local --engine process -p video_uri=build/sample/videos --workdir build/runs
 
 ## the tests (what CI runs)
-test: $(STAMP)
+test: $(STAMP) $(ASL_VALIDATOR)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -34,6 +46,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_scale.py
+
+## mutation testing (about an hour on 2 cores; not part of CI): make mutation AREAS="compilers/ dsl/"
+mutation: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/mutation.sh $(AREAS)
 
 clean:
 	rm -rf $(VENV) .tools build .pytest_cache

@@ -80,7 +80,7 @@ def active(kfp_version: str) -> bool:
 
 
 @contextlib.contextmanager
-def _swap(module_name: str, attribute: str, make: Callable[[Any], Any]) -> Iterator[None]:
+def swap(module_name: str, attribute: str, make: Callable[[Any], Any]) -> Iterator[None]:
     """Replace ``module.attribute`` with ``make(original)`` for the duration, if both exist."""
     try:
         module = importlib.import_module(module_name)
@@ -106,14 +106,14 @@ def kfp_speedups(kfp_version: str) -> Iterator[bool]:
         return
     with _LOCK, contextlib.ExitStack() as stack:
         stack.enter_context(
-            _swap(
+            swap(
                 "kfp.dsl.pipeline_task",
                 "inspect",
                 lambda real: CheapInspect() if real is inspect else real,
             )
         )
         stack.enter_context(
-            _swap(
+            swap(
                 "kfp.dsl.utils",
                 "maybe_rename_for_k8s",
                 lambda real: functools.lru_cache(None)(real),

@@ -2,7 +2,8 @@
 
 One implementation of the container contract (DESIGN §6) on AWS: a step without spot is a
 CreateProcessingJob request; a spot step is a CreateTrainingJob request used as plain compute
-(managed spot, uncompressed output, checkpoints under the run prefix). The same container command
+(managed spot, uncompressed output; with ``Spot(checkpoints=True)`` a checkpoint folder under
+the run prefix). The same container command
 and arguments run in both; only the rendered local paths differ. Requests are built WITHOUT a job
 name (the caller adds one where needed).
 
@@ -21,6 +22,7 @@ Placement also lives here: the cheapest catalogue instance satisfying a step's R
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources as importlib_resources
@@ -37,7 +39,7 @@ from pipecast.dsl.spec import (
     StepSpec,
     render_value,
 )
-from pipecast.errors import Diagnostic, did_you_mean
+from pipecast.errors import ConfigError, Diagnostic, did_you_mean
 
 from .target import Limits, Placement
 
@@ -60,6 +62,7 @@ __all__ = [
     "processing_request",
     "render_args",
     "request",
+    "s3_diagnostics",
     "training_request",
 ]
 
@@ -67,6 +70,7 @@ DEFAULT_MAX_RUNTIME = 86400  # SageMaker's default MaxRuntimeInSeconds (1 day)
 DEFAULT_VOLUME_GB = 30
 PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
+CHECKPOINTS = "/opt/ml/checkpoints"
 
 
 def job_limits(step_id_max_length: int) -> Limits:
@@ -99,6 +103,41 @@ def place(spec: PipelineSpec) -> Placement:
         if problem is not None:
             problems.append(problem)
     return placement, problems
+
+
+# what CreateProcessingJob / CreateTrainingJob accept as an input's S3Uri (botocore's pattern)
+_S3_URI = re.compile(r"^(https|s3)://([^/]+)/?(.*)$")
+
+
+def s3_diagnostics(spec: PipelineSpec, config: Any) -> list[Diagnostic]:
+    """``Target.check`` for both AWS targets: outputs go to S3 and importers read from S3
+    (instance types are ``place``'s).
+
+    A non-S3 ``artifact_root`` is a configuration error (the jobs write nowhere else); an
+    importer with a constant URI that is not S3 is reported at the importer's line, before the
+    job request that would carry it is refused by the service.
+    """
+    root = str(config.require("artifact_root"))
+    if not root.startswith("s3://"):
+        raise ConfigError(
+            f"artifact_root = {root!r} ({config.source or 'configuration'}): SageMaker jobs "
+            "write their outputs to S3, so the AWS targets need an s3://bucket/prefix URI "
+            "(or --artifact-root s3://...)"
+        )
+    found: list[Diagnostic] = []
+    for imp in spec.importers:
+        if isinstance(imp.uri, Constant) and not _S3_URI.match(str(imp.uri.value)):
+            found.append(
+                Diagnostic(
+                    "PC011",
+                    f"importer '{imp.id}' reads {imp.uri.value!r}, but SageMaker jobs read inputs "
+                    "from S3 only (s3://bucket/prefix or an https:// S3 URL)",
+                    imp.location,
+                    "copy the data to S3 and import that URI, or make the URI a pipeline "
+                    "parameter; local paths work with pipecast run --local",
+                )
+            )
+    return found
 
 
 class Expressions(Protocol):
@@ -391,12 +430,13 @@ def training_request(
         },
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": True,
-        "CheckpointConfig": {
-            "S3Uri": ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step.id}/_checkpoints/"]),
-            "LocalPath": "/opt/ml/checkpoints",
-        },
         "RoleArn": role,
     }
+    if step.spot.checkpoints:  # only on request: SageMaker hashes it into the cache key
+        request["CheckpointConfig"] = {
+            "S3Uri": ex.join([f"{root}/{spec.name}/", ex.run_id(), f"/{step.id}/_checkpoints/"]),
+            "LocalPath": CHECKPOINTS,
+        }
     if channels:
         request["InputDataConfig"] = channels
     if step.env:

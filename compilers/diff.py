@@ -5,27 +5,40 @@ bump moves braces around, nested Parallel branches shift. Instead, each target r
 document to a :class:`DocumentSummary` (its review hook, ``Target.review.summarize``): per step,
 the few things a reviewer cares about, under the same field names on every target (``image``,
 ``instance type``, ``spot``, ``resources``, ``retry``, ``timeout``, ``arguments``, ``inputs``,
-``depends on``, ...). This module compares two summaries and renders the changes as text,
-Markdown (for pull requests) or JSON.
+``depends on``, ...).
+
+A summary alone would hide what it does not model, so the diff is also complete (DESIGN §15):
+:func:`compare` diffs the two parsed documents by JSON path (:mod:`._json_diff`) and lists every
+difference that no changed summary row shows (a difference counts as shown when applying it alone
+to the old document changes one of the summary fields reported as changed). "No changes" means the
+documents are equivalent: equal once parsed (key order and formatting are the only differences
+ignored). One engine serves ``pipecast diff``, ``plan`` and ``compile --check``; the output is
+text, Markdown (for pull requests) or JSON (every difference with its path).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pipecast.errors import DocumentError
 
+from ._json_diff import PathChange, apply, format_path, path_diff
 from .canonical import dumps_json
 
 __all__ = [
+    "EXPLAIN_LIMIT",
+    "EXPLAIN_WORK",
     "Change",
     "ChangeKind",
     "DocumentSummary",
+    "Review",
     "StepSummary",
+    "compare",
+    "compare_texts",
     "detect_target",
     "diff",
     "load_document",
@@ -83,7 +96,7 @@ def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
         name = f"{prefix}{key}"
-        if isinstance(item, Mapping) and item:
+        if isinstance(item, Mapping):  # an empty mapping adds no row (as if absent)
             out.update(_flatten(item, f"{name}."))
         else:
             out[name] = item
@@ -130,80 +143,248 @@ def _step_dict(step: StepSummary) -> dict[str, Any]:
     return {"kind": step.kind, **step.fields}
 
 
-def _show(value: Any, limit: int = 120) -> str:
+# ----- the complete comparison ------------------------------------------------------------------
+
+# how many differences are each tested against the summary (one describe of the whole document
+# per difference, so fewer on large documents: EXPLAIN_WORK step-summaries in all); beyond it
+# every remaining difference is listed by path, so the output stays complete
+EXPLAIN_LIMIT = 500
+EXPLAIN_WORK = 20_000
+
+
+@dataclass(frozen=True)
+class Review:
+    """Two documents of one target compared completely.
+
+    ``changes`` are the summary's readable rows; ``differences`` every difference by JSON path
+    (empty exactly when the documents are equivalent); ``unexplained`` the differences no
+    summary row shows, listed by path so that nothing is hidden.
+    """
+
+    target: str
+    old: DocumentSummary
+    new: DocumentSummary
+    changes: list[Change]
+    differences: list[PathChange]
+    unexplained: list[PathChange]
+    note: str | None = None  # why there is no per-step summary, when there is none
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+    @property
+    def name(self) -> str:
+        return self.new.name
+
+    def render(self, fmt: str = "text") -> str:
+        """The review as ``text`` (terminal), ``markdown`` (pull requests) or ``json``."""
+        return render(self, fmt)
+
+
+_MALFORMED = (DocumentError, KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
+def compare(
+    old_document: Any,
+    new_document: Any,
+    target: str,
+    name: str | None = None,
+    describe: Callable[[Any], DocumentSummary] | None = None,
+) -> Review:
+    """Compare two parsed documents of ``target`` completely.
+
+    ``name``: the pipeline's name when the caller knows it better than the documents do (plan
+    knows the deployed name; a SageMaker definition does not carry it). ``describe``: the
+    summary function (default: the target's review hook, ``summarize``). A document it cannot
+    summarise still
+    gets a complete review: every difference by path.
+    """
+    if describe is None:
+        describe = _describer(target, "document")
+    try:
+        summaries = describe(old_document), describe(new_document)
+        note = None
+    except _MALFORMED as exc:  # still complete: every difference is listed by path
+        summaries = (DocumentSummary(target, name or "pipeline", {}, {}),) * 2
+        note = f"no per-step summary ({exc}); every difference is listed by path"
+    return _review(old_document, new_document, target, name, describe, summaries, note)
+
+
+def _review(
+    old_document: Any,
+    new_document: Any,
+    target: str,
+    name: str | None,
+    describe: Callable[[Any], DocumentSummary],
+    summaries: tuple[DocumentSummary, DocumentSummary],
+    note: str | None,
+) -> Review:
+    old, new = summaries
+    if name is not None:
+        old, new = _named(old, name), _named(new, name)
+    changes = diff(old, new)
+    differences = path_diff(old_document, new_document)
+    # a renamed pipeline explains nothing by itself: the differences behind it are listed
+    shown: set[tuple[str, str, str | None]] = {
+        (c.scope, c.id, c.field) for c in changes if c.scope != "pipeline"
+    }
+    unexplained: list[PathChange] = []
+    limit = min(EXPLAIN_LIMIT, max(1, EXPLAIN_WORK // max(1, len(old.steps))))
+    for i, difference in enumerate(differences):
+        if (
+            i >= limit
+            or not shown
+            or not _summary_shows(difference, old_document, old, describe, shown)
+        ):
+            unexplained.append(difference)
+    return Review(target, old, new, changes, differences, unexplained, note)
+
+
+def _named(summary: DocumentSummary, name: str) -> DocumentSummary:
+    return DocumentSummary(summary.target, name, summary.parameters, summary.steps)
+
+
+def _summary_shows(
+    difference: PathChange,
+    old_document: Any,
+    old: DocumentSummary,
+    describe: Callable[[Any], DocumentSummary],
+    shown: set[tuple[str, str, str | None]],
+) -> bool:
+    """Does a summary row of this review show ``difference``? True when applying it alone to
+    the old document changes one of the summary fields this review reports as changed."""
+    try:
+        alone = describe(apply(old_document, difference))
+    except (*_MALFORMED, AssertionError):
+        return False
+    alone = _named(alone, old.name)
+    return any((c.scope, c.id, c.field) in shown for c in diff(old, alone))
+
+
+def _show(value: Any) -> str:
+    """A summary value in full (never truncated: a review must see every byte)."""
     if value is None:
         return "(none)"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        text = " ".join(value) if value else "(none)"
-    elif isinstance(value, str):
-        text = value
+        return " ".join(value) if value else "(none)"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _rows(change: Change) -> list[tuple[str, str, str]]:
+    """(field, before, after) rows of one changed summary field; lists element by element."""
+    label = change.field or ""
+    if isinstance(change.old, list) and isinstance(change.new, list):
+        rows = []
+        for sub in path_diff(change.old, change.new):
+            where = label + format_path(sub.path).removeprefix("(document)")
+            if sub.kind == "reordered":
+                rows.append((f"{where} order", _show(sub.old), _show(sub.new)))
+            else:
+                rows.append(
+                    (
+                        where,
+                        "(none)" if sub.kind == "added" else _json(sub.old),
+                        "(none)" if sub.kind == "removed" else _json(sub.new),
+                    )
+                )
+        return rows
+    return [(label, _show(change.old), _show(change.new))]
+
+
+def _path_row(difference: PathChange) -> tuple[str, str, str]:
+    before = "(none)" if difference.kind == "added" else _json(difference.old)
+    after = "(none)" if difference.kind == "removed" else _json(difference.new)
+    return difference.where, before, after
+
+
+def _headline(review: Review) -> str:
+    old, new = review.old, review.new
+    if old.name != new.name:
+        head = f"pipelines '{old.name}' and '{new.name}' ({new.target}): two different pipelines"
     else:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _headline(changes: Iterable[Change], old: DocumentSummary, new: DocumentSummary) -> str:
-    changes = list(changes)
-    if not changes:
-        return f"pipeline '{new.name}' ({new.target}): no changes"
+        head = f"pipeline '{new.name}' ({new.target})"
+    if review.equal:
+        return f"{head}: no changes"
     parts = []
+    changes = [c for c in review.changes if c.scope != "pipeline"]
     for scope in ("step", "parameter"):
         for kind in ("added", "removed", "changed"):
             n = len({c.id for c in changes if c.scope == scope and c.kind == kind})
             if n:
                 parts.append(f"{n} {scope}{'s' if n != 1 else ''} {kind}")
-    return f"pipeline '{new.name}' ({new.target}): {', '.join(parts)}"
+    if review.unexplained:
+        n = len(review.unexplained)
+        parts.append(f"{n} other difference{'s' if n != 1 else ''}")
+    return f"{head}: {', '.join(parts) or 'changed'}"
 
 
-def render(
-    changes: list[Change], old: DocumentSummary, new: DocumentSummary, fmt: str = "text"
-) -> str:
-    """Render changes as ``text`` (terminal), ``markdown`` (pull requests) or ``json``."""
+def render(review: Review, fmt: str = "text") -> str:
+    """Render a review as ``text`` (terminal), ``markdown`` (pull requests) or ``json``.
+
+    Every format carries every difference: the summary rows, then each difference no row shows
+    by its JSON path; ``json`` also lists all differences by path (``differences``).
+    """
+    old, new = review.old, review.new
     if fmt == "json":
         return dumps_json(
             {
                 "target": new.target,
                 "pipeline": new.name,
-                "equal": not changes,
-                "changes": [c.to_dict() for c in changes],
+                "old_pipeline": old.name,
+                "equal": review.equal,
+                "changes": [c.to_dict() for c in review.changes],
+                "differences": [d.to_dict() for d in review.differences],
+                "not_in_summary": [d.where for d in review.unexplained],
+                "note": review.note,
             }
         )
-    lines = [_headline(changes, old, new)]
-    if fmt == "markdown":
-        lines = [f"### {lines[0]}"]
+    markdown = fmt == "markdown"
+    lines = [f"### {_headline(review)}" if markdown else _headline(review)]
+    if review.note and not review.equal:
+        lines.append(f"note: {review.note}")
     grouped: dict[tuple[str, str], list[Change]] = {}
-    for change in changes:
-        grouped.setdefault((change.scope, change.id), []).append(change)
+    for change in review.changes:
+        if change.scope != "pipeline":
+            grouped.setdefault((change.scope, change.id), []).append(change)
     for (scope, ident), group in grouped.items():
         first = group[0]
         if first.kind in ("added", "removed"):
             value = first.new if first.kind == "added" else first.old
             mark = "+" if first.kind == "added" else "-"
             summary = _brief(value) if scope == "step" else _show(value)
-            if fmt == "markdown":
+            if markdown:
                 lines.append(f"- **{first.kind}** {scope} `{ident}`: {summary}")
             else:
                 lines.append(f"{mark} {scope} {ident}: {summary}")
             continue
-        if fmt == "markdown":
-            lines += [
-                "",
-                f"**changed {scope} `{ident}`**",
-                "",
-                "| field | before | after |",
-                "|---|---|---|",
-            ]
-            lines += [
-                f"| {c.field} | `{_md(_show(c.old))}` | `{_md(_show(c.new))}` |" for c in group
-            ]
+        rows = [row for c in group for row in _rows(c)]
+        if markdown:
+            lines += ["", f"**changed {scope} `{ident}`**", "", "| field | before | after |"]
+            lines += ["|---|---|---|", *(f"| {f} | `{_md(a)}` | `{_md(b)}` |" for f, a, b in rows)]
         else:
             lines.append(f"~ {scope} {ident}")
-            lines += [f"    {c.field}: {_show(c.old)} → {_show(c.new)}" for c in group]
+            lines += [f"    {f}: {a} → {b}" for f, a, b in rows]
+    if review.unexplained:
+        title = "other differences (by JSON path; not in the per-step summary)"
+        rows = [_path_row(d) for d in review.unexplained]
+        if markdown:
+            lines += ["", f"**{title}**", "", "| path | before | after |", "|---|---|---|"]
+            lines += [f"| `{_md(p)}` | `{_md(a)}` | `{_md(b)}` |" for p, a, b in rows]
+        else:
+            lines.append(title + ":")
+            lines += [f"  {p}: {a} → {b}" for p, a, b in rows]
     return "\n".join(lines) + "\n"
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'")
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", "\\n")
 
 
 def _brief(step: Mapping[str, Any]) -> str:
@@ -221,17 +402,21 @@ def _brief(step: Mapping[str, Any]) -> str:
 def load_document(text: str, source: str = "document") -> Any:
     """Parse JSON or YAML text (KFP documents are YAML, possibly several YAML documents)."""
     stripped = text.lstrip()
+    if not stripped:
+        raise DocumentError(f"{source}: empty document")
+    json_error = None
     if stripped.startswith(("{", "[")):
         try:
             return json.loads(text)
-        except ValueError as exc:
-            raise DocumentError(f"{source}: not valid JSON: {exc}") from None
+        except ValueError as exc:  # maybe YAML in flow style; else this is the error to show
+            json_error = f"{source}: not valid JSON (truncated?): {exc}"
     import yaml
 
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
-        raise DocumentError(f"{source}: neither JSON nor YAML: {exc}") from None
+        one_line = " ".join(str(exc).split())
+        raise DocumentError(json_error or f"{source}: neither JSON nor YAML: {one_line}") from None
     if not docs:
         raise DocumentError(f"{source}: empty document")
     return docs[0] if len(docs) == 1 else docs
@@ -241,36 +426,81 @@ def detect_target(document: Any, source: str = "document") -> str:
     """Which registered target produced ``document`` (from its content, not its file name)."""
     from . import load_target, target_names
 
-    readable = []
+    kinds = []
     for name in target_names():
-        review = load_target(name).review
-        if review is not None:
-            if review.detect(document):
-                return name
-            readable.append(name)
+        target = load_target(name)
+        if target.review is not None and target.review.detect(document):
+            return name
+        kinds.append(target.document_kind)
     raise DocumentError(
-        f"{source}: not a document pipecast can read (expected a document of one of the "
-        f"targets {', '.join(readable)})"
+        f"{source}: not a document pipecast can read (expected a {', a '.join(kinds[:-1])} "
+        f"or a {kinds[-1]})"
     )
+
+
+def _describer(name: str, source: str) -> Callable[[Any], DocumentSummary]:
+    """The target's summary function, turning a malformed document into one clear line."""
+    from . import load_target
+
+    review = load_target(name).review
+    if review is None:
+        raise DocumentError(f"{source}: the {name} target cannot summarise documents yet")
+    describe = review.summarize
+
+    def safe(document: Any) -> DocumentSummary:
+        try:
+            return describe(document)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+            raise DocumentError(
+                f"{source}: malformed {name} document ({type(exc).__name__}: {exc}); "
+                "truncated or not written by pipecast?"
+            ) from None
+
+    return safe
 
 
 def summarize_text(
     text: str, source: str = "document", target: str | None = None
 ) -> DocumentSummary:
     """Parse, detect the target and summarise a compiled document."""
-    from . import load_target
-
     document = load_document(text, source)
     name = target or detect_target(document, source)
-    review = load_target(name).review
-    if review is None:
-        raise DocumentError(f"{source}: the {name} target cannot summarise documents yet")
-    try:
-        return review.summarize(document)
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-        raise DocumentError(
-            f"{source}: malformed {name} document ({type(exc).__name__}: {exc})"
-        ) from None
+    return _describer(name, source)(document)
+
+
+def compare_texts(
+    old_text: str,
+    new_text: str,
+    old_source: str = "old",
+    new_source: str = "new",
+    target: str | None = None,
+    name: str | None = None,
+    strict: bool = True,
+) -> Review:
+    """The one engine behind ``diff``, ``plan`` and ``compile --check``: parse both texts,
+    check they are documents of one target, and compare them completely.
+
+    ``strict``: a document the target cannot summarise (truncated, hand-broken) is an error
+    naming its file; otherwise (``plan``: whatever is deployed must stay replaceable) the review
+    lists every difference by path without a summary.
+    """
+    from pipecast.errors import UsageError
+
+    old_document = load_document(old_text, old_source)
+    new_document = load_document(new_text, new_source)
+    old_target = target or detect_target(old_document, old_source)
+    new_target = target or detect_target(new_document, new_source)
+    if old_target != new_target:
+        raise UsageError(
+            f"{old_source} is a {old_target} document but {new_source} is a {new_target} "
+            "document; compare two documents of one target"
+        )
+    describe_old = _describer(old_target, old_source)
+    describe_new = _describer(old_target, new_source)
+    if not strict:
+        return compare(old_document, new_document, old_target, name, describe_old)
+    summaries = describe_old(old_document), describe_new(new_document)  # errors name the file
+    return _review(old_document, new_document, old_target, name, describe_old, summaries, None)
 
 
 def summarize_file(path: str | Path) -> DocumentSummary:

@@ -92,4 +92,5 @@ TARGET = Target(
         supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
     ),
     review=ReviewHooks(detect=detect, summarize=describe),
+    document_kind="pipecast IR document",
 )

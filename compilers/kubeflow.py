@@ -24,9 +24,11 @@ for the same pipeline written in its own DSL (``benchmarks/kubeflow_vs_kfp.py``)
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
@@ -37,10 +39,11 @@ from pipecast.dsl.spec import (
     Placeholder,
     StepSpec,
     format_bytes,
+    render_value,
 )
 from pipecast.errors import Diagnostic, MissingExtraError
 
-from ._kfp_speedups import kfp_speedups
+from ._kfp_speedups import kfp_speedups, swap
 from .diff import DocumentSummary, StepSummary
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
@@ -57,6 +60,8 @@ __all__ = [
     "compile",
     "describe",
     "detect",
+    "document_problems",
+    "resources_summary",
     "spot_diagnostics",
 ]
 
@@ -79,6 +84,49 @@ def _kfp() -> Any:
     except ImportError:
         raise MissingExtraError("kfp", "kubeflow") from None
     return kfp
+
+
+@contextlib.contextmanager
+def _header_comments_stay_comments() -> Iterator[None]:
+    """kfp's header-comment writer, wrapped by :func:`_safe_header` for the duration.
+
+    A correctness fix, not a speed-up: it stays on when ``PIPECAST_KFP_SPEEDUPS=0``."""
+    with swap(
+        "kfp.compiler.pipeline_spec_builder", "extract_comments_from_pipeline_spec", _safe_header
+    ):
+        yield
+
+
+# YAML ends a comment at any of these; kfp writes parameter defaults into its header comment
+# (``# Inputs: ... [Default: '...']``) as they are, so a default holding one would end the comment
+# and turn the rest of the default into YAML content.
+_YAML_LINE_BREAKS = {
+    "\n": "\\n",
+    "\r": "\\r",
+    "\x85": "\\x85",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _comment_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return "".join(_YAML_LINE_BREAKS.get(c, c) for c in value)
+    if isinstance(value, dict):
+        return {k: _comment_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comment_safe(v) for v in value]
+    return value
+
+
+def _safe_header(real: Callable[..., str]) -> Callable[..., str]:
+    """kfp's header-comment writer, given defaults whose line breaks are written as escapes.
+    Only the comment changes (and only for such defaults); the document's values do not."""
+
+    def header(pipeline_spec: dict[str, Any], pipeline_description: str) -> str:
+        return real(_comment_safe(pipeline_spec), pipeline_description)
+
+    return header
 
 
 def _artifact_class(kfp: Any, type_name: str) -> Any:
@@ -112,11 +160,12 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
         args = []
         for arg in comp.args:
             text = ""
-            for part in arg:
-                if isinstance(part, str):
-                    text += part
-                elif isinstance(part, Placeholder):
-                    value = by_name[part.name]
+            for run in _runs(arg):
+                if isinstance(run, str):
+                    text += pod_text(run)
+                    continue
+                if isinstance(run, Placeholder):
+                    part, value = run, by_name[run.name]
                     # kfp placeholders render as {{$...}} strings, which kfp parses back
                     if part.kind == "inputUri":
                         text += str(value.uri)
@@ -125,7 +174,8 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                     else:
                         text += str(value)
             args.append(text)
-        return dsl.ContainerSpec(image=comp.image, command=list(comp.command), args=args)
+        command = [pod_text(c) for c in comp.command]
+        return dsl.ContainerSpec(image=comp.image, command=command, args=args)
 
     body.__name__ = step.id
     body.__qualname__ = step.id
@@ -157,7 +207,7 @@ def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None
         )
     task.set_caching_options(bool(step.caching and step.caching.enabled))
     for key, value in step.env:
-        task.set_env_variable(key, value)
+        task.set_env_variable(key, pod_text(value))
     k8s = kfp.kubernetes
     if step.spot is not None:
         for key, value in sorted((config.get("kubeflow.spot_node_selector") or {}).items()):
@@ -236,7 +286,11 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         ]
     )
     pipeline_body.__name__ = spec.name.replace("-", "_")
-    with kfp_speedups(kfp.__version__), tempfile.TemporaryDirectory() as tmp:
+    with (
+        kfp_speedups(kfp.__version__),
+        _header_comments_stay_comments(),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         pipeline = kfp.dsl.pipeline(
             name=spec.name, description=spec.description, pipeline_root=config.artifact_root
         )(pipeline_body)
@@ -276,6 +330,111 @@ def spot_diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
     ]
 
 
+# ----- literals: what KFP and Kubernetes would read as references -----------------------------
+# Kubernetes expands ``$(VAR)`` and reduces ``$$`` to ``$`` in a pod's command, args and env
+# values; ``$$`` is its only escape. KFP's launcher replaces ``{{$...}}`` placeholders by plain
+# text substitution in a random order (kubeflow/pipelines backend/src/v2/component/
+# launcher_v2.go, ``executeV2``), its driver rewrites ``{{$.workspace_path}}`` and five exact
+# ``{{$.pipeline_*}}`` constants, and the kfp SDK reads ``{{channel:...}}`` in a task argument as
+# a reference to another value. None of these has an escape, so a user string containing one is
+# refused (PC008) rather than emitted to change meaning at run time.
+KFP_REFERENCE_MARKERS = ("{{$", "{{channel:")
+KFP_STRUCTURED_ARG_PREFIXES = ('{"Concat"', '{"IfPresent"')
+K8S_EXPANDED = ("$$", "$(")
+
+
+def pod_text(text: str) -> str:
+    """``text`` spelled so that Kubernetes' ``$(VAR)`` expansion of a pod's command, args and env
+    gives back ``text`` exactly: unchanged unless it holds ``$$`` or ``$(``, else every ``$``
+    doubled."""
+    return text.replace("$", "$$") if any(m in text for m in K8S_EXPANDED) else text
+
+
+def _runs(arg: tuple[Any, ...]) -> list[Any]:
+    """An argument's parts with adjacent literal strings merged (escaping needs whole runs)."""
+    runs: list[Any] = []
+    for part in arg:
+        if isinstance(part, str) and runs and isinstance(runs[-1], str):
+            runs[-1] += part
+        else:
+            runs.append(part)
+    return runs
+
+
+def _unsafe_in_text(text: str) -> str | None:
+    return next((m for m in KFP_REFERENCE_MARKERS if m in text), None)
+
+
+def _unsafe_in_value(text: str) -> str | None:
+    """A value KFP hands over inside its executor input (a pod command line argument)."""
+    return _unsafe_in_text(text) or next((m for m in K8S_EXPANDED if m in text), None)
+
+
+def _literal_problem(
+    where: str, text: str, marker: str, location: Any, step: str | None
+) -> Diagnostic:
+    return Diagnostic(
+        "PC008",
+        f"{where} {text!r} contains {marker!r}, which Kubeflow would resolve at run time "
+        "instead of passing it on: it cannot reach the job unchanged on this target",
+        location,
+        "KFP and Kubernetes have no escape for it; pass the text in an input file (an "
+        "artifact); sagemaker and stepfunctions pass it as is",
+        step=step,
+    )
+
+
+def _arg_known_text(step: StepSpec, arg: tuple[Any, ...]) -> str:
+    """The argument as far as it is known at compile time (run-time values as NUL)."""
+    text = ""
+    for part in arg:
+        if isinstance(part, str):
+            text += part
+            continue
+        binding = step.argument(part.name)
+        known = render_value(binding.value) if isinstance(binding, Constant) else None
+        # an unsafe constant is reported once, as an argument value
+        text += known if known is not None and not _unsafe_in_value(known) else "\0"
+    return text
+
+
+def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
+    """Every user string that KFP or Kubernetes would read as a reference (see above). Env values
+    are copied into the pod as they are (only Kubernetes expands them: :func:`pod_text`)."""
+    out: list[Diagnostic] = []
+    for param in spec.parameters:
+        if isinstance(param.default, str) and (m := _unsafe_in_value(param.default)):
+            where = f"default of parameter '{param.name}'"
+            out.append(_literal_problem(where, param.default, m, param.location, None))
+    for imp in spec.importers:
+        uri = imp.uri.value if isinstance(imp.uri, Constant) else None
+        if isinstance(uri, str) and (m := _unsafe_in_value(uri)):
+            out.append(_literal_problem(f"importer '{imp.id}' URI", uri, m, imp.location, None))
+    for step in spec.steps:
+        comp = spec.component(step.component)
+        for name, binding in step.arguments:
+            value = binding.value if isinstance(binding, Constant) else None
+            if isinstance(value, str) and (m := _unsafe_in_value(value)):
+                where = f"step '{step.id}': argument {name}"
+                out.append(_literal_problem(where, value, m, step.location, step.id))
+        texts = [("command entry", c) for c in comp.command]
+        texts += [("argument", _arg_known_text(step, arg)) for arg in comp.args]
+        for kind, text in texts:
+            m = _unsafe_in_text(text) or next(
+                (p for p in KFP_STRUCTURED_ARG_PREFIXES if text.startswith(p)), None
+            )
+            if m:
+                shown = text.replace("\0", "…")
+                where = f"step '{step.id}': {kind}"
+                out.append(_literal_problem(where, shown, m, step.location, step.id))
+    return out
+
+
+def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
+    """``Target.check``: spot needs a node selector; literals must stay literal."""
+    return spot_diagnostics(spec, config) + literal_diagnostics(spec)
+
+
 # ----- review support -----------------------------------------------------------------------------
 
 
@@ -287,6 +446,76 @@ def _main(document: Any) -> dict[str, Any]:
 def detect(document: Any) -> bool:
     main = _main(document)
     return isinstance(main, dict) and "pipelineInfo" in main and "deploymentSpec" in main
+
+
+# KFP writes each quantity twice (``memoryLimit: 8.589934592`` in GB and ``resourceMemoryLimit:
+# 8Gi``), as limit and request: (summary name, user's-units field, its pairs)
+_QUANTITIES = (
+    ("cpu", "resourceCpuLimit", ("resourceCpuRequest",), ("cpuLimit", "cpuRequest")),
+    ("memory", "resourceMemoryLimit", ("resourceMemoryRequest",), ("memoryLimit", "memoryRequest")),
+)
+
+
+def resources_summary(resources: dict[str, Any]) -> dict[str, Any]:
+    """A task's resources once, in the user's units (``memory: 8Gi``, ``cpu: '4'``).
+
+    A quantity whose copies agree is one value; copies that disagree (a hand-edited document)
+    are all shown, so a change to any one of them is visible in the summary.
+    """
+    out: dict[str, Any] = {}
+    used: set[str] = set()
+    for name, main, same, numeric in _QUANTITIES:
+        if main not in resources and not any(k in resources for k in (*same, *numeric)):
+            continue
+        used.update((main, *same, *numeric))
+        value = resources.get(main)
+        copies = [resources.get(k) for k in same]
+        numbers = [resources.get(k) for k in numeric]
+        expected = _as_number(value, name)
+        if all(c == value for c in copies) and all(
+            type(n) is float and expected is not None and abs(n - expected) < 1e-9 for n in numbers
+        ):
+            out[name] = value
+        else:
+            out[name] = {k: resources.get(k) for k in (main, *same, *numeric)}
+    accelerator = resources.get("accelerator")
+    if accelerator is not None:
+        used.add("accelerator")
+        count, kind = accelerator.get("resourceCount"), accelerator.get("resourceType")
+        twice = {"count": count, "resourceCount": count, "type": kind, "resourceType": kind}
+        if accelerator == twice:
+            out["accelerator"] = f"{count} × {kind}"
+        else:
+            out["accelerator"] = accelerator
+    out.update({k: v for k, v in resources.items() if k not in used})
+    return out
+
+
+def _as_number(value: Any, name: str) -> float | None:
+    """``'4'`` → 4.0 (CPUs); ``'8Gi'`` → 8.589934592 (GB, as KFP's ``memoryLimit``)."""
+    if not isinstance(value, str):
+        return None
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "K": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+        "m": 1e-3,
+    }
+    number, factor = value, 1.0
+    for suffix, scale in units.items():
+        if value.endswith(suffix):
+            number, factor = value[: -len(suffix)], float(scale)
+            break
+    try:
+        amount = float(number) * factor
+    except ValueError:
+        return None
+    return amount / 1e9 if name == "memory" else amount
 
 
 def describe(document: Any) -> DocumentSummary:
@@ -324,7 +553,7 @@ def describe(document: Any) -> DocumentSummary:
             "image": container.get("image"),
             "command": container.get("command"),
             "arguments": container.get("args"),
-            "resources": {k: v for k, v in resources.items()},
+            "resources": resources_summary(resources),
             "inputs": inputs,
             "depends on": sorted(task.get("dependentTasks", [])),
             "retry": task.get("retryPolicy"),
@@ -339,6 +568,20 @@ def describe(document: Any) -> DocumentSummary:
         for k, v in main.get("root", {}).get("inputDefinitions", {}).get("parameters", {}).items()
     }
     return DocumentSummary("kubeflow", main["pipelineInfo"]["name"], params, steps)
+
+
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the document must load with kfp's own loader (the one
+    ``kfp.components.load_component_from_file`` uses), as the KFP API server parses it."""
+    try:
+        from kfp.components import load_component_from_text
+    except ImportError:
+        raise MissingExtraError("kfp", "kubeflow") from None
+    try:
+        load_component_from_text(text)
+    except Exception as exc:  # kfp raises many types (ParseError, ValueError, KeyError, ...)
+        return [(None, f"kfp cannot load it: {type(exc).__name__}: {' '.join(str(exc).split())}")]
+    return []
 
 
 TARGET = Target(
@@ -380,8 +623,12 @@ TARGET = Target(
         },
     },
     required_config=("artifact_root",),
-    check=spot_diagnostics,
+    check=diagnostics,
     review=ReviewHooks(detect=detect, summarize=describe),
     extra="kubeflow",
     extra_module="kfp",
+    document_kind="Kubeflow pipeline (KFP IR YAML)",
+    validate_document=document_problems,
+    # kfp's compiler wrote the document; its loader takes as long again (1,000 steps: +17 s)
+    validate_on_compile=False,
 )

@@ -9,7 +9,11 @@ shared builders in ``aws_jobs`` (the Step Functions target uses the same ones).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from pipecast.errors import Diagnostic
 
 from . import aws_jobs as jobs
 from .canonical import dumps_json
@@ -30,8 +34,10 @@ __all__ = [
     "compile",
     "describe",
     "detect",
+    "document_problems",
     "expression_text",
     "iso_duration",
+    "pipeline_name",
     "retry_policies",
 ]
 
@@ -128,6 +134,87 @@ def _step(
     return out
 
 
+# The definition language reads a JSON object as an expression when it has a ``Get`` key or a
+# ``Std:`` function key (``Std:Join``, ``Std:JsonGet``); every other value, strings included, is
+# data. The only user-chosen keys in a definition are env names: those must not be these.
+EXPRESSION_KEY, FUNCTION_PREFIX = "Get", "Std:"
+# what SageMaker hashes for a step's cache key ("Default cache key attributes by pipeline step
+# type", SageMaker developer guide): nothing execution-scoped may be in these, or caching never hits
+CACHE_KEY_ATTRIBUTES = {
+    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
+    "Training": (
+        "AlgorithmSpecification",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "Environment",
+        "HyperParameters",
+        "InputDataConfig",
+    ),
+}
+
+
+def _env_diagnostics(step: StepSpec) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': env name '{key}' is an expression keyword in SageMaker pipeline "
+            "definitions: the Environment would be read as a reference, not passed to the job",
+            step.location,
+            f"rename the variable (e.g. {key.upper()}_VALUE); stepfunctions and kubeflow pass it "
+            "as is",
+            step=step.id,
+        )
+        for key, _ in step.env
+        if key == EXPRESSION_KEY or key.startswith(FUNCTION_PREFIX)
+    ]
+
+
+def _retry_note(step: StepSpec) -> list[Diagnostic]:
+    if step.retry is None or step.retry.max_attempts <= 1:
+        return []
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': on SageMaker, Retry({step.retry.max_attempts}) retries only "
+            f"service faults ({', '.join(RETRYABLE)}); a container that exits with an error "
+            "is not retried",
+            step.location,
+            "stepfunctions, kubeflow and the local runner retry any failure; make the "
+            "container retry its own transient errors if it must on SageMaker",
+            severity="warning",
+            step=step.id,
+        )
+    ]
+
+
+def _checkpoint_cache_note(step: StepSpec) -> list[Diagnostic]:
+    cached = step.caching is not None and step.caching.enabled
+    if not (cached and step.spot is not None and step.spot.checkpoints):
+        return []
+    return [
+        Diagnostic(
+            "PC008",
+            f"step '{step.id}': caching will never hit: Spot(checkpoints=True) puts the run's "
+            "checkpoint folder in CheckpointConfig, which SageMaker hashes into the cache key",
+            step.location,
+            "drop checkpoints=True (an interrupted job then restarts from the beginning) or "
+            "caching for this step",
+            severity="warning",
+            step=step.id,
+        )
+    ]
+
+
+def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
+    """``Target.check``: S3 locations, env names the definition reads as expressions (errors),
+    and notes where SageMaker does less than the user probably means (warnings)."""
+    out = jobs.s3_diagnostics(spec, config)
+    for step in spec.steps:
+        out += _env_diagnostics(step) + _retry_note(step) + _checkpoint_cache_note(step)
+    return out
+
+
 def _parameter(p: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"Name": p.name, "Type": _PARAM_TYPES[p.type]}
     if p.optional:
@@ -199,6 +286,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
                 for i in args.get("ProcessingInputs", [])
             }
             fields["spot"] = False
+            fields["role"] = args.get("RoleArn")
             kind = "processing job"
         elif step.get("Type") == "Training":
             alg = args.get("AlgorithmSpecification", {})
@@ -211,6 +299,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
                 for c in args.get("InputDataConfig", [])
             }
             fields["spot"] = bool(args.get("EnableManagedSpotTraining"))
+            fields["role"] = args.get("RoleArn")
             kind = "training job (spot)" if fields["spot"] else "training job"
         else:
             kind = f"{str(step.get('Type', '?')).lower()} step"
@@ -226,8 +315,41 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         p["Name"]: {"type": p.get("Type"), "default": p.get("DefaultValue")}
         for p in document.get("Parameters", [])
     }
-    name = document.get("PipelineExperimentConfig", {}).get("PipelineName", "pipeline")
-    return DocumentSummary("sagemaker", str(name), parameters, steps)
+    name = document.get("PipelineExperimentConfig", {}).get("PipelineName")
+    return DocumentSummary("sagemaker", str(name or pipeline_name(document)), parameters, steps)
+
+
+def pipeline_name(document: dict[str, Any]) -> str:
+    """The pipeline's name as its outputs spell it (``{root}/{pipeline}/`` before the execution
+    id: the definition carries no name field), or ``pipeline`` when no output says."""
+    for step in document.get("Steps", []):
+        for value in _joins(step.get("Arguments", {})):
+            for before, after in itertools.pairwise(value):
+                if after == {"Get": "Execution.PipelineExecutionId"} and isinstance(before, str):
+                    found = before.rstrip("/").rpartition("/")[2]
+                    if found:
+                        return found
+    return "pipeline"
+
+
+def _joins(value: Any) -> Iterator[list[Any]]:
+    if isinstance(value, dict):
+        join = value.get("Std:Join")
+        if isinstance(join, dict) and isinstance(join.get("Values"), list):
+            yield join["Values"]
+        for item in value.values():
+            yield from _joins(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _joins(item)
+
+
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the pipeline-definition validator (envelope, references,
+    every job request against botocore's model), as (step, problem) pairs."""
+    from . import sagemaker_validate
+
+    return [(p.step, f"{p.path}: {p.message}") for p in sagemaker_validate.validate_text(text)]
 
 
 TARGET = Target(
@@ -251,4 +373,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.sagemaker",
+    check=diagnostics,
+    document_kind="SageMaker pipeline definition",
+    validate_document=document_problems,
 )

@@ -3,25 +3,28 @@
 Checks the envelope, step names (unique, legal), ``DependsOn`` and ``Get`` references to steps
 and parameters, cycles, and every Processing/Training step's ``Arguments`` against botocore's
 model of the CreateProcessingJob / CreateTrainingJob request: types, required members, unknown
-keys, enums, min/max lengths and values, patterns. Expressions (``Get``, ``Std:Join``,
-``Std:JsonGet``, JSONata ``{% ... %}`` strings) are replaced by placeholders of the expected type,
-since their values exist only at run time. botocore is the ``aws`` extra, imported lazily.
+keys, enums, min/max lengths and values, patterns; plus the cross-field rule the model cannot
+state (a managed spot job's MaxWaitTimeInSeconds is at least its MaxRuntimeInSeconds).
+Expressions (``Get``, ``Std:Join``, ``Std:JsonGet``, JSONata ``{% ... %}`` strings) are replaced
+by placeholders of the expected type, since their values exist only at run time. The request
+models are botocore's, shipped as a slice (``_aws_models``), so the same checks run at compile
+time without the ``aws`` extra.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipecast.errors import MissingExtraError
+from . import _aws_models
 
 __all__ = ["Problem", "check_request", "validate_document", "validate_text"]
 
 _STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
 _OPERATIONS = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob"}
+DEFAULT_MAX_RUNTIME = 86400  # the service's MaxRuntimeInSeconds when a request leaves it out
 _NAME_MEMBERS = {"CreateProcessingJob": "ProcessingJobName", "CreateTrainingJob": "TrainingJobName"}
 
 
@@ -42,15 +45,6 @@ def _is_expression(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("{%") and value.endswith("%}")
 
 
-@functools.cache
-def _service_model(service: str = "sagemaker") -> Any:
-    try:
-        import botocore.session
-    except ImportError:
-        raise MissingExtraError("botocore", "aws") from None
-    return botocore.session.get_session().get_service_model(service)
-
-
 def check_request(
     operation: str,
     request: dict[str, Any],
@@ -61,23 +55,69 @@ def check_request(
 ) -> list[str]:
     """Problems of ``request`` against the botocore input shape of ``operation`` of ``service``.
 
-    The job name member is optional unless ``name_supplied`` (pipelines add it themselves).
-    ``pascal_case``: member names as Step Functions' AWS SDK integrations spell them
-    (``TaskToken`` for the API's ``taskToken``).
+    The shapes come from botocore's model through the slice ``_aws_models`` ships (so this
+    runs at compile time without botocore). The job name member is optional unless
+    ``name_supplied`` (pipelines add it themselves). ``pascal_case``: member names as Step
+    Functions' AWS SDK integrations spell them (``TaskToken`` for the API's ``taskToken``).
     """
-    model = _service_model(service).operation_model(operation).input_shape
+    shape = _aws_models.input_shape(service, operation)
+    if shape is None:
+        raise ValueError(f"no request model for {service}:{operation} in compilers/data")
     problems: list[str] = []
     skip = set() if name_supplied else {_NAME_MEMBERS.get(operation)}
-    _walk(model, request, "", problems, skip, pascal_case)
+    _walk(_aws_models.shapes(service), shape, request, "", problems, skip, pascal_case)
+    if service == "sagemaker" and operation == "CreateTrainingJob" and isinstance(request, dict):
+        problems += _spot_wait(request)
     return problems
+
+
+def _spot_wait(request: dict[str, Any]) -> list[str]:
+    """A rule botocore's model cannot state: a managed spot job needs a MaxWaitTimeInSeconds of
+    at least its MaxRuntimeInSeconds (default one day), or CreateTrainingJob refuses it."""
+    if request.get("EnableManagedSpotTraining") is not True:
+        return []
+    stopping = request.get("StoppingCondition")
+    stopping = stopping if isinstance(stopping, dict) else {}
+    wait = stopping.get("MaxWaitTimeInSeconds")
+    runtime = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+    if wait is None:
+        return ["/StoppingCondition: managed spot training needs MaxWaitTimeInSeconds"]
+    if _is_expression(wait) or _is_expression(runtime):
+        return []  # known only at run time
+    if isinstance(wait, int) and isinstance(runtime, int) and wait < runtime:
+        return [
+            f"/StoppingCondition/MaxWaitTimeInSeconds: {wait} is below MaxRuntimeInSeconds "
+            f"{runtime}; a spot job must be allowed to wait at least as long as it runs"
+        ]
+    return []
 
 
 def _member_name(name: str, pascal_case: bool) -> str:
     return name[:1].upper() + name[1:] if pascal_case else name
 
 
+_STRUCTURES: dict[tuple[int, str, bool], tuple[dict[str, str], tuple[str, ...]]] = {}
+
+
+def _structure(
+    table: dict[str, Any], name: str, pascal: bool
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A structure's members and required members by the names documents use (computed once
+    per shape: validating a 10,000-step document visits each shape thousands of times)."""
+    key = (id(table), name, pascal)  # the tables are cached for the process: ids stay unique
+    found = _STRUCTURES.get(key)
+    if found is None:
+        shape = table[name]
+        found = _STRUCTURES[key] = (
+            {_member_name(k, pascal): m for k, m in shape["members"].items()},
+            tuple(_member_name(r, pascal) for r in shape["required"]),
+        )
+    return found
+
+
 def _walk(
-    shape: Any,
+    table: dict[str, Any],
+    name: str,
     value: Any,
     path: str,
     out: list[str],
@@ -86,14 +126,15 @@ def _walk(
 ) -> None:
     if _is_expression(value):
         return  # typed placeholder: a run-time value of the expected type
-    kind = shape.type_name
+    shape = table[name]
+    kind = shape["type"]
     where = path or "/"
     if kind == "structure":
         if not isinstance(value, dict):
             out.append(f"{where}: expected an object, got {type(value).__name__}")
             return
-        members = {_member_name(k, pascal): m for k, m in shape.members.items()}
-        for required in (_member_name(r, pascal) for r in shape.required_members):
+        members, required_members = _structure(table, name, pascal)
+        for required in required_members:
             if required not in value and required not in skip:
                 out.append(f"{where}: missing required '{required}'")
         for key, item in value.items():
@@ -101,7 +142,7 @@ def _walk(
             if member is None:
                 out.append(f"{path}/{key}: unknown key (allowed: {', '.join(sorted(members))})")
                 continue
-            _walk(member, item, f"{path}/{key}", out, set(), pascal)
+            _walk(table, member, item, f"{path}/{key}", out, set(), pascal)
         return
     if kind == "list":
         if not isinstance(value, list):
@@ -109,7 +150,7 @@ def _walk(
             return
         _bounds(shape, len(value), where, out, "items")
         for i, item in enumerate(value):
-            _walk(shape.member, item, f"{path}/{i}", out, set(), pascal)
+            _walk(table, shape["member"], item, f"{path}/{i}", out, set(), pascal)
         return
     if kind == "map":
         if not isinstance(value, dict):
@@ -117,21 +158,21 @@ def _walk(
             return
         _bounds(shape, len(value), where, out, "entries")
         for key, item in value.items():
-            _walk(shape.key, key, f"{path}/{key}(key)", out, set(), pascal)
-            _walk(shape.value, item, f"{path}/{key}", out, set(), pascal)
+            _walk(table, shape["key"], key, f"{path}/{key}(key)", out, set(), pascal)
+            _walk(table, shape["value"], item, f"{path}/{key}", out, set(), pascal)
         return
     if kind == "string":
         if not isinstance(value, str):
             out.append(f"{where}: expected a string, got {value!r}")
             return
         _bounds(shape, len(value), where, out, "characters")
-        enum = shape.enum
+        enum = shape.get("enum")
         if enum and value not in enum:
             out.append(
                 f"{where}: {value!r} is not one of {', '.join(enum[:12])}"
                 f"{'…' if len(enum) > 12 else ''}"
             )
-        pattern = shape.metadata.get("pattern")
+        pattern = shape.get("pattern")
         if pattern and not re.search(pattern, value):
             out.append(f"{where}: {value!r} does not match {pattern}")
         return
@@ -149,8 +190,8 @@ def _walk(
         out.append(f"{where}: expected true or false, got {value!r}")
 
 
-def _bounds(shape: Any, n: int, where: str, out: list[str], unit: str) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+def _bounds(shape: dict[str, Any], n: int, where: str, out: list[str], unit: str) -> None:
+    low, high = shape.get("min"), shape.get("max")
     what = f"{n} {unit}".strip()
     if low is not None and n < low:
         out.append(f"{where}: {what} is below the minimum {low}")

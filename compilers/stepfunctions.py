@@ -8,15 +8,18 @@ that is not series-parallel runs as parallel chains whose cross edges are run-ti
 (``_sfn_handshakes``) instead of added waits. Each step is a ``.sync`` Task; its state carries only
 ``{"params": ..., "uris": ...}`` where ``uris`` holds the Training output prefixes (the service
 puts the job name in them), so payloads stay tiny. Processing output URIs are computed from the
-execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}``: legal,
-at most 63 characters, unique per execution and per retry. An unrecovered failure goes to a Fail
+execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}`` (a step
+id over 40 characters is shortened to 29 plus 12 hex of its hash): legal, at most 63 characters,
+unique per step, per execution and per retry. An unrecovered failure goes to a Fail
 state whose cause names the step.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import re
 import statistics
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +46,9 @@ __all__ = [
     "compile",
     "describe",
     "detect",
+    "document_problems",
     "job_name",
+    "parameter_defaults",
 ]
 
 RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
@@ -59,7 +64,22 @@ class _Expr:
 
 
 def _lit(text: str) -> str:
-    return json.dumps(text)
+    """A JSONata string literal evaluating to ``text`` exactly (JSON escapes; non-ASCII kept
+    as is, since some JSONata engines decode ``\\u`` surrogate pairs one half at a time)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def literal(text: str) -> str:
+    """``text`` as a field value that Step Functions hands over unchanged.
+
+    In a JSONata state a string that starts with ``{%`` and ends with ``%}`` is an expression,
+    so a user's string shaped like one would run (``{% $states.input %}`` would hand the job the
+    whole state). Any string containing either delimiter is written as an expression that
+    evaluates to the string literal instead; every other string stays as it is.
+    """
+    if "{%" in text or "%}" in text:
+        return "{% " + _lit(text) + " %}"
+    return text
 
 
 def _field(name: str) -> str:
@@ -92,9 +112,12 @@ class JsonataExpressions:
 
 
 def _finish(value: Any) -> Any:
-    """Replace expression fragments by ``{% ... %}`` strings, recursively."""
+    """Replace expression fragments by ``{% ... %}`` strings and protect literal strings
+    (:func:`literal`), recursively."""
     if isinstance(value, _Expr):
         return "{% " + value.text + " %}"
+    if isinstance(value, str):
+        return literal(value)
     if isinstance(value, dict):
         return {k: _finish(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -102,10 +125,29 @@ def _finish(value: Any) -> Any:
     return value
 
 
+JOB_STEP_PART = 42  # + "-" + 16 hex + "-" + retry count (at most 3 digits) = 63
+_VERBATIM_UP_TO = 40  # shorter than a hashed part, so the two kinds never coincide
+
+
+def job_step_part(step_id: str) -> str:
+    """The step's share of its job names: the id itself when it is at most 40 characters, else
+    its first 29 characters, ``-`` and 12 hex of sha256 of the whole id (42 characters).
+
+    Distinct ids give distinct parts: verbatim parts are shorter than hashed ones, and two long
+    ids sharing their first 29 characters differ in the hash of everything. Step ids are
+    ``[a-z0-9-]``, so the part is legal in a SageMaker job name.
+    """
+    if len(step_id) <= _VERBATIM_UP_TO:
+        return step_id
+    digest = hashlib.sha256(step_id.encode("utf-8")).hexdigest()[:12]
+    return f"{step_id[: JOB_STEP_PART - 13]}-{digest}"
+
+
 def job_name(step_id: str) -> _Expr:
-    """``{step[:40]}-{sha256(execution ARN)[:16]}-{retry}``: ≤ 63, legal, unique per retry."""
+    """``{step part}-{sha256(execution ARN)[:16]}-{retry}``: legal, at most 63 characters, and
+    unique per step, per execution and per retry (see :func:`job_step_part`)."""
     return _Expr(
-        f"{_lit(step_id[:40] + '-')} & $substring($hash($states.context.Execution.Id,"
+        f"{_lit(job_step_part(step_id) + '-')} & $substring($hash($states.context.Execution.Id,"
         f' "SHA-256"), 0, 16) & "-" & $string($states.context.State.RetryCount)'
     )
 
@@ -221,7 +263,7 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
         "Type": "Pass",
         "Comment": "merge parameter defaults into the execution input",
         "Output": '{% {"params": $merge(['
-        + json.dumps(defaults, sort_keys=True)
+        + json.dumps(defaults, sort_keys=True, ensure_ascii=False)
         + ', $states.input]), "uris": {}} %}',
     }
 
@@ -315,6 +357,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         if training:
             alg = args.get("AlgorithmSpecification", {})
             image, arguments = alg.get("TrainingImage"), alg.get("ContainerArguments", [])
+            command = alg.get("ContainerEntrypoint")
             instance = args.get("ResourceConfig", {}).get("InstanceType")
             inputs = {
                 c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
@@ -323,6 +366,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         else:
             app = args.get("AppSpecification", {})
             image, arguments = app.get("ImageUri"), app.get("ContainerArguments", [])
+            command = app.get("ContainerEntrypoint")
             instance = (
                 args.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceType")
             )
@@ -338,12 +382,47 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
             "retry": state.get("Retry"),
             "timeout": state.get("TimeoutSeconds"),
             "env": args.get("Environment", {}),
+            "role": args.get("RoleArn"),
+            "command": command,
         }
         steps[name] = StepSummary(
             name, "training job (spot)" if training else "processing job", fields
         )
     name = str(document.get("Comment", "")).removeprefix("pipecast pipeline ") or "state machine"
-    return DocumentSummary("stepfunctions", name, {}, steps)
+    return DocumentSummary("stepfunctions", name, parameter_defaults(document), steps)
+
+
+_DEFAULTS = re.compile(r"^\{% \{\"params\": \$merge\(\[(.*), \$states\.input\]\), ", re.S)
+
+
+def parameter_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    """The parameter defaults the ``start`` state merges into the execution input (a state
+    machine declares no parameters, so only those with a default are known)."""
+    start = document.get("States", {}).get(document.get("StartAt", ""), {})
+    found = _DEFAULTS.match(str(start.get("Output", "")))
+    if found is None:
+        return {}
+    try:
+        defaults = json.loads(found.group(1))
+    except ValueError:
+        return {}
+    if not isinstance(defaults, dict):
+        return {}
+    return {k: {"default": v} for k, v in defaults.items()}
+
+
+_STATE = re.compile(r"/States/([^/]+)")
+
+
+def document_problems(text: str) -> list[tuple[str | None, str]]:
+    """``Target.validate_document``: the ASL validator (structure, numeric limits, every job
+    request against botocore's model), as (state, problem) pairs; a job's state is its step."""
+    from . import stepfunctions_validate
+
+    return [
+        ((_STATE.findall(p.path) or [None])[-1], str(p))
+        for p in stepfunctions_validate.validate_text(text)
+    ]
 
 
 TARGET = Target(
@@ -377,4 +456,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.stepfunctions",
+    check=jobs.s3_diagnostics,
+    document_kind="Step Functions state machine",
+    validate_document=document_problems,
 )

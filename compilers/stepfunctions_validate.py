@@ -5,8 +5,10 @@ is the always-available guard in the product itself: ``pipecast deploy`` refuses
 that fails it. It checks the envelope, every state's fields for its type and query language, that
 every ``Next``/``Default``/``Catch`` target exists in its scope, that state names are unique across
 the whole machine and at most 80 characters, that every state is reachable, Retry/Catch shapes,
-and (when botocore is installed) every SageMaker Task's ``Arguments`` against the
-CreateProcessingJob / CreateTrainingJob request model, and every S3 / Step Functions AWS SDK Task's
+the numeric limits (seconds and attempts at most 99,999,999),
+and every SageMaker Task's ``Arguments`` against botocore's
+CreateProcessingJob / CreateTrainingJob request model (with its spot rule: the wait covers the
+runtime), and every S3 / Step Functions AWS SDK Task's
 (the handshakes of ``layout = "exact"``) against its operation's request model.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_NAME", "Problem", "validate_document", "validate_text"]
+__all__ = ["MAX_NAME", "MAX_WHOLE", "Problem", "validate_document", "validate_text"]
 
 MAX_NAME = 80
 _TYPES = {"Task", "Parallel", "Map", "Pass", "Wait", "Choice", "Succeed", "Fail"}
@@ -45,9 +47,10 @@ class Problem:
 
 def validate_text(text: str) -> list[Problem]:
     """Parse and validate; a document over 1 MB or not JSON is one problem."""
-    from .stepfunctions import TARGET  # the size limit is declared once, by the target
+    from . import load_target  # the size limit is declared once, by the target
 
-    size, limit = len(text.encode("utf-8")), TARGET.limits.max_document_bytes
+    size = len(text.encode("utf-8"))
+    limit = load_target("stepfunctions").limits.max_document_bytes
     if limit is not None and size > limit:
         return [Problem("/", f"definition is {size:,} bytes; Step Functions accepts {limit:,}")]
     try:
@@ -173,10 +176,26 @@ def _state(
     return problems
 
 
+# the largest value Step Functions accepts for its whole-second and count fields (ASL spec:
+# "a positive integer, at most 99999999")
+MAX_WHOLE = 99_999_999
+_STATE_LIMITS = ("TimeoutSeconds", "HeartbeatSeconds")
+_RETRY_LIMITS = ("IntervalSeconds", "MaxDelaySeconds")  # MaxAttempts: checked below
+
+
+def _limits(node: dict[str, Any], keys: tuple[str, ...], at: str) -> list[Problem]:
+    return [
+        Problem(f"{at}/{key}", f"{node[key]:,} is above the maximum {MAX_WHOLE:,}")
+        for key in keys
+        if isinstance(node.get(key), int) and node[key] > MAX_WHOLE
+    ]
+
+
 def _retry_catch(state: dict[str, Any], where: str) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _limits(state, _STATE_LIMITS, where)
     for i, rule in enumerate(state.get("Retry", []) or []):
         at = f"{where}/Retry/{i}"
+        problems += _limits(rule, _RETRY_LIMITS, at)
         if not isinstance(rule.get("ErrorEquals"), list) or not rule.get("ErrorEquals"):
             problems.append(Problem(at, "ErrorEquals must be a non-empty list"))
         attempts = rule.get("MaxAttempts", 3)
@@ -208,10 +227,8 @@ def _task(state: dict[str, Any], where: str) -> list[Problem]:
     if checked is None or not isinstance(arguments, dict):
         return []
     service, operation = checked
-    try:
-        from pipecast.compilers.sagemaker_validate import check_request
-    except ImportError:  # botocore (the aws extra) not installed: structure checks only
-        return []
+    from pipecast.compilers.sagemaker_validate import check_request
+
     problems = check_request(
         operation, arguments, service=service, pascal_case=service != "sagemaker"
     )

@@ -257,6 +257,13 @@ class Target:
     place: Callable[[PipelineSpec], Placement] | None = None
     check: Callable[[PipelineSpec, Config], list[Diagnostic]] | None = None
     review: ReviewHooks | None = None
+    # the document checks ``deploy`` runs (service limits, API models), which ``compile`` and
+    # ``validate`` run too: compiled text → (step id or None, problem) pairs
+    validate_document: Callable[[str], list[tuple[str | None, str]]] | None = None
+    # False: only ``validate --document`` runs them (a document the target's own SDK wrote, with
+    # nothing deployed by pipecast, where they would repeat the SDK's work at its cost)
+    validate_on_compile: bool = True
+    document_kind: str = "document"  # what users call this target's documents, for messages
     deploy: str | None = None
     extra: str | None = None  # optional dependency group this target needs
     extra_module: str | None = None  # a module whose absence means the extra is missing

@@ -68,12 +68,24 @@ class Resources:
 
 @dataclass(frozen=True)
 class Spot:
-    """Run on spot capacity, waiting at most ``max_wait`` in total (queueing plus running)."""
+    """Run on spot capacity, waiting at most ``max_wait`` in total (queueing plus running).
+
+    ``checkpoints=True`` gives the job a checkpoint folder (``/opt/ml/checkpoints`` on SageMaker,
+    synced to ``{run}/{step}/_checkpoints/``) so an interrupted job resumes where it stopped.
+    Off by default: the folder is run-scoped, and SageMaker hashes ``CheckpointConfig`` into a
+    step's cache key, so a cached step with checkpoints never hits (a compile warning says so).
+    """
 
     max_wait: str | int = "2h"
+    checkpoints: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "max_wait", parse_duration(self.max_wait, "Spot.max_wait"))
+        if not isinstance(self.checkpoints, bool):
+            raise _fail(
+                f"Spot.checkpoints must be True or False, got {self.checkpoints!r}",
+                "e.g. Spot(max_wait='2h', checkpoints=True)",
+            )
 
     @property
     def max_wait_seconds(self) -> int:
@@ -81,7 +93,7 @@ class Spot:
 
     def to_spec(self) -> SpotSpec:
         """The IR's plain-number form."""
-        return SpotSpec(self.max_wait_seconds)
+        return SpotSpec(self.max_wait_seconds, self.checkpoints)
 
 
 @dataclass(frozen=True)

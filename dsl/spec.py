@@ -164,6 +164,7 @@ class SpotSpec:
     """Run on spot capacity, waiting at most ``max_wait_seconds`` (queueing plus running)."""
 
     max_wait_seconds: int
+    checkpoints: bool = False  # a checkpoint folder synced to the run (SageMaker spot jobs)
 
 
 @dataclass(frozen=True)
@@ -617,6 +618,8 @@ class StepSpec:
             }
         if self.spot is not None:
             out["spot"] = {"max_wait_seconds": self.spot.max_wait_seconds}
+            if self.spot.checkpoints:  # absent when off: IR documents without it are unchanged
+                out["spot"]["checkpoints"] = True
         if self.retry is not None:
             out["retry"] = {
                 "max_attempts": self.retry.max_attempts,
@@ -649,7 +652,9 @@ class StepSpec:
             ),
             after=tuple(data.get("after", ())),
             resources=None if res is None else _resources_from_dict(res),
-            spot=None if spot is None else SpotSpec(spot["max_wait_seconds"]),
+            spot=None
+            if spot is None
+            else SpotSpec(spot["max_wait_seconds"], spot.get("checkpoints", False)),
             retry=None
             if retry is None
             else RetrySpec(retry["max_attempts"], retry["backoff_seconds"], retry["backoff_rate"]),

@@ -38,7 +38,8 @@ def video_analysis(video_uri: str, fps: float = 5.0, threshold: float = 0.5):
     detections = (
         detect_objects(frames=frames.outputs["frames"], threshold=threshold)
         .set_resources(Resources(cpu=4, memory="16GiB", gpu=1))
-        .set_spot(Spot(max_wait="3h"))
+        # the detector resumes from its checkpoints when spot capacity is reclaimed
+        .set_spot(Spot(max_wait="3h", checkpoints=True))
         .set_retry(Retry(max_attempts=3, backoff="1m"))
     )
     tracks = track_objects(detections=detections.output).set_name("track")

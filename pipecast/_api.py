@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pipecast.config import Config
     from pipecast.dsl import Pipeline, PipelineSpec
 
-__all__ = ["compile", "compile_spec", "paused_gc", "resolve_targets"]
+__all__ = ["compile", "compile_spec", "document_diagnostics", "paused_gc", "resolve_targets"]
 
 
 @contextlib.contextmanager
@@ -88,8 +88,47 @@ def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document
             ],
             pipeline=spec.name,
         )
+    refused = document_diagnostics(spec, target, document.text)
+    if refused:
+        raise PipelineError(refused, pipeline=spec.name)
     notes = tuple(w.format() for w in checked.warnings) + document.notes
     return Document(document.target, document.text, document.suffix, notes)
+
+
+# what to change in the pipeline when the service's model refuses a field (first match wins)
+_DOCUMENT_HINTS = (
+    ("MaxRuntimeInSeconds", "shorten .set_timeout(...) (or timeout= on the component)"),
+    ("Environment", "keep .set_env(...) names and values short; pass large data as an input"),
+    ("S3Uri", "inputs and outputs are S3 URIs: check dsl.importer(uri=...) and artifact_root"),
+    (
+        "/Retry/",
+        "check .set_retry(Retry(...)): its backoff is a number of seconds the service caps",
+    ),
+    ("TimeoutSeconds", "shorten .set_timeout(...) (or timeout= on the component)"),
+)
+
+
+def document_diagnostics(spec: PipelineSpec, target: Target, text: str) -> list[Diagnostic]:
+    """The checks ``deploy`` runs on a compiled document (``Target.validate_document``: service
+    limits, API models), as PC013 diagnostics at the step's line: what validates deploys."""
+    if target.validate_document is None or not target.validate_on_compile:
+        return []
+    steps = {s.id: s for s in spec.steps}
+    out = []
+    for step_id, problem in target.validate_document(text):
+        step = steps.get(step_id) if step_id else None
+        hint = next((h for key, h in _DOCUMENT_HINTS if key in problem), None)
+        where = f"step '{step.id}': " if step else ""
+        out.append(
+            Diagnostic(
+                "PC013",
+                f"{where}the {target.name} service would refuse this document: {problem}",
+                (step.location if step else None) or spec.location,
+                hint or "pipecast deploy refuses documents that fail this check",
+                step=step.id if step else None,
+            )
+        )
+    return out
 
 
 def compile(

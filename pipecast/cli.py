@@ -161,6 +161,8 @@ def compile(
 
 
 def _is_stale(path: Path, text: str, target: str) -> bool:
+    """Compare the file on disk with the compiled text through the review engine (the one
+    behind ``diff`` and ``plan``); any byte that differs makes the file stale."""
     try:
         old = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -169,31 +171,25 @@ def _is_stale(path: Path, text: str, target: str) -> bool:
     if old == text:
         click.echo(f"up to date: {path}", err=True)
         return False
-    click.echo(f"stale: {path} differs from what the pipeline compiles to:", err=True)
     from pipecast._cli_review import semantic_diff_text
-    from pipecast.errors import DocumentError
+    from pipecast.errors import PipecastError
 
     try:
         equal, rendered = semantic_diff_text(
             old, text, "text", f"{path} (on disk)", f"{path} (compiled)", target
         )
-    except DocumentError:
-        equal, rendered = False, ""
-    if rendered and not equal:
-        click.echo(rendered, err=True, nl=False)
+    except PipecastError as exc:
+        click.echo(f"stale: {path} is not a readable {target} document ({exc})", err=True)
         return True
-    import difflib  # same steps and settings, other bytes (or unreadable): show the lines
-
-    diff = difflib.unified_diff(
-        old.splitlines(),
-        text.splitlines(),
-        f"{path} (on disk)",
-        f"{path} (compiled)",
-        lineterm="",
-        n=2,
-    )
-    for line in list(diff)[:200]:
-        click.echo(line, err=True)
+    if equal:
+        click.echo(
+            f"stale: {path} is the same document written differently (key order or "
+            "formatting); rerun the same command without --check to rewrite it",
+            err=True,
+        )
+        return True
+    click.echo(f"stale: {path} differs from what the pipeline compiles to:", err=True)
+    click.echo(rendered, err=True, nl=False)
     return True
 
 
@@ -202,7 +198,8 @@ def _is_stale(path: Path, text: str, target: str) -> bool:
 @click.option(
     "--document",
     type=click.Path(dir_okay=False),
-    help="validate a compiled SageMaker pipeline definition (any origin) instead of a REF",
+    help="validate a compiled document (SageMaker, Step Functions or Kubeflow; any origin) "
+    "instead of a REF",
 )
 @click.option(
     "--target",
@@ -225,26 +222,17 @@ def validate(
 ) -> None:
     """Check a pipeline for TARGET(s) without writing anything; list every problem.
 
-    With --document FILE, check a SageMaker pipeline definition instead (envelope, references,
-    cycles, and every job request against botocore's service model).
+    With --document FILE, check a compiled document instead, with the checks deploy runs: a
+    SageMaker definition (envelope, references, cycles, every job request against botocore's
+    service model), a Step Functions state machine (ASL structure and limits, every job request),
+    a Kubeflow pipeline (kfp's own loader). The target is read from the document.
     """
     from pipecast._api import compile_spec, resolve_targets
     from pipecast._loader import load_pipeline
-    from pipecast.errors import DocumentError, PipelineError
+    from pipecast.errors import PipelineError
 
     if document is not None:
-        from pipecast.compilers.sagemaker_validate import validate_text
-
-        try:
-            text = Path(document).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DocumentError(f"{document}: cannot read: {exc}") from None
-        problems = validate_text(text)
-        if problems:
-            raise DocumentError(
-                f"{document}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems)
-            )
-        click.echo(f"ok: {document} is a valid SageMaker pipeline definition")
+        _validate_document(document, None if target == "all" else target)
         return
     if ref is None:
         raise UsageError("give a pipeline REF, or --document FILE")
@@ -267,6 +255,29 @@ def validate(
     if failures:
         raise PipecastError("\n".join(failures))
     click.echo(f"ok: pipeline '{name}' is valid for {', '.join(ok)}")
+
+
+def _validate_document(path: str, target: str | None) -> None:
+    """``validate --document``: the target's document checks (the ones deploy runs)."""
+    from pipecast._cli_review import read_document
+    from pipecast.compilers import diff, load_target
+    from pipecast.errors import DocumentError
+
+    text = read_document(path)
+    found = diff.detect_target(diff.load_document(text, path), path)
+    if target is not None and target != found:
+        raise UsageError(f"{path} is a {found} document, not {target}")
+    checker = load_target(found).validate_document
+    if checker is None:
+        raise UsageError(f"{path}: {found} documents have no document checks; validate the REF")
+    problems = [f"step '{step}': {p}" if step else p for step, p in checker(text)]
+    kind = load_target(found).document_kind
+    if problems:
+        raise DocumentError(
+            f"{path}: {len(problems)} problem(s) in this {kind}:\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
+    click.echo(f"ok: {path} is a valid {kind}")
 
 
 @cli.command()

@@ -11,6 +11,8 @@ The hierarchy::
     ├── ParameterError             a run parameter is unknown, missing or mistyped (-p NAME=VALUE)
     ├── DeployError                an AWS call failed (credentials, access, throttling, ...)
     ├── MissingExtraError          an optional dependency is not installed (one-line install hint)
+    ├── RunError                   a local run cannot go on: a path escapes its folder, an unknown
+    │                              run id, impossible resources (a Diagnostic with a PC2xx code)
     └── UsageError                 wrong command-line usage (exit code 2)
 
 A :class:`Diagnostic` is the unit of reporting: a stable code, a message saying what was expected
@@ -39,6 +41,7 @@ __all__ = [
     "ParameterError",
     "PipecastError",
     "PipelineError",
+    "RunError",
     "Severity",
     "SourceLocation",
     "UsageError",
@@ -61,6 +64,7 @@ CODES: dict[str, str] = {
     "PC010": "an image is missing or has no tag or digest (':latest' is a warning)",
     "PC011": "a bad value (an environment variable name, a flag)",
     "PC012": "an env name that looks like a secret (a warning: values are stored in plain text)",
+    "PC013": "a compiled document fails the checks deploy runs (service limits, API models)",
     "PC020": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
     "PC021": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
     "PC022": "dsl.Collected of an output that is not produced in a loop",
@@ -85,6 +89,10 @@ CODES: dict[str, str] = {
     "PC127": "a pipeline was called directly instead of compiled or run",
     "PC128": "a @dsl.component lives in a file no image can import (not a module name)",
     "PC140": "a control-flow construct was used wrongly (Elif without If, no comparison, ...)",
+    "PC201": "a path taken from data (a manifest entry, an S3 key) would leave its folder",
+    "PC202": "an input holds a symlink that points out of its folder",
+    "PC203": "an unknown --resume run id",
+    "PC204": "impossible resources or capacity for a local run",
 }
 
 # codes no longer emitted → the code of the same rule (the DSL's binding checks once had their
@@ -202,6 +210,27 @@ class MissingExtraError(PipecastError):
 
     def __init__(self, module: str, extra: str) -> None:
         super().__init__(f"this needs the '{module}' package: pip install 'pipecast[{extra}]'")
+
+
+class RunError(PipecastError):
+    """A local run refused to start or go on; carries one Diagnostic (code PC2xx)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: SourceLocation | None = None,
+        step: str | None = None,
+    ) -> None:
+        self.diagnostic = Diagnostic(
+            code=code, message=message, location=location, hint=hint, step=step
+        )
+        super().__init__(self.diagnostic.format())
+
+    def render(self) -> str:
+        return str(self)
 
 
 class UsageError(PipecastError):

@@ -12,7 +12,6 @@ function (a fake, say) writes itself.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
@@ -136,20 +135,42 @@ def _interface_kinds(comp: Any) -> dict[str, Kind]:
     return kinds
 
 
+def _parse_pairs(tokens: Sequence[str], names: Sequence[str], prog: str) -> dict[str, str]:
+    """Read ``--name value`` pairs as the compilers write them: the token after a known flag is
+    its value whatever it looks like, so a string such as ``-x`` or ``--y`` stays literal (an
+    option parser would take it for a flag). ``--name=value`` is accepted too."""
+    known = set(names)
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        flag = tokens[i]
+        name, eq, inline = flag[2:].partition("=") if flag.startswith("--") else ("", "", "")
+        if name not in known:
+            choices = ", ".join(f"--{n}" for n in names) or "none"
+            sys.stderr.write(f"{prog}: unexpected argument {flag!r} (known: {choices})\n")
+            sys.exit(2)
+        if eq:
+            values[name] = inline
+            i += 1
+            continue
+        if i + 1 >= len(tokens):
+            sys.stderr.write(f"{prog}: {flag} needs a value\n")
+            sys.exit(2)
+        values[name] = tokens[i + 1]
+        i += 2
+    return values
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         sys.exit("usage: python -m pipecast.runtime module:function --name value ...")
     func = resolve_function(args[0])
-    parser = argparse.ArgumentParser(prog=f"pipecast.runtime {args[0]}")
     import inspect
 
     names = [*inspect.signature(func).parameters]
     names += [n for n, _ in return_fields(typing.get_type_hints(func).get("return"))]
-    for name in names:
-        parser.add_argument(f"--{name}", dest=name)
-    parsed = vars(parser.parse_args(args[1:]))
-    call_component(func, {k: v for k, v in parsed.items() if v is not None})
+    call_component(func, _parse_pairs(args[1:], names, f"pipecast.runtime {args[0]}"))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from meaning import check_all
 
 from pipecast._api import compile_spec, resolve_targets
 from pipecast.config import Config, load_config
@@ -61,11 +63,16 @@ def refused_features(example: Path, target: str) -> list[str]:
     return []
 
 
-def compile_text(pipeline: Any, target: str, config: Config | None = None) -> str:
-    """Compile a ``dsl.Pipeline`` (or spec) in-process and return the document text."""
+def compile_document(pipeline: Any, target: str, config: Config | None = None) -> Any:
+    """Compile a ``dsl.Pipeline`` (or spec) in-process: the ``Document`` (text and notes)."""
     spec = getattr(pipeline, "spec", pipeline)
     (t,), _ = resolve_targets(target)
-    return compile_spec(spec, t, config or EXAMPLE_CONFIG).text
+    return compile_spec(spec, t, config or EXAMPLE_CONFIG)
+
+
+def compile_text(pipeline: Any, target: str, config: Config | None = None) -> str:
+    """Compile a ``dsl.Pipeline`` (or spec) in-process and return the document text."""
+    return str(compile_document(pipeline, target, config).text)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ def expect(pipeline: Any, config: Config | None = None, **per_target: Any) -> di
     """Table-driven check: for each ``target=expectation``:
 
     - ``Unsupported(code, contains)``: compiling fails with that code;
+    - a list of ``meaning`` checks (``at``/``doc``/``holds``): each must hold on the document
+      compiled here, in the test (never on a committed golden);
     - a callable: called with the compiled text (assert inside it);
     - ``True``: compiles without error.
     Returns the compiled texts by target.
@@ -97,7 +106,9 @@ def expect(pipeline: Any, config: Config | None = None, **per_target: Any) -> di
             continue
         text = compile_text(pipeline, target, config)
         texts[target] = text
-        if callable(expectation):
+        if isinstance(expectation, (list, tuple)):
+            check_all(target, text, expectation)
+        elif callable(expectation):
             expectation(text)
         else:
             assert expectation is True
@@ -144,3 +155,12 @@ def write_pipeline(tmp_path: Path, body: str, name: str = "pipe.py") -> Path:
 
 
 ExpectFn = Callable[[str], None]
+
+
+def job_step_part(step_id: str) -> str:
+    """The documented job-name prefix of a step on the AWS targets: the id itself up to 40
+    characters, else its first 29, ``-`` and 12 hex of the id's sha256 (distinct ids never share
+    a job name). Computed here, independently of the compiler."""
+    if len(step_id) <= 40:
+        return step_id
+    return step_id[:29] + "-" + hashlib.sha256(step_id.encode()).hexdigest()[:12]

@@ -6,11 +6,19 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import EXAMPLES, ROOT, available_targets, run_cli, write_pipeline
+from helpers import (
+    EXAMPLE_CONFIG,
+    EXAMPLES,
+    ROOT,
+    available_targets,
+    compile_text,
+    load_example,
+    run_cli,
+    write_pipeline,
+)
 
 from pipecast.schemas import load_schema
 
@@ -50,11 +58,20 @@ def test_compile_ir_to_stdout_validates_against_the_schema():
 
 
 def test_compile_all_writes_every_available_target(tmp_path):
+    from pipecast.compilers import load_target
+
     result = run_cli("compile", FLAGSHIP, "--target", "all", "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
+    targets = available_targets()
+    assert {"ir", "sagemaker", "stepfunctions", "kubeflow"} <= set(targets)  # the dev install
+    expected = {f"video-analysis.{load_target(t).suffix}": t for t in targets}
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert "video-analysis.ir.json" in written
-    assert not [p for p in written if p.endswith(".tmp")]
+    assert written == sorted(expected), "exactly one file per target, no temporary leftovers"
+    pipeline = load_example("video_analysis")
+    for name, target in expected.items():
+        on_disk = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert on_disk == compile_text(pipeline, target), f"{name} differs from compiling {target}"
+        assert f"wrote {tmp_path / 'out' / name}" in result.stderr
 
 
 @pytest.mark.parametrize(("typo", "meant"), [("alll", "all"), ("irr", "ir")])
@@ -142,6 +159,7 @@ def test_module_reference(tmp_path):
         "compile", "mypipes:good", "--target", "ir", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}
     )
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["name"] == "good"
 
 
 def test_ir_json_is_a_valid_ref(tmp_path):
@@ -264,9 +282,12 @@ def test_cli_does_not_import_heavy_sdks():
     from pipecast.compilers import load_target
 
     light = [t for t in available_targets() if load_target(t).extra_module is None]
+    assert {"ir", "sagemaker", "stepfunctions"} <= set(light)
+    # main() always ends in sys.exit: record each code, so a failed compile (which would import
+    # less) cannot pass unnoticed
     calls = "".join(
         f"try:\n    main(['compile', {FLAGSHIP!r}, '--target', {t!r}])\n"
-        "except SystemExit:\n    pass\n"
+        f"except SystemExit as exc:\n    print('EXIT', {t!r}, exc.code, file=sys.stderr)\n"
         for t in light
     )
     code = (
@@ -275,30 +296,31 @@ def test_cli_does_not_import_heavy_sdks():
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert "HEAVY []" in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert [x for x in lines if x.startswith("EXIT ")] == [f"EXIT {t} 0" for t in light], lines
+    assert lines[-1] == "HEAVY []", result.stderr
+    pipeline = load_example("video_analysis")
+    assert result.stdout == "".join(compile_text(pipeline, t) for t in light)
 
 
 def test_help_does_not_import_heavy_sdks_or_networkx():
     code = (
         "import sys; from pipecast.cli import main\ntry:\n    main(['--help'])\n"
-        "except SystemExit:\n    pass\n"
+        "except SystemExit as exc:\n    print('EXIT', exc.code, file=sys.stderr)\n"
         "print('LOADED', sorted(m for m in ('kfp', 'boto3', 'networkx', 'jsonschema') "
         "if m in sys.modules), file=sys.stderr)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "LOADED []" in result.stderr, result.stderr
+    assert result.stderr.splitlines() == ["EXIT 0", "LOADED []"], result.stderr
+    assert "Usage: pipecast" in result.stdout and "compile" in result.stdout
 
 
-def test_python_api_returns_exactly_what_the_cli_writes(tmp_path):
-    from helpers import load_example
-
+@pytest.mark.parametrize("target", ["ir", "sagemaker"])
+def test_python_api_returns_exactly_what_the_cli_writes(target):
     import pipecast
 
-    text = pipecast.compile(load_example("video_analysis"), "ir")
-    result = run_cli("compile", FLAGSHIP, "--target", "ir")
-    assert text == result.stdout
-    assert (
-        pipecast.compile(load_example("video_analysis"), "ir", config={"artifact_root": "s3://b/p"})
-        == text
-    )
-    assert Path(FLAGSHIP).is_file()
+    result = run_cli("compile", FLAGSHIP, "--target", target)
+    assert result.returncode == 0, result.stderr
+    # both find examples/pipecast.toml beside the pipeline file (sagemaker needs its role_arn)
+    assert pipecast.compile(load_example("video_analysis"), target) == result.stdout
+    assert result.stdout == compile_text(load_example("video_analysis"), target, EXAMPLE_CONFIG)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 import pytest
 from helpers import load_example
 
@@ -210,6 +213,7 @@ def test_duplicate_step_ids_name_both_places():
 def test_bad_units_are_definition_errors_at_the_call(make, fragment):
     with pytest.raises(DefinitionError) as info:
         make()
+    assert info.value.diagnostic.code == "PC101"
     assert fragment in str(info.value)
     assert info.value.diagnostic.location.file.endswith("test_dsl.py")
 
@@ -237,25 +241,25 @@ def test_durations(text, expected):
 
 
 def test_bad_step_name_and_instance_type():
-    with pytest.raises(PipelineError, match="step id 'Bad_Name' is not valid"):
+    @dsl.pipeline(name="p")
+    def p():
+        produce().set_name("Bad_Name")
 
-        @dsl.pipeline(name="p")
-        def p():
-            produce().set_name("Bad_Name")
+    (d,) = _errors(p)
+    assert d.code == "PC124" and "step id 'Bad_Name' is not valid" in d.message
 
-        _ = p.spec
-    with pytest.raises(PipelineError, match="not an ml"):
+    @dsl.pipeline(name="q")
+    def q():
+        produce().set_instance_type("g5.xlarge")
 
-        @dsl.pipeline(name="q")
-        def q():
-            produce().set_instance_type("g5.xlarge")
-
-        _ = q.spec
+    (d,) = _errors(q)
+    assert d.code == "PC125" and "not an ml" in d.message
 
 
 def test_component_called_outside_pipeline():
-    with pytest.raises(DefinitionError, match="called outside a pipeline"):
+    with pytest.raises(DefinitionError, match="called outside a pipeline") as info:
         produce()
+    assert info.value.diagnostic.code == "PC102"
 
 
 @pytest.mark.parametrize(
@@ -271,22 +275,25 @@ def test_component_called_outside_pipeline():
 def test_bad_component_signatures(source, fragment):
     namespace = {"Dataset": Dataset, "Input": Input}
     exec(source, namespace)
-    with pytest.raises(DefinitionError, match=fragment.replace("*", r"\*")):
+    with pytest.raises(DefinitionError, match=fragment.replace("*", r"\*")) as info:
         dsl.container_component(image=IMG, command=["run"])(namespace["f"])
+    assert info.value.diagnostic.code == "PC105"
 
 
 def test_argument_template_placeholders_are_checked():
     def f(frames: Input[Dataset], out: Output[Dataset], t: float = 0.5):
         """x"""
 
-    with pytest.raises(DefinitionError, match="did you mean 'frames'"):
+    with pytest.raises(DefinitionError, match="did you mean 'frames'") as info:
         dsl.container_component(
             image=IMG, command=["r"], args=[dsl.input_path("frame"), dsl.output_path("out")]
         )(f)
-    with pytest.raises(DefinitionError, match="never pass 't'"):
+    assert info.value.diagnostic.code == "PC106"
+    with pytest.raises(DefinitionError, match="never pass 't'") as info:
         dsl.container_component(
             image=IMG, command=["r"], args=[dsl.input_path("frames"), dsl.output_path("out")]
         )(f)
+    assert info.value.diagnostic.code == "PC106"
     comp = dsl.container_component(
         image=IMG,
         command=["r"],
@@ -338,13 +345,14 @@ def test_constants_and_defaults_are_bound():
 
 def test_spec_is_frozen():
     spec = load_example("video_analysis").spec
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.name = "other"  # type: ignore[misc]
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.steps[0].id = "x"  # type: ignore[misc]
+    assert type(spec.steps) is tuple and type(spec.parameters) is tuple  # no list to mutate
 
 
-def test_python_component_records_its_function():
+def test_python_component_records_its_function(tmp_path):
     @dsl.component(image="python:3.11-slim")
     def add(a: int, b: int, out: Output[Dataset]):
         """Add."""
@@ -355,13 +363,15 @@ def test_python_component_records_its_function():
         ":test_python_component_records_its_function.<locals>.add"
     )
     assert add.spec.command[:3] == ("python", "-m", "pipecast.runtime")
-    assert add.python_func is not None
+    add.python_func(2, 3, SimpleNamespace(path=str(tmp_path)))  # the user's own body runs
+    assert (tmp_path / "sum.txt").read_text() == "5"
 
 
 def test_pipeline_cannot_be_called_directly():
     pipeline = load_example("video_analysis")
-    with pytest.raises(DefinitionError, match="called directly"):
+    with pytest.raises(DefinitionError, match="called directly") as info:
         pipeline()
+    assert info.value.diagnostic.code == "PC127"
 
 
 def test_with_image_keeps_the_interface_and_changes_only_the_image():
@@ -405,24 +415,25 @@ def test_with_image_both_variants_in_one_pipeline_need_a_name():
         track_objects(detections=d.output)
         pinned(detections=d.output)
 
-    with pytest.raises(PipelineError, match="two different components are named 'track-objects'"):
-        clash.spec  # noqa: B018
+    (d,) = _errors(clash)
+    assert d.code == "PC126" and "two different components are named 'track-objects'" in d.message
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "fragment"),
+    ("kwargs", "code", "fragment"),
     [
-        ({"image": ""}, "image must be a non-empty string"),
-        ({"image": "a b"}, "without spaces"),
-        ({"image": "x:1", "command": "python -m x"}, "command must be a non-empty list"),
-        ({"image": "x:1", "name": "Bad_Name"}, "component name 'Bad_Name' is not valid"),
+        ({"image": ""}, "PC103", "image must be a non-empty string"),
+        ({"image": "a b"}, "PC103", "without spaces"),
+        ({"image": "x:1", "command": "python -m x"}, "PC103", "command must be a non-empty list"),
+        ({"image": "x:1", "name": "Bad_Name"}, "PC104", "component name 'Bad_Name' is not valid"),
     ],
 )
-def test_with_image_misuse(kwargs, fragment):
+def test_with_image_misuse(kwargs, code, fragment):
     from pipecast.components.summarize import summarize
 
     with pytest.raises(DefinitionError, match=fragment) as info:
         summarize.with_image(**kwargs)
+    assert info.value.diagnostic.code == code
     assert info.value.diagnostic.location.file.endswith("test_dsl.py")
 
 

@@ -92,13 +92,14 @@ def test_cycle_is_named_with_the_users_line():
     assert d.code == "PC001"
     assert "node → sink → sink-2 → node" in d.message
     assert d.location.file.endswith("test_graph.py")
-    assert "hint" in d.format()
+    assert d.hint and d.format().endswith(f"\n  hint: {d.hint}")
 
 
 def test_self_dependency_is_a_cycle():
     spec = spec_from_edges(2, [(0, 1), (1, 1)])
-    with pytest.raises(PipelineError, match="cycle: s1 → s1"):
+    with pytest.raises(PipelineError) as info:
         graph.check(spec)
+    assert [(d.code, d.message) for d in info.value.diagnostics] == [("PC001", "cycle: s1 → s1")]
 
 
 def test_all_problems_are_reported_together():
@@ -209,9 +210,47 @@ def test_capabilities_and_limits_come_from_target_data():
     assert step_named and "compile for a target that supports it" in step_named[0].hint
 
 
+@dsl.component(image=IMG)
+def py_node(out: Output[Dataset]):
+    """A Python step (the python_components feature)."""
+
+
+@dsl.pipeline(name="every-feature")
+def every_feature(uri: str = "s3://b/list.json"):
+    """One use of each feature in FEATURES, so a target missing any of them refuses it."""
+    manifest = dsl.importer(uri=uri, artifact_type=Dataset, manifest=True)
+    (
+        sink(data=manifest.output)
+        .set_resources(Resources(cpu=4, memory="16GiB", gpu=1, disk="50GiB"))
+        .set_spot(Spot("2h"))
+        .set_timeout("1h")
+        .set_retry(dsl.Retry(3))
+        .set_env(MODE="fast")
+        .set_caching(True, "1d")
+        .set_instance_type("ml.g5.2xlarge")
+    )
+    py_node()
+
+
 def test_ir_target_accepts_everything_the_dsl_can_express():
-    for name in ("video_analysis", "multi_camera"):
-        graph.check(load_example(name).spec, load_target("ir"))
+    spec = every_feature.spec
+    no_capabilities = dataclasses.replace(
+        NO_FEATURES,
+        capabilities=Capabilities(unsupported=FEATURES),
+        limits=Limits(),
+    )
+    with pytest.raises(PipelineError) as info:
+        graph.check(spec, no_capabilities)
+    refused = {d.message.split(": ", 1)[1].split(" (")[0] for d in info.value.diagnostics}
+    assert {d.code for d in info.value.diagnostics} == {"PC008"}
+    assert refused == {f.replace("_", " ") for f in FEATURES}, "the pipeline must use them all"
+
+    for pipeline in (every_feature, load_example("video_analysis"), load_example("multi_camera")):
+        checked = graph.check(pipeline.spec, load_target("ir"))
+        assert sorted(checked.order) == sorted(s.id for s in pipeline.spec.steps)
+        assert checked.warnings == ()
+        text = load_target("ir").compile(checked, {}).text
+        assert PipelineSpec.from_dict(json.loads(text)) == pipeline.spec  # nothing dropped
 
 
 def test_explicit_dependencies_keep_only_needed_edges():
@@ -334,6 +373,9 @@ def test_random_bad_bindings_are_all_reported(data):
         graph.check(spec)
     errors = [d for d in info.value.diagnostics if d.severity == "error"]
     assert len(errors) >= len(chosen)
+    assert {d.code for d in errors} <= {"PC003", "PC004"}  # type mismatch / unknown reference
+    for step in chosen:  # each corrupted step is named by its own diagnostic
+        assert any(f"of step '{step}'" in d.message for d in errors), step
     assert all(d.location is None or d.location.line > 0 for d in errors)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pipecast
 from pipecast import dsl, errors
 
@@ -41,8 +43,15 @@ def test_dsl_surface():
         "param",
         "pipeline",
     }
-    for name in dsl.__all__:
-        assert getattr(dsl, name) is not None
+    # every name in __all__ exists, and nothing public is exported without being listed
+    exported = {
+        name
+        for name, value in vars(dsl).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    assert exported == set(dsl.__all__)
+    foreign = [n for n in dsl.__all__ if not getattr(dsl, n).__module__.startswith("pipecast.dsl.")]
+    assert foreign == [], "re-exported from outside the DSL package"
 
 
 def test_task_methods_named_in_the_design_exist():

@@ -4,6 +4,8 @@ respect every dependency, hand each job its upstream URIs, retry under new names
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import json
 import shutil
@@ -14,7 +16,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from asl_interpreter import ExecutionFailed, execute
-from helpers import EXAMPLE_CONFIG, GOLDEN_DIR, ROOT, compile_text, load_example
+from helpers import EXAMPLE_CONFIG, ROOT, compile_text, example_files, load_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +30,7 @@ from pipecast.compilers.stepfunctions import _durations
 from pipecast.compilers.stepfunctions_validate import _operation, validate_document
 from pipecast.dsl import Dataset, Input, Output
 
-GOLDENS = sorted(GOLDEN_DIR.glob("*.stepfunctions.json"))
+EXAMPLE_NAMES = [f.stem for f in example_files()]
 NESTED = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "nested"})
 EXACT = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "exact"})
 
@@ -41,8 +43,21 @@ def tasks(machine):
             yield from tasks(branch)
 
 
-@pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
-def test_goldens_pass_our_validator_statelint_and_botocore(golden):
+@functools.cache
+def fresh_text(example: str) -> str:
+    """The example compiled here, now (goldens are only compared byte for byte, elsewhere)."""
+    return compile_text(load_example(example), "stepfunctions")
+
+
+def fresh_file(example: str, tmp_path: Path) -> Path:
+    path = tmp_path / f"{example}.stepfunctions.json"
+    path.write_text(fresh_text(example))
+    return path
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_examples_pass_our_validator_statelint_and_botocore(example, tmp_path):
+    golden = fresh_file(example, tmp_path)
     document = json.loads(golden.read_text())
     assert [str(p) for p in validate_document(document)] == []
     # the venv's own script: tests run as .venv/bin/python -m pytest, without the venv on PATH
@@ -58,21 +73,36 @@ def test_goldens_pass_our_validator_statelint_and_botocore(golden):
         assert problems == [], name
 
 
-@pytest.mark.parametrize("golden", GOLDENS, ids=[g.name for g in GOLDENS])
-def test_goldens_pass_asl_validator(golden):
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_examples_pass_asl_validator(example, tmp_path):
     binary = ROOT / ".tools" / "node_modules" / ".bin" / "asl-validator"
     if not binary.exists():
         if shutil.which("npm") is None:
             pytest.skip("npm is not installed, so asl-validator cannot be")
         pytest.skip("asl-validator not installed (make setup installs it into .tools/)")
     result = subprocess.run(
-        [str(binary), "--json-path", str(golden)], capture_output=True, text=True
+        [str(binary), "--json-path", str(fresh_file(example, tmp_path))],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def compiled(name: str) -> dict:
-    return json.loads(compile_text(load_example(name), "stepfunctions"))
+    return json.loads(fresh_text(name))
+
+
+def expected_job_name(step: str, execution: str, retry: int = 0) -> str:
+    """The documented scheme: ``{step[:40]}-{sha256(execution ARN)[:16]}-{retry}``."""
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:p:{execution}"  # asl_interpreter's
+    return f"{step[:40]}-{hashlib.sha256(arn.encode()).hexdigest()[:16]}-{retry}"
+
+
+def training_output(pipeline: str, execution: str, step: str, output: str) -> str:
+    """Where a spot (Training) step's output lands: the run's step prefix, then the job name the
+    service inserts, then ``output/model/{output}`` (DESIGN §6)."""
+    job = expected_job_name(step, execution)
+    return f"s3://acme-ml/pipelines/{pipeline}/{execution}/{step}/{job}/output/model/{output}"
 
 
 def assert_order(player, checked) -> None:
@@ -110,25 +140,31 @@ def test_each_job_receives_exactly_its_upstream_uris():
     pairs = dict(zip(args[::2], args[1::2], strict=True))
     assert pairs["--threshold"] == "0.5"
     assert pairs["--detections"] == "/opt/ml/model/detections"
-    model = (
-        f"{detect['OutputDataConfig']['S3OutputPath']}{jobs['detect-objects'].name}/output/model"
+    assert jobs["detect-objects"].name == expected_job_name("detect-objects", "exec-42")
+    assert detect["OutputDataConfig"]["S3OutputPath"] == (
+        "s3://acme-ml/pipelines/video-analysis/exec-42/detect-objects/"
     )
     track = jobs["track"].request
-    assert track["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"{model}/detections"
-    assert extract["AppSpecification"]["ContainerArguments"][3] == "5"  # default fps
+    assert track["ProcessingInputs"][0]["S3Input"]["S3Uri"] == training_output(
+        "video-analysis", "exec-42", "detect-objects", "detections"
+    )
+    # the default fps=5.0 as JSONata's $string spells it (a float constant is rendered "5.0")
+    assert extract["AppSpecification"]["ContainerArguments"][3] == "5"
     assert len(jobs["track"].name) <= 63
 
 
 def test_training_uris_cross_parallel_joins():
-    _, player = execute(compiled("multi_camera"), {"manifest_uri": "s3://in/m.json"})
+    _, player = execute(
+        compiled("multi_camera"), {"manifest_uri": "s3://in/m.json"}, execution_name="run-5"
+    )
     jobs = {j.state: j for j in player.jobs}
     merge = {
         i["InputName"]: i["S3Input"]["S3Uri"] for i in jobs["merge"].request["ProcessingInputs"]
     }
-    for region in ("north", "south", "east"):
-        det = jobs[f"detect-{region}"]
-        expected = f"{det.request['OutputDataConfig']['S3OutputPath']}{det.name}/output/model"
-        assert merge[region] == f"{expected}/detections"
+    assert merge == {
+        region: training_output("multi-camera", "run-5", f"detect-{region}", "detections")
+        for region in ("north", "south", "east")
+    }
     assert (
         jobs["extract-frames"].request["ProcessingInputs"][0]["S3Input"]["S3DataType"]
         == "ManifestFile"
@@ -251,10 +287,25 @@ def test_series_parallel_dags_get_no_added_precedence(g):
     assert makespan(plan.root) == length
 
 
-def test_non_series_parallel_block_reports_what_it_adds():
-    g = nx.DiGraph([("a", "c"), ("b", "c"), ("b", "d")])  # the "N" graph
+@pytest.mark.parametrize(
+    "edges",
+    [
+        [("a", "c"), ("b", "c"), ("b", "d")],  # the "N" graph
+        [("a", "x"), ("b", "x"), ("b", "y"), ("c", "y"), ("c", "z")],  # a "W"
+        [("s", "a"), ("s", "b"), ("a", "c"), ("b", "c"), ("b", "d"), ("c", "t"), ("d", "t")],
+    ],
+    ids=["N", "W", "N-inside-a-diamond"],
+)
+def test_non_series_parallel_block_reports_exactly_what_it_adds(edges):
+    """The report is the layout's precedences minus the DAG's own (its ancestors), per step:
+    nothing left out, nothing extra; and the DAG's edges all still hold."""
+    g = nx.DiGraph(edges)
     plan = layout(g)
-    assert plan.added and all(isinstance(s, str) for s in plan.added)
+    before, _ = precedes(plan.root)
+    forced = {v: before[v] - nx.ancestors(g, v) for v in g}
+    assert {v: extra for v, extra in forced.items() if extra} == plan.added != {}
+    for u, v in g.edges:
+        assert u in before[v]
     assert isinstance(plan.root, Sequence)
 
 
@@ -447,6 +498,7 @@ def test_a_definition_over_1_mb_indented_is_written_compact_when_that_fits():
     assert "\n" not in document.text.rstrip("\n")
     assert len(document.text.encode()) <= 1024 * 1024
     assert len(dumps_json(json.loads(document.text)).encode()) > 1024 * 1024
+    assert _keys_sorted_everywhere(document.text)
     assert [str(p) for p in validate_document(json.loads(document.text))] == []
 
 
@@ -481,3 +533,47 @@ def test_auto_layout_keeps_free_waits_and_replaces_costly_ones():
     notes = compile_spec(costly, target, auto).notes
     assert any("1 edge(s) are enforced by run-time handshakes" in n for n in notes)
     assert not any("now also waits for" in n for n in notes)
+
+
+def _keys_sorted_everywhere(text: str) -> bool:
+    """Every JSON object in ``text`` lists its keys in sorted order (read as written)."""
+    ordered = True
+
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        nonlocal ordered
+        keys = [k for k, _ in pairs]
+        ordered = ordered and keys == sorted(keys)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=hook)
+    return ordered
+
+
+def test_a_big_pipeline_is_written_compact_in_the_canonical_key_order():
+    """Above 500 steps the definition is written compact (DESIGN §10); compact must still be
+    the one canonical form: sorted keys, no whitespace, one trailing newline."""
+
+    @dsl.pipeline(name="big")
+    def big() -> None:
+        source = gen_source().set_name("source")
+        for i in range(510):
+            relay = gen_relay(data=source.output).set_name(f"relay-{i:03d}")
+            if i % 3 == 0:
+                relay.set_retry(dsl.Retry(max_attempts=2)).set_env(B="2", A="1")
+
+    document = compile_spec(big.spec, load_target("stepfunctions"), NESTED)
+    text = document.text
+    assert any("511 steps: written compact" in n for n in document.notes)
+    assert text.endswith("}\n") and "\n" not in text[:-1]
+    assert _keys_sorted_everywhere(text)
+    independent = json.dumps(
+        json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert text == independent + "\n"
+    assert [str(p) for p in validate_document(json.loads(text))] == []
+
+
+def test_the_key_order_oracle_sees_an_unsorted_object():
+    assert _keys_sorted_everywhere('{"a":{"b":1,"c":[{"d":1,"e":2}]}}')
+    assert not _keys_sorted_everywhere('{"a":{"c":[{"d":1,"e":2}],"b":1}}')
+    assert not _keys_sorted_everywhere('{"a":[{"e":1,"d":2}]}')

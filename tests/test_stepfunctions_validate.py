@@ -6,8 +6,11 @@ import copy
 import json
 
 import pytest
+from helpers import compile_text
 
+from pipecast import dsl
 from pipecast.compilers.stepfunctions_validate import validate_document, validate_text
+from pipecast.dsl import Dataset, Output, Spot
 
 GOOD = {
     "QueryLanguage": "JSONata",
@@ -83,3 +86,47 @@ def test_not_json_and_too_large():
         "States": {"A": {"Type": "Pass", "End": True, "Comment": "x" * 1_100_000}},
     }
     assert "1,048,576" in str(validate_text(json.dumps(big))[0])
+
+
+# ----- SageMaker job requests inside Task states (compiled here, then broken by hand) -----------
+
+
+@dsl.container_component(image="r.example.com/x:1.0", command=["run"])
+def job(out: Output[Dataset]) -> None:
+    """One output."""
+
+
+def _spot_machine(timeout: str | None) -> dict:
+    @dsl.pipeline(name="spot")
+    def spot() -> None:
+        task = job().set_name("s").set_spot(Spot("2h"))
+        if timeout:
+            task.set_timeout(timeout)
+
+    return json.loads(compile_text(spot, "stepfunctions"))
+
+
+@pytest.mark.parametrize("timeout", [None, "1h"])
+def test_a_spot_job_whose_wait_is_shorter_than_its_runtime_is_refused(timeout):
+    machine = _spot_machine(timeout)
+    assert validate_document(machine) == []
+    stopping = machine["States"]["s"]["Arguments"]["StoppingCondition"]
+    assert stopping["MaxWaitTimeInSeconds"] >= stopping["MaxRuntimeInSeconds"]
+    stopping["MaxWaitTimeInSeconds"] = stopping["MaxRuntimeInSeconds"] - 1
+    (problem,) = [str(p) for p in validate_document(machine)]
+    assert problem.startswith("/States/s/Arguments: /StoppingCondition/MaxWaitTimeInSeconds: ")
+    assert "below MaxRuntimeInSeconds" in problem
+    del stopping["MaxWaitTimeInSeconds"]
+    assert [str(p) for p in validate_document(machine)] == [
+        "/States/s/Arguments: /StoppingCondition: managed spot training needs MaxWaitTimeInSeconds"
+    ]
+
+
+def test_without_a_runtime_the_wait_must_cover_the_default_day():
+    machine = _spot_machine(None)
+    stopping = machine["States"]["s"]["Arguments"]["StoppingCondition"]
+    del stopping["MaxRuntimeInSeconds"]
+    stopping["MaxWaitTimeInSeconds"] = 86399
+    assert any("below MaxRuntimeInSeconds 86400" in str(p) for p in validate_document(machine))
+    stopping["MaxWaitTimeInSeconds"] = 86400
+    assert validate_document(machine) == []

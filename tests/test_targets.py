@@ -68,12 +68,16 @@ def test_bad_registrations_are_usage_errors(monkeypatch):
 _TARGET_FILES = re.compile(r"^(sagemaker|stepfunctions|kubeflow|ir)(_\w+)?\.py$")
 
 
+# the registry, and AWS plumbing that names botocore services (which share names with targets)
+_ALLOWED = {"compilers/__init__.py", "compilers/_aws_models.py"}
+
+
 def test_shared_code_never_names_a_target():
     names = set(TARGETS)
     offenders = []
     for folder in ("compilers", "dsl", "pipecast"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if _TARGET_FILES.match(path.name) or path == ROOT / "compilers" / "__init__.py":
+            if _TARGET_FILES.match(path.name) or str(path.relative_to(ROOT)) in _ALLOWED:
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and node.value in names:

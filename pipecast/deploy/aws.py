@@ -7,13 +7,25 @@ server), and the region from the config file's ``region`` or the usual AWS setti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipecast.errors import DeployError, MissingExtraError
 
-__all__ = ["aws_errors", "client"]
+__all__ = ["Deployed", "aws_errors", "client"]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What is deployed under a name: the parts a deploy makes equal to the compiled ones."""
+
+    arn: str
+    definition: str
+    role: str | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
 
 _THROTTLING = {
     "Throttling",

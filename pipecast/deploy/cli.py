@@ -60,8 +60,27 @@ def _options(func: Any) -> Any:
     return func
 
 
+def _tags(target: str, config: Any, tags: tuple[str, ...]) -> dict[str, str]:
+    """The tags the pipeline is deployed with: ``[<target>] tags`` overridden by ``--tag``."""
+    from pipecast.errors import UsageError
+
+    tag_map = {str(k): str(v) for k, v in (config.get(f"{target}.tags", {}) or {}).items()}
+    for item in tags:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag takes KEY=VALUE, got {item!r}")
+        tag_map[key] = value
+    return tag_map
+
+
+_tag_option = click.option(
+    "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="resource tag (repeat)"
+)
+
+
 @click.command("plan")
 @_options
+@_tag_option
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
 def plan_command(
     ref: str,
@@ -69,20 +88,21 @@ def plan_command(
     config_file: str | None,
     region: str | None,
     artifact_root: str | None,
+    tags: tuple[str, ...],
     fmt: str,
 ) -> None:
-    """Show what deploy would change (semantic diff). Exit 0: no change, 1: changes."""
+    """Show what deploy would change: definition, role, tags. Exit 0: no change, 1: changes."""
     from pipecast import deploy
 
     spec, config, text = _compile(ref, target, config_file, region, artifact_root)
-    result = deploy.plan(target, spec.name, text, config, fmt)
+    result = deploy.plan(target, spec.name, text, config, fmt, _tags(target, config, tags))
     click.echo(result.diff, nl=False)
     sys.exit(0 if result.equal else 1)
 
 
 @click.command("deploy")
 @_options
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="resource tag (repeat)")
+@_tag_option
 def deploy_command(
     ref: str,
     target: str,
@@ -91,23 +111,17 @@ def deploy_command(
     artifact_root: str | None,
     tags: tuple[str, ...],
 ) -> None:
-    """Validate, then create or update the pipeline (idempotent)."""
+    """Validate, then create the pipeline or apply what differs (idempotent)."""
     from pipecast import deploy
-    from pipecast.errors import UsageError
 
     spec, config, text = _compile(ref, target, config_file, region, artifact_root)
-    tag_map = dict(config.get(f"{target}.tags", {}) or {})
-    for item in tags:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--tag takes KEY=VALUE, got {item!r}")
-        tag_map[key] = value
-    result = deploy.deploy(target, spec.name, text, config, tag_map)
+    result = deploy.deploy(target, spec.name, text, config, _tags(target, config, tags))
     if result.action == "unchanged":
         click.echo(f"no change: {target} pipeline '{spec.name}' is up to date")
         return
     click.echo(result.plan.diff, nl=False, err=True)
     click.echo(f"{result.action}: {result.arn}")
+    click.echo(f"applied: {', '.join(result.applied)}", err=True)
 
 
 @click.command("start")

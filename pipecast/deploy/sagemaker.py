@@ -11,14 +11,14 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from pipecast.errors import ConfigError, DeployError
+from pipecast.errors import ConfigError
 
-from .aws import aws_errors, client
+from .aws import Deployed, aws_errors, client
 
 if TYPE_CHECKING:
     from pipecast.config import Config
 
-__all__ = ["INLINE_LIMIT", "fetch", "start", "upsert", "validate"]
+__all__ = ["INLINE_LIMIT", "create", "fetch", "role", "start", "tag", "update", "validate"]
 
 INLINE_LIMIT = 100 * 1024  # bytes; larger definitions must be passed through S3
 
@@ -29,25 +29,33 @@ def _not_found(exc: Exception) -> bool:
     return "resourcenotfound" in text or "could not find" in text or "does not exist" in text
 
 
-def fetch(name: str, config: Config) -> str | None:
-    """The deployed definition text, or None when no pipeline has that name."""
+def fetch(name: str, config: Config) -> Deployed | None:
+    """What is deployed under ``name`` (definition, role, tags), or None when nothing is."""
     import botocore.exceptions
 
     sm = client("sagemaker", config.get("region"))
-    try:
-        with aws_errors("DescribePipeline"):
-            try:
-                response = sm.describe_pipeline(PipelineName=name)
-            except botocore.exceptions.ClientError as exc:
-                if _not_found(exc):
-                    return None
-                raise
-    except DeployError:
-        raise
+    with aws_errors("DescribePipeline"):
+        try:
+            response = sm.describe_pipeline(PipelineName=name)
+        except botocore.exceptions.ClientError as exc:
+            if _not_found(exc):
+                return None
+            raise
     definition = response.get("PipelineDefinition")
     if definition is None:
         return None
-    return definition if isinstance(definition, str) else json.dumps(definition)
+    arn = str(response["PipelineArn"])
+    with aws_errors("ListTags"):
+        listed = sm.list_tags(ResourceArn=arn, MaxResults=100).get("Tags", [])
+    tags = {t["Key"]: t["Value"] for t in listed}
+    text = definition if isinstance(definition, str) else json.dumps(definition)
+    return Deployed(arn, text, response.get("RoleArn"), tags)
+
+
+def role(config: Config) -> str | None:
+    """The role the pipeline is deployed with (``[sagemaker] role_arn``)."""
+    value = config.get("sagemaker.role_arn")
+    return None if value is None else str(value)
 
 
 def _definition_args(name: str, text: str, config: Config) -> dict[str, Any]:
@@ -71,30 +79,40 @@ def _definition_args(name: str, text: str, config: Config) -> dict[str, Any]:
     return {"PipelineDefinitionS3Location": {"Bucket": bucket, "ObjectKey": key}}
 
 
-def upsert(name: str, text: str, config: Config, tags: dict[str, str], exists: bool) -> str:
-    """Create or update the pipeline; returns its ARN."""
+def create(name: str, text: str, config: Config, tags: dict[str, str]) -> str:
+    """Create the pipeline with its definition, role and tags in one call; returns its ARN."""
     sm = client("sagemaker", config.get("region"))
-    role = config.require("sagemaker.role_arn")
     definition = _definition_args(name, text, config)
-    tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-    if not exists:
-        with aws_errors("CreatePipeline"):
-            response = sm.create_pipeline(
-                PipelineName=name,
-                PipelineDisplayName=name,
-                RoleArn=role,
-                Tags=tag_list,
-                **definition,
-            )
-        return str(response["PipelineArn"])
-    with aws_errors("UpdatePipeline"):
-        response = sm.update_pipeline(
-            PipelineName=name, PipelineDisplayName=name, RoleArn=role, **definition
+    with aws_errors("CreatePipeline"):
+        response = sm.create_pipeline(
+            PipelineName=name,
+            PipelineDisplayName=name,
+            RoleArn=config.require("sagemaker.role_arn"),
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            **definition,
         )
-        arn = str(response["PipelineArn"])
-        if tag_list:
-            sm.add_tags(ResourceArn=arn, Tags=tag_list)
-    return arn
+    return str(response["PipelineArn"])
+
+
+def update(
+    deployed: Deployed, name: str, text: str, config: Config, definition: bool, role: bool
+) -> None:
+    """One UpdatePipeline call with the definition and/or the role (whatever differs)."""
+    sm = client("sagemaker", config.get("region"))
+    args: dict[str, Any] = {"PipelineName": name, "PipelineDisplayName": name}
+    if definition:
+        args.update(_definition_args(name, text, config))
+    if role:
+        args["RoleArn"] = config.require("sagemaker.role_arn")
+    with aws_errors("UpdatePipeline"):
+        sm.update_pipeline(**args)
+
+
+def tag(arn: str, tags: dict[str, str], config: Config) -> None:
+    """Add or overwrite these tags (tags set by others are left alone)."""
+    sm = client("sagemaker", config.get("region"))
+    with aws_errors("AddTags"):
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
 
 
 def start(name: str, params: dict[str, Any], config: Config) -> tuple[str, str]:
@@ -115,7 +133,10 @@ def start(name: str, params: dict[str, Any], config: Config) -> tuple[str, str]:
 
 
 def validate(text: str) -> list[str]:
-    """Problems that must stop a deploy (the SageMaker document validator)."""
-    from pipecast.compilers import sagemaker_validate
+    """Problems that must stop a deploy: the target's document checks, the very ones
+    ``pipecast compile`` and ``validate`` run (validate = deploy)."""
+    from pipecast.compilers import load_target
 
-    return [str(p) for p in sagemaker_validate.validate_text(text)]
+    check = load_target("sagemaker").validate_document
+    assert check is not None
+    return [f"step '{step}': {p}" if step else p for step, p in check(text)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .aws import aws_errors, client
+from .aws import Deployed, aws_errors, client
 
 if TYPE_CHECKING:
     from pipecast.config import Config
 
-__all__ = ["fetch", "start", "upsert", "validate"]
+__all__ = ["create", "fetch", "role", "start", "tag", "update", "validate"]
 
 
 def _find_arn(sfn: Any, name: str) -> str | None:
@@ -22,33 +22,61 @@ def _find_arn(sfn: Any, name: str) -> str | None:
     return None
 
 
-def fetch(name: str, config: Config) -> str | None:
-    """The deployed definition text, or None when no state machine has that name."""
+def fetch(name: str, config: Config) -> Deployed | None:
+    """What is deployed under ``name`` (definition, role, tags), or None when nothing is."""
     sfn = client("stepfunctions", config.get("region"))
     arn = _find_arn(sfn, name)
     if arn is None:
         return None
     with aws_errors("DescribeStateMachine"):
-        return str(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+        described = sfn.describe_state_machine(stateMachineArn=arn)
+    with aws_errors("ListTagsForResource"):
+        listed = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
+    tags = {t["key"]: t["value"] for t in listed}
+    return Deployed(arn, str(described["definition"]), described.get("roleArn"), tags)
 
 
-def upsert(name: str, text: str, config: Config, tags: dict[str, str], exists: bool) -> str:
-    """Create or update the state machine; returns its ARN."""
+def role(config: Config) -> str | None:
+    """The state machine's own role (``[stepfunctions] role_arn``)."""
+    value = config.get("stepfunctions.role_arn")
+    return None if value is None else str(value)
+
+
+def create(name: str, text: str, config: Config, tags: dict[str, str]) -> str:
+    """Create the state machine with its definition, role and tags; returns its ARN."""
     sfn = client("stepfunctions", config.get("region"))
-    role = config.require("stepfunctions.role_arn")
-    tag_list = [{"key": k, "value": v} for k, v in sorted(tags.items())]
-    arn = _find_arn(sfn, name) if exists else None
-    if arn is None:
-        with aws_errors("CreateStateMachine"):
-            response = sfn.create_state_machine(
-                name=name, definition=text, roleArn=role, type="STANDARD", tags=tag_list
-            )
-        return str(response["stateMachineArn"])
+    with aws_errors("CreateStateMachine"):
+        response = sfn.create_state_machine(
+            name=name,
+            definition=text,
+            roleArn=config.require("stepfunctions.role_arn"),
+            type="STANDARD",
+            tags=[{"key": k, "value": v} for k, v in sorted(tags.items())],
+        )
+    return str(response["stateMachineArn"])
+
+
+def update(
+    deployed: Deployed, name: str, text: str, config: Config, definition: bool, role: bool
+) -> None:
+    """One UpdateStateMachine call with the definition and/or the role (whatever differs)."""
+    sfn = client("stepfunctions", config.get("region"))
+    args: dict[str, Any] = {"stateMachineArn": deployed.arn}
+    if definition:
+        args["definition"] = text
+    if role:
+        args["roleArn"] = config.require("stepfunctions.role_arn")
     with aws_errors("UpdateStateMachine"):
-        sfn.update_state_machine(stateMachineArn=arn, definition=text, roleArn=role)
-        if tag_list:
-            sfn.tag_resource(resourceArn=arn, tags=tag_list)
-    return arn
+        sfn.update_state_machine(**args)
+
+
+def tag(arn: str, tags: dict[str, str], config: Config) -> None:
+    """Add or overwrite these tags (tags set by others are left alone)."""
+    sfn = client("stepfunctions", config.get("region"))
+    with aws_errors("TagResource"):
+        sfn.tag_resource(
+            resourceArn=arn, tags=[{"key": k, "value": v} for k, v in sorted(tags.items())]
+        )
 
 
 def start(name: str, params: dict[str, Any], config: Config) -> tuple[str, str]:
@@ -73,7 +101,10 @@ def start(name: str, params: dict[str, Any], config: Config) -> tuple[str, str]:
 
 
 def validate(text: str) -> list[str]:
-    """Problems that must stop a deploy: ASL structure and every Task's job request."""
-    from pipecast.compilers import stepfunctions_validate
+    """Problems that must stop a deploy: the target's document checks, the very ones
+    ``pipecast compile`` and ``validate`` run (validate = deploy)."""
+    from pipecast.compilers import load_target
 
-    return [str(p) for p in stepfunctions_validate.validate_text(text)]
+    check = load_target("stepfunctions").validate_document
+    assert check is not None
+    return [f"step '{step}': {p}" if step else p for step, p in check(text)]

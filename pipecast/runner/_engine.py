@@ -1,32 +1,34 @@
 """The local runner: executes a checked pipeline on this machine, like a target does in the cloud.
 
 Steps run in parallel threads as soon as their predecessors finished AND their declared
-Resources fit in what is free (CPU cores, memory, GPUs); a step larger than the machine runs alone
-with a warning. Container steps run their command as a subprocess (no shell) or, given a container
-engine, in their own image (``_container``); Python steps run in-process or through
-``pipecast.runtime`` in a subprocess, never in an engine. A step can be replaced by a Python
-fake (unit tests). Each run writes ``{workdir}/{pipeline}/{run_id}/{step}/{output}/``, logs in
-``{step}/_logs/`` and ``run.json``; a failure stops only the steps that depend on it.
+Resources fit in what is free (CPU cores, memory, GPUs); a step larger than the machine runs alone,
+with a warning given before anything starts. Container steps run their command as a subprocess
+(no shell) or, given a container engine, in their own image (``_container``); Python steps run
+in-process, or through ``pipecast.runtime`` in a subprocess (always when they have a timeout, so
+that it can be enforced); never in an engine. A step can be replaced by a Python fake (unit tests).
+Each run writes ``{workdir}/{pipeline}/{run_id}/{step}/{output}/``, logs in ``{step}/_logs/``,
+earlier failed attempts in ``{step}/_attempts/<n>/``, and the ``run.json`` journal (rewritten
+after every step); a failure stops only the steps that depend on it.
+
+Trust (DESIGN §15): names and run ids are checked to stay inside the run folder (``_paths``);
+SIGINT/SIGTERM stop every step's process group and leave an ``interrupted`` journal; a step is
+reused on resume only when its cache key (``_journal``) is unchanged and its outputs are intact.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import inspect
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipecast.compilers.canonical import atomic_write, dumps_json
 from pipecast.compilers.graph import CheckedPipeline
 from pipecast.dsl.spec import (
     Constant,
@@ -39,122 +41,38 @@ from pipecast.dsl.spec import (
 )
 
 from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
+from ._inprocess import call_in_process, failure_text
 from ._inputs import materialise
+from ._journal import Journal, cache_key, digest_folder, known_runs, read_journal, unknown_run
+from ._paths import safe_id
+from ._process import DEFAULT_GRACE, Processes
+from ._results import DONE, RunResult, StepResult, new_run_id
+from ._schedule import Capacity, Need, Scheduler, capacity_warnings, check_numbers
 
 __all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
 
 Fake = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class Capacity:
-    cpu: float
-    memory: int
-    gpu: int
-
-    @classmethod
-    def detect(cls) -> Capacity:
-        cpu = float(os.cpu_count() or 1)
-        try:
-            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            memory = 8 * 1024**3
-        gpu = 0
-        try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5)
-            gpu = sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
-        except (OSError, subprocess.SubprocessError):
-            pass
-        return cls(cpu, memory, gpu)
+def _grace() -> float:
+    try:
+        return float(os.environ.get("PIPECAST_STOP_GRACE", DEFAULT_GRACE))
+    except ValueError:
+        return DEFAULT_GRACE
 
 
-@dataclass
-class StepResult:
-    """What one step did: status, attempts, timing, what it received and wrote."""
-
-    step: str
-    status: str = "pending"  # pending, running, succeeded, failed, skipped, cached
-    attempts: int = 0
-    started: float | None = None
-    finished: float | None = None
-    exit_code: int | None = None
-    error: str | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    log_dir: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+def _fake_name(fake: Fake) -> str:
+    return f"{getattr(fake, '__module__', '')}.{getattr(fake, '__qualname__', repr(fake))}"
 
 
-@dataclass
-class RunResult:
-    pipeline: str
-    run_id: str
-    run_dir: Path
-    steps: dict[str, StepResult]
-    warnings: list[str] = field(default_factory=list)
-    # control flow: condition group (``<group>/<loop index>...``) → whether its branch ran
-    branches: dict[str, bool] = field(default_factory=dict)
+def _source_digest(target: str) -> str | None:
+    """Digest of a Python component's source, so an edited function is not reused."""
+    from pipecast.runtime import resolve_function
 
-    @property
-    def succeeded(self) -> bool:
-        """Every step succeeded (or was cached, or sat in a branch not taken)."""
-        return all(
-            s.status in ("succeeded", "cached") or (s.status == "skipped" and s.error is None)
-            for s in self.steps.values()
-        )
-
-    def __getitem__(self, step: str) -> StepResult:
-        return self.steps[step]
-
-    def iterations(self, step: str) -> list[StepResult]:
-        """The results of a step inside a loop, one per iteration (``<step>/<index>``), in
-        iteration order."""
-        found = [(k, r) for k, r in self.steps.items() if k.startswith(f"{step}/")]
-        found.sort(key=lambda kr: [int(p) for p in kr[0].split("/")[1:]])
-        return [r for _, r in found]
-
-
-def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{os.urandom(3).hex()}"
-
-
-class _Scheduler:
-    def __init__(self, capacity: Capacity) -> None:
-        self.capacity = capacity
-        self.free = [capacity.cpu, capacity.memory, capacity.gpu]
-        self.lock = threading.Condition()
-
-    def need(self, step: StepSpec) -> tuple[float, int, int]:
-        r = step.resources
-        want = (r.cpu, r.memory_bytes, r.gpu) if r else (1.0, 2 * 1024**3, 0)
-        return (
-            min(want[0], self.capacity.cpu),
-            min(want[1], self.capacity.memory),
-            min(want[2], self.capacity.gpu),
-        )
-
-    def oversized(self, step: StepSpec) -> bool:
-        r = step.resources
-        return r is not None and (
-            r.cpu > self.capacity.cpu
-            or r.memory_bytes > self.capacity.memory
-            or r.gpu > self.capacity.gpu
-        )
-
-    def try_acquire(self, need: tuple[float, int, int]) -> bool:
-        if all(self.free[i] >= need[i] for i in range(3)):
-            for i in range(3):
-                self.free[i] -= need[i]
-            return True
-        return False
-
-    def release(self, need: tuple[float, int, int]) -> None:
-        for i in range(3):
-            self.free[i] += need[i]
+    try:
+        return cache_key({"source": inspect.getsource(resolve_function(target))})
+    except (ImportError, AttributeError, OSError, TypeError, ValueError):
+        return None
 
 
 class Runner:
@@ -168,24 +86,35 @@ class Runner:
         capacity: Capacity | None = None,
         isolation: str = "inprocess",
         backoff_scale: float = 1.0,
-        done: Mapping[str, StepResult] | None = None,
+        previous: Mapping[str, StepResult] | None = None,
         on_event: Callable[[str, StepResult], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         engine: Engine | None = None,
+        journal: Journal | None = None,
+        stop: threading.Event | None = None,
+        grace: float | None = None,
     ) -> None:
         self.checked, self.spec, self.params = checked, checked.spec, dict(params)
         # absolute: steps run with their own folder as cwd, so relative paths would miss
         self.run_dir, self.fakes = run_dir.absolute(), dict(fakes or {})
-        self.scheduler = _Scheduler(capacity or Capacity.detect())
+        for step_id in checked.order:
+            safe_id(step_id, what="step id")
+        self.scheduler = Scheduler(capacity or Capacity.detect())
         self.isolation, self.backoff_scale = isolation, backoff_scale
         self.engine = engine
         self.results = {s: StepResult(s) for s in checked.order}
-        for step_id, previous in (done or {}).items():
-            if previous.status in ("succeeded", "cached") and step_id in self.results:
-                self.results[step_id] = previous
-                previous.status = "cached"
+        self.previous = dict(previous or {})
         self.on_event = on_event or (lambda kind, result: None)
+        self.on_warning = on_warning or (lambda text: None)
+        self.journal = journal
+        self.stop = stop or threading.Event()
+        self.stop_signal: int | None = None
+        self.processes = Processes(_grace() if grace is None else grace)
+        self.started = False  # True once inputs are in and steps may start
         self.warnings: list[str] = []
         self.importer_dirs: dict[str, Path] = {}
+        self.input_digests: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
 
     # ----- data -------------------------------------------------------------------------------
 
@@ -196,45 +125,89 @@ class Runner:
         if importer_id not in self.importer_dirs:
             imp = self.spec.importer(importer_id)
             assert imp is not None
-            uri = imp.uri.value if isinstance(imp.uri, Constant) else self.params[imp.uri.name]
-            dest = self.run_dir / "_inputs" / importer_id
-            if not dest.exists():
-                materialise(str(uri), dest, imp.manifest)
+            dest = self.run_dir / "_inputs" / safe_id(importer_id, what="importer id")
+            materialise(self._importer_uri(importer_id), dest, imp.manifest)
             self.importer_dirs[importer_id] = dest
+            self.input_digests[importer_id] = digest_folder(dest)
         return self.importer_dirs[importer_id]
 
+    def _importer_uri(self, importer_id: str) -> str:
+        imp = self.spec.importer(importer_id)
+        assert imp is not None
+        return str(imp.uri.value if isinstance(imp.uri, Constant) else self.params[imp.uri.name])
+
+    def _typed(self, step: StepSpec) -> dict[str, Any]:
+        """The step's parameter inputs with their resolved values."""
+        typed: dict[str, Any] = {}
+        for name, binding in step.arguments:
+            if isinstance(binding, Constant):
+                typed[name] = binding.value
+            elif isinstance(binding, ParameterRef):
+                typed[name] = self.params[binding.name]
+            elif not isinstance(binding, (OutputRef, ImporterRef)):
+                typed[name] = None
+        return typed
+
     def _values(self, step: StepSpec) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
-        """(paths/values as text by input/output name, URIs, typed parameter values)."""
+        """(paths/values as text by input/output name, URIs, typed parameter values); creates
+        the step's (empty) output folders."""
         comp = self.spec.component(step.component)
         text: dict[str, str] = {}
         uris: dict[str, str] = {}
-        typed: dict[str, Any] = {}
+        typed = self._typed(step)
         for name, binding in step.arguments:
             if isinstance(binding, OutputRef):
                 path = self.output_dir(binding.step, binding.output)
                 text[name] = uris[name] = str(path)
             elif isinstance(binding, ImporterRef):
                 text[name] = str(self._importer_dir(binding.importer))
-                imp = self.spec.importer(binding.importer)
-                assert imp is not None
-                uris[name] = str(
-                    imp.uri.value if isinstance(imp.uri, Constant) else self.params[imp.uri.name]
-                )
+                uris[name] = self._importer_uri(binding.importer)
             else:
-                value = (
-                    binding.value
-                    if isinstance(binding, Constant)
-                    else self.params[binding.name]
-                    if isinstance(binding, ParameterRef)
-                    else None
-                )
-                typed[name] = value
-                text[name] = render_value(value)  # type: ignore[arg-type]
+                text[name] = render_value(typed[name])
         for out in comp.outputs:
             path = self.output_dir(step.id, out.name)
             path.mkdir(parents=True, exist_ok=True)
             text[out.name] = uris[out.name] = str(path)
         return text, uris, typed
+
+    def key(self, step: StepSpec) -> str:
+        """The step's cache key now: component, settings, parameter values, input digests and
+        the keys of the steps before it (so everything downstream of a rerun step reruns)."""
+        comp = self.spec.component(step.component)
+        inputs: dict[str, str] = {}
+        for name, binding in step.arguments:
+            if isinstance(binding, OutputRef):
+                upstream = self.results[binding.step].digests
+                inputs[name] = upstream.get(binding.output, "missing")
+            elif isinstance(binding, ImporterRef):
+                inputs[name] = self.input_digests.get(binding.importer, "missing")
+        fake = self.fakes.get(step.id)
+        return cache_key(
+            {
+                "component": comp.to_dict(),
+                "source": _source_digest(comp.python_function) if comp.python_function else None,
+                "fake": _fake_name(fake) if fake is not None else None,
+                "arguments": {n: b.to_dict() for n, b in step.arguments},
+                "env": dict(step.env),
+                "timeout": step.timeout_seconds,
+                "parameters": self._typed(step),
+                "inputs": inputs,
+                "upstream": {
+                    p: self.keys.get(p) for p in sorted(self.checked.graph.predecessors(step.id))
+                },
+            }
+        )
+
+    def _reusable(self, step: StepSpec, key: str) -> StepResult | None:
+        """The recorded result of ``step`` if its key matches and its outputs are intact."""
+        prev = self.previous.get(step.id)
+        if prev is None or prev.status not in DONE or prev.cache_key != key:
+            return None
+        comp = self.spec.component(step.component)
+        for out in comp.outputs:
+            if prev.digests.get(out.name) != digest_folder(self.output_dir(step.id, out.name)):
+                return None
+        return prev
 
     def _argv(self, step: StepSpec, text: dict[str, str], uris: dict[str, str]) -> list[str]:
         comp = self.spec.component(step.component)
@@ -254,7 +227,7 @@ class Runner:
             argv.append(rendered)
         return argv
 
-    # ----- execution --------------------------------------------------------------------------
+    # ----- one attempt ------------------------------------------------------------------------
 
     def _attempt(self, step: StepSpec, log_dir: Path) -> int:
         comp = self.spec.component(step.component)
@@ -264,16 +237,12 @@ class Runner:
         result.outputs = {o.name: text[o.name] for o in comp.outputs}
         result.parameters = typed
         fake = self.fakes.get(step.id)
-        if fake is not None or (comp.python_function and self.isolation == "inprocess"):
-            from pipecast.runtime import call_component, resolve_function
+        in_process = comp.python_function and self.isolation == "inprocess"
+        if fake is not None or (in_process and step.timeout_seconds is None):
+            from pipecast.runtime import resolve_function
 
             func = fake or resolve_function(comp.python_function or "")
-            try:
-                call_component(func, text, uris, interface=comp)
-                return 0
-            except Exception:
-                (log_dir / "stderr.txt").write_text(traceback.format_exc(), encoding="utf-8")
-                return 1
+            return call_in_process(func, text, uris, comp, log_dir, step.timeout_seconds)
         if self.engine is not None and not comp.python_function:
             return self._attempt_in_engine(self.engine, step, text, uris, log_dir)
         argv = self._argv(step, text, uris)
@@ -324,12 +293,14 @@ class Runner:
         argv = engine_argv(engine.name, engine.binary, run)
 
         def remove() -> None:  # killing the client leaves the container running
+            import subprocess
+
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run(
                     [engine.binary, "rm", "-f", run.name], capture_output=True, timeout=60
                 )
 
-        return self._spawn(step, argv, dict(os.environ), log_dir, on_timeout=remove)
+        return self._spawn(step, argv, dict(os.environ), log_dir, on_stop=remove)
 
     def _spawn(
         self,
@@ -337,43 +308,68 @@ class Runner:
         argv: list[str],
         env: dict[str, str],
         log_dir: Path,
-        on_timeout: Callable[[], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> int:
-        """Run ``argv`` with logs in ``log_dir``, killed after the step's timeout (exit 124)."""
+        """Run ``argv`` with logs in ``log_dir``, killed after the step's timeout (exit 124)
+        or, with its whole process group, when the run is interrupted."""
+        import subprocess
+
         with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
             try:
-                proc = subprocess.Popen(
+                proc = self.processes.start(
+                    step.id,
                     argv,
                     stdout=out,
                     stderr=err,
                     env=env,
                     cwd=self.run_dir / step.id,
-                    start_new_session=True,
+                    on_stop=on_stop,
                 )
             except OSError as exc:
                 err.write(f"cannot start {argv[0]!r}: {exc.strerror}\n".encode())
                 return 127
+            if proc is None:
+                return 130  # the run is stopping
             try:
                 return proc.wait(timeout=step.timeout_seconds)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                if on_timeout is not None:
-                    on_timeout()
+                self.processes.kill(proc)
+                if on_stop is not None:
+                    on_stop()
                 err.write(f"\ntimed out after {step.timeout_seconds}s\n".encode())
                 return 124
+            finally:
+                self.processes.finished(step.id)
+
+    # ----- one step ---------------------------------------------------------------------------
+
+    def _set_aside(self, step: StepSpec, attempt: int) -> None:
+        """Move attempt ``attempt``'s outputs and logs to ``{step}/_attempts/<attempt>/``."""
+        step_dir = self.run_dir / step.id
+        kept = step_dir / "_attempts" / str(attempt)
+        kept.mkdir(parents=True, exist_ok=True)
+        comp = self.spec.component(step.component)
+        for name in [o.name for o in comp.outputs] + ["_logs"]:
+            if (step_dir / name).exists():
+                os.replace(step_dir / name, kept / name)
 
     def run_step(self, step: StepSpec) -> None:
         result = self.results[step.id]
-        log_dir = self.run_dir / step.id / "_logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        step_dir = self.run_dir / step.id
+        if step_dir.exists():  # an earlier run's or an interrupted attempt's leftovers
+            shutil.rmtree(step_dir)
+        log_dir = step_dir / "_logs"
         result.log_dir = str(log_dir)
         attempts = step.retry.max_attempts if step.retry else 1
+        result.max_attempts = attempts
         result.status, result.started = "running", time.time()
         self.on_event("started", result)
         code = 1
-        for attempt in range(attempts):
-            result.attempts = attempt + 1
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                self._set_aside(step, attempt - 1)
+            log_dir.mkdir(parents=True, exist_ok=True)
+            result.attempts, result.error = attempt, None
             try:
                 code = self._attempt(step, log_dir)
             except Exception as exc:
@@ -381,86 +377,182 @@ class Runner:
                 result.error = str(exc)
                 code = 1
                 break
-            if code == 0:
+            if code == 0 or self.stop.is_set() or attempt == attempts:
                 break
-            if attempt + 1 < attempts and step.retry:
-                time.sleep(
-                    step.retry.backoff_seconds
-                    * step.retry.backoff_rate**attempt
-                    * self.backoff_scale
-                )
-        result.exit_code, result.finished = code, time.time()
-        result.status = "succeeded" if code == 0 else "failed"
-        if code != 0 and result.error is None:
-            tail = _tail(log_dir / "stderr.txt")
-            result.error = f"exit code {code}" + (f"; stderr ends with:\n{tail}" if tail else "")
+            assert step.retry is not None
+            delay = step.retry.backoff_seconds * step.retry.backoff_rate ** (attempt - 1)
+            delay *= self.backoff_scale
+            result.note = f"attempt {attempt + 1}/{attempts} after {delay:g} s"
+            result.error = failure_text(code, log_dir)
+            self.on_event("retrying", result)
+            if self.stop.wait(delay):
+                break
+        result.exit_code, result.finished, result.note = code, time.time(), None
+        if code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
+            result.cache_key = self.keys.get(step.id)
+            result.digests = {
+                name: digest_folder(Path(folder)) for name, folder in result.outputs.items()
+            }
+            result.status, result.error = "succeeded", None
+        elif self.stop.is_set():
+            result.status, result.error = "interrupted", "stopped by an interrupt"
+        else:
+            result.status = "failed"
+            result.error = result.error or failure_text(code, log_dir)
+        self.record()
         self.on_event(result.status, result)
 
+    # ----- the run ----------------------------------------------------------------------------
+
+    def record(self) -> None:
+        """Rewrite the journal with every step's state now (atomic)."""
+        if self.journal is not None:
+            self.journal.write(self.state(final=False), self.results, **self._extra())
+
+    def _extra(self) -> dict[str, Any]:
+        name = signal.Signals(self.stop_signal).name if self.stop_signal else None
+        return {"warnings": list(self.warnings), "signal": name}
+
+    def state(self, *, final: bool = True) -> str:
+        statuses = [r.status for r in self.results.values()]
+        if self.stop.is_set() and any(s not in (*DONE, "failed", "skipped") for s in statuses):
+            return "interrupted"
+        if not final:
+            return "running"
+        # a step in a branch not taken is skipped without an error: that is success
+        fine = (
+            r.status in DONE or (r.status == "skipped" and r.error is None)
+            for r in self.results.values()
+        )
+        return "succeeded" if all(fine) else "failed"
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.on_warning(text)
+
     def run(self) -> None:
-        pending = [s for s in self.checked.order if self.results[s].status == "pending"]
-        running: dict[str, tuple[threading.Thread, tuple[float, int, int]]] = {}
+        """Check, warn, bring the inputs in, then run every step that can run."""
+        check_numbers(self.scheduler.capacity, self.spec.steps)
+        for text in capacity_warnings(self.scheduler, self.spec.steps):
+            self._warn(text)
+        self.record()
+        try:
+            for importer in self.spec.importers:
+                if self.stop.is_set():
+                    break
+                self._importer_dir(importer.id)
+        except KeyboardInterrupt:
+            self.stop.set()
+        self.started = True
+        if not self.stop.is_set():
+            self._schedule()
+        self.record()
+
+    def _schedule(self) -> None:
+        pending = list(self.checked.order)
+        running: dict[str, tuple[threading.Thread, Need]] = {}
         sched = self.scheduler
         with sched.lock:
-            while pending or running:
-                progressed = False
-                for step_id in list(pending):
-                    preds = list(self.checked.graph.predecessors(step_id))
-                    states = [self.results[p].status for p in preds]
-                    if any(s in ("failed", "skipped") for s in states):
-                        self.results[step_id].status = "skipped"
-                        self.results[step_id].error = "an upstream step failed"
-                        pending.remove(step_id)
-                        self.on_event("skipped", self.results[step_id])
-                        progressed = True
-                        continue
-                    if not all(s in ("succeeded", "cached") for s in states):
-                        continue
-                    step = self.spec.step(step_id)
-                    need = sched.need(step)
-                    if sched.oversized(step):
-                        if running:
-                            continue  # runs alone
-                        self.warnings.append(
-                            f"step '{step_id}' asks for more than this machine "
-                            "has; running it alone"
-                        )
-                    if not sched.try_acquire(need):
-                        continue
-                    thread = threading.Thread(
-                        target=self._run_and_release, args=(step, need), daemon=True
-                    )
-                    running[step_id] = (thread, need)
-                    pending.remove(step_id)
-                    thread.start()
-                    progressed = True
+            while (pending or running) and not self.stop.is_set():
+                progressed = self._start_ready(pending, running)
                 for step_id in [s for s, (t, _) in running.items() if not t.is_alive()]:
                     running.pop(step_id)
                     progressed = True
                 if not progressed:
-                    sched.lock.wait(timeout=0.5)
+                    sched.lock.wait(timeout=0.2)
+        if self.stop.is_set():
+            self.stop_running({k: t for k, (t, _) in running.items()})
 
-    def _run_and_release(self, step: StepSpec, need: tuple[float, int, int]) -> None:
+    def stop_running(self, running: Mapping[str, threading.Thread]) -> None:
+        """After an interrupt: stop every process, give threads a moment, mark the rest."""
+        self.processes.stop_all()
+        deadline = time.monotonic() + 5.0  # in-process code cannot be stopped: do not hang
+        for thread in running.values():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for step_id in running:
+            if self.results[step_id].status == "running":
+                self.results[step_id].status = "interrupted"
+                self.results[step_id].error = "stopped by an interrupt (in-process code)"
+
+    def _start_ready(
+        self, pending: list[str], running: dict[str, tuple[threading.Thread, Need]]
+    ) -> bool:
+        """Start (or reuse, or skip) every pending step whose turn it is; True if any was."""
+        sched, progressed, changed = self.scheduler, False, False
+        for step_id in list(pending):
+            preds = list(self.checked.graph.predecessors(step_id))
+            states = [self.results[p].status for p in preds]
+            if any(s in ("failed", "skipped") for s in states):
+                self.results[step_id].status = "skipped"
+                self.results[step_id].error = "an upstream step failed"
+                pending.remove(step_id)
+                self.on_event("skipped", self.results[step_id])
+                progressed = changed = True
+                continue
+            if not all(s in DONE for s in states):
+                continue
+            step = self.spec.step(step_id)
+            if step_id not in self.keys:
+                self.keys[step_id] = self.key(step)
+                reused = self._reusable(step, self.keys[step_id])
+                if reused is not None:
+                    reused.status = "cached"
+                    self.results[step_id] = reused
+                    pending.remove(step_id)
+                    self.on_event("cached", reused)
+                    progressed = changed = True
+                    continue
+            need = sched.need(step)
+            if sched.oversized(step) and running:
+                continue  # runs alone
+            if not sched.try_acquire(need):
+                continue
+            thread = threading.Thread(target=self._run_and_release, args=(step, need), daemon=True)
+            running[step_id] = (thread, need)
+            pending.remove(step_id)
+            thread.start()
+            progressed = True
+        if changed:
+            self.record()
+        return progressed
+
+    def _run_and_release(self, step: StepSpec, need: Need) -> None:
         try:
             self.run_step(step)
+        except Exception as exc:  # never leave a step "running": its dependents would wait forever
+            result = self.results[step.id]
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            result.finished = time.time()
+            self.record()
+            self.on_event("failed", result)
         finally:
             with self.scheduler.lock:
                 self.scheduler.release(need)
                 self.scheduler.lock.notify_all()
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+@contextlib.contextmanager
+def _stop_on_signals(runner: Runner) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the run instead of killing pipecast (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if runner.stop_signal is None:
+            runner.stop_signal = signum
+        elif runner.stop.is_set():  # asked twice: do not wait for the grace period
+            runner.processes.hurry.set()
+        runner.stop.set()
+        if not runner.started:
+            raise KeyboardInterrupt  # still bringing inputs in: stop the copy now
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def load_previous(run_dir: Path) -> dict[str, StepResult]:
-    summary = run_dir / "run.json"
-    if not summary.is_file():
-        return {}
-    data = json.loads(summary.read_text(encoding="utf-8"))
-    return {k: StepResult(**v) for k, v in data["steps"].items()}
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 def run_pipeline(
@@ -470,40 +562,55 @@ def run_pipeline(
     *,
     run_id: str | None = None,
     resume: bool = False,
+    handle_signals: bool = False,
     **options: Any,
 ) -> RunResult:
-    """Run ``checked`` with ``params``; returns the per-step results (also in run.json)."""
-    run_id = run_id or new_run_id()
-    run_dir = workdir / checked.spec.name / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    done = load_previous(run_dir) if resume else {}
+    """Run ``checked`` with ``params`` under ``workdir``; returns the per-step results.
+
+    With ``resume``, ``run_id`` names an earlier run (PC203 if there is none) and a step is
+    reused when its cache key matches the recorded one. With ``handle_signals`` (the CLI),
+    SIGINT/SIGTERM stop the steps and the result's ``state`` is ``interrupted``.
+    """
+    name = checked.spec.name
+    pipeline_dir = workdir / safe_id(name, what="pipeline name")
+    previous: dict[str, StepResult] = {}
+    if resume:
+        if run_id is None:
+            raise unknown_run("", name, pipeline_dir)
+        safe_id(run_id, what="--resume run id", known=known_runs(pipeline_dir))
+        recorded = read_journal(pipeline_dir / run_id)
+        if not recorded:
+            raise unknown_run(run_id, name, pipeline_dir)
+        previous = {k: StepResult.from_dict(v) for k, v in dict(recorded.get("steps", {})).items()}
+    run_id = safe_id(run_id or new_run_id(), what="run id")
+    run_dir = pipeline_dir / run_id
+    engine = options.get("engine")
+    journal = Journal(
+        run_dir / "run.json",
+        {
+            "pipeline": name,
+            "run_id": run_id,
+            "parameters": dict(params),
+            "engine": engine.name if engine else "process",
+        },
+    )
     from ._flow import FlowRunner, needs_flow_runner
 
-    flow = needs_flow_runner(checked)
-    runner = (FlowRunner if flow else Runner)(checked, params, run_dir, done=done, **options)
-    runner.run()
-    extra = runner.summary() if isinstance(runner, FlowRunner) else {}
-    result = RunResult(
-        checked.spec.name,
+    cls = FlowRunner if needs_flow_runner(checked) else Runner
+    runner = cls(checked, params, run_dir, previous=previous, journal=journal, **options)
+    check_numbers(runner.scheduler.capacity, checked.spec.steps)  # before any folder is made
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _stop_on_signals(runner) if handle_signals else contextlib.nullcontext():
+        runner.run()
+    state = runner.state()
+    journal.write(state, runner.results, **runner._extra())
+    return RunResult(
+        name,
         run_id,
         run_dir,
         runner.results,
         runner.warnings,
-        dict(extra.get("branches", {})),
+        state=state,
+        signal=runner._extra()["signal"],
+        branches=dict(runner._extra().get("branches", {})),
     )
-    atomic_write(
-        run_dir / "run.json",
-        dumps_json(
-            {
-                "pipeline": checked.spec.name,
-                "run_id": run_id,
-                "parameters": dict(params),
-                "succeeded": result.succeeded,
-                "warnings": runner.warnings,
-                "engine": runner.engine.name if runner.engine else "process",
-                "steps": {k: v.to_dict() for k, v in runner.results.items()},
-                **extra,
-            }
-        ),
-    )
-    return result

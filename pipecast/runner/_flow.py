@@ -80,8 +80,13 @@ class FlowRunner(Runner):
     """Runs step instances (one per loop iteration) under the rules in the module docstring."""
 
     def __init__(self, checked: CheckedPipeline, params: Any, run_dir: Path, **options: Any):
-        options.pop("done", None)  # resuming a control-flow run is not supported yet
+        resuming = bool(options.pop("previous", None))
         super().__init__(checked, params, run_dir, **options)
+        if resuming:  # instance keys are not cache-keyed yet: rerun, and say so
+            self._warn(
+                "--resume reuses no step of a pipeline with control flow or output parameters "
+                "yet: every step runs again"
+            )
         spec = self.spec
         self.fakes = _Fakes(self.fakes)
         self.results = {}
@@ -91,7 +96,7 @@ class FlowRunner(Runner):
         self.info: dict[str, tuple[StepSpec, Index]] = {}
         self.branches: dict[str, bool] = {}
         self.exit_of = {g.exit_step: g for g in spec.groups if g.kind == "exit_handler"}
-        self.started: dict[tuple[str, Index], set[int]] = {}
+        self.begun: dict[tuple[str, Index], set[int]] = {}  # iterations started, per loop
         self.members: dict[str, list[str]] = {}
         for step in spec.steps:
             for group in spec.groups_of(step):
@@ -348,7 +353,7 @@ class FlowRunner(Runner):
             if loop.parallelism is None:
                 continue
             outer, i = index[:position], index[position]
-            started = self.started.get((loop.id, outer), set())
+            started = self.begun.get((loop.id, outer), set())
             if i in started:
                 continue
             busy = sum(1 for j in started if not self._iteration_done(loop, (*outer, j)))
@@ -358,21 +363,23 @@ class FlowRunner(Runner):
 
     def _mark_started(self, step: StepSpec, index: Index) -> None:
         for position, loop in enumerate(self.loops[step.id]):
-            self.started.setdefault((loop.id, index[:position]), set()).add(index[position])
+            self.begun.setdefault((loop.id, index[:position]), set()).add(index[position])
 
     def _finish_without_running(self, key: str, error: str | None) -> None:
         result = self.results[key]
         result.status, result.error = "skipped", error
         result.finished = time.time()
+        self.record()
         self.on_event("skipped", result)
 
-    def run(self) -> None:
+    def _schedule(self) -> None:
+        """The classic runner's loop, over instances that appear as loops expand."""
         unexpanded = list(self.checked.order)
         waiting: list[str] = []
-        running: dict[str, Any] = {}
+        running: dict[str, threading.Thread] = {}
         sched = self.scheduler
         with sched.lock:
-            while unexpanded or waiting or running:
+            while (unexpanded or waiting or running) and not self.stop.is_set():
                 progressed = False
                 for step_id in list(unexpanded):
                     indices = self._expand(step_id)
@@ -406,12 +413,8 @@ class FlowRunner(Runner):
                         continue
                     instance = replace(step, id=key)
                     need = sched.need(instance)
-                    if sched.oversized(instance):
-                        if running:
-                            continue
-                        self.warnings.append(
-                            f"step '{key}' asks for more than this machine has; running it alone"
-                        )
+                    if sched.oversized(instance) and running:
+                        continue  # runs alone (warned about before the run started)
                     if not sched.try_acquire(need):
                         continue
                     self._mark_started(step, index)
@@ -434,6 +437,8 @@ class FlowRunner(Runner):
                     ):
                         break  # nothing can ever become ready (should not happen)
                     sched.lock.wait(timeout=0.2)
+        if self.stop.is_set():
+            self.stop_running(running)
 
     def run_step(self, step: StepSpec) -> None:
         super().run_step(step)
@@ -447,6 +452,7 @@ class FlowRunner(Runner):
             problem = self._check_parameter(step.id, out.name, out.type)
             if problem is not None:
                 result.status, result.error = "failed", problem
+                self.record()
                 self.on_event("failed", result)
                 return
 
@@ -462,12 +468,14 @@ class FlowRunner(Runner):
             return f"output parameter '{name}' is {type_name}, the step wrote {value!r}"
         return None
 
-    def summary(self) -> dict[str, Any]:
+    def _extra(self) -> dict[str, Any]:
         """What ``run.json`` adds for control flow: branch decisions and loop items."""
         return {
-            "branches": dict(sorted(self.branches.items())),
+            **super()._extra(),
+            # copies first: worker threads record while the scheduler adds decisions
+            "branches": dict(sorted(dict(self.branches).items())),
             "loops": {
                 instance_key(loop, index): items
-                for (loop, index), items in sorted(self.items.items())
+                for (loop, index), items in sorted(dict(self.items).items())
             },
         }

@@ -1,5 +1,9 @@
 """Progress while a local run goes on (rich on a terminal, plain lines otherwise), and the
-summary table at the end."""
+summary table at the end.
+
+A retry is never a silent wait: the step shows ``attempt 2/3 after 30 s`` (and why the attempt
+before failed) while it waits. Warnings (a step larger than the machine) appear before the first
+step starts, not at the end."""
 
 from __future__ import annotations
 
@@ -46,12 +50,24 @@ class Progress:
         return table
 
     def event(self, kind: str, result: StepResult) -> None:
+        shown = result.note if kind == "retrying" and result.note else kind
         with self.lock:
-            self._status[result.step] = kind
+            self._status[result.step] = shown
             if self._live is not None:
                 self._live.update(self._table())
             else:
-                click.echo(f"{result.step}: {kind}", err=True)
+                click.echo(f"{result.step}: {shown}", err=True)
+                if kind == "retrying" and result.error:
+                    first = result.error.splitlines()[0]
+                    click.echo(f"  attempt {result.attempts} failed: {first}", err=True)
+
+    def warn(self, text: str) -> None:
+        """Show a warning now (above the live table on a terminal)."""
+        with self.lock:
+            if self._live is not None:
+                self._live.console.print(f"warning: {text}", markup=False, highlight=False)
+            else:
+                click.echo(f"warning: {text}", err=True)
 
     def summary(self, result: RunResult, final_steps: tuple[str, ...] = ()) -> None:
         """The table on stderr; the run folder and the final steps' outputs on stdout (what a
@@ -59,9 +75,14 @@ class Progress:
         for step, res in result.steps.items():
             took = f"{res.finished - res.started:.1f}s" if res.started and res.finished else "-"
             click.echo(f"{step:<24} {res.status:<10} attempts={res.attempts} {took}", err=True)
+            if res.attempts > 1:
+                kept = Path(res.log_dir).parent / "_attempts"
+                click.echo(f"  earlier attempts: {kept}", err=True)
             if res.status == "failed" and res.error:
                 click.echo(f"  {res.error}".replace("\n", "\n  "), err=True)
-        state = "succeeded" if result.succeeded else "FAILED"
+        state = {"succeeded": "succeeded", "failed": "FAILED"}.get(
+            result.state, f"INTERRUPTED by {result.signal}"
+        )
         click.echo(f"run {result.run_id} {state}: {result.run_dir}")
         for step in final_steps:
             res = result.steps[step]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,7 +30,8 @@ __all__ = ["run_command"]
     "--resume",
     "resume",
     metavar="RUN_ID",
-    help="finish an earlier run, skipping steps that succeeded",
+    help="finish an earlier run: reuse the steps whose component, parameters and inputs are "
+    "unchanged, rerun the rest (parameters default to the run's recorded ones)",
 )
 @click.option("--cpus", type=float, help="CPU capacity to schedule against (default: cores)")
 @click.option("--memory", help="memory capacity, e.g. 16GiB (default: this machine's)")
@@ -61,7 +65,6 @@ def run_command(
     from pipecast.compilers import graph
     from pipecast.config import load_config
     from pipecast.dsl.units import parse_memory
-    from pipecast.params import resolve_params
 
     from ._container import detect
     from ._engine import Capacity, run_pipeline
@@ -69,13 +72,13 @@ def run_command(
 
     loaded = load_pipeline(ref)
     spec = loaded.spec
-    values = resolve_params(spec, params)  # type: ignore[arg-type]
-    checked = graph.check(spec)  # type: ignore[arg-type]
     config = load_config(config_file, pipeline_file=loaded.file)
     root = Path(workdir or config.get("local.workdir") or ".pipecast/runs")
+    values = _values(spec, params, root, resume)
+    checked = graph.check(spec)  # type: ignore[arg-type]
     detected = Capacity.detect()
     capacity = Capacity(
-        cpus or detected.cpu,
+        detected.cpu if cpus is None else cpus,
         parse_memory(memory, "--memory") if memory else detected.memory,
         detected.gpu if gpus is None else gpus,
     )
@@ -90,13 +93,50 @@ def run_command(
             root,
             run_id=resume,
             resume=resume is not None,
+            handle_signals=True,
             capacity=capacity,
             isolation=isolation,
             on_event=progress.event,
+            on_warning=progress.warn,
             engine=detection.engine,
         )
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
     final = tuple(s for s in checked.order if checked.graph.out_degree(s) == 0)
     progress.summary(result, final)
+    if not result.succeeded:
+        again = ["pipecast", "run", ref, "--local", "--workdir", str(root)]
+        if engine != "auto":
+            again += ["--engine", engine]
+        click.echo(f"resume with: {shlex.join([*again, '--resume', result.run_id])}", err=True)
+    if result.signal is not None:
+        sys.exit(128 + int(signal.Signals[result.signal]))
     sys.exit(0 if result.succeeded else 1)
+
+
+def _values(spec: Any, pairs: tuple[str, ...], root: Path, resume: str | None) -> dict[str, Any]:
+    """Parameter values: ``-p`` over, with ``--resume``, the run's recorded ones over defaults.
+
+    A resumed run without ``-p`` thus reruns nothing that succeeded; ``-p x=NEW`` changes only x.
+    """
+    from pipecast.errors import ParameterError
+    from pipecast.params import parse_params, resolve_params
+
+    if resume is None:
+        return dict(resolve_params(spec, pairs))
+    from ._journal import known_runs, read_journal, unknown_run
+    from ._paths import safe_id
+
+    pipeline_dir = root / safe_id(spec.name, what="pipeline name")
+    safe_id(resume, what="--resume run id", known=known_runs(pipeline_dir))
+    recorded = read_journal(pipeline_dir / resume)
+    if not recorded:
+        raise unknown_run(resume, spec.name, pipeline_dir)
+    declared = {p.name for p in spec.parameters}
+    values: dict[str, Any] = dict(resolve_params(spec, (), require_all=False))
+    values.update({k: v for k, v in dict(recorded.get("parameters", {})).items() if k in declared})
+    values.update(parse_params(spec, pairs))
+    missing = sorted(declared - set(values))
+    if missing:
+        raise ParameterError(
+            f"pipeline '{spec.name}' needs " + ", ".join(f"-p {m}=..." for m in missing)
+        )
+    return values

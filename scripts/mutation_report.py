@@ -1,0 +1,101 @@
+"""Summarise a mutmut run: score per module and per area, as Markdown tables for docs/mutation.md.
+
+Run by ``scripts/mutation.sh`` inside the staging tree (``python mutation_report.py mutants``). It
+reads mutmut's per-file ``.meta`` results rather than its text output, so the numbers do not depend
+on mutmut's display format. A mutant counts as detected when the tests fail on it, time out on it or
+crash on it; "no tests" (no fast test reaches the function) counts against the score: that is a
+gap too. Scores are over the mutants checked, so an interrupted run still reports what it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
+AREAS = ("pipecast/compilers", "pipecast/dsl", "pipecast/runner", "pipecast/deploy")
+
+
+def status_of(exit_code: int | None) -> str:
+    """mutmut's own mapping from a test run's exit code to a verdict."""
+    from mutmut.stats import status_by_exit_code
+
+    return str(status_by_exit_code[exit_code])
+
+
+def repo_path(installed: str) -> str:
+    """``pipecast/dsl/_spec.py`` -> ``dsl/_spec.py``: the file a developer edits."""
+    for folder in ("dsl", "compilers", "components", "schemas"):
+        prefix = f"pipecast/{folder}/"
+        if installed.startswith(prefix):
+            return folder + "/" + installed[len(prefix) :]
+    return installed
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """mutmut rewrites a meta file after each mutant: read again if caught mid-write."""
+    for _ in range(50):
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        except ValueError:
+            time.sleep(0.1)
+    raise SystemExit(f"{path}: not readable JSON")
+
+
+def collect(mutants: Path) -> dict[str, Counter[str]]:
+    """Verdict counts by installed module path, plus the survivors listed in survivors.txt."""
+    by_module: dict[str, Counter[str]] = {}
+    survivors: list[str] = []
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        module = meta.relative_to(mutants).as_posix()[: -len(".meta")]
+        codes = _read_meta(meta)["exit_code_by_key"]
+        counts = by_module.setdefault(module, Counter())
+        for name, code in sorted(codes.items()):
+            status = status_of(code)
+            counts[status] += 1
+            if status not in DETECTED and status != "not checked":
+                survivors.append(f"{name}: {status}")
+    Path("survivors.txt").write_text("".join(s + "\n" for s in survivors))
+    return by_module
+
+
+def row(name: str, counts: Counter[str]) -> str:
+    """One table row; the score is over the mutants checked (all of them after a full run)."""
+    total = sum(counts.values())
+    checked = total - counts["not checked"]
+    detected = sum(counts[s] for s in DETECTED)
+    score = f"{100.0 * detected / checked:.1f} %" if checked else "-"
+    return (
+        f"| {name} | {total} | {checked} | {detected} | {counts['survived']} | "
+        f"{counts['no tests']} | {score} |"
+    )
+
+
+def main() -> None:
+    by_module = collect(Path(sys.argv[1] if len(sys.argv) > 1 else "mutants"))
+    header = (
+        "| {} | mutants | checked | killed | survived | no tests | score |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
+    )
+    print(header.format("area"))
+    for area in AREAS:
+        total: Counter[str] = Counter()
+        for module, counts in by_module.items():
+            if module.startswith(area + "/"):
+                total += counts
+        if total:
+            print(row(repo_path(area + "/"), total))
+    print()
+    print(header.format("module"))
+    for module, counts in sorted(by_module.items(), key=lambda kv: repo_path(kv[0])):
+        if sum(counts.values()):
+            print(row(repo_path(module), counts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""What the decorators record, and the diagnostics the DSL raises: each has its stable code, the
+user's own line, and a hint that says what to do instead."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from pipecast import dsl
+from pipecast.dsl import Dataset, Input, Output, Resources, Retry, Spot
+from pipecast.errors import DefinitionError, PipelineError
+
+IMG = "r.example.com/x:1.0"
+HERE = __file__
+
+
+def _line(marker: str) -> int:
+    lines = inspect.getsource(inspect.getmodule(_line)).splitlines()  # type: ignore[arg-type]
+    return next(i for i, text in enumerate(lines, 1) if text.rstrip().endswith(marker))
+
+
+RES = Resources(cpu=2, memory="4GiB")
+SPOT = Spot("3h")
+RETRY = Retry(4, "20s")
+
+
+@dsl.component
+def bare(x: int = 1):
+    """A bare python component (module level: the runtime imports it by name)."""
+
+
+def _build_defaults():
+    """Components and pipeline defined at call time: the decorators run inside each test (a
+    module-level definition would run once, before mutation testing forks its workers)."""
+
+    @dsl.component(  # MARK-python-decorator
+        image=IMG,
+        resources=RES,
+        spot=SPOT,
+        retry=RETRY,
+        timeout="1h",
+        env={"MODE": "fast"},
+        name="adder",
+        instance_type="ml.m5.large",
+        expected_duration="5m",
+    )
+    def add(a: int, b: int, total: Output[Dataset]):
+        """Add two numbers."""
+
+    @dsl.container_component(  # MARK-container-decorator
+        image=IMG,
+        command=["run"],
+        resources=RES,
+        spot=SPOT,
+        retry=RETRY,
+        timeout="2h",
+        env={"LEVEL": "2"},
+        name="runner",
+        instance_type="ml.c5.xlarge",
+        expected_duration="10m",
+    )
+    def run(data: Input[Dataset]):
+        """Run on a dataset."""
+
+    @dsl.pipeline(name="defaults")
+    def defaults():
+        total = add(a=1, b=2)
+        run(data=total.output)
+        bare()
+
+    return defaults.spec
+
+
+def test_python_component_settings_become_step_defaults():
+    SPEC = _build_defaults()
+    step = SPEC.step("adder")
+    assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
+    assert (step.timeout_seconds, step.expected_seconds) == (3600, 300)
+    assert step.env == (("MODE", "fast"),)
+    assert step.instance_type == "ml.m5.large"
+    comp = SPEC.component("adder")
+    assert comp.image == IMG
+    assert comp.command[:3] == ("python", "-m", "pipecast.runtime")
+    assert comp.command[3] == f"{__name__}:_build_defaults.<locals>.add"
+    assert comp.python_function == f"{__name__}:_build_defaults.<locals>.add"
+    assert comp.location.line == _line("# MARK-python-decorator")
+    assert comp.description == "Add two numbers."
+
+
+def test_container_component_settings_become_step_defaults():
+    SPEC = _build_defaults()
+    step = SPEC.step("runner")
+    assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
+    assert (step.timeout_seconds, step.expected_seconds) == (7200, 600)
+    assert step.env == (("LEVEL", "2"),)
+    assert step.instance_type == "ml.c5.xlarge"
+    comp = SPEC.component("runner")
+    assert (comp.image, comp.command, comp.python_function) == (IMG, ("run",), None)
+    assert comp.location.line == _line("# MARK-container-decorator")
+
+
+def test_bare_python_component_has_no_image_and_no_settings():
+    SPEC = _build_defaults()
+    step = SPEC.step("bare")
+
+    @dsl.component
+    def inner(x: int = 1):
+        """Defined here, so the decorator runs inside the test."""
+
+    assert inner.spec.image == "" and inner.spec.python_function.endswith("<locals>.inner")
+    assert (step.resources, step.spot, step.retry, step.timeout_seconds) == (None,) * 4
+    assert step.env == () and step.instance_type is None
+    comp = SPEC.component("bare")
+    assert comp.image == "" and comp.name == "bare"
+    assert comp.command[-1].endswith(":bare")
+
+
+def test_input_uri_placeholder_names_its_input():
+    placeholder = dsl.input_uri("video")
+    assert (placeholder.kind, placeholder.name) == ("inputUri", "video")
+    assert placeholder.to_dict() == {"inputUri": "video"}
+    assert (dsl.input_path("a").kind, dsl.output_path("b").kind, dsl.param("c").kind) == (
+        "inputPath",
+        "outputPath",
+        "value",
+    )
+
+
+def _diagnostic(make) -> DefinitionError:
+    with pytest.raises(DefinitionError) as info:
+        make()
+    return info.value
+
+
+def test_calling_a_pipeline_directly_is_pc127_at_the_call():
+    @dsl.pipeline(name="direct")
+    def direct():
+        pass
+
+    error = _diagnostic(lambda: direct())  # MARK-call-pipeline
+    d = error.diagnostic
+    assert d.code == "PC127"
+    assert d.location.file.endswith("test_dsl_rules.py")
+    assert d.location.line == _line("# MARK-call-pipeline")
+    assert d.hint == "compile it (pipecast.compile) or run it (pipecast run --local)"
+
+
+def test_formatting_a_parameter_into_text_is_reported_with_the_reason():
+    @dsl.pipeline(name="fmt")
+    def fmt(label: str = "x"):
+        bare(x=f"{label}")  # MARK-format
+
+    with pytest.raises(PipelineError) as info:
+        _ = fmt.spec
+    (d,) = info.value.diagnostics
+    assert d.code == "PC120"
+    assert d.message == "pipeline parameter 'label' was used as text"
+    assert d.location.line == _line("# MARK-format")
+    assert d.hint == (
+        "pass the parameter itself to a component input; formatting it into a string "
+        "is not possible because its value is only known when the pipeline runs"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "fragment"),
+    [
+        (lambda: dsl.container_component(image="", command=["x"]), "PC103", "image must be"),
+        (lambda: dsl.container_component(image="  ", command=["x"]), "PC103", "image must be"),
+        (lambda: Resources(cpu=0), "PC101", "Resources.cpu"),
+    ],
+)
+def test_definition_errors_point_at_the_users_line_with_a_hint(make, code, fragment):
+    d = _diagnostic(make).diagnostic
+    assert d.code == code and fragment in d.message
+    assert d.location is not None and d.location.file.endswith("test_dsl_rules.py")
+    assert d.hint
+
+
+def _pipeline_error(body) -> list:
+    @dsl.pipeline(name="bad")
+    def bad():
+        body()
+
+    with pytest.raises(PipelineError) as info:
+        _ = bad.spec
+    return info.value.diagnostics
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message", "hint"),
+    [
+        (
+            lambda: bare().set_caching("yes"),
+            "PC107",
+            "set_caching takes True or False, got 'yes'",
+            "e.g. .set_caching(True)",
+        ),
+        (
+            lambda: bare().set_instance_type("g5.xlarge"),
+            "PC125",
+            "instance type 'g5.xlarge' is not an ml.* type",
+            "e.g. .set_instance_type('ml.g5.xlarge')",
+        ),
+        (lambda: bare().set_timeout("soon"), "PC101", "timeout 'soon' is not a duration", None),
+        (
+            lambda: bare().set_caching(True, expire_after="later"),
+            "PC101",
+            "expire_after 'later' is not a duration",
+            None,
+        ),
+        (
+            lambda: bare().after("bare"),
+            "PC123",
+            ".after() takes tasks, got 'bare'",
+            "pass the value a component call returned",
+        ),
+        (
+            lambda: bare().set_env(LEVEL=2),
+            "PC107",
+            "env LEVEL=2 is not a string",
+            "write LEVEL=str(...)",
+        ),
+        (
+            lambda: bare().set_name("Bad_Name"),
+            "PC124",
+            "step id 'Bad_Name' is not valid",
+            None,
+        ),
+        (
+            lambda: bare().set_expected_duration(0),
+            "PC101",
+            "expected_duration must be positive, got 0",
+            None,
+        ),
+    ],
+)
+def test_task_setter_mistakes_are_reported_at_the_call(body, code, message, hint):
+    (d,) = _pipeline_error(body)
+    assert d.code == code
+    assert d.message == message
+    assert d.location.file.endswith("test_dsl_rules.py")
+    if hint:
+        assert d.hint == hint
+
+
+def test_caching_settings():
+    @dsl.pipeline(name="cache")
+    def cache():
+        bare().set_name("on").set_caching()
+        bare().set_name("short").set_caching(True, expire_after="6h")
+        bare().set_name("off").set_caching(False, expire_after="6h")
+
+    spec = cache.spec
+    on, short, off = (spec.step(s).caching for s in ("on", "short", "off"))
+    assert (on.enabled, on.expire_after_seconds) == (True, 30 * 86400)
+    assert (short.enabled, short.expire_after_seconds) == (True, 6 * 3600)
+    assert (off.enabled, off.expire_after_seconds) == (False, None)
+    assert on.to_dict() == {"enabled": True, "expire_after_seconds": 2592000}
+    assert off.to_dict() == {"enabled": False, "expire_after_seconds": None}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (86400, "P1D"),
+        (30 * 86400, "P30D"),
+        (21600, "PT6H"),
+        (3600, "PT1H"),
+        (5400, "PT90M"),
+        (60, "PT1M"),
+        (45, "PT45S"),
+        (3601, "PT3601S"),
+    ],
+)
+def test_sagemaker_cache_expiry_is_iso_8601(seconds, text):
+    from pipecast.compilers.sagemaker import iso_duration
+
+    assert iso_duration(seconds) == text
+
+
+def _container(**kwargs):
+    def define():
+        @dsl.container_component(image=IMG, command=["run"], **kwargs)
+        def step(data: Input[Dataset], n: int, out: Output[Dataset]):
+            """Templated."""
+
+        return step
+
+    return define
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            "--data",
+            "args must be a list, not a string",
+            "e.g. args=['--frames', dsl.input_path('frames')]",
+        ),
+        (
+            ["--x", {"path": "data"}],
+            "argument part {'path': 'data'} is neither text nor a placeholder",
+            "use dsl.input_path/input_uri/output_path/param",
+        ),
+        (
+            [dsl.input_path("dat")],
+            "placeholder inputPath('dat') names no such input; did you mean 'data'?",
+            "declared: data",
+        ),
+        ([dsl.param("data")], "placeholder value('data') names no such input", "declared: n"),
+        (
+            [dsl.input_path("data"), dsl.output_path("out")],
+            "args never pass 'n' to the container",
+            "add a placeholder for each input/output, or remove it from the signature",
+        ),
+        (
+            [dsl.output_path("data")],
+            "placeholder outputPath('data') names no such output",
+            "declared: out",
+        ),
+    ],
+)
+def test_argument_template_mistakes_are_pc106(args, message, hint):
+    d = _diagnostic(_container(args=args)).diagnostic
+    assert d.code == "PC106"
+    assert message in d.message
+    assert d.hint == hint
+    assert d.location.file.endswith("test_dsl_rules.py")
+
+
+def test_argument_template_numbers_become_text():
+    step = _container(
+        args=[
+            "--k",
+            3,
+            ["--r=", 0.5],
+            dsl.input_path("data"),
+            dsl.param("n"),
+            dsl.output_path("out"),
+        ]
+    )()
+    args = step.spec.args
+    assert args[:3] == (("--k",), ("3",), ("--r=", "0.5"))
+    assert [p.kind for (p,) in args[3:]] == ["inputPath", "value", "outputPath"]
+
+
+def test_after_and_env_accumulate():
+    @dsl.pipeline(name="acc")
+    def acc():
+        a = bare().set_name("a")
+        b = bare().set_name("b")
+        bare().set_name("c").after(a).after(b, a).set_env(X="1").set_env(Y="2", X="3")
+
+    step = acc.spec.step("c")
+    assert step.after == ("a", "b")
+    assert dict(step.env) == {"X": "3", "Y": "2"}

@@ -1,0 +1,92 @@
+"""The step graph as ``pipecast graph`` shows it (Mermaid, DOT, JSON), and the graph passes that
+targets share, tested in-process (the CLI tests run in a subprocess, which mutation testing
+cannot attribute to the code)."""
+
+from __future__ import annotations
+
+import json
+
+from pipecast import dsl
+from pipecast.compilers import graph
+from pipecast.compilers.graph_formats import render
+from pipecast.dsl import Dataset, Input, Output, Resources, Spot
+
+IMG = "r.example.com/x:1.0"
+
+
+@dsl.container_component(image=IMG, command=["make"])
+def make(data: Output[Dataset], extra: Output[Dataset]):
+    """Produce two datasets."""
+
+
+@dsl.container_component(image=IMG, command=["use"])
+def use(data: Input[Dataset], more: Input[Dataset]):
+    """Consume two datasets."""
+
+
+@dsl.pipeline(name="shape")
+def shape():
+    a = make().set_name("a")
+    use(data=a.outputs["data"], more=a.outputs["extra"]).set_resources(
+        Resources(cpu=1, memory="1GiB", gpu=2)
+    ).set_spot(Spot())
+    make().set_name("late").after(a)
+
+
+CHECKED = graph.check(shape.spec)
+
+
+def test_json_lists_nodes_in_order_and_edges_with_their_kind():
+    document = json.loads(render(CHECKED, "json"))
+    assert document == {
+        "pipeline": "shape",
+        "nodes": [
+            {"id": "a", "component": "make"},
+            {"id": "late", "component": "make"},
+            {"id": "use", "component": "use"},
+        ],
+        "edges": [
+            {"from": "a", "to": "late", "data": False, "outputs": [], "explicit": True},
+            {
+                "from": "a",
+                "to": "use",
+                "data": True,
+                "outputs": ["data", "extra"],
+                "explicit": False,
+            },
+        ],
+    }
+
+
+def test_dot_labels_components_gpus_and_spot_and_dashes_ordering_edges():
+    assert render(CHECKED, "dot") == (
+        'digraph "shape" {\n'
+        "  rankdir=LR;\n"
+        '  "a" [label="a (make)"];\n'
+        '  "late" [label="late (make)"];\n'
+        '  "use" [label="use 2×GPU spot"];\n'
+        '  "a" -> "late" [style=dashed];\n'
+        '  "a" -> "use" [label="data, extra"];\n'
+        "}\n"
+    )
+
+
+def test_mermaid_is_a_flowchart_with_stable_node_ids():
+    assert render(CHECKED, "mermaid") == (
+        "flowchart LR\n"
+        '  s0["a (make)"]\n'
+        '  s1["late (make)"]\n'
+        '  s2["use 2×GPU spot"]\n'
+        "  s0 -.-> s1\n"
+        "  s0 -- data, extra --> s2\n"
+    )
+
+
+def test_checked_pipeline_accessors():
+    assert CHECKED.predecessors("use") == ["a"]
+    assert CHECKED.predecessors("a") == []
+    step = CHECKED.spec.step("use")
+    assert CHECKED.component(step).name == "use"
+    assert [s.id for s in CHECKED.steps()] == ["a", "late", "use"]
+    assert CHECKED.explicit_only_predecessors("late") == ["a"]
+    assert CHECKED.explicit_only_predecessors("use") == []  # a data edge is not explicit-only
