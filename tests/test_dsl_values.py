@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from pipecast.dsl import Resources, Retry, Spot
-from pipecast.dsl._resources import format_bytes, parse_duration, parse_memory
+from pipecast.dsl.spec import format_bytes
+from pipecast.dsl.units import parse_duration, parse_memory
 from pipecast.errors import DefinitionError
 
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
