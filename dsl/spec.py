@@ -590,6 +590,9 @@ class StepSpec:
     caching: Caching | None = None
     instance_type: str | None = None
     group: str | None = None
+    # scale-out (DESIGN §13): machines at once, and the artifact inputs split across them
+    instances: int = 1
+    shard: tuple[str, ...] = ()
     location: SourceLocation | None = field(default=None, compare=False, repr=False)
 
     def argument(self, name: str) -> Binding | None:
@@ -636,6 +639,10 @@ class StepSpec:
             out["instance_type"] = self.instance_type
         if self.group is not None:
             out["group"] = self.group
+        if self.instances != 1:  # absent at the default: IR documents without it are unchanged
+            out["instances"] = self.instances
+        if self.shard:
+            out["shard"] = list(self.shard)
         return out
 
     @classmethod
@@ -666,6 +673,8 @@ class StepSpec:
             else Caching(caching["enabled"], caching.get("expire_after_seconds")),
             instance_type=data.get("instance_type"),
             group=data.get("group"),
+            instances=data.get("instances", 1),
+            shard=tuple(data.get("shard", ())),
         )
 
 
