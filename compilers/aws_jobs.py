@@ -71,6 +71,11 @@ DEFAULT_VOLUME_GB = 30
 PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
 CHECKPOINTS = "/opt/ml/checkpoints"
+# machines per job (``set_instances``): Processing's is botocore's ``ProcessingInstanceCount``
+# maximum; Training's model has no maximum (only account quotas, which differ per account and
+# instance type), so the same figure is assumed, to refuse an obvious typo offline
+MAX_PROCESSING_INSTANCES = 100
+MAX_TRAINING_INSTANCES = 100
 
 
 def job_limits(step_id_max_length: int) -> Limits:
@@ -84,6 +89,10 @@ def job_limits(step_id_max_length: int) -> Limits:
         max_env_vars=100,
         step_id_max_length=step_id_max_length,
         max_document_bytes=1024 * 1024,
+        max_instances={
+            "default": ("Processing job", MAX_PROCESSING_INSTANCES),
+            "spot": ("Training job", MAX_TRAINING_INSTANCES),
+        },
         placeholder_text={
             "inputPath": f"{PROCESSING_IN}/{{name}}",
             "outputPath": f"{PROCESSING_OUT}/{{name}}",
@@ -311,6 +320,13 @@ def render_args(spec: PipelineSpec, step: StepSpec, kind: str, ex: Expressions) 
     return rendered
 
 
+def _distribution(step: StepSpec, name: str) -> str:
+    """How the service spreads an input over the step's machines (DESIGN §13): split by S3 key
+    for the inputs named in ``shard`` (every object to exactly one machine), a full copy on
+    every machine for the rest (and for every input of a one-machine step)."""
+    return "ShardedByS3Key" if name in step.shard else "FullyReplicated"
+
+
 def _common(step: StepSpec) -> tuple[dict[str, Any], int]:
     runtime = step.timeout_seconds or DEFAULT_MAX_RUNTIME
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": runtime}
@@ -340,7 +356,7 @@ def processing_request(
                     "LocalPath": f"{PROCESSING_IN}/{inp.name}",
                     "S3DataType": "ManifestFile" if manifest else "S3Prefix",
                     "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
+                    "S3DataDistributionType": _distribution(step, inp.name),
                 },
             }
         )
@@ -364,7 +380,7 @@ def processing_request(
         },
         "ProcessingResources": {
             "ClusterConfig": {
-                "InstanceCount": 1,
+                "InstanceCount": step.instances,
                 "InstanceType": instance,
                 "VolumeSizeInGB": _volume_gb(step),
             }
@@ -401,7 +417,7 @@ def training_request(
                     "S3DataSource": {
                         "S3DataType": "ManifestFile" if manifest else "S3Prefix",
                         "S3Uri": uri,
-                        "S3DataDistributionType": "FullyReplicated",
+                        "S3DataDistributionType": _distribution(step, inp.name),
                     }
                 },
                 "InputMode": "File",
@@ -425,7 +441,7 @@ def training_request(
         },
         "ResourceConfig": {
             "InstanceType": instance,
-            "InstanceCount": 1,
+            "InstanceCount": step.instances,
             "VolumeSizeInGB": _volume_gb(step),
         },
         "StoppingCondition": stopping,

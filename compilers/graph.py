@@ -23,6 +23,7 @@ from pipecast.errors import Diagnostic, PipelineError
 
 from ._checks import SPEC_CHECKS, TARGET_CHECKS, Index
 from ._flow_checks import FLOW_CHECKS, FLOW_TARGET_CHECKS, group_members
+from ._scale_checks import SCALE_CHECKS, SCALE_TARGET_CHECKS
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -220,11 +221,12 @@ def diagnose(
     """All diagnostics for ``spec``: the target-independent checks, cycles, and each target's
     capability and limit checks (:mod:`pipecast.compilers._checks`)."""
     index = Index.of(spec)
-    out = [d for rule in (*SPEC_CHECKS, *FLOW_CHECKS) for d in rule(index)]
+    out = [d for rule in (*SPEC_CHECKS, *FLOW_CHECKS, *SCALE_CHECKS) for d in rule(index)]
     graph = build_graph(spec)
     out.extend(_cycles(graph, index))
     for target in targets:
-        out.extend(d for rule in (*TARGET_CHECKS, *FLOW_TARGET_CHECKS) for d in rule(index, target))
+        rules = (*TARGET_CHECKS, *FLOW_TARGET_CHECKS, *SCALE_TARGET_CHECKS)
+        out.extend(d for rule in rules for d in rule(index, target))
     return out, graph
 
 

@@ -89,7 +89,14 @@ TARGET = Target(
     # the IR keeps everything the DSL can say, control flow included
     capabilities=Capabilities(
         requires_image=False,
-        supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
+        supported={
+            "output_parameters",
+            "json_parameters",
+            "conditions",
+            "loops",
+            "exit_handler",
+            "scale_out",
+        },
     ),
     review=ReviewHooks(detect=detect, summarize=describe),
     document_kind="pipecast IR document",

@@ -18,7 +18,7 @@ from pipecast.errors import Diagnostic
 from . import aws_jobs as jobs
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
-from .target import Document, ReviewHooks, Target
+from .target import Capabilities, Document, ReviewHooks, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -357,6 +357,7 @@ TARGET = Target(
     suffix="sagemaker.json",
     description="SageMaker Pipelines definition: Processing steps, spot Training-as-compute",
     compile=compile,
+    capabilities=Capabilities(supported={"scale_out"}),
     limits=jobs.job_limits(step_id_max_length=64),
     config_section={
         "type": "object",

@@ -430,7 +430,7 @@ TARGET = Target(
     suffix="stepfunctions.json",
     description="AWS Step Functions state machine (JSONata) running SageMaker jobs",
     compile=compile,
-    capabilities=Capabilities(unsupported={"caching"}),
+    capabilities=Capabilities(unsupported={"caching"}, supported={"scale_out"}),
     limits=jobs.job_limits(step_id_max_length=48),
     config_section={
         "type": "object",

@@ -154,6 +154,10 @@ FEATURES: Mapping[str, Feature] = {
     "exit_handler": Feature(
         "dsl.ExitHandler / dsl.RUN_STATUS", _exit_handler, default=False, hint=_LOCAL_RUNS_IT
     ),
+    # scale-out of one step (DESIGN §13): opt-in, a target must express every machine's share
+    "scale_out": Feature(
+        ".set_instances(count, shard=[...])", lambda _, s: s.instances != 1, default=False
+    ),
 }
 
 
@@ -204,6 +208,10 @@ class Limits:
     max_env_vars: int | None = None
     step_id_max_length: int | None = None
     max_document_bytes: int | None = None  # checked on the compiled text (PC009)
+    # machines one step may run on at once (``set_instances``, PC030), by how the step runs:
+    # ``"spot"`` for spot steps, ``"default"`` for the rest → (what the service calls that
+    # job, for messages; the limit); a missing key: no limit
+    max_instances: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     # how each placeholder kind renders (for argument-length checks); ``{name}`` is replaced
     placeholder_text: Mapping[str, str] = field(default_factory=dict)
 

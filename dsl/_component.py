@@ -24,6 +24,7 @@ from pipecast.importable import module_name_for
 
 from ._location import user_location
 from ._resources import Resources, Retry, Spot
+from ._scale import check_scale
 from .spec import (
     ARTIFACT_TYPES,
     Arg,
@@ -101,6 +102,8 @@ class StepDefaults:
     expected_seconds: int | None = None
     env: tuple[tuple[str, str], ...] = ()
     instance_type: str | None = None
+    instances: int = 1
+    shard: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,8 @@ def container_component(
     name: str | None = None,
     instance_type: str | None = None,
     expected_duration: str | int | None = None,
+    instances: int = 1,
+    shard: Sequence[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Component]:
     """Declare a container step: its image, command, and (optionally) an argument template.
 
@@ -234,6 +239,7 @@ def container_component(
             instance_type,
             None,
             location,
+            (instances, shard),
         )
 
     return decorate
@@ -251,6 +257,8 @@ def component(
     name: str | None = None,
     instance_type: str | None = None,
     expected_duration: str | int | None = None,
+    instances: int = 1,
+    shard: Sequence[str] | None = None,
 ) -> Any:
     """Declare a Python-function step whose body runs (locally, or in ``image`` on a platform).
 
@@ -276,6 +284,7 @@ def component(
             instance_type,
             fn,
             location,
+            (instances, shard),
         )
 
     return decorate(func) if func is not None else decorate
@@ -316,6 +325,7 @@ def _build(
     instance_type: str | None,
     python_func: Callable[..., Any] | None,
     location: SourceLocation | None,
+    scale: tuple[int, Sequence[str] | None] = (1, None),
 ) -> Component:
     func_location: SourceLocation | None
     try:
@@ -355,6 +365,9 @@ def _build(
         env=tuple(sorted((env or {}).items())),
         instance_type=instance_type,
     )
+    if scale != (1, None):
+        count, names = check_scale(scale[0], scale[1], spec, func_location)
+        defaults = replace(defaults, instances=count, shard=names)
     return Component(spec=spec, defaults=defaults, python_func=python_func)
 
 

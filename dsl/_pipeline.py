@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLocation, did_you_mean
@@ -18,6 +18,7 @@ from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLo
 from ._component import BUILDER, Component, current_builder
 from ._location import user_location
 from ._resources import Resources, Retry, Spot
+from ._scale import check_scale
 from ._values import Collected, LoopItem, OneOf, Operand, RunStatus
 from .spec import (
     ARTIFACT_TYPES,
@@ -193,6 +194,8 @@ class Task:
         self.env: dict[str, str] = dict(d.env)
         self.caching: Caching | None = None
         self.instance_type: str | None = d.instance_type
+        self.instances: int = d.instances
+        self.shard: tuple[str, ...] = d.shard
         self.group: Any = None  # the innermost control-flow group (``_control``) around it
         self.outputs: Mapping[str, OutputHandle] = _Outputs(self)
 
@@ -305,6 +308,19 @@ class Task:
         self.instance_type = instance_type
         return self
 
+    def set_instances(self, count: int, shard: Sequence[str] | None = None) -> Task:
+        """Run this step on ``count`` machines at once (DESIGN §13).
+
+        Each artifact input named in ``shard`` is split by object across the machines (every
+        object to exactly one), the other inputs are copied to all. The container is unchanged:
+        it processes whatever is in its input folder, so a sharded step sees only its shard.
+        All machines write into the same output folders, so write file names derived from your
+        inputs: locally, two workers writing the same file is an error; on SageMaker the last
+        upload would silently win.
+        """
+        self.instances, self.shard = check_scale(count, shard, self.component.spec, user_location())
+        return self
+
     def to_spec(self) -> StepSpec:
         return StepSpec(
             id=self.id,
@@ -320,6 +336,8 @@ class Task:
             caching=self.caching,
             instance_type=self.instance_type,
             group=None if self.group is None else self.group.id,
+            instances=self.instances,
+            shard=self.shard,
             location=self.location,
         )
 

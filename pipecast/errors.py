@@ -71,6 +71,10 @@ CODES: dict[str, str] = {
     "PC023": "a condition compares values of mismatched types, or an artifact",
     "PC024": "exit handler misuse: exit task inside its handler, nested handlers, RUN_STATUS",
     "PC025": "a loop's parallelism is below 1 or its items are not a list",
+    "PC030": "a scaled-out step's instance count is below 1 or above the target's limit",
+    "PC031": "shard names something other than an artifact input of the step",
+    "PC032": "a sharded input is unbound or passed as a URI (nothing a machine can split)",
+    "PC033": "a scaled-out step has an output parameter (its outputs must be prefixes)",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
@@ -93,6 +97,7 @@ CODES: dict[str, str] = {
     "PC202": "an input holds a symlink that points out of its folder",
     "PC203": "an unknown --resume run id",
     "PC204": "impossible resources or capacity for a local run",
+    "PC205": "two workers of a scaled-out step wrote the same output file (local run)",
 }
 
 # codes no longer emitted → the code of the same rule (the DSL's binding checks once had their

@@ -48,6 +48,7 @@ from ._paths import safe_id
 from ._process import DEFAULT_GRACE, Processes
 from ._results import DONE, RunResult, StepResult, new_run_id
 from ._schedule import Capacity, Need, Scheduler, capacity_warnings, check_numbers
+from ._workers import run_workers
 
 __all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
 
@@ -73,6 +74,11 @@ def _source_digest(target: str) -> str | None:
         return cache_key({"source": inspect.getsource(resolve_function(target))})
     except (ImportError, AttributeError, OSError, TypeError, ValueError):
         return None
+
+
+def _key(step: StepSpec, worker: int | None) -> str:
+    """The step's process key (and container name part): ``<step>.w<i>`` for a worker."""
+    return step.id if worker is None else f"{step.id}.w{worker}"
 
 
 class Runner:
@@ -190,6 +196,8 @@ class Runner:
                 "arguments": {n: b.to_dict() for n, b in step.arguments},
                 "env": dict(step.env),
                 "timeout": step.timeout_seconds,
+                # only when scaled out: the keys of earlier runs stay valid
+                **({"scale": [step.instances, list(step.shard)]} if step.instances > 1 else {}),
                 "parameters": self._typed(step),
                 "inputs": inputs,
                 "upstream": {
@@ -236,6 +244,21 @@ class Runner:
         result.inputs = {k: v for k, v in text.items() if comp.input(k) and k not in typed}
         result.outputs = {o.name: text[o.name] for o in comp.outputs}
         result.parameters = typed
+        if step.instances > 1:
+            return run_workers(self, step, text, uris, log_dir)
+        return self.run_process(step, text, uris, log_dir)
+
+    def run_process(
+        self,
+        step: StepSpec,
+        text: dict[str, str],
+        uris: dict[str, str],
+        log_dir: Path,
+        worker: int | None = None,
+    ) -> int:
+        """Run the step's code once with these paths and values (one worker of a scaled-out
+        step, ``worker`` its index); its exit code."""
+        comp = self.spec.component(step.component)
         fake = self.fakes.get(step.id)
         in_process = comp.python_function and self.isolation == "inprocess"
         if fake is not None or (in_process and step.timeout_seconds is None):
@@ -244,17 +267,22 @@ class Runner:
             func = fake or resolve_function(comp.python_function or "")
             return call_in_process(func, text, uris, comp, log_dir, step.timeout_seconds)
         if self.engine is not None and not comp.python_function:
-            return self._attempt_in_engine(self.engine, step, text, uris, log_dir)
+            return self._attempt_in_engine(self.engine, step, text, uris, log_dir, worker)
         argv = self._argv(step, text, uris)
         # locally, "python" is this interpreter, seeing the same modules as the pipeline file
         path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
         env = {**os.environ, "PYTHONPATH": path, **dict(step.env)}
         if argv[0] in ("python", "python3"):
             argv[0] = sys.executable
-        return self._spawn(step, argv, env, log_dir)
+        return self._spawn(step, argv, env, log_dir, worker=worker)
 
     def container_run(
-        self, step: StepSpec, text: dict[str, str], uris: dict[str, str], attempt: int
+        self,
+        step: StepSpec,
+        text: dict[str, str],
+        uris: dict[str, str],
+        attempt: int,
+        worker: int | None = None,
     ) -> ContainerRun:
         """The step in container terms: run folders mounted where SageMaker puts them, argument
         paths (and local URIs of run folders) rewritten to those container paths."""
@@ -269,7 +297,7 @@ class Runner:
         in_uris = {k: paths[k] if k in mounted and v == text[k] else v for k, v in uris.items()}
         r = step.resources
         return ContainerRun(
-            name=container_name(self.spec.name, self.run_dir.name, step.id, attempt),
+            name=container_name(self.spec.name, self.run_dir.name, _key(step, worker), attempt),
             image=comp.image,
             command=comp.command,
             args=tuple(self._args(step, in_text, in_uris)),
@@ -288,8 +316,9 @@ class Runner:
         text: dict[str, str],
         uris: dict[str, str],
         log_dir: Path,
+        worker: int | None = None,
     ) -> int:
-        run = self.container_run(step, text, uris, self.results[step.id].attempts)
+        run = self.container_run(step, text, uris, self.results[step.id].attempts, worker)
         argv = engine_argv(engine.name, engine.binary, run)
 
         def remove() -> None:  # killing the client leaves the container running
@@ -300,7 +329,7 @@ class Runner:
                     [engine.binary, "rm", "-f", run.name], capture_output=True, timeout=60
                 )
 
-        return self._spawn(step, argv, dict(os.environ), log_dir, on_stop=remove)
+        return self._spawn(step, argv, dict(os.environ), log_dir, on_stop=remove, worker=worker)
 
     def _spawn(
         self,
@@ -309,15 +338,17 @@ class Runner:
         env: dict[str, str],
         log_dir: Path,
         on_stop: Callable[[], None] | None = None,
+        worker: int | None = None,
     ) -> int:
         """Run ``argv`` with logs in ``log_dir``, killed after the step's timeout (exit 124)
         or, with its whole process group, when the run is interrupted."""
+        key = _key(step, worker)
         import subprocess
 
         with open(log_dir / "stdout.txt", "wb") as out, open(log_dir / "stderr.txt", "wb") as err:
             try:
                 proc = self.processes.start(
-                    step.id,
+                    key,
                     argv,
                     stdout=out,
                     stderr=err,
@@ -339,7 +370,7 @@ class Runner:
                 err.write(f"\ntimed out after {step.timeout_seconds}s\n".encode())
                 return 124
             finally:
-                self.processes.finished(step.id)
+                self.processes.finished(key)
 
     # ----- one step ---------------------------------------------------------------------------
 

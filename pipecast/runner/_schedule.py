@@ -13,7 +13,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipecast.dsl.spec import StepSpec
 from pipecast.errors import RunError
@@ -97,13 +97,29 @@ class Scheduler:
         self.lock = threading.Condition()
 
     def need(self, step: StepSpec) -> Need:
+        """What the step takes while it runs: one machine's share of its declared resources
+        (capped at the machine), times the workers of a scaled-out step that run at once."""
         r = step.resources
         want = (r.cpu, r.memory_bytes, r.gpu) if r else (1.0, 2 * 1024**3, 0)
-        return (
+        one = (
             min(want[0], self.capacity.cpu),
             min(want[1], self.capacity.memory),
             min(want[2], self.capacity.gpu),
         )
+        k = self.workers_at_once(step, one)
+        return (one[0] * k, one[1] * k, one[2] * k)
+
+    def workers_at_once(self, step: StepSpec, one: Need | None = None) -> int:
+        """How many of a scaled-out step's workers fit in the machine side by side (at least
+        one, at most ``step.instances``): the rest wait for a worker to finish."""
+        count = step.instances if isinstance(step.instances, int) and step.instances > 1 else 1
+        if count == 1:
+            return 1
+        if one is None:
+            one = self.need(replace(step, instances=1))
+        capacity = (self.capacity.cpu, self.capacity.memory, self.capacity.gpu)
+        fits = [int(have // want) for have, want in zip(capacity, one, strict=True) if want > 0]
+        return max(1, min([count, *fits]))
 
     def oversized(self, step: StepSpec) -> bool:
         r = step.resources

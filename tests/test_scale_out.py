@@ -1,0 +1,416 @@
+"""Scale-out of one step (DESIGN §13, issue #19): ``set_instances(count, shard=[...])``.
+
+Oracles: botocore's request models (through the extracted slice, which
+tests/test_validate_limits.py holds equal to the installed botocore) for the SageMaker and Step
+Functions job requests; the split rule written out independently here (sorted keys, ``i mod
+count``) against what real worker processes saw in their folders; real files for the merge and
+the clash check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from helpers import compile_text
+
+from pipecast import dsl
+from pipecast.compilers import graph, load_target
+from pipecast.compilers.sagemaker_validate import check_request
+from pipecast.dsl import Dataset, Input, Output, Spot
+from pipecast.errors import DefinitionError, PipelineError
+from pipecast.runner import Capacity, run_pipeline
+from pipecast.runner._shards import ShardClash, merge_outputs, objects, split_input
+
+IMG = "123456789012.dkr.ecr.us-east-1.amazonaws.com/work:1.0"
+HERE = Path(__file__).name
+
+# a worker: copies every input file to ``<name>.out`` (a name derived from its input), and
+# records what it saw under ``seen/<first key or pid>.json``; SHARED_NAME=1 writes one fixed name
+WORKER = r"""
+import json, os, sys
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+src, ref, out = args["--items"], args["--reference"], args["--out"]
+keys = sorted(
+    (os.path.relpath(os.path.join(r, f), src).replace(os.sep, "/") for r, _, fs in os.walk(src)
+     for f in fs), key=lambda k: k.encode())
+for k in keys:
+    os.makedirs(os.path.dirname(os.path.join(out, k + ".out")), exist_ok=True)
+    with open(os.path.join(src, k), "rb") as a, open(os.path.join(out, k + ".out"), "wb") as b:
+        b.write(a.read())
+os.makedirs(os.path.join(out, "seen"), exist_ok=True)
+name = "summary" if os.environ.get("SHARED_NAME") else str(os.getpid())
+with open(os.path.join(out, "seen", name + ".json"), "w") as f:
+    json.dump({"keys": keys, "reference": sorted(os.listdir(ref))}, f)
+"""
+
+
+@dsl.container_component(image=IMG, command=["python", "-c", WORKER])
+def work(items: Input[Dataset], reference: Input[Dataset], out: Output[Dataset]):
+    """Copy each item; note what this worker saw."""
+
+
+@dsl.container_component(image=IMG, command=["python", "-c", WORKER], instances=2, shard=["items"])
+def work_in_two(items: Input[Dataset], reference: Input[Dataset], out: Output[Dataset]):
+    """The same, scaled out on the decorator."""
+
+
+@dsl.container_component(image=IMG, command=["count"])
+def counted(items: Input[Dataset], n: Output[int]):
+    """Writes an output parameter."""
+
+
+@dsl.container_component(
+    image=IMG, command=["peek"], args=["--items", dsl.input_uri("items"), dsl.output_path("out")]
+)
+def by_uri(items: Input[Dataset], out: Output[Dataset]):
+    """Reads its input by URI."""
+
+
+# the same interface with a short command, for the documents (the script is over SageMaker's
+# 256 characters per entrypoint entry, which the validator rightly refuses)
+work_on_aws = work.with_image(IMG, command=["work"])
+
+
+def _pipeline(count: int = 3, shard: list[str] | None = None, spot: bool = False, aws=False):
+    @dsl.pipeline(name="scaled")
+    def scaled(items_uri: str = "s3://acme/items/", ref_uri: str = "s3://acme/ref/"):
+        items = dsl.importer(uri=items_uri, artifact_type=Dataset)
+        ref = dsl.importer(uri=ref_uri, artifact_type=Dataset)
+        step = work_on_aws if aws else work
+        task = step(items=items.output, reference=ref.output).set_instances(
+            count, shard=["items"] if shard is None else shard
+        )
+        if spot:
+            task.set_spot(Spot("2h"))
+
+    return scaled
+
+
+# ----- the DSL -----------------------------------------------------------------------------------
+
+
+def test_set_instances_and_the_decorator_reach_the_ir():
+    step = _pipeline(4).spec.step("work")
+    assert (step.instances, step.shard) == (4, ("items",))
+    data = step.to_dict()
+    assert (data["instances"], data["shard"]) == (4, ["items"])
+
+    @dsl.pipeline(name="deco")
+    def deco(u: str = "s3://a/b/"):
+        items = dsl.importer(uri=u, artifact_type=Dataset)
+        work_in_two(items=items.output, reference=items.output)
+
+    step = deco.spec.step("work-in-two")
+    assert (step.instances, step.shard) == (2, ("items",))
+
+
+def test_one_instance_leaves_the_ir_as_it_was():
+    data = _pipeline(1, shard=[]).spec.step("work").to_dict()
+    assert "instances" not in data and "shard" not in data
+
+
+def _dsl_error(**kwargs):
+    """The one diagnostic the DSL reports while the pipeline function runs."""
+    with pytest.raises(PipelineError) as err:
+        _pipeline(**kwargs).spec  # noqa: B018 (building the spec runs the function)
+    (d,) = err.value.diagnostics
+    assert d.location.file.endswith(HERE) and d.hint
+    return d
+
+
+@pytest.mark.parametrize("count", [0, -2, True, 2.5, "4"])
+def test_a_bad_count_is_pc030_at_the_users_line(count):
+    assert _dsl_error(count=count).code == "PC030"
+
+
+@pytest.mark.parametrize(
+    ("shard", "says"),
+    [
+        (["itmes"], "did you mean 'items'?"),
+        (["out"], "not an input"),
+        ("items", "list of input names"),
+    ],
+)
+def test_shard_must_name_artifact_inputs_pc031(shard, says):
+    d = _dsl_error(count=3, shard=shard)
+    assert d.code == "PC031" and says in d.message
+
+
+def test_a_bad_decorator_setting_is_reported_where_the_component_is_declared():
+    with pytest.raises(DefinitionError) as err:
+
+        @dsl.container_component(image=IMG, command=["x"], instances=2, shard=["frames"])
+        def lonely(items: Input[Dataset]):
+            """No input called frames."""
+
+    assert err.value.diagnostic.code == "PC031" and "did you mean" not in str(err.value)
+
+
+# ----- the graph check (on specs, as a loaded IR document would give) ---------------------------
+
+
+def _codes(spec, target=None):
+    with pytest.raises(PipelineError) as err:
+        graph.check(spec, load_target(target) if target else None)
+    return sorted({d.code for d in err.value.diagnostics if d.severity == "error"})
+
+
+def _with_step(spec, **changes):
+    return replace(spec, steps=tuple(replace(s, **changes) for s in spec.steps))
+
+
+def test_graph_check_repeats_the_dsl_rules_on_a_spec():
+    spec = _pipeline(3).spec
+    assert _codes(_with_step(spec, instances=0)) == ["PC030"]
+    assert _codes(_with_step(spec, shard=("nope",))) == ["PC031"]
+
+
+def test_an_unbound_or_uri_sharded_input_is_pc032():
+    spec = _pipeline(3).spec
+    unbound = _with_step(spec, arguments=(("reference", spec.steps[0].argument("reference")),))
+    assert "PC032" in _codes(unbound)
+
+    @dsl.pipeline(name="uri")
+    def uri(u: str = "s3://a/b/"):
+        items = dsl.importer(uri=u, artifact_type=Dataset)
+        by_uri(items=items.output).set_instances(2, shard=["items"])
+
+    assert _codes(uri.spec) == ["PC032"]
+
+
+def test_an_output_parameter_on_a_scaled_out_step_is_pc033():
+    @dsl.pipeline(name="params")
+    def params(u: str = "s3://a/b/"):
+        items = dsl.importer(uri=u, artifact_type=Dataset)
+        counted(items=items.output).set_instances(2, shard=["items"])
+
+    assert _codes(params.spec) == ["PC033"]
+
+
+@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions"])
+@pytest.mark.parametrize(("spot", "job"), [(False, "Processing job"), (True, "Training job")])
+def test_the_service_limit_per_job_type_is_pc030(target, spot, job):
+    graph.check(_pipeline(100, spot=spot, aws=True).spec, load_target(target))  # at the limit: fine
+    with pytest.raises(PipelineError) as err:
+        graph.check(_pipeline(101, spot=spot, aws=True).spec, load_target(target))
+    (d,) = err.value.diagnostics
+    assert d.code == "PC030" and f"limit of 100 per {job}" in d.message
+    assert d.location.file.endswith(HERE)
+
+
+def test_kubeflow_refuses_scale_out_by_name_until_it_expresses_it():
+    pytest.importorskip("kfp")
+    with pytest.raises(PipelineError) as err:
+        graph.check(_pipeline(3).spec, load_target("kubeflow"))
+    (d,) = err.value.diagnostics
+    assert d.code == "PC008" and "set_instances" in d.message
+
+
+# ----- SageMaker and Step Functions --------------------------------------------------------------
+
+
+def _inputs(request: dict, spot: bool) -> dict[str, str]:
+    if spot:
+        return {
+            c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+            for c in request["InputDataConfig"]
+        }
+    return {
+        i["InputName"]: i["S3Input"]["S3DataDistributionType"] for i in request["ProcessingInputs"]
+    }
+
+
+@pytest.mark.parametrize("spot", [False, True])
+def test_sagemaker_requests_ask_for_the_machines_and_shard_by_key(spot):
+    doc = json.loads(compile_text(_pipeline(4, spot=spot, aws=True), "sagemaker"))
+    (step,) = doc["Steps"]
+    request = step["Arguments"]
+    op = "CreateTrainingJob" if spot else "CreateProcessingJob"
+    assert step["Type"] == ("Training" if spot else "Processing")
+    assert check_request(op, request) == []
+    count = (
+        request["ResourceConfig"]["InstanceCount"]
+        if spot
+        else request["ProcessingResources"]["ClusterConfig"]["InstanceCount"]
+    )
+    assert count == 4
+    assert _inputs(request, spot) == {"items": "ShardedByS3Key", "reference": "FullyReplicated"}
+
+
+def test_the_model_check_would_refuse_a_wrong_count_or_distribution():
+    """The oracle can fail: botocore's bounds and enum are what refuse these."""
+    doc = json.loads(compile_text(_pipeline(4, aws=True), "sagemaker"))
+    request = doc["Steps"][0]["Arguments"]
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 101
+    request["ProcessingInputs"][0]["S3Input"]["S3DataDistributionType"] = "Sharded"
+    problems = " ".join(check_request("CreateProcessingJob", request))
+    assert "InstanceCount" in problems and "S3DataDistributionType" in problems
+
+
+def _sfn_requests(text: str) -> list[tuple[str, dict]]:
+    found = []
+
+    def walk(states: dict) -> None:
+        for state in states.values():
+            resource = state.get("Resource", "")
+            if "sagemaker:create" in resource:
+                op = "CreateTrainingJob" if "Training" in resource else "CreateProcessingJob"
+                found.append((op, state["Arguments"]))
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+
+    walk(json.loads(text)["States"])
+    return found
+
+
+@pytest.mark.parametrize("spot", [False, True])
+def test_step_functions_sends_the_same_requests(spot):
+    ((op, request),) = _sfn_requests(
+        compile_text(_pipeline(4, spot=spot, aws=True), "stepfunctions")
+    )
+    sm = json.loads(compile_text(_pipeline(4, spot=spot, aws=True), "sagemaker"))["Steps"][0][
+        "Arguments"
+    ]
+    assert check_request(op, {k: v for k, v in request.items() if not k.endswith("JobName")}) == []
+    assert _inputs(request, spot) == _inputs(sm, spot)
+    resources = (
+        request["ResourceConfig"] if spot else request["ProcessingResources"]["ClusterConfig"]
+    )
+    assert resources["InstanceCount"] == 4
+
+
+# ----- the local runner --------------------------------------------------------------------------
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for key, text in files.items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_text(text)
+    return root
+
+
+ITEMS = {f"{name}.txt": name for name in ("b", "a", "c", "e", "d")} | {
+    "sub/x.txt": "x",
+    "Z.txt": "Z",  # upper case sorts first by bytes
+}
+
+
+def _expected_shards(count: int) -> list[list[str]]:
+    keys = sorted(ITEMS, key=lambda k: k.encode())
+    return [[k for n, k in enumerate(keys) if n % count == i] for i in range(count)]
+
+
+def test_split_gives_every_object_to_exactly_one_worker(tmp_path):
+    src = _tree(tmp_path / "src", ITEMS)
+    assert objects(src)[:2] == ["Z.txt", "a.txt"]
+    seen = []
+    for i in range(3):
+        got = split_input(src, tmp_path / f"w{i}", i, 3)
+        seen.append(objects(tmp_path / f"w{i}"))
+        assert got == len(seen[-1])
+    assert seen == _expected_shards(3)
+    assert (tmp_path / "w0" / "sub" / "x.txt").read_text() == "x"  # keys keep their folders
+
+
+def test_more_workers_than_objects_leaves_some_empty(tmp_path):
+    src = _tree(tmp_path / "src", {"only.txt": "1"})
+    assert [split_input(src, tmp_path / f"w{i}", i, 3) for i in range(3)] == [1, 0, 0]
+
+
+def test_merge_names_both_workers_and_the_file(tmp_path):
+    w0 = _tree(tmp_path / "w0", {"a.json": "0", "same/r.json": "0"})
+    w1 = _tree(tmp_path / "w1", {"b.json": "1"})
+    w2 = _tree(tmp_path / "w2", {"same/r.json": "2"})
+    with pytest.raises(ShardClash) as err:
+        merge_outputs({0: w0, 1: w1, 2: w2}, tmp_path / "out", "frames")
+    assert err.value.diagnostic.code == "PC205"
+    assert "workers 0 and 2 both wrote 'frames/same/r.json'" in str(err.value)
+    assert not (tmp_path / "out").exists()  # nothing is moved when any file clashes
+    merge_outputs({0: w0, 1: w1}, tmp_path / "out", "frames")
+    assert objects(tmp_path / "out") == ["a.json", "b.json", "same/r.json"]
+
+
+def test_a_file_where_another_worker_made_a_folder_clashes(tmp_path):
+    w0 = _tree(tmp_path / "w0", {"x": "file"})
+    w1 = _tree(tmp_path / "w1", {"x/y": "in a folder"})
+    with pytest.raises(ShardClash, match="workers 0 and 1 both wrote 'o/x/y'"):
+        merge_outputs({0: w0, 1: w1}, tmp_path / "out", "o")
+
+
+def _local(tmp_path: Path, count: int = 3):
+    items = _tree(tmp_path / "items", ITEMS)
+    ref = _tree(tmp_path / "ref", {"r1": "1", "r2": "2"})
+    return _pipeline(count), {"items_uri": str(items), "ref_uri": str(ref)}
+
+
+def test_local_workers_each_see_only_their_shard_and_outputs_merge(pipecast_run, tmp_path):
+    pipeline, params = _local(tmp_path)
+    capacity = Capacity(cpu=8, memory=64 * 1024**3, gpu=0)
+    result = pipecast_run(pipeline, params=params, capacity=capacity, isolation="subprocess")
+    assert result.succeeded, result["work"].error
+    out = Path(result["work"].outputs["out"])
+    seen = [json.loads(p.read_text()) for p in sorted((out / "seen").iterdir())]
+    assert len(seen) == 3  # three processes, three records
+    assert sorted(s["keys"] for s in seen) == sorted(_expected_shards(3))
+    assert all(s["reference"] == ["r1", "r2"] for s in seen)  # the rest copied to all
+    assert sorted(k for k in objects(out) if not k.startswith("seen/")) == sorted(
+        f"{k}.out" for k in ITEMS
+    )
+    assert (out / "sub" / "x.txt.out").read_text() == "x"
+    step_dir = result.run_dir / "work"
+    assert not (step_dir / "_shards").exists()  # worker folders go once merged
+    assert sorted(p.name for p in (step_dir / "_logs").iterdir() if p.is_dir()) == [
+        "worker-0",
+        "worker-1",
+        "worker-2",
+    ]
+
+
+def test_local_workers_writing_one_name_fail_the_step_naming_both(pipecast_run, tmp_path):
+    pipeline, params = _local(tmp_path)
+    os.environ["SHARED_NAME"] = "1"
+    try:
+        result = pipecast_run(pipeline, params=params)
+    finally:
+        del os.environ["SHARED_NAME"]
+    work = result["work"]
+    assert work.status == "failed"
+    assert "PC205" in work.error and "workers 0 and 1 both wrote 'out/seen/summary.json'" in (
+        work.error
+    )
+    assert "workers 0 and 2" in work.error
+    journal = json.loads((result.run_dir / "run.json").read_text())
+    assert journal["steps"]["work"]["status"] == "failed"
+
+
+def test_workers_run_within_the_declared_resources():
+    from pipecast.runner._schedule import Scheduler
+
+    step = _pipeline(5).spec.step("work")  # no resources: 1 CPU, 2 GiB per worker
+    sched = Scheduler(Capacity(cpu=2, memory=64 * 1024**3, gpu=0))
+    assert sched.workers_at_once(step) == 2 and sched.need(step)[0] == 2
+    sched = Scheduler(Capacity(cpu=16, memory=6 * 1024**3, gpu=0))
+    assert sched.workers_at_once(step) == 3  # memory-bound
+    assert Scheduler(Capacity(cpu=16, memory=64 * 1024**3, gpu=0)).workers_at_once(step) == 5
+
+
+def test_resume_reuses_a_scaled_out_step_and_reruns_it_when_the_count_changes(tmp_path):
+    pipeline, params = _local(tmp_path)
+    capacity = Capacity(cpu=4, memory=16 * 1024**3, gpu=0)
+
+    def run(p, **kw):
+        return run_pipeline(graph.check(p.spec), params, tmp_path / "runs", capacity=capacity, **kw)
+
+    first = run(pipeline)
+    assert first.succeeded, first["work"].error
+    again = run(pipeline, run_id=first.run_id, resume=True)
+    assert again["work"].status == "cached"
+    two, _ = _local(tmp_path / "two", count=2)
+    rerun = run(two, run_id=first.run_id, resume=True)
+    assert rerun["work"].status == "succeeded"
+    seen = list((Path(rerun["work"].outputs["out"]) / "seen").iterdir())
+    assert len(seen) == 2
