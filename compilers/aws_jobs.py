@@ -44,7 +44,10 @@ from pipecast.errors import ConfigError, Diagnostic, did_you_mean
 from .target import Limits, Placement
 
 __all__ = [
+    "CHECKPOINTS",
     "DEFAULT_MAX_RUNTIME",
+    "MAX_PROCESSING_INSTANCES",
+    "MAX_TRAINING_INSTANCES",
     "DEFAULT_VOLUME_GB",
     "PROCESSING_IN",
     "PROCESSING_OUT",
