@@ -46,9 +46,9 @@ from .target import Limits, Placement
 __all__ = [
     "CHECKPOINTS",
     "DEFAULT_MAX_RUNTIME",
+    "DEFAULT_VOLUME_GB",
     "MAX_PROCESSING_INSTANCES",
     "MAX_TRAINING_INSTANCES",
-    "DEFAULT_VOLUME_GB",
     "PROCESSING_IN",
     "PROCESSING_OUT",
     "TRAINING_IN",

@@ -11,7 +11,9 @@ before kubeflow/pipelines PR 11243 left out the per-execution ``{uuid}``).
 Manifest inputs: Kubeflow has no manifest data type. The importer passes the manifest file itself
 as the artifact; the step receives the manifest, not the objects it lists (a note says so at
 compile time). Timeouts become the pod's active deadline (``kfp-kubernetes``). Disk sizes have no
-KFP v2 equivalent: using one is a compile error for this target, never silently dropped.
+KFP v2 equivalent: using one is a compile error for this target, never silently dropped. A
+scaled-out step (``set_instances``) is a ``ParallelFor`` of shards plus a merge task per output
+(``_kfp_shards``: why a shell prelude, and what it needs in the image).
 ``kfp`` is the optional extra ``kubeflow`` and is imported only inside :func:`compile`.
 
 Speed: kfp spends most of a large compile in two places that do not shape the output (an
@@ -43,6 +45,7 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, MissingExtraError
 
+from . import _kfp_shards as shards
 from ._kfp_speedups import kfp_speedups, swap
 from .diff import DocumentSummary, StepSummary
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
@@ -153,6 +156,10 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                 annotation=dsl.Output[_artifact_class(kfp, out.type)],
             )
         )
+    scaled = step.instances > 1  # one shard of a scaled-out step (``_kfp_shards``)
+    if scaled:
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params.append(inspect.Parameter(shards.SHARD_INDEX, kind, annotation=int))
     names = [p.name for p in params]
 
     def body(*values: Any) -> Any:
@@ -169,13 +176,21 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                     # kfp placeholders render as {{$...}} strings, which kfp parses back
                     if part.kind == "inputUri":
                         text += str(value.uri)
+                    elif part.kind == "inputPath" and part.name in step.shard:
+                        text += shards.view(part.name)
                     elif part.kind in ("inputPath", "outputPath"):
                         text += str(value.path)
                     else:
                         text += str(value)
             args.append(text)
         command = [pod_text(c) for c in comp.command]
+        if scaled:
+            sources = [(n, str(by_name[n].path)) for n in step.shard if n in step_inputs]
+            index = by_name[shards.SHARD_INDEX]
+            command = shards.shard_command(index, step.instances, sources, command, pod_text)
         return dsl.ContainerSpec(image=comp.image, command=command, args=args)
+
+    step_inputs = {name for name, _ in step.arguments}
 
     body.__name__ = step.id
     body.__qualname__ = step.id
@@ -230,6 +245,26 @@ def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None
         )
 
 
+def _scaled_out(
+    kfp: Any,
+    comp: ComponentSpec,
+    step: StepSpec,
+    kwargs: dict[str, Any],
+    merged: dict[str, dict[str, Any]],
+) -> Any:
+    """A scaled-out step: its shards in a ``ParallelFor``, its outputs merged after it
+    (``_kfp_shards``); returns the shard task (the one settings and ``.after`` apply to)."""
+    indices = list(range(step.instances))
+    with kfp.dsl.ParallelFor(indices, parallelism=step.instances, name=f"{step.id}-shards") as i:
+        task = _component(kfp, comp, step)(**kwargs, **{shards.SHARD_INDEX: i})
+    outputs = [(o.name, _artifact_class(kfp, o.type)) for o in comp.outputs]
+    caching = bool(step.caching and step.caching.enabled)
+    merged[step.id] = shards.merged_tasks(
+        kfp, step.id, outputs, comp.image, task, pod_text, caching
+    )
+    return task
+
+
 def compile(checked: CheckedPipeline, config: Config) -> Document:
     """Build the pipeline with kfp's DSL from the IR and let kfp's compiler write the YAML."""
     kfp = _kfp()
@@ -256,6 +291,7 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             task.set_display_name(imp.id)
             importers[imp.id] = task
         tasks: dict[str, Any] = {}
+        merged: dict[str, dict[str, Any]] = {}  # scaled-out steps' merged outputs
         for step in checked.steps():
             comp = spec.component(step.component)
             kwargs: dict[str, Any] = {}
@@ -266,9 +302,14 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
                     kwargs[name] = params[binding.name]
                 elif isinstance(binding, ImporterRef):
                     kwargs[name] = importers[binding.importer].output
+                elif isinstance(binding, OutputRef) and binding.step in merged:
+                    kwargs[name] = merged[binding.step][binding.output]
                 elif isinstance(binding, OutputRef):
                     kwargs[name] = tasks[binding.step].outputs[binding.output]
-            task = _component(kfp, comp, step)(**kwargs)
+            if step.instances > 1:
+                task = _scaled_out(kfp, comp, step, kwargs, merged)
+            else:
+                task = _component(kfp, comp, step)(**kwargs)
             for upstream in checked.explicit_only_predecessors(step.id):
                 task.after(tasks[upstream])
             _apply_settings(kfp, task, step, config)
@@ -431,8 +472,13 @@ def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
 
 
 def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
-    """``Target.check``: spot needs a node selector; literals must stay literal."""
-    return spot_diagnostics(spec, config) + literal_diagnostics(spec)
+    """``Target.check``: spot needs a node selector; literals must stay literal; a manifest
+    input cannot be sharded."""
+    return (
+        spot_diagnostics(spec, config)
+        + literal_diagnostics(spec)
+        + shards.manifest_diagnostics(spec)
+    )
 
 
 # ----- review support -----------------------------------------------------------------------------
@@ -589,7 +635,7 @@ TARGET = Target(
     suffix="kubeflow.yaml",
     description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
     compile=compile,
-    capabilities=Capabilities(unsupported={"disk"}),
+    capabilities=Capabilities(unsupported={"disk"}, supported={"scale_out"}),
     limits=Limits(step_id_max_length=63),
     config_section={
         "type": "object",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,14 +204,6 @@ def test_the_service_limit_per_job_type_is_pc030(target, spot, job):
     assert d.location.file.endswith(HERE)
 
 
-def test_kubeflow_refuses_scale_out_by_name_until_it_expresses_it():
-    pytest.importorskip("kfp")
-    with pytest.raises(PipelineError) as err:
-        graph.check(_pipeline(3).spec, load_target("kubeflow"))
-    (d,) = err.value.diagnostics
-    assert d.code == "PC008" and "set_instances" in d.message
-
-
 # ----- SageMaker and Step Functions --------------------------------------------------------------
 
 
@@ -281,6 +275,139 @@ def test_step_functions_sends_the_same_requests(spot):
         request["ResourceConfig"] if spot else request["ProcessingResources"]["ClusterConfig"]
     )
     assert resources["InstanceCount"] == 4
+
+
+# ----- Kubeflow ----------------------------------------------------------------------------------
+
+
+@dsl.container_component(image=IMG, command=["use"])
+def use(out: Input[Dataset], report: Output[Dataset]):
+    """Reads the merged output."""
+
+
+def _kfp_pipeline(manifest: bool = False):
+    @dsl.pipeline(name="scaled-kfp")
+    def scaled_kfp(items_uri: str = "s3://acme/items/", ref_uri: str = "s3://acme/ref/"):
+        items = dsl.importer(uri=items_uri, artifact_type=Dataset, manifest=manifest)
+        ref = dsl.importer(uri=ref_uri, artifact_type=Dataset)
+        done = work_on_aws(items=items.output, reference=ref.output).set_instances(
+            3, shard=["items"]
+        )
+        use(out=done.outputs["out"])
+
+    return scaled_kfp
+
+
+def _k8s(text: str) -> str:
+    """What Kubernetes gives the process for a command entry pod_text escaped ($$ → $)."""
+    return text.replace("$$", "$")
+
+
+def test_kubeflow_runs_shards_in_a_parallel_for_and_merges_their_outputs(tmp_path):
+    pytest.importorskip("kfp")
+    import yaml
+    from kfp.components import load_component_from_text
+
+    from pipecast.compilers._kfp_shards import MERGE, PRELUDE
+
+    text = compile_text(_kfp_pipeline(), "kubeflow")
+    assert load_component_from_text(text).name == "scaled-kfp"  # kfp's own loader
+    main = next(d for d in yaml.safe_load_all(text) if "pipelineInfo" in d)
+    tasks = main["root"]["dag"]["tasks"]
+    (loop,) = [t for t in tasks.values() if "parameterIterator" in t]
+    assert loop["taskInfo"]["name"] == "work-shards"
+    assert loop["iteratorPolicy"]["parallelismLimit"] == 3
+    assert json.loads(loop["parameterIterator"]["items"]["raw"]) == [0, 1, 2]
+    inner = main["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    assert list(inner) == ["work"]  # the shard keeps the step id
+    merge = tasks["work-merged-out"]
+    assert merge["inputs"]["artifacts"]["shards"]["taskOutputArtifact"]["producerTask"] == (
+        next(k for k, t in tasks.items() if t is loop)
+    )
+    assert tasks["use"]["inputs"]["artifacts"]["out"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "merged",
+        "producerTask": "work-merged-out",
+    }
+    container = main["deploymentSpec"]["executors"]["exec-work"]["container"]
+    command = container["command"]
+    assert command[:2] == ["sh", "-c"] and _k8s(command[2]) == PRELUDE
+    assert command[3:] == [
+        "pipecast-shard",
+        "{{$.inputs.parameters['pipecast_shard']}}",
+        "3",
+        "1",
+        "{{$.inputs.artifacts['items'].path}}",
+        "/tmp/pipecast-shard/items",
+        "--",
+        "work",
+    ]
+    args = container["args"]
+    assert args[args.index("--items") + 1] == "/tmp/pipecast-shard/items"
+    assert args[args.index("--reference") + 1] == "{{$.inputs.artifacts['reference'].path}}"
+    merge_exec = main["deploymentSpec"]["executors"]["exec-work-merged-out"]["container"]
+    assert _k8s(merge_exec["command"][2]) == MERGE and merge_exec["command"][-1] == "{{$}}"
+
+
+def test_kubeflow_speed_ups_write_the_same_bytes_for_a_scaled_out_step(monkeypatch):
+    pytest.importorskip("kfp")
+    from pipecast.compilers._kfp_speedups import SWITCH
+
+    fast = compile_text(_kfp_pipeline(), "kubeflow")
+    monkeypatch.setenv(SWITCH, "0")
+    assert compile_text(_kfp_pipeline(), "kubeflow") == fast
+
+
+def test_kubeflow_refuses_to_shard_a_manifest():
+    pytest.importorskip("kfp")
+    from helpers import EXAMPLE_CONFIG
+
+    with pytest.raises(PipelineError) as err:
+        graph.check(_kfp_pipeline(manifest=True).spec, load_target("kubeflow"), EXAMPLE_CONFIG)
+    (d,) = err.value.diagnostics
+    assert d.code == "PC008" and "manifest input 'items'" in d.message
+
+
+def test_the_prelude_links_the_shard_and_passes_the_command_literally(tmp_path):
+    from pipecast.compilers._kfp_shards import PRELUDE
+
+    src = _tree(tmp_path / "src", ITEMS)
+    tricky = ["$(HOME)", "a b", "*", "'; rm -rf /", "$$"]
+    for index in range(3):
+        view = tmp_path / f"view{index}"
+        argv = ["sh", "-c", PRELUDE, "pipecast-shard", str(index), "3", "1", str(src), str(view)]
+        argv += ["--", sys.executable, "-c", "import sys, json; print(json.dumps(sys.argv[1:]))"]
+        done = subprocess.run([*argv, *tricky], capture_output=True, text=True, check=True)
+        assert json.loads(done.stdout) == tricky
+        assert objects(view) == _expected_shards(3)[index]
+        assert all((view / k).is_symlink() for k in objects(view))
+        assert (view / "Z.txt").exists() == (index == 0)
+
+
+def _merge(root: Path, parts: list[str], own: str = "s3://b/run/merged/out", out: str = "merged"):
+    from pipecast.compilers._kfp_shards import MERGE
+
+    executor_input = {
+        "inputs": {"artifacts": {"shards": {"artifacts": [{"uri": u} for u in parts]}}},
+        "outputs": {"artifacts": {"merged": {"artifacts": [{"uri": own}]}}},
+    }
+    out_dir = root / out
+    env = {**os.environ, "PIPECAST_MOUNT_ROOT": str(root)}
+    argv = ["sh", "-c", MERGE, "pipecast-merge", json.dumps(executor_input), own, str(out_dir)]
+    return subprocess.run(argv, capture_output=True, text=True, env=env), out_dir
+
+
+def test_the_merge_copies_every_shard_and_names_a_clash(tmp_path):
+    _tree(tmp_path / "s3" / "b" / "run" / "w0" / "out", {"a.json": "0", "d/x.json": "0"})
+    _tree(tmp_path / "gcs" / "b" / "run" / "w1" / "out", {"b.json": "1"})
+    done, out = _merge(tmp_path, ["s3://b/run/w0/out", "gs://b/run/w1/out"])
+    assert done.returncode == 0, done.stderr
+    assert objects(out) == ["a.json", "b.json", "d/x.json"]
+    _tree(tmp_path / "s3" / "b" / "run" / "w2" / "out", {"d/x.json": "2"})
+    done, empty = _merge(tmp_path, [], out="none")
+    assert done.returncode == 0 and objects(empty) == []
+    done, _ = _merge(tmp_path, ["s3://b/run/w0/out", "s3://b/run/w2/out"], out="clash")
+    assert done.returncode != 0
+    assert "shard 1 and an earlier shard both wrote 'd/x.json'" in done.stderr
 
 
 # ----- the local runner --------------------------------------------------------------------------
