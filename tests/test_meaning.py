@@ -251,7 +251,6 @@ def test_size_units_decimal_and_binary(text, size):
 # ----- spot -------------------------------------------------------------------------------------
 
 
-
 def spot_checks(runtime: int, wait: int) -> list[Any]:
     s = "Arguments.StoppingCondition"
     return [

@@ -31,8 +31,12 @@ def test_detector_gets_the_frames_extract_wrote(pipecast_run, tmp_path):
     result = pipecast_run(
         load_example("video_analysis"),
         params={"video_uri": str(videos), "threshold": 0.7},
-        fakes={"extract-frames": fake_extract, "detect-objects": fake_detect,
-               "track": fake_track, "summarize": fake_summarize},
+        fakes={
+            "extract-frames": fake_extract,
+            "detect-objects": fake_detect,
+            "track": fake_track,
+            "summarize": fake_summarize,
+        },
     )
     assert result.succeeded
     assert seen["frames"] == ["00000.jpg", "00001.jpg", "00002.jpg"]

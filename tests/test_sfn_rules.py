@@ -67,7 +67,6 @@ def test_job_names_are_legal_short_and_unique_per_execution_and_retry(step_id):
     assert re.fullmatch(re.escape(job_step_part(step_id)) + r"-[0-9a-f]{16}-0", first)
 
 
-
 def test_task_states_catch_failures_into_a_fail_state_naming_the_step():
     @dsl.pipeline(name="s")
     def s():
