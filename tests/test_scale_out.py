@@ -541,3 +541,41 @@ def test_resume_reuses_a_scaled_out_step_and_reruns_it_when_the_count_changes(tm
     assert rerun["work"].status == "succeeded"
     seen = list((Path(rerun["work"].outputs["out"]) / "seen").iterdir())
     assert len(seen) == 2
+
+
+def test_the_flagships_extract_frames_is_not_shard_safe_yet_and_the_runner_says_so(
+    pipecast_run, tmp_path
+):
+    """Real component, real videos, three workers: each writes ``frames/index.json``, so the
+    merge refuses (PC205) where SageMaker would keep one worker's index and lose two videos.
+    The shipped components write fixed names; a sharded flagship needs them shard-safe first."""
+    pytest.importorskip("cv2")
+    from helpers import EXAMPLES, load_example
+
+    from pipecast.components.synthetic import generate
+
+    generate(tmp_path / "sample", videos=3, seconds=1.0, fps=10.0)
+    extract = next(
+        c for c in load_example("video_analysis").spec.components if c.name == "extract-frames"
+    )
+    assert extract.command[-1] == "pipecast.components.extract_frames"
+    import importlib.util
+
+    module = importlib.util.spec_from_file_location("flagship", EXAMPLES / "video_analysis.py")
+    flagship = importlib.util.module_from_spec(module)
+    module.loader.exec_module(flagship)
+
+    @dsl.pipeline(name="flagship-shards")
+    def shards(video_uri: str):
+        video = dsl.importer(uri=video_uri, artifact_type=Dataset)
+        flagship.extract_frames(video=video.output, fps=2.0).set_instances(3, shard=["video"])
+
+    result = pipecast_run(
+        shards,
+        params={"video_uri": str(tmp_path / "sample" / "videos")},
+        capacity=Capacity(cpu=8, memory=64 * 1024**3, gpu=0),
+    )
+    error = result["extract-frames"].error
+    assert result["extract-frames"].status == "failed"
+    assert "workers 0 and 1 both wrote 'frames/index.json'" in error, error
+    assert "workers 0 and 2 both wrote 'frames/index.json'" in error
