@@ -579,3 +579,45 @@ def test_the_flagships_extract_frames_is_not_shard_safe_yet_and_the_runner_says_
     assert result["extract-frames"].status == "failed"
     assert "workers 0 and 1 both wrote 'frames/index.json'" in error, error
     assert "workers 0 and 2 both wrote 'frames/index.json'" in error
+
+
+def _copying_fake(calls: list):
+    """A fake worker: copies its shard's files to ``<name>.out``, records what it saw."""
+
+    def fake(items, reference, out):
+        keys = objects(Path(items.path))
+        calls.append(keys)
+        for key in keys:
+            target = Path(out.path) / f"{key}.out"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((Path(items.path) / key).read_bytes())
+
+    return fake
+
+
+def test_a_fake_replaces_every_worker_and_runs_them_in_turn(pipecast_run, tmp_path):
+    pipeline, params = _local(tmp_path)
+    calls: list = []
+    result = pipecast_run(pipeline, params=params, fakes={"work": _copying_fake(calls)})
+    assert result.succeeded, result["work"].error
+    assert calls == _expected_shards(3)  # worker 0, 1, 2 in turn: in-process code
+    assert len(objects(Path(result["work"].outputs["out"]))) == len(ITEMS)
+
+
+def test_a_scaled_out_step_inside_a_loop_shards_each_iteration(pipecast_run, tmp_path):
+    items = _tree(tmp_path / "items", ITEMS)
+
+    @dsl.pipeline(name="looped")
+    def looped(items_uri: str):
+        data = dsl.importer(uri=items_uri, artifact_type=Dataset)
+        with dsl.ParallelFor([1, 2]):
+            work(items=data.output, reference=data.output).set_instances(2, shard=["items"])
+
+    calls: list = []
+    result = pipecast_run(
+        looped, params={"items_uri": str(items)}, fakes={"work": _copying_fake(calls)}
+    )
+    assert result.succeeded, {k: v.error for k, v in result.steps.items()}
+    assert sorted(calls) == sorted(_expected_shards(2) * 2)
+    for key in ("work/0", "work/1"):
+        assert len(objects(Path(result[key].outputs["out"]))) == len(ITEMS)

@@ -58,7 +58,7 @@ def _plans(
 def _in_process(runner: Runner, step: StepSpec) -> bool:
     comp = runner.spec.component(step.component)
     python_here = bool(comp.python_function) and runner.isolation == "inprocess"
-    return step.id in runner.fakes or (python_here and step.timeout_seconds is None)
+    return runner.fakes.get(step.id) is not None or (python_here and step.timeout_seconds is None)
 
 
 def run_workers(
