@@ -110,6 +110,23 @@ def test_set_instances_and_the_decorator_reach_the_ir():
     assert (step.instances, step.shard) == (2, ("items",))
 
 
+def test_the_ir_document_keeps_the_scale_out_and_fits_its_schema():
+    import jsonschema
+    from helpers import ROOT
+
+    from pipecast.dsl.spec import PipelineSpec
+
+    schema = json.loads((ROOT / "schemas" / "pipeline.schema.json").read_text(encoding="utf-8"))
+    text = compile_text(_pipeline(4), "ir")
+    jsonschema.validate(json.loads(text), schema)
+    step = PipelineSpec.from_json(text).step("work")
+    assert (step.instances, step.shard) == (4, ("items",))
+    broken = json.loads(text)
+    broken["steps"][0]["instances"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
 def test_one_instance_leaves_the_ir_as_it_was():
     data = _pipeline(1, shard=[]).spec.step("work").to_dict()
     assert "instances" not in data and "shard" not in data
