@@ -560,12 +560,12 @@ def test_resume_reuses_a_scaled_out_step_and_reruns_it_when_the_count_changes(tm
     assert len(seen) == 2
 
 
-def test_the_flagships_extract_frames_is_not_shard_safe_yet_and_the_runner_says_so(
+def test_extract_frames_in_its_default_layout_clashes_and_the_runner_says_so(
     pipecast_run, tmp_path
 ):
-    """Real component, real videos, three workers: each writes ``frames/index.json``, so the
-    merge refuses (PC205) where SageMaker would keep one worker's index and lose two videos.
-    The shipped components write fixed names; a sharded flagship needs them shard-safe first."""
+    """Real component, real videos, three workers, the default (index) layout: each writes
+    ``frames/index.json``, so the merge refuses (PC205) where SageMaker would keep one
+    worker's index and lose two videos (the shards variant uses the per-frame layout)."""
     pytest.importorskip("cv2")
     from helpers import EXAMPLES, load_example
 
@@ -638,3 +638,40 @@ def test_a_scaled_out_step_inside_a_loop_shards_each_iteration(pipecast_run, tmp
     assert sorted(calls) == sorted(_expected_shards(2) * 2)
     for key in ("work/0", "work/1"):
         assert len(objects(Path(result[key].outputs["out"]))) == len(ITEMS)
+
+
+def test_the_flagships_shards_variant_runs_locally_on_three_workers(pipecast_run, tmp_path):
+    """extract_frames and detect_objects on 3 workers each, real components on real videos:
+    the run succeeds and every frame of every video is detected in, at the same times as the
+    one-machine flagship places them."""
+    pytest.importorskip("cv2")
+    from helpers import load_example
+
+    from pipecast.components.synthetic import generate
+
+    generate(tmp_path / "sample", videos=4, seconds=2.0, fps=10.0)
+    params = {"video_uri": str(tmp_path / "sample" / "videos"), "fps": 5.0}
+    capacity = Capacity(cpu=8, memory=64 * 1024**3, gpu=1)
+    shards = load_example("video_analysis_shards")
+    assert {s.id: s.instances for s in shards.spec.steps if s.instances > 1} == {
+        "extract-frames": 3,
+        "detect-objects": 3,
+    }
+    sharded = pipecast_run(shards, params=params, capacity=capacity)
+    assert sharded.succeeded, {k: v.error for k, v in sharded.steps.items()}
+    single = pipecast_run(load_example("video_analysis"), params=params, capacity=capacity)
+    assert single.succeeded, {k: v.error for k, v in single.steps.items()}
+
+    def tracks(result):
+        data = json.loads(Path(result["track"].outputs["tracks"], "tracks.json").read_text())
+        return {v["name"]: v for v in data["videos"]}
+
+    one, many = tracks(single), tracks(sharded)
+    assert sorted(many) == sorted(one) and len(one) == 4
+    for name, video in one.items():
+        assert [t for t, _ in many[name]["counts"]] == [t for t, _ in video["counts"]]
+        assert many[name]["frames"] == video["frames"]
+    frames = Path(sharded["extract-frames"].outputs["frames"])
+    assert not (frames / "index.json").exists()  # the shard-safe layout writes no shared file
+    assert len(list((sharded.run_dir / "detect-objects" / "_logs").glob("worker-*"))) == 3
+    assert Path(sharded["summarize"].outputs["report"]).is_dir()

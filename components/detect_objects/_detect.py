@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipecast.components import _per_frame as per_frame
 from pipecast.components._common import (
     DETECTIONS_FORMAT,
     FRAMES_FORMAT,
@@ -132,24 +133,57 @@ def detect(frames_dir: Path, out: Path, settings: Settings) -> tuple[int, int]:
         )
     if not 0.0 <= settings.threshold <= 1.0 and settings.method == "background":
         raise ComponentError(f"--threshold must be in [0, 1], got {settings.threshold}")
+    if per_frame.enabled() and not (frames_dir / "index.json").exists():
+        return _detect_per_frame(frames_dir, out, settings)
     index = read_json(frames_dir / "index.json", FRAMES_FORMAT)
     rows = list(_rows(frames_dir, index, settings))
     write_jsonl(out / "detections.jsonl", rows)
-    videos = [{k: v for k, v in video.items() if k != "frames"} for video in index["videos"]]
-    for video in videos:
-        video["frames"] = sum(1 for r in rows if r["video"] == video["name"])
-    write_json(
-        out / "meta.json",
-        {
-            "format": DETECTIONS_FORMAT,
-            "fps": index["fps"],
-            "settings": {
-                "method": settings.method,
-                "threshold": settings.threshold,
-                "min_area": settings.min_area,
-                "pixel_threshold": settings.pixel_threshold,
-            },
-            "videos": videos,
-        },
-    )
+    write_json(out / "meta.json", _meta(index["fps"], index["videos"], rows, settings))
     return len(rows), sum(len(r["objects"]) for r in rows)
+
+
+def _meta(
+    fps: float, videos: list[dict[str, Any]], rows: list[dict[str, Any]], settings: Settings
+) -> dict[str, Any]:
+    """``meta.json``: the videos (with how many frames were detected in) and the settings."""
+    entries = [{k: v for k, v in video.items() if k != "frames"} for video in videos]
+    for video in entries:
+        video["frames"] = sum(1 for r in rows if r["video"] == video["name"])
+    return {
+        "format": DETECTIONS_FORMAT,
+        "fps": fps,
+        "settings": {
+            "method": settings.method,
+            "threshold": settings.threshold,
+            "min_area": settings.min_area,
+            "pixel_threshold": settings.pixel_threshold,
+        },
+        "videos": entries,
+    }
+
+
+def _detect_per_frame(frames_dir: Path, out: Path, settings: Settings) -> tuple[int, int]:
+    """The shard-safe layout (:mod:`pipecast.components._per_frame`): whatever frames this
+    machine has, placed by their own metadata; per video ``<video>/<first frame>.jsonl`` and
+    ``.json``, names no other machine writes."""
+    by_video: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    fps = 0.0
+    for path in sorted(frames_dir.rglob("*.jpg")):
+        meta = per_frame.read_meta(path)
+        if meta is None or meta.get("format") != FRAMES_FORMAT:
+            raise ComponentError(f"{path}: no frame metadata (extract with the same layout)")
+        fps = meta["fps"]
+        rel = path.relative_to(frames_dir).as_posix()
+        by_video.setdefault(meta["video"]["name"], []).append((rel, meta))
+    total = found = 0
+    for name, frames in sorted(by_video.items()):
+        frames.sort(key=lambda item: item[1]["frame"])
+        video = {**frames[0][1]["video"], "frames": [{**m, "file": f} for f, m in frames]}
+        rows = list(_rows(frames_dir, {"videos": [video]}, settings))
+        for row, (_, meta) in zip(rows, frames, strict=True):
+            row["frame"] = meta["frame"]  # the frame's number in the whole video
+        first = Path(frames[0][0]).stem
+        write_jsonl(out / name / f"{first}.jsonl", rows)
+        write_json(out / name / f"{first}.json", _meta(fps, [video], rows, settings))
+        total, found = total + len(rows), found + sum(len(r["objects"]) for r in rows)
+    return total, found

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipecast.components import _per_frame as per_frame
 from pipecast.components._common import FRAMES_FORMAT, ComponentError, write_json
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
@@ -95,13 +96,31 @@ def extract_video(path: Path, name: str, out: Path, fps: float, quality: int) ->
 
 
 def extract(source: Path, out: Path, fps: float, quality: int = 95) -> Extracted:
-    """Extract every video under ``source`` into ``out`` and write ``out/index.json``."""
+    """Extract every video under ``source`` into ``out`` and write ``out/index.json`` (or, in
+    the shard-safe layout, the metadata into each frame: :mod:`pipecast.components._per_frame`).
+    """
     if not 0 < fps <= 240:
         raise ComponentError(f"--fps must be in (0, 240], got {fps}")
     if not 1 <= quality <= 100:
         raise ComponentError(f"--quality must be in [1, 100], got {quality}")
+    shard_safe = per_frame.enabled()
+    if shard_safe and source.is_dir() and not any(p.is_file() for p in source.rglob("*")):
+        return Extracted(0, 0, ())  # a machine whose shard is empty
     videos, skipped = find_videos(source)
     taken: set[str] = set()
     entries = [extract_video(v, _video_name(v, source, taken), out, fps, quality) for v in videos]
-    write_json(out / "index.json", {"format": FRAMES_FORMAT, "fps": fps, "videos": entries})
+    if shard_safe:
+        for entry in entries:
+            _embed_metadata(out, entry, fps)
+    else:
+        write_json(out / "index.json", {"format": FRAMES_FORMAT, "fps": fps, "videos": entries})
     return Extracted(len(entries), sum(len(e["frames"]) for e in entries), tuple(skipped))
+
+
+def _embed_metadata(out: Path, entry: dict[str, Any], fps: float) -> None:
+    """Write each frame's index entry into the frame itself (the shard-safe layout)."""
+    video = {k: v for k, v in entry.items() if k != "frames"}
+    for number, frame in enumerate(entry["frames"]):
+        path = out / frame["file"]
+        meta = {"format": FRAMES_FORMAT, "fps": fps, "video": video, "frame": number, **frame}
+        path.write_bytes(per_frame.embed(path.read_bytes(), meta))

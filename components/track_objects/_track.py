@@ -144,16 +144,35 @@ def _track_dict(tr: Track) -> dict[str, Any]:
     }
 
 
+def _pieces(detections_dir: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Detections a scaled-out ``detect_objects`` wrote in pieces (``<video>/<first>.json`` and
+    ``.jsonl``, :mod:`pipecast.components._per_frame`), joined into one meta and rows."""
+    videos: dict[str, dict[str, Any]] = {}
+    by_video: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    meta: dict[str, Any] = {}
+    for path in sorted(detections_dir.glob("*/*.json")):
+        meta = read_json(path, DETECTIONS_FORMAT)
+        for video in meta["videos"]:
+            seen = videos.setdefault(video["name"], {**video, "frames": 0})
+            seen["frames"] += video["frames"]
+        for row in read_jsonl(path.with_suffix(".jsonl")):
+            by_video[row["video"]].append(row)
+    return {**meta, "videos": [videos[name] for name in sorted(videos)]}, by_video
+
+
 def track(detections_dir: Path, out: Path, settings: Settings) -> tuple[int, int]:
     """Track every video in ``detections_dir``; write ``out/tracks.json``; (videos, tracks)."""
     if not 0.0 < settings.iou_threshold <= 1.0:
         raise ComponentError(f"--iou_threshold must be in (0, 1], got {settings.iou_threshold}")
     if settings.max_gap < 0 or settings.min_length < 1:
         raise ComponentError("--max_gap must be ≥ 0 and --min_length ≥ 1")
-    meta = read_json(detections_dir / "meta.json", DETECTIONS_FORMAT)
-    by_video: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in read_jsonl(detections_dir / "detections.jsonl"):
-        by_video[row["video"]].append(row)
+    if not (detections_dir / "meta.json").exists() and any(detections_dir.glob("*/*.json")):
+        meta, by_video = _pieces(detections_dir)  # the shard-safe layout
+    else:
+        meta = read_json(detections_dir / "meta.json", DETECTIONS_FORMAT)
+        by_video = defaultdict(list)
+        for row in read_jsonl(detections_dir / "detections.jsonl"):
+            by_video[row["video"]].append(row)
     videos = []
     for video in meta["videos"]:
         rows = sorted(by_video.get(video["name"], []), key=lambda r: r["frame"])
