@@ -675,3 +675,41 @@ def test_the_flagships_shards_variant_runs_locally_on_three_workers(pipecast_run
     assert not (frames / "index.json").exists()  # the shard-safe layout writes no shared file
     assert len(list((sharded.run_dir / "detect-objects" / "_logs").glob("worker-*"))) == 3
     assert Path(sharded["summarize"].outputs["report"]).is_dir()
+
+
+def test_frame_metadata_survives_in_the_jpeg_and_decoders_skip_it(tmp_path, monkeypatch):
+    cv2 = pytest.importorskip("cv2")
+    import numpy as np
+
+    from pipecast.components import _per_frame as per_frame
+    from pipecast.components._common import ComponentError
+
+    ok, encoded = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
+    assert ok
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(encoded.tobytes())
+    assert per_frame.read_meta(plain) is None
+    meta = {"video": {"name": "cam 1 ☃"}, "frame": 7, "t": 1.4}
+    tagged = tmp_path / "tagged.jpg"
+    tagged.write_bytes(per_frame.embed(encoded.tobytes(), meta))
+    assert per_frame.read_meta(tagged) == meta
+    assert (cv2.imread(str(tagged)) == cv2.imread(str(plain))).all()  # same pixels
+    monkeypatch.setenv(per_frame.LAYOUT_ENV, "per-frame")
+    assert per_frame.enabled()
+    monkeypatch.setenv(per_frame.LAYOUT_ENV, "perframe")
+    with pytest.raises(ComponentError, match="must be 'per-frame' or 'index'"):
+        per_frame.enabled()
+
+
+def test_an_empty_shard_extracts_nothing_in_the_per_frame_layout(tmp_path, monkeypatch):
+    pytest.importorskip("cv2")
+    from pipecast.components import _per_frame as per_frame
+    from pipecast.components._common import ComponentError
+    from pipecast.components.extract_frames._extract import extract
+
+    (tmp_path / "in").mkdir()
+    with pytest.raises(ComponentError, match="no video files"):
+        extract(tmp_path / "in", tmp_path / "out", 5.0)  # the default layout: a mistake
+    monkeypatch.setenv(per_frame.LAYOUT_ENV, "per-frame")
+    done = extract(tmp_path / "in", tmp_path / "out", 5.0)
+    assert (done.videos, done.frames) == (0, 0)
