@@ -228,6 +228,7 @@ def every_feature(uri: str = "s3://b/list.json"):
         .set_env(MODE="fast")
         .set_caching(True, "1d")
         .set_instance_type("ml.g5.2xlarge")
+        .set_instances(2, shard=["data"])
     )
     py_node()
 

@@ -43,9 +43,16 @@ def test_examples_load_with_kfps_own_loader(example, tmp_path):
     assert component.name == main["pipelineInfo"]["name"] == load_example(example).spec.name
     assert "sdkVersion" not in main  # same bytes for every allowed kfp release
     spec = load_example(example).spec
-    assert set(main["root"]["dag"]["tasks"]) == {s.id for s in spec.steps} | {
-        i.id for i in spec.importers
-    }
+    # a scaled-out step is a loop of shards and one merge task per output (_kfp_shards)
+    expected = {i.id for i in spec.importers}
+    for step in spec.steps:
+        if step.instances == 1:
+            expected.add(step.id)
+            continue
+        outputs = spec.component(step.component).outputs
+        expected |= {f"{step.id}-shards"} | {f"{step.id}-merged-{o.name}" for o in outputs}
+    tasks = main["root"]["dag"]["tasks"]
+    assert {t["taskInfo"]["name"] for t in tasks.values()} == expected
 
 
 def test_flagship_tasks_keep_step_ids_images_resources_and_spot():
