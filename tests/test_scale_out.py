@@ -713,3 +713,28 @@ def test_an_empty_shard_extracts_nothing_in_the_per_frame_layout(tmp_path, monke
     monkeypatch.setenv(per_frame.LAYOUT_ENV, "per-frame")
     done = extract(tmp_path / "in", tmp_path / "out", 5.0)
     assert (done.videos, done.frames) == (0, 0)
+
+
+def test_a_retry_reruns_every_worker_from_empty_folders(pipecast_run, tmp_path):
+    pipeline, params = _local(tmp_path)
+    pipeline.spec  # noqa: B018 (build once, then retry the step)
+    step = pipeline.spec.step("work")
+    spec = replace(
+        pipeline.spec,
+        steps=(replace(step, retry=dsl.Retry(2, backoff="1s").to_spec()),),
+    )
+    calls: list = []
+    copy = _copying_fake(calls)
+
+    def flaky(items, reference, out):
+        copy(items, reference, out)
+        if len(calls) == 2:  # the second worker of the first attempt fails after writing
+            raise RuntimeError("transient")
+
+    result = pipecast_run(spec, params=params, fakes={"work": flaky})
+    work = result["work"]
+    assert work.status == "succeeded" and work.attempts == 2, work.error
+    assert len(calls) == 3 + 3  # every worker again
+    out = Path(work.outputs["out"])
+    assert sorted(objects(out)) == sorted(f"{k}.out" for k in ITEMS)
+    assert (result.run_dir / "work" / "_attempts" / "1" / "_logs" / "stderr.txt").exists()
