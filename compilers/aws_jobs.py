@@ -327,7 +327,7 @@ def _distribution(step: StepSpec, name: str) -> str:
     """How the service spreads an input over the step's machines (DESIGN §13): split by S3 key
     for the inputs named in ``shard`` (every object to exactly one machine), a full copy on
     every machine for the rest (and for every input of a one-machine step)."""
-    return "ShardedByS3Key" if name in step.shard else "FullyReplicated"
+    return "ShardedByS3Key" if step.instances > 1 and name in step.shard else "FullyReplicated"
 
 
 def _common(step: StepSpec) -> tuple[dict[str, Any], int]:

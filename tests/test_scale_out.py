@@ -738,3 +738,11 @@ def test_a_retry_reruns_every_worker_from_empty_folders(pipecast_run, tmp_path):
     out = Path(work.outputs["out"])
     assert sorted(objects(out)) == sorted(f"{k}.out" for k in ITEMS)
     assert (result.run_dir / "work" / "_attempts" / "1" / "_logs" / "stderr.txt").exists()
+
+
+def test_one_machine_or_no_shard_replicates_every_input():
+    one = json.loads(compile_text(_pipeline(1, aws=True), "sagemaker"))["Steps"][0]["Arguments"]
+    assert set(_inputs(one, False).values()) == {"FullyReplicated"}
+    assert one["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    copies = json.loads(compile_text(_pipeline(2, shard=[], aws=True), "sagemaker"))["Steps"][0]
+    assert set(_inputs(copies["Arguments"], False).values()) == {"FullyReplicated"}
