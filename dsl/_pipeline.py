@@ -430,44 +430,60 @@ class _Builder:
         if isinstance(value, (Collected, OneOf)):
             return self._bind_join(where, kind, type_name, value, location)
         if kind == "artifact":
-            if isinstance(value, OutputHandle) and value.kind == "parameter":
-                self.error(
-                    "PC003",
-                    f"{where} is an artifact ({type_name}), got output parameter "
-                    f"'{value.name}' ({value.type})",
-                    location,
-                    "artifacts come from Output[...] artifacts or dsl.importer",
-                )
-                return None
-            if isinstance(value, (OutputHandle, Importer)):
-                if not artifact_fits(type_name, value.type):
-                    self.error(
-                        "PC003",
-                        f"{where} expects {type_name}, got {value.type}",
-                        location,
-                        f"connect an output of type {type_name}",
-                    )
-                    return None
-                if isinstance(value, Importer):
-                    return ImporterRef(value.id)
-                return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
-            if isinstance(value, Task):
-                self.error(
-                    "PC003",
-                    f"{where} got a task, not an output",
-                    location,
-                    "use task.output (one output) or task.outputs['name']",
-                )
-                return None
-            hint = (
-                "bring external data in with dsl.importer(uri=...).output"
-                if isinstance(value, (str, PipelineParameter))
-                else "connect another task's output"
-            )
+            return self._bind_artifact(where, type_name, value, location)
+        return self._bind_parameter(where, name, type_name, value, location)
+
+    def _bind_artifact(
+        self, where: str, type_name: str, value: Any, location: SourceLocation | None
+    ) -> Binding | None:
+        """An artifact input: an artifact output of another task or an importer."""
+        if isinstance(value, OutputHandle) and value.kind == "parameter":
             self.error(
-                "PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint
+                "PC003",
+                f"{where} is an artifact ({type_name}), got output parameter "
+                f"'{value.name}' ({value.type})",
+                location,
+                "artifacts come from Output[...] artifacts or dsl.importer",
             )
             return None
+        if isinstance(value, (OutputHandle, Importer)):
+            if not artifact_fits(type_name, value.type):
+                self.error(
+                    "PC003",
+                    f"{where} expects {type_name}, got {value.type}",
+                    location,
+                    f"connect an output of type {type_name}",
+                )
+                return None
+            if isinstance(value, Importer):
+                return ImporterRef(value.id)
+            return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
+        if isinstance(value, Task):
+            self.error(
+                "PC003",
+                f"{where} got a task, not an output",
+                location,
+                "use task.output (one output) or task.outputs['name']",
+            )
+            return None
+        hint = (
+            "bring external data in with dsl.importer(uri=...).output"
+            if isinstance(value, (str, PipelineParameter))
+            else "connect another task's output"
+        )
+        self.error("PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint)
+        return None
+
+    def _bind_parameter(
+        self,
+        where: str,
+        name: str,
+        type_name: str,
+        value: Any,
+        location: SourceLocation | None,
+    ) -> Binding | None:
+        """A parameter input: a pipeline parameter, an output parameter, a loop item,
+        RUN_STATUS or a constant of the input's type."""
         if isinstance(value, PipelineParameter):
             if not parameter_fits(value.type, type_name):
                 self.error(
