@@ -77,8 +77,24 @@ def layered(n: int, width: int = 10, seed: int = 7) -> dsl.Pipeline:
     return pipeline
 
 
+def loop(n: int, body: int = 10) -> dsl.Pipeline:
+    """A literal ``dsl.ParallelFor`` of ``n // body`` items around a chain of ``body`` steps
+    (n step runs: N = 1,000 is 100 iterations × 10 steps). The IR keeps the loop, so only the
+    item list grows with N; targets that cannot express loops yet are skipped."""
+
+    @dsl.pipeline(name=f"loop-{n}")
+    def pipeline() -> None:
+        with dsl.ParallelFor(list(range(max(1, n // body))), parallelism=8) as item:
+            prev = source(seed=item)
+            for _ in range(body - 1):
+                prev = transform(data=prev.output)
+
+    return pipeline
+
+
 SHAPES: dict[str, Callable[[int], dsl.Pipeline]] = {
     "chain": chain,
     "fan-out": fan_out,
     "layered": layered,
+    "loop": loop,
 }

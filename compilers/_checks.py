@@ -37,6 +37,7 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, SourceLocation
 
+from ._flow_checks import flow_binding_problem
 from .target import FEATURES, Target
 
 STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -48,6 +49,11 @@ _SECRET_NAME = re.compile(
     r"(?:^|_)(?:TOKEN|SECRET|PASSWD)S?(?:_|$)|PASSWORD|(?:^|_)KEY$", re.IGNORECASE
 )
 _DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
+# names that usually carry credentials: a TOKEN/SECRET/PASSWD word, PASSWORD anywhere, *_KEY
+# (words, so that TOKENIZERS_PARALLELISM or MONKEY do not warn)
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWD)S?(?:_|$)|PASSWORD|(?:^|_)KEY$", re.IGNORECASE
+)
 
 Found = Iterator[Diagnostic]
 
@@ -159,12 +165,13 @@ def component_types(ix: Index) -> Found:
                     f"one of {', '.join(types)}",
                 )
         for o in comp.outputs:
-            if o.type not in ARTIFACT_TYPES:
+            types = ARTIFACT_TYPES if o.kind == "artifact" else PARAMETER_TYPES
+            if o.type not in types:
                 yield Diagnostic(
                     "PC003",
                     f"output '{o.name}' of component '{comp.name}' has unknown type '{o.type}'",
                     comp.location,
-                    f"one of {', '.join(ARTIFACT_TYPES)}",
+                    f"one of {', '.join(types)}",
                 )
 
 
@@ -261,6 +268,9 @@ Problem = tuple[str, str, str]  # code, message, hint
 
 
 def _binding_problem(ix: Index, inp: InputSpec, binding: Binding, where: str) -> Problem | None:
+    handled, problem = flow_binding_problem(ix, inp, binding, where)
+    if handled:
+        return problem
     if isinstance(binding, Constant):
         if inp.kind == "artifact":
             return (
@@ -279,6 +289,7 @@ def _binding_problem(ix: Index, inp: InputSpec, binding: Binding, where: str) ->
             f"{where} is a {inp.type} parameter, got an artifact",
             "pass a value or a parameter",
         )
+    assert isinstance(binding, (ImporterRef, OutputRef))  # the others: flow_binding_problem
     produced = _produced_type(ix, binding, where)
     if isinstance(produced, tuple):
         return produced
@@ -449,7 +460,9 @@ def features(ix: Index, target: Target) -> Found:
                     f"step '{step.id}': {name.replace('_', ' ')} ({feature.how}) is not "
                     f"expressible on {target.name}",
                     ix.where(step),
-                    f"remove it for {target.name}, or compile for a target that supports it",
+                    feature.hint.format(target=target.name)
+                    if feature.hint
+                    else f"remove it for {target.name}, or compile for a target that supports it",
                     step=step.id,
                 )
 

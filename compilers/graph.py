@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from pipecast.dsl.spec import OutputRef, PipelineSpec, StepSpec
+from pipecast.dsl.spec import OutputRef, PipelineSpec, StepSpec, binding_upstream
 from pipecast.errors import Diagnostic, PipelineError
 
 from ._checks import SPEC_CHECKS, TARGET_CHECKS, Index
+from ._flow_checks import FLOW_CHECKS, FLOW_TARGET_CHECKS, group_members
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -32,20 +33,25 @@ __all__ = ["CheckedPipeline", "build_graph", "check", "critical_path", "diagnose
 
 
 def build_graph(spec: PipelineSpec) -> nx.DiGraph:
-    """Nodes: step ids (attribute ``spec``); edges: ``data`` (outputs read) and/or ``explicit``.
+    """Nodes: step ids (attribute ``spec``; ``groups``: the ids of the control-flow groups
+    around it, outermost first); edges: ``data`` (outputs read) and/or ``explicit``, and for
+    control flow ``control`` (a condition or loop reads the upstream output) and ``exit`` (an
+    exit task waits for the steps its handler guards, whatever their outcome).
 
     References to unknown steps are left out here; :func:`diagnose` reports them.
     """
     graph = nx.DiGraph(name=spec.name)
     for step in spec.steps:
-        graph.add_node(step.id, spec=step)
+        graph.add_node(step.id, spec=step, groups=tuple(g.id for g in spec.groups_of(step)))
     for step in spec.steps:
         for _, binding in step.arguments:
-            if isinstance(binding, OutputRef) and binding.step in graph:
-                data = graph.get_edge_data(binding.step, step.id) or {}
-                outputs = tuple(sorted({*data.get("outputs", ()), binding.output}))
+            for ref in binding_upstream(binding):
+                if ref.step not in graph:
+                    continue
+                data = graph.get_edge_data(ref.step, step.id) or {}
+                outputs = tuple(sorted({*data.get("outputs", ()), ref.output}))
                 graph.add_edge(
-                    binding.step,
+                    ref.step,
                     step.id,
                     data=True,
                     outputs=outputs,
@@ -61,7 +67,43 @@ def build_graph(spec: PipelineSpec) -> nx.DiGraph:
                     data=data.get("data", False),
                     outputs=data.get("outputs", ()),
                 )
+    if spec.groups:
+        _group_edges(graph, spec)
     return graph
+
+
+def _group_edges(graph: nx.DiGraph, spec: PipelineSpec) -> None:
+    """Edges control flow implies: the producer of a value a condition compares or a loop
+    iterates over precedes every step of the group; an exit task follows every step its
+    handler guards."""
+    members = group_members(spec)
+    for group in spec.groups:
+        refs: list[OutputRef] = []
+        for c in (*group.when, *group.unless):
+            refs += [*binding_upstream(c.left), *binding_upstream(c.right)]
+        if group.items is not None:
+            refs += binding_upstream(group.items)
+        for ref in refs:
+            for member in members.get(group.id, ()):
+                if (
+                    ref.step in graph
+                    and ref.step != member
+                    and not graph.has_edge(ref.step, member)
+                ):
+                    graph.add_edge(ref.step, member, control=True, data=False, explicit=False)
+        exit_step = group.exit_step
+        if group.kind == "exit_handler" and exit_step in graph:
+            for member in members.get(group.id, ()):
+                if member != exit_step:
+                    data = graph.get_edge_data(member, exit_step) or {}
+                    graph.add_edge(
+                        member,
+                        exit_step,
+                        exit=True,
+                        data=data.get("data", False),
+                        outputs=data.get("outputs", ()),
+                        explicit=data.get("explicit", False),
+                    )
 
 
 @dataclass(frozen=True)
@@ -178,11 +220,11 @@ def diagnose(
     """All diagnostics for ``spec``: the target-independent checks, cycles, and each target's
     capability and limit checks (:mod:`pipecast.compilers._checks`)."""
     index = Index.of(spec)
-    out = [d for rule in SPEC_CHECKS for d in rule(index)]
+    out = [d for rule in (*SPEC_CHECKS, *FLOW_CHECKS) for d in rule(index)]
     graph = build_graph(spec)
     out.extend(_cycles(graph, index))
     for target in targets:
-        out.extend(d for rule in TARGET_CHECKS for d in rule(index, target))
+        out.extend(d for rule in (*TARGET_CHECKS, *FLOW_TARGET_CHECKS) for d in rule(index, target))
     return out, graph
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from pipecast.dsl.spec import GroupSpec
+
 from .canonical import dumps_json
 
 if TYPE_CHECKING:
@@ -23,6 +25,44 @@ def _label(checked: CheckedPipeline, step_id: str) -> str:
     if step.spot is not None:
         parts.append("spot")
     return " ".join(parts)
+
+
+def _operand(binding: Any) -> str:
+    data = binding.to_dict()
+    if "output" in data:
+        return f"{data['output']['step']}.{data['output']['name']}"
+    if "parameter" in data:
+        return str(data["parameter"])
+    if "loop_item" in data:
+        key = data["loop_item"].get("key")
+        return "item" + (f"[{key!r}]" if key else "")
+    return json.dumps(data.get("constant"))
+
+
+def _group_label(group: GroupSpec) -> str:
+    """``if a > 0``, ``else``, ``for each in cams (parallelism 2)``, ``exit handler → report``."""
+    if group.kind == "condition":
+        when = " and ".join(f"{_operand(c.left)} {c.op} {_operand(c.right)}" for c in group.when)
+        head = "else if" if group.unless and when else "else" if group.unless else "if"
+        return f"{group.id}: {head} {when}".rstrip()
+    if group.kind == "loop":
+        items = _operand(group.items) if group.items is not None else "?"
+        limit = f" (parallelism {group.parallelism})" if group.parallelism else ""
+        return f"{group.id}: for each in {items}{limit}"
+    return f"{group.id}: exit handler, then {group.exit_step}"
+
+
+def _nested(
+    checked: CheckedPipeline,
+) -> tuple[dict[str | None, list[str]], dict[str | None, list[GroupSpec]]]:
+    """Steps (in order) and groups directly inside each group (None: the top level)."""
+    steps: dict[str | None, list[str]] = {}
+    for s in checked.order:
+        steps.setdefault(checked.spec.step(s).group, []).append(s)
+    groups: dict[str | None, list[GroupSpec]] = {}
+    for g in checked.spec.groups:
+        groups.setdefault(g.parent, []).append(g)
+    return steps, groups
 
 
 def _dot(text: str) -> str:
@@ -56,9 +96,20 @@ def render(checked: CheckedPipeline, fmt: str) -> str:
                 ],
             }
         )
+    steps, groups = _nested(checked)
     if fmt == "dot":
         lines = [f"digraph {_dot(checked.spec.name)} {{", "  rankdir=LR;"]
-        lines += [f"  {_dot(s)} [label={_dot(_label(checked, s))}];" for s in checked.order]
+
+        def dot_block(parent: str | None, indent: str) -> None:
+            for s in steps.get(parent, []):
+                lines.append(f"{indent}{_dot(s)} [label={_dot(_label(checked, s))}];")
+            for g in groups.get(parent, []):
+                lines.append(f"{indent}subgraph {_dot('cluster_' + g.id)} {{")
+                lines.append(f"{indent}  label={_dot(_group_label(g))};")
+                dot_block(g.id, indent + "  ")
+                lines.append(f"{indent}}}")
+
+        dot_block(None, "  ")
         for u, v, d in _edges(checked):
             attrs = (
                 f" [label={_dot(', '.join(d['outputs']))}]" if d.get("data") else " [style=dashed]"
@@ -67,7 +118,17 @@ def render(checked: CheckedPipeline, fmt: str) -> str:
         return "\n".join([*lines, "}"]) + "\n"
     ids = {s: f"s{i}" for i, s in enumerate(checked.order)}
     lines = ["flowchart LR"]
-    lines += [f'  {ids[s]}["{_label(checked, s)}"]' for s in checked.order]
+
+    def mermaid_block(parent: str | None, indent: str) -> None:
+        for s in steps.get(parent, []):
+            lines.append(f'{indent}{ids[s]}["{_label(checked, s)}"]')
+        for g in groups.get(parent, []):
+            label = _group_label(g).replace('"', "#quot;")
+            lines.append(f'{indent}subgraph {g.id.replace("-", "_")}["{label}"]')
+            mermaid_block(g.id, indent + "  ")
+            lines.append(f"{indent}end")
+
+    mermaid_block(None, "  ")
     for u, v, d in _edges(checked):
         arrow = f"-- {', '.join(d['outputs'])} -->" if d.get("data") else "-.->"
         lines.append(f"  {ids[u]} {arrow} {ids[v]}")

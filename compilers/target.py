@@ -19,7 +19,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipecast.dsl.spec import ImporterRef, PipelineSpec, StepSpec
+from pipecast.dsl.spec import (
+    CollectedRef,
+    ImporterRef,
+    OneOfRef,
+    OutputRef,
+    PipelineSpec,
+    RunStatusRef,
+    StepSpec,
+)
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -49,13 +57,61 @@ def _manifest_inputs(spec: PipelineSpec, step: StepSpec) -> bool:
     )
 
 
+def _in_group(kind: str) -> Callable[[PipelineSpec, StepSpec], bool]:
+    def used(spec: PipelineSpec, step: StepSpec) -> bool:
+        return any(g.kind == kind for g in spec.groups_of(step))
+
+    return used
+
+
+def _exit_handler(spec: PipelineSpec, step: StepSpec) -> bool:
+    return (
+        _in_group("exit_handler")(spec, step)
+        or any(g.exit_step == step.id for g in spec.groups)
+        or any(isinstance(b, RunStatusRef) for _, b in step.arguments)
+    )
+
+
+def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
+    """The step writes an output parameter or reads one (directly, collected or joined)."""
+    if any(o.kind == "parameter" for o in spec.component(step.component).outputs):
+        return True
+    for _, b in step.arguments:
+        if isinstance(b, (CollectedRef, OneOfRef)):
+            return True
+        if isinstance(b, OutputRef):
+            try:
+                out = spec.component(spec.step(b.step).component).output(b.output)
+            except KeyError:  # an unknown step: reported by the reference checks
+                continue
+            if out is not None and out.kind == "parameter":
+                return True
+    return False
+
+
+def _json_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
+    comp = spec.component(step.component)
+    types = [i.type for i in comp.inputs] + [o.type for o in comp.outputs]
+    return "list" in types or "dict" in types
+
+
 @dataclass(frozen=True)
 class Feature:
     """A DSL feature a target may be unable to express: how a user asks for it (for messages)
-    and whether a step uses it."""
+    and whether a step uses it. A feature with ``default=False`` is one a target must declare
+    it supports (``Capabilities(supported=...)``): a target written before the feature existed
+    refuses it instead of silently dropping it. ``hint`` replaces the generic fix hint."""
 
     how: str
     used: Callable[[PipelineSpec, StepSpec], bool]
+    default: bool = True
+    hint: str | None = None
+
+
+_LOCAL_RUNS_IT = (
+    "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; "
+    "compile for one of those, or leave the construct out for {target}"
+)
 
 
 # the one list of feature names: capabilities, messages and the graph check all read it
@@ -81,6 +137,23 @@ FEATURES: Mapping[str, Feature] = {
         "Resources(disk=...)",
         lambda _, s: s.resources is not None and s.resources.disk_bytes is not None,
     ),
+    # values between steps and control flow (DESIGN §12): opt-in, see Feature.default
+    "output_parameters": Feature(
+        "Output[int] / a Python component's return value, read downstream",
+        _output_parameters,
+        default=False,
+        hint=_LOCAL_RUNS_IT,
+    ),
+    "json_parameters": Feature(
+        "a list or dict parameter", _json_parameters, default=False, hint=_LOCAL_RUNS_IT
+    ),
+    "conditions": Feature(
+        "dsl.If / dsl.Elif / dsl.Else", _in_group("condition"), default=False, hint=_LOCAL_RUNS_IT
+    ),
+    "loops": Feature("dsl.ParallelFor", _in_group("loop"), default=False, hint=_LOCAL_RUNS_IT),
+    "exit_handler": Feature(
+        "dsl.ExitHandler / dsl.RUN_STATUS", _exit_handler, default=False, hint=_LOCAL_RUNS_IT
+    ),
 }
 
 
@@ -90,22 +163,33 @@ class Capabilities:
     ``unsupported``; using one of those is a compile error (PC008), never silently dropped.
 
     ``requires_image``: every step runs in a container, so a component without an image
-    (a ``@dsl.component`` without ``image=``) is an error (PC010).
+    (a ``@dsl.component`` without ``image=``) is an error (PC010). ``supported`` names the
+    opt-in features (``Feature.default`` false: control flow, output parameters) it expresses.
     """
 
     unsupported: frozenset[str] = frozenset()
     requires_image: bool = True
+    supported: frozenset[str] = frozenset()
 
-    def __init__(self, unsupported: Iterable[str] = (), requires_image: bool = True) -> None:
-        names = frozenset(unsupported)
-        unknown = sorted(names - set(FEATURES))
+    def __init__(
+        self,
+        unsupported: Iterable[str] = (),
+        requires_image: bool = True,
+        supported: Iterable[str] = (),
+    ) -> None:
+        names, opted = frozenset(unsupported), frozenset(supported)
+        unknown = sorted((names | opted) - set(FEATURES))
         if unknown:
             raise ValueError(f"unknown feature(s) {unknown}; features: {', '.join(FEATURES)}")
         object.__setattr__(self, "unsupported", names)
         object.__setattr__(self, "requires_image", requires_image)
+        object.__setattr__(self, "supported", opted)
 
     def supports(self, feature: str) -> bool:
-        return feature not in self.unsupported
+        if feature in self.unsupported:
+            return False
+        found = FEATURES.get(feature)
+        return found is None or found.default or feature in self.supported
 
 
 @dataclass(frozen=True)

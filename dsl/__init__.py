@@ -14,20 +14,34 @@ from ._component import (
     output_path,
     param,
 )
+from ._control import Elif, Else, ExitHandler, If, ParallelFor
 from ._pipeline import Importer, OutputHandle, Pipeline, PipelineParameter, Task, importer, pipeline
 from ._resources import Resources, Retry, Spot
+from ._values import RUN_STATUS, Collected, OneOf
 from .spec import PipelineSpec
 from .types import Artifact, Dataset, Input, Model, Output
 
+# kfp's older name for dsl.If, so pipelines written against kfp 1.x-2.x port unchanged
+Condition = If
+
 __all__ = [
+    "RUN_STATUS",
     "Artifact",
+    "Collected",
     "Component",
+    "Condition",
     "Dataset",
+    "Elif",
+    "Else",
+    "ExitHandler",
+    "If",
     "Importer",
     "Input",
     "Model",
+    "OneOf",
     "Output",
     "OutputHandle",
+    "ParallelFor",
     "Pipeline",
     "PipelineParameter",
     "PipelineSpec",

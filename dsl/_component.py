@@ -34,7 +34,13 @@ from .spec import (
     Placeholder,
     value_matches,
 )
-from .types import io_annotation, is_type_artifact
+from .types import (
+    io_annotation,
+    is_type_artifact,
+    output_parameter_annotation,
+    parameter_type_name,
+    return_fields,
+)
 from .units import parse_duration
 
 __all__ = [
@@ -51,7 +57,6 @@ __all__ = [
 if TYPE_CHECKING:
     from ._pipeline import _Builder
 
-_PARAM_TYPES: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool"}
 # the pipeline being built by the running ``@dsl.pipeline`` function (set by ``_pipeline``)
 BUILDER: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
     "pipecast_builder", default=None
@@ -320,7 +325,7 @@ def _build(
         )
     except (AttributeError, TypeError):
         func_location = location
-    inputs, outputs = _interface(func, func_location)
+    inputs, outputs = _interface(func, func_location, python=python_func is not None)
     comp_name = name or func.__name__.replace("_", "-")
     _check_name(comp_name, func_location)
     if args is None:
@@ -354,9 +359,10 @@ def _build(
 
 
 def _interface(
-    func: Callable[..., Any], location: SourceLocation | None
+    func: Callable[..., Any], location: SourceLocation | None, python: bool = False
 ) -> tuple[tuple[InputSpec, ...], tuple[OutputSpec, ...]]:
-    """Read inputs and outputs from the function signature."""
+    """Read inputs and outputs from the function signature (and, for a Python component, the
+    return annotation: ``-> int`` is the output ``Output``, a ``NamedTuple`` one per field)."""
     try:
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception as exc:
@@ -385,7 +391,17 @@ def _interface(
             )
         hint = hints.get(pname)
         io = io_annotation(hint)
-        if io is not None:
+        out_type = output_parameter_annotation(hint)
+        if out_type is not None:
+            if python:
+                raise DefinitionError(
+                    f"'{pname}' of Python component '{func.__name__}' is an output parameter",
+                    code="PC105",
+                    location=location,
+                    hint=f"return the value instead: def {func.__name__}(...) -> {out_type}",
+                )
+            outputs.append(OutputSpec(pname, out_type, "parameter"))
+        elif io is not None:
             direction, cls = io
             if p.default is not p.empty:
                 raise DefinitionError(
@@ -398,8 +414,8 @@ def _interface(
                 inputs.append(InputSpec(pname, "artifact", cls.type_name))
             else:
                 outputs.append(OutputSpec(pname, cls.type_name))
-        elif hint in _PARAM_TYPES:
-            ptype = _PARAM_TYPES[hint]
+        elif parameter_type_name(hint) is not None:
+            ptype = parameter_type_name(hint) or ""
             if p.default is p.empty:
                 inputs.append(InputSpec(pname, "parameter", ptype))
             else:
@@ -424,10 +440,33 @@ def _interface(
                 f"'{pname}' of '{func.__name__}' has unsupported type {hint!r}",
                 code="PC105",
                 location=location,
-                hint="parameters are str, int, float or bool; artifacts are Input[T]/Output[T] "
-                f"with T one of {', '.join(ARTIFACT_TYPES)}",
+                hint="parameters are str, int, float, bool, list or dict; artifacts are "
+                f"Input[T]/Output[T] with T one of {', '.join(ARTIFACT_TYPES)}; output "
+                "parameters are Output[int] (or str, float, bool, list, dict)",
             )
+    if python:
+        outputs.extend(return_outputs(func, hints.get("return"), location))
     return tuple(inputs), tuple(outputs)
+
+
+def return_outputs(
+    func: Callable[..., Any], annotation: Any, location: SourceLocation | None
+) -> tuple[OutputSpec, ...]:
+    """A Python component's return annotation as output parameters: ``-> int`` is the output
+    ``Output`` (``task.output``); a ``typing.NamedTuple`` gives one output per field."""
+    outputs = []
+    for fname, ftype in return_fields(annotation):
+        tname = parameter_type_name(ftype)
+        if tname is None:
+            raise DefinitionError(
+                f"'{func.__name__}' returns {ftype!r}, which is not a parameter type",
+                code="PC105",
+                location=location,
+                hint="return str, int, float, bool, list or dict, or a typing.NamedTuple of "
+                "them; write artifacts into an Output[Dataset] argument",
+            )
+        outputs.append(OutputSpec(fname, tname, "parameter"))
+    return tuple(outputs)
 
 
 def _default_args(inputs: Sequence[InputSpec], outputs: Sequence[OutputSpec]) -> tuple[Arg, ...]:

@@ -18,23 +18,29 @@ from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLo
 from ._component import BUILDER, Component, current_builder
 from ._location import user_location
 from ._resources import Resources, Retry, Spot
+from ._values import Collected, LoopItem, OneOf, Operand, RunStatus
 from .spec import (
     ARTIFACT_TYPES,
     Binding,
     Caching,
+    CollectedRef,
+    Comparison,
     Constant,
     ImporterRef,
     ImporterSpec,
+    LoopItemRef,
+    OneOfRef,
     OutputRef,
     ParameterRef,
     ParameterSpec,
     PipelineSpec,
+    RunStatusRef,
     StepSpec,
     artifact_fits,
     parameter_fits,
     value_matches,
 )
-from .types import Artifact
+from .types import Artifact, parameter_type_name
 from .units import parse_duration
 
 if TYPE_CHECKING:
@@ -55,11 +61,11 @@ STEP_ID_HINT = (
     "step ids are lowercase letters, digits and hyphens, start with a letter and have "
     "at most 48 characters (they become job and state names)"
 )
-_PARAM_TYPES: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool"}
 
 
-class PipelineParameter:
-    """A pipeline parameter inside the pipeline function: pass it to components or importers."""
+class PipelineParameter(Operand):
+    """A pipeline parameter inside the pipeline function: pass it to components, importers,
+    conditions (``dsl.If(param == "x")``) or loops (``dsl.ParallelFor(param)``)."""
 
     def __init__(self, name: str, type_name: str) -> None:
         self.name = name
@@ -82,17 +88,26 @@ class PipelineParameter:
             f"pipeline parameter '{self.name}' was used in a condition",
             code="PC120",
             location=user_location(),
-            hint="its value is only known when the pipeline runs; pass it to a component",
+            hint="its value is only known when the pipeline runs; pass it to a component, "
+            f"or guard steps with `with dsl.If({self.name} == ...):`",
         )
 
+    def _describe(self) -> str:
+        return f"pipeline parameter '{self.name}'"
 
-class OutputHandle:
-    """One output artifact of a task (``task.output`` or ``task.outputs['name']``)."""
 
-    def __init__(self, task: Task, name: str, type_name: str) -> None:
+class OutputHandle(Operand):
+    """One output of a task (``task.output`` or ``task.outputs['name']``): an artifact, or an
+    output parameter (a value, which conditions may compare)."""
+
+    def __init__(self, task: Task, name: str, type_name: str, kind: str = "artifact") -> None:
         self.task = task
         self.name = name
         self.type = type_name
+        self.kind = kind
+
+    def _describe(self) -> str:
+        return f"output '{self.name}' of '{self.task.id}'"
 
     def __repr__(self) -> str:
         return f"<output {self.task.id}.{self.name}: {self.type}>"
@@ -131,7 +146,7 @@ class _Outputs(Mapping[str, OutputHandle]):
     def __init__(self, task: Task) -> None:
         self._task = task
         self._handles = {
-            o.name: OutputHandle(task, o.name, o.type) for o in task.component.spec.outputs
+            o.name: OutputHandle(task, o.name, o.type, o.kind) for o in task.component.spec.outputs
         }
 
     def __getitem__(self, name: str) -> OutputHandle:
@@ -178,6 +193,7 @@ class Task:
         self.env: dict[str, str] = dict(d.env)
         self.caching: Caching | None = None
         self.instance_type: str | None = d.instance_type
+        self.group: Any = None  # the innermost control-flow group (``_control``) around it
         self.outputs: Mapping[str, OutputHandle] = _Outputs(self)
 
     def __repr__(self) -> str:
@@ -303,6 +319,7 @@ class Task:
             env=tuple(sorted(self.env.items())),
             caching=self.caching,
             instance_type=self.instance_type,
+            group=None if self.group is None else self.group.id,
             location=self.location,
         )
 
@@ -328,6 +345,14 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self.components: dict[str, Component] = {}
         self._counts: dict[str, int] = {}
+        # control flow (``_control``): every group in definition order, the open ones, and the
+        # If/Elif chain a following Elif/Else may continue
+        self.groups: list[Any] = []
+        self.group_stack: list[Any] = []
+        self.open_chain: Any = None
+
+    def current_group(self) -> Any:
+        return self.group_stack[-1] if self.group_stack else None
 
     def _next_id(self, base: str) -> str:
         n = self._counts.get(base, 0) + 1
@@ -387,6 +412,8 @@ class _Builder:
                     f"pass {inp.name}=... in the call",
                 )
         task = Task(comp, step_id, arguments, location)
+        task.group = self.current_group()
+        self.open_chain = None
         self.tasks.append(task)
         return task
 
@@ -400,36 +427,63 @@ class _Builder:
         location: SourceLocation | None,
     ) -> Binding | None:
         where = f"input '{name}' of '{comp.name}'"
+        if isinstance(value, (Collected, OneOf)):
+            return self._bind_join(where, kind, type_name, value, location)
         if kind == "artifact":
-            if isinstance(value, (OutputHandle, Importer)):
-                if not artifact_fits(type_name, value.type):
-                    self.error(
-                        "PC003",
-                        f"{where} expects {type_name}, got {value.type}",
-                        location,
-                        f"connect an output of type {type_name}",
-                    )
-                    return None
-                if isinstance(value, Importer):
-                    return ImporterRef(value.id)
-                return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
-            if isinstance(value, Task):
-                self.error(
-                    "PC003",
-                    f"{where} got a task, not an output",
-                    location,
-                    "use task.output (one output) or task.outputs['name']",
-                )
-                return None
-            hint = (
-                "bring external data in with dsl.importer(uri=...).output"
-                if isinstance(value, (str, PipelineParameter))
-                else "connect another task's output"
-            )
+            return self._bind_artifact(where, type_name, value, location)
+        return self._bind_parameter(where, name, type_name, value, location)
+
+    def _bind_artifact(
+        self, where: str, type_name: str, value: Any, location: SourceLocation | None
+    ) -> Binding | None:
+        """An artifact input: an artifact output of another task or an importer."""
+        if isinstance(value, OutputHandle) and value.kind == "parameter":
             self.error(
-                "PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint
+                "PC003",
+                f"{where} is an artifact ({type_name}), got output parameter "
+                f"'{value.name}' ({value.type})",
+                location,
+                "artifacts come from Output[...] artifacts or dsl.importer",
             )
             return None
+        if isinstance(value, (OutputHandle, Importer)):
+            if not artifact_fits(type_name, value.type):
+                self.error(
+                    "PC003",
+                    f"{where} expects {type_name}, got {value.type}",
+                    location,
+                    f"connect an output of type {type_name}",
+                )
+                return None
+            if isinstance(value, Importer):
+                return ImporterRef(value.id)
+            return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
+        if isinstance(value, Task):
+            self.error(
+                "PC003",
+                f"{where} got a task, not an output",
+                location,
+                "use task.output (one output) or task.outputs['name']",
+            )
+            return None
+        hint = (
+            "bring external data in with dsl.importer(uri=...).output"
+            if isinstance(value, (str, PipelineParameter))
+            else "connect another task's output"
+        )
+        self.error("PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint)
+        return None
+
+    def _bind_parameter(
+        self,
+        where: str,
+        name: str,
+        type_name: str,
+        value: Any,
+        location: SourceLocation | None,
+    ) -> Binding | None:
+        """A parameter input: a pipeline parameter, an output parameter, a loop item,
+        RUN_STATUS or a constant of the input's type."""
         if isinstance(value, PipelineParameter):
             if not parameter_fits(value.type, type_name):
                 self.error(
@@ -441,6 +495,37 @@ class _Builder:
                 )
                 return None
             return ParameterRef(value.name)
+        if isinstance(value, OutputHandle) and value.kind == "parameter":
+            if not parameter_fits(value.type, type_name):
+                self.error(
+                    "PC003",
+                    f"{where} is {type_name}, but output '{value.name}' of "
+                    f"'{value.task.id}' is {value.type}",
+                    location,
+                    f"connect a {type_name} output",
+                )
+                return None
+            return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
+        if isinstance(value, LoopItem):
+            if value.type is not None and not parameter_fits(value.type, type_name):
+                self.error(
+                    "PC003",
+                    f"{where} is {type_name}, but the loop's items are {value.type}",
+                    location,
+                    f"loop over {type_name} values",
+                )
+                return None
+            return LoopItemRef(value.loop.id, value.key)
+        if isinstance(value, RunStatus):
+            if type_name != "str":
+                self.error(
+                    "PC003",
+                    f"{where} is {type_name}, but dsl.RUN_STATUS is a JSON string",
+                    location,
+                    f"declare '{name}: str' and parse it with json.loads",
+                )
+                return None
+            return RunStatusRef()
         if isinstance(value, (OutputHandle, Importer, Task)):
             self.error(
                 "PC003",
@@ -460,6 +545,57 @@ class _Builder:
             return None
         return Constant(value)
 
+    def _bind_join(
+        self,
+        where: str,
+        kind: str,
+        type_name: str,
+        value: Collected | OneOf,
+        location: SourceLocation | None,
+    ) -> Binding | None:
+        """``dsl.Collected`` (a list of every iteration's value, or a folder per iteration)
+        and ``dsl.OneOf`` (the output of whichever exclusive branch ran)."""
+        handles = [value.output] if isinstance(value, Collected) else list(value.outputs)
+        what = "dsl.Collected" if isinstance(value, Collected) else "dsl.OneOf"
+        if not handles or not all(isinstance(h, OutputHandle) for h in handles):
+            self.error(
+                "PC003",
+                f"{what} takes task outputs, got {', '.join(repr(h) for h in handles) or 'none'}",
+                location,
+                f"e.g. {what}(task.outputs['name'])",
+            )
+            return None
+        kinds = {h.kind for h in handles}
+        types = {h.type for h in handles}
+        if len(kinds) > 1 or (isinstance(value, OneOf) and len(types) > 1):
+            self.error(
+                "PC003",
+                f"{what} joins outputs of different types ({', '.join(sorted(types))})",
+                location,
+                "join outputs of one type",
+            )
+            return None
+        produced = "list" if isinstance(value, Collected) and "parameter" in kinds else types.pop()
+        ok = (
+            artifact_fits(type_name, produced)
+            if kind == "artifact" and "artifact" in kinds
+            else kind == "parameter"
+            and "parameter" in kinds
+            and parameter_fits(produced, type_name)
+        )
+        if not ok:
+            self.error(
+                "PC003",
+                f"{where} is {type_name}, {what} gives {produced}",
+                location,
+                "a collected parameter is a list; a collected artifact is a folder of folders",
+            )
+            return None
+        refs = [OutputRef(_TaskIdRef(h.task), h.name) for h in handles]  # type: ignore[arg-type]
+        if isinstance(value, Collected):
+            return CollectedRef(refs[0].step, refs[0].output)
+        return OneOfRef(tuple(refs))
+
 
 class _TaskIdRef(str):
     """A step id resolved lazily: ``set_name`` may rename the upstream task after it is used."""
@@ -473,9 +609,22 @@ class _TaskIdRef(str):
 
 
 def _resolve(binding: Binding) -> Binding:
-    if isinstance(binding, OutputRef) and isinstance(binding.step, _TaskIdRef):
-        return OutputRef(binding.step.task.id, binding.output)
+    """The binding with every lazily named upstream step replaced by its final id."""
+
+    def step_id(step: str) -> str:
+        return step.task.id if isinstance(step, _TaskIdRef) else step
+
+    if isinstance(binding, OutputRef):
+        return OutputRef(step_id(binding.step), binding.output)
+    if isinstance(binding, CollectedRef):
+        return CollectedRef(step_id(binding.step), binding.output)
+    if isinstance(binding, OneOfRef):
+        return OneOfRef(tuple(OutputRef(step_id(o.step), o.output) for o in binding.options))
     return binding
+
+
+def resolve_comparison(comparison: Comparison) -> Comparison:
+    return Comparison(comparison.op, _resolve(comparison.left), _resolve(comparison.right))
 
 
 def importer(
@@ -590,14 +739,14 @@ class Pipeline:
                 )
             ]
         for pname, p in inspect.signature(self.func).parameters.items():
-            ptype = _PARAM_TYPES.get(hints.get(pname))
+            ptype = parameter_type_name(hints.get(pname))
             if ptype is None:
                 problems.append(
                     Diagnostic(
                         "PC105",
                         f"pipeline parameter '{pname}' has type {hints.get(pname)!r}",
                         self.location,
-                        "pipeline parameters are str, int, float or bool",
+                        "pipeline parameters are str, int, float, bool, list or dict",
                     )
                 )
                 continue
@@ -627,6 +776,7 @@ class Pipeline:
             builder.diagnostics.append(exc.diagnostic)
         finally:
             BUILDER.reset(token)
+            builder.group_stack.clear()
         self._check_ids(builder)
         if any(d.severity == "error" for d in builder.diagnostics):
             raise PipelineError(builder.diagnostics, pipeline=self.name)
@@ -650,6 +800,7 @@ class Pipeline:
             ),
             importers=tuple(i.spec() for i in builder.importers),
             steps=tuple(steps),
+            groups=tuple(g.to_spec() for g in builder.groups),
             location=self.location,
         )
 

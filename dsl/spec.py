@@ -30,17 +30,24 @@ from pipecast.errors import DefinitionError, SourceLocation
 
 __all__ = [
     "ARTIFACT_TYPES",
+    "COMPARISON_OPERATORS",
     "IR_VERSION",
     "PARAMETER_TYPES",
     "Arg",
     "ArgPart",
     "Binding",
     "Caching",
+    "CollectedRef",
+    "Comparison",
     "ComponentSpec",
     "Constant",
+    "GroupKind",
+    "GroupSpec",
     "ImporterRef",
     "ImporterSpec",
     "InputSpec",
+    "LoopItemRef",
+    "OneOfRef",
     "OutputRef",
     "OutputSpec",
     "ParamValue",
@@ -51,20 +58,24 @@ __all__ = [
     "PlaceholderKind",
     "ResourceSpec",
     "RetrySpec",
+    "RunStatusRef",
     "SpotSpec",
     "StepSpec",
     "artifact_fits",
     "binding_from_dict",
+    "binding_upstream",
     "format_bytes",
     "parameter_fits",
     "render_value",
     "value_matches",
 ]
 
-IR_VERSION = 1
+# 2: output parameters, list/dict values, groups (condition, loop, exit handler) and the
+# bindings they bring; version 1 documents load unchanged (they have none of these)
+IR_VERSION = 2
 ARTIFACT_TYPES = ("Artifact", "Dataset", "Model")
-PARAMETER_TYPES = ("str", "int", "float", "bool")
-ParamValue: TypeAlias = str | int | float | bool
+PARAMETER_TYPES = ("str", "int", "float", "bool", "list", "dict")
+ParamValue: TypeAlias = str | int | float | bool | list[Any] | dict[str, Any]
 PlaceholderKind = Literal["inputPath", "inputUri", "outputPath", "value"]
 
 
@@ -74,6 +85,8 @@ def render_value(value: ParamValue) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
 
 
@@ -87,6 +100,10 @@ def value_matches(ptype: str, value: Any) -> bool:
         return isinstance(value, int)
     if ptype == "float":  # NaN and infinities have no JSON spelling, so no document can carry them
         return isinstance(value, (int, float)) and math.isfinite(value)
+    if ptype == "list":
+        return isinstance(value, list)
+    if ptype == "dict":
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
     return isinstance(value, str)
 
 
@@ -202,13 +219,18 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """One declared output artifact: a directory the container writes into."""
+    """One declared output: an artifact (a directory the container writes into) or a parameter
+    (a file the container writes the value into, as JSON)."""
 
     name: str
     type: str
+    kind: Literal["artifact", "parameter"] = "artifact"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type}
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.kind == "parameter":
+            out["kind"] = "parameter"
+        return out
 
 
 @dataclass(frozen=True)
@@ -270,7 +292,9 @@ class ComponentSpec:
                 InputSpec(i["name"], i["kind"], i["type"], i.get("default"), "default" in i)
                 for i in data["inputs"]
             ),
-            outputs=tuple(OutputSpec(o["name"], o["type"]) for o in data["outputs"]),
+            outputs=tuple(
+                OutputSpec(o["name"], o["type"], o.get("kind", "artifact")) for o in data["outputs"]
+            ),
             description=data.get("description"),
             python_function=data.get("python_function"),
         )
@@ -338,7 +362,59 @@ class ImporterRef:
         return {"importer": self.importer}
 
 
-Binding: TypeAlias = Constant | ParameterRef | OutputRef | ImporterRef
+@dataclass(frozen=True)
+class LoopItemRef:
+    """The current item of loop group ``loop`` (``key``: one field of a dict item)."""
+
+    loop: str
+    key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loop": self.loop}
+        if self.key is not None:
+            out["key"] = self.key
+        return {"loop_item": out}
+
+
+@dataclass(frozen=True)
+class CollectedRef:
+    """Fan-in after a loop: output ``output`` of ``step`` from every iteration, in order."""
+
+    step: str
+    output: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"collected": {"step": self.step, "name": self.output}}
+
+
+@dataclass(frozen=True)
+class OneOfRef:
+    """The one of several outputs (from exclusive branches) that was produced."""
+
+    options: tuple[OutputRef, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"one_of": [{"step": o.step, "name": o.output} for o in self.options]}
+
+
+@dataclass(frozen=True)
+class RunStatusRef:
+    """``dsl.RUN_STATUS``: the status of the steps an exit handler guards, as a JSON string."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_status": True}
+
+
+Binding: TypeAlias = (
+    Constant
+    | ParameterRef
+    | OutputRef
+    | ImporterRef
+    | LoopItemRef
+    | CollectedRef
+    | OneOfRef
+    | RunStatusRef
+)
 
 
 def binding_from_dict(data: Mapping[str, Any]) -> Binding:
@@ -348,7 +424,103 @@ def binding_from_dict(data: Mapping[str, Any]) -> Binding:
         return ParameterRef(data["parameter"])
     if "output" in data:
         return OutputRef(data["output"]["step"], data["output"]["name"])
+    if "loop_item" in data:
+        return LoopItemRef(data["loop_item"]["loop"], data["loop_item"].get("key"))
+    if "collected" in data:
+        return CollectedRef(data["collected"]["step"], data["collected"]["name"])
+    if "one_of" in data:
+        return OneOfRef(tuple(OutputRef(o["step"], o["name"]) for o in data["one_of"]))
+    if "run_status" in data:
+        return RunStatusRef()
     return ImporterRef(data["importer"])
+
+
+def binding_upstream(binding: Binding) -> tuple[OutputRef, ...]:
+    """The step outputs a binding reads (data edges): one, several (``OneOf``) or none."""
+    if isinstance(binding, OutputRef):
+        return (binding,)
+    if isinstance(binding, CollectedRef):
+        return (OutputRef(binding.step, binding.output),)
+    if isinstance(binding, OneOfRef):
+        return binding.options
+    return ()
+
+
+# ----- groups: conditions, loops, exit handlers -----------------------------------------------
+
+GroupKind = Literal["condition", "loop", "exit_handler"]
+COMPARISON_OPERATORS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``left op right``; operands are constants, parameters, output parameters or loop items."""
+
+    op: str
+    left: Binding
+    right: Binding
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "left": self.left.to_dict(), "right": self.right.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        return cls(data["op"], binding_from_dict(data["left"]), binding_from_dict(data["right"]))
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A block of steps under one construct. Groups nest through ``parent``; a step names its
+    innermost group.
+
+    - ``condition`` (``dsl.If``/``Elif``/``Else``): its steps run when every comparison in
+      ``when`` holds and none in ``unless`` does (the earlier branches of its ``chain``).
+    - ``loop`` (``dsl.ParallelFor``): its steps run once per item of ``items`` (a list
+      constant, a list parameter, a list output or an enclosing loop's item), at most
+      ``parallelism`` iterations at a time (None: no limit).
+    - ``exit_handler`` (``dsl.ExitHandler``): ``exit_step`` runs after its steps end,
+      whether they succeeded or failed.
+    """
+
+    id: str
+    kind: GroupKind
+    parent: str | None = None
+    when: tuple[Comparison, ...] = ()
+    unless: tuple[Comparison, ...] = ()
+    chain: str | None = None
+    items: Binding | None = None
+    parallelism: int | None = None
+    exit_step: str | None = None
+    location: SourceLocation | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "parent": self.parent}
+        if self.kind == "condition":
+            out["when"] = [c.to_dict() for c in self.when]
+            out["unless"] = [c.to_dict() for c in self.unless]
+            out["chain"] = self.chain
+        elif self.kind == "loop":
+            assert self.items is not None
+            out["items"] = self.items.to_dict()
+            out["parallelism"] = self.parallelism
+        else:
+            out["exit_step"] = self.exit_step
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupSpec:
+        items = data.get("items")
+        return cls(
+            id=data["id"],
+            kind=data["kind"],
+            parent=data.get("parent"),
+            when=tuple(Comparison.from_dict(c) for c in data.get("when", ())),
+            unless=tuple(Comparison.from_dict(c) for c in data.get("unless", ())),
+            chain=data.get("chain"),
+            items=None if items is None else binding_from_dict(items),
+            parallelism=data.get("parallelism"),
+            exit_step=data.get("exit_step"),
+        )
 
 
 # ----- pipeline-level entities -------------------------------------------------------------------
@@ -417,6 +589,10 @@ class StepSpec:
     env: tuple[tuple[str, str], ...] = ()
     caching: Caching | None = None
     instance_type: str | None = None
+    group: str | None = None
+    # scale-out (DESIGN §13): machines at once, and the artifact inputs split across them
+    instances: int = 1
+    shard: tuple[str, ...] = ()
     location: SourceLocation | None = field(default=None, compare=False, repr=False)
 
     def argument(self, name: str) -> Binding | None:
@@ -424,7 +600,7 @@ class StepSpec:
 
     def upstream_steps(self) -> tuple[str, ...]:
         """Steps this one reads outputs from (data edges), sorted, without duplicates."""
-        return tuple(sorted({b.step for _, b in self.arguments if isinstance(b, OutputRef)}))
+        return tuple(sorted({r.step for _, b in self.arguments for r in binding_upstream(b)}))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -461,6 +637,12 @@ class StepSpec:
             out["caching"] = self.caching.to_dict()
         if self.instance_type is not None:
             out["instance_type"] = self.instance_type
+        if self.group is not None:
+            out["group"] = self.group
+        if self.instances != 1:  # absent at the default: IR documents without it are unchanged
+            out["instances"] = self.instances
+        if self.shard:
+            out["shard"] = list(self.shard)
         return out
 
     @classmethod
@@ -490,6 +672,9 @@ class StepSpec:
             if caching is None
             else Caching(caching["enabled"], caching.get("expire_after_seconds")),
             instance_type=data.get("instance_type"),
+            group=data.get("group"),
+            instances=data.get("instances", 1),
+            shard=tuple(data.get("shard", ())),
         )
 
 
@@ -506,6 +691,7 @@ class PipelineSpec:
     importers: tuple[ImporterSpec, ...]
     steps: tuple[StepSpec, ...]
     description: str | None = None
+    groups: tuple[GroupSpec, ...] = ()
     location: SourceLocation | None = field(default=None, compare=False, repr=False)
 
     def component(self, name: str) -> ComponentSpec:
@@ -519,6 +705,30 @@ class PipelineSpec:
 
     def importer(self, importer_id: str) -> ImporterSpec | None:
         return next((i for i in self.importers if i.id == importer_id), None)
+
+    def group(self, group_id: str) -> GroupSpec | None:
+        return self._groups_by_id().get(group_id)
+
+    def groups_of(self, step: StepSpec) -> tuple[GroupSpec, ...]:
+        """The groups around ``step``, outermost first (unknown group ids are left out)."""
+        chain: list[GroupSpec] = []
+        seen: set[str] = set()
+        gid = step.group
+        while gid is not None and gid not in seen:
+            seen.add(gid)
+            found = self._groups_by_id().get(gid)
+            if found is None:
+                break
+            chain.append(found)
+            gid = found.parent
+        return tuple(reversed(chain))
+
+    def _groups_by_id(self) -> dict[str, GroupSpec]:
+        cache: dict[str, GroupSpec] | None = self.__dict__.get("_by_group")
+        if cache is None:
+            cache = {g.id: g for g in self.groups}
+            object.__setattr__(self, "_by_group", cache)
+        return cache
 
     def _components_by_name(self) -> dict[str, ComponentSpec]:
         cache: dict[str, ComponentSpec] | None = self.__dict__.get("_by_component")
@@ -543,6 +753,8 @@ class PipelineSpec:
             "importers": [i.to_dict() for i in self.importers],
             "steps": [s.to_dict() for s in self.steps],
         }
+        if self.groups:
+            out["groups"] = [g.to_dict() for g in self.groups]
         if self.description:
             out["description"] = self.description
         return out
@@ -568,6 +780,7 @@ class PipelineSpec:
                 for i in data["importers"]
             ),
             steps=tuple(StepSpec.from_dict(s) for s in data["steps"]),
+            groups=tuple(GroupSpec.from_dict(g) for g in data.get("groups", ())),
         )
 
     @classmethod

@@ -14,6 +14,7 @@ __all__ = [
     "ARTIFACT_CLASSES",
     "INPUT",
     "OUTPUT",
+    "RETURN_OUTPUT",
     "Artifact",
     "Dataset",
     "Input",
@@ -21,7 +22,21 @@ __all__ = [
     "Output",
     "io_annotation",
     "is_type_artifact",
+    "output_parameter_annotation",
+    "parameter_type_name",
+    "return_fields",
 ]
+
+RETURN_OUTPUT = "Output"  # kfp's name for a Python component's single return value
+
+_PARAMETER_TYPE_NAMES: dict[Any, str] = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    list: "list",
+    dict: "dict",
+}
 
 
 class Artifact:
@@ -92,6 +107,37 @@ def io_annotation(annotation: Any) -> tuple[str, type[Artifact]] | None:
         for extra in extras:
             if isinstance(extra, _Direction) and is_type_artifact(base):
                 return extra.name, base
+    return None
+
+
+def parameter_type_name(annotation: Any) -> str | None:
+    """The IR type of a parameter annotation (``int`` → ``"int"``, ``list[str]`` → ``"list"``),
+    or None when it is not a parameter type."""
+    found = _PARAMETER_TYPE_NAMES.get(annotation)
+    if found is None:
+        found = _PARAMETER_TYPE_NAMES.get(typing.get_origin(annotation))
+        found = found if found in ("list", "dict") else None
+    return found
+
+
+def return_fields(annotation: Any) -> list[tuple[str, Any]]:
+    """A Python component's return annotation as (output name, annotation) pairs: none for
+    ``None``, one per field for a ``typing.NamedTuple``, else ``[("Output", annotation)]``."""
+    if annotation is None or annotation is type(None):
+        return []
+    named_tuple = isinstance(annotation, type) and issubclass(annotation, tuple)
+    if named_tuple and hasattr(annotation, "_fields"):  # its fields, in order, resolved
+        hints = typing.get_type_hints(annotation)
+        return [(name, hints.get(name)) for name in annotation._fields]
+    return [(RETURN_OUTPUT, annotation)]
+
+
+def output_parameter_annotation(annotation: Any) -> str | None:
+    """The parameter type of an ``Output[int]`` (``Output[list]``, ...) hint, else None."""
+    if typing.get_origin(annotation) is Annotated:
+        base, *extras = typing.get_args(annotation)
+        if OUTPUT in extras and not is_type_artifact(base):
+            return parameter_type_name(base)
     return None
 
 

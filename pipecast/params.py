@@ -6,9 +6,10 @@ a value that does not parse as the declared type and a missing required paramete
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import ParameterError, did_you_mean
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ParamValue", "parse_params", "resolve_params"]
 
-ParamValue = str | int | float | bool
+ParamValue = str | int | float | bool | list[Any] | dict[str, Any]
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -36,11 +37,31 @@ def _convert(param: ParameterSpec, text: str) -> ParamValue:
             f"parameter '{param.name}' is {param.type}, got {text!r}"
             + (" (a finite number)" if param.type == "float" else "")
         ) from None
+    if param.type in ("list", "dict"):
+        return _json(param, text)
     if param.type == "bool":
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
         raise ParameterError(f"parameter '{param.name}' is bool, got {text!r} (use true or false)")
     return text
+
+
+def _json(param: ParameterSpec, text: str) -> ParamValue:
+    """A list or dict parameter is given as JSON: ``-p 'cams=["a","b"]'``."""
+    want = list if param.type == "list" else dict
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(
+            f"parameter '{param.name}' is a {param.type} written as JSON, got {text!r} ({exc.msg})"
+        ) from None
+    if not isinstance(value, want):
+        example = '["a","b"]' if want is list else '{"k":1}'
+        raise ParameterError(
+            f"parameter '{param.name}' is a {param.type}, got {type(value).__name__} {text!r}"
+            f" (e.g. -p '{param.name}={example}')"
+        )
+    return value  # type: ignore[no-any-return]
 
 
 def parse_params(spec: PipelineSpec, pairs: Iterable[str]) -> dict[str, ParamValue]:

@@ -44,6 +44,31 @@ def available_targets() -> list[str]:
     return [t.name for t in resolve_targets("all")[0]]
 
 
+def refused_features(example: Path, target: str) -> list[str]:
+    """The PC008 messages ``target`` refuses ``example`` with (empty: it compiles there).
+
+    An example may use what only some targets express (control flow, until every target
+    does): its goldens exist for those targets only, and the others must refuse it with PC008,
+    never another error.
+    """
+    from pipecast._loader import load_pipeline
+    from pipecast.compilers import graph, load_target
+
+    try:
+        graph.check(load_pipeline(str(example)).spec, load_target(target))
+    except PipelineError as exc:
+        errors = [d for d in exc.diagnostics if d.severity == "error"]
+        assert all(d.code == "PC008" for d in errors), str(exc)
+        return [d.message for d in errors]
+    return []
+
+
+def examples_for(target: str) -> list[str]:
+    """The example names ``target`` compiles (the others it must refuse with PC008 only:
+    tests/test_goldens.py checks that)."""
+    return [f.stem for f in example_files() if not refused_features(f, target)]
+
+
 def compile_document(pipeline: Any, target: str, config: Config | None = None) -> Any:
     """Compile a ``dsl.Pipeline`` (or spec) in-process: the ``Document`` (text and notes)."""
     spec = getattr(pipeline, "spec", pipeline)

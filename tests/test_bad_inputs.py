@@ -131,7 +131,9 @@ CASES = [
     pipeline_case("unbound-artifact", "", "use()\n", "data"),
     pipeline_case("unknown-output", "", 'a = produce()\nuse(data=a.outputs["nope"])\n', "nope"),
     pipeline_case("if-on-param", "x: bool = True", "if x:\n    produce()\n", "PC120"),
-    pipeline_case("for-over-param", "x: str = 'ab'", "for c in x:\n    produce()\n", "iterable"),
+    pipeline_case(
+        "for-over-param", "x: str = 'ab'", "for c in x:\n    produce()\n", "dsl.ParallelFor"
+    ),
     pipeline_case("param-untyped", "x", "produce(k=x)\n", "x"),
     pipeline_case("duplicate-name", "", 'produce().set_name("a")\nproduce().set_name("a")\n', "a"),
     pipeline_case("importer-int", "", "dsl.importer(uri=5, artifact_type=Dataset)\n", "uri"),

@@ -265,7 +265,7 @@ def test_component_called_outside_pipeline():
 @pytest.mark.parametrize(
     ("source", "fragment"),
     [
-        ("def f(x: list): ...", "unsupported type"),
+        ("def f(x: set): ...", "unsupported type"),
         ("def f(x: Dataset): ...", "without a direction"),
         ("def f(x: int = 'a'): ...", "is not a int"),
         ("def f(*xs: int): ...", "*args/**kwargs"),

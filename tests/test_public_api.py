@@ -10,14 +10,23 @@ from pipecast import dsl, errors
 
 def test_dsl_surface():
     assert set(dsl.__all__) == {
+        "RUN_STATUS",
         "Artifact",
+        "Collected",
         "Component",
+        "Condition",
         "Dataset",
+        "Elif",
+        "Else",
+        "ExitHandler",
+        "If",
         "Importer",
         "Input",
         "Model",
+        "OneOf",
         "Output",
         "OutputHandle",
+        "ParallelFor",
         "Pipeline",
         "PipelineParameter",
         "PipelineSpec",

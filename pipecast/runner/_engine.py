@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,13 @@ from pipecast.dsl.spec import (
 from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
 from ._inprocess import call_in_process, failure_text
 from ._inputs import materialise
-from ._journal import Journal, cache_key, digest_folder, known_runs, read_journal, unknown_run
+from ._journal import Journal, cache_key, digest_folder
 from ._paths import safe_id
 from ._process import DEFAULT_GRACE, Processes
-from ._results import DONE, RunResult, StepResult, new_run_id
+from ._results import DONE, RunResult, StepResult
 from ._schedule import Capacity, Need, Scheduler, capacity_warnings, check_numbers
 
-__all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
+__all__ = ["Capacity", "RunResult", "Runner", "StepResult"]
 
 Fake = Callable[..., Any]
 
@@ -419,7 +419,12 @@ class Runner:
             return "interrupted"
         if not final:
             return "running"
-        return "succeeded" if all(s in DONE for s in statuses) else "failed"
+        # a step in a branch not taken is skipped without an error: that is success
+        fine = (
+            r.status in DONE or (r.status == "skipped" and r.error is None)
+            for r in self.results.values()
+        )
+        return "succeeded" if all(fine) else "failed"
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
@@ -456,14 +461,18 @@ class Runner:
                 if not progressed:
                     sched.lock.wait(timeout=0.2)
         if self.stop.is_set():
-            self.processes.stop_all()
-            deadline = time.monotonic() + 5.0  # in-process code cannot be stopped: do not hang
-            for thread, _ in running.values():
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
-            for step_id in running:
-                if self.results[step_id].status == "running":
-                    self.results[step_id].status = "interrupted"
-                    self.results[step_id].error = "stopped by an interrupt (in-process code)"
+            self.stop_running({k: t for k, (t, _) in running.items()})
+
+    def stop_running(self, running: Mapping[str, threading.Thread]) -> None:
+        """After an interrupt: stop every process, give threads a moment, mark the rest."""
+        self.processes.stop_all()
+        deadline = time.monotonic() + 5.0  # in-process code cannot be stopped: do not hang
+        for thread in running.values():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for step_id in running:
+            if self.results[step_id].status == "running":
+                self.results[step_id].status = "interrupted"
+                self.results[step_id].error = "stopped by an interrupt (in-process code)"
 
     def _start_ready(
         self, pending: list[str], running: dict[str, tuple[threading.Thread, Need]]
@@ -520,84 +529,3 @@ class Runner:
             with self.scheduler.lock:
                 self.scheduler.release(need)
                 self.scheduler.lock.notify_all()
-
-
-@contextlib.contextmanager
-def _stop_on_signals(runner: Runner) -> Iterator[None]:
-    """SIGINT/SIGTERM stop the run instead of killing pipecast (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if runner.stop_signal is None:
-            runner.stop_signal = signum
-        elif runner.stop.is_set():  # asked twice: do not wait for the grace period
-            runner.processes.hurry.set()
-        runner.stop.set()
-        if not runner.started:
-            raise KeyboardInterrupt  # still bringing inputs in: stop the copy now
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
-
-
-def run_pipeline(
-    checked: CheckedPipeline,
-    params: Mapping[str, Any],
-    workdir: Path,
-    *,
-    run_id: str | None = None,
-    resume: bool = False,
-    handle_signals: bool = False,
-    **options: Any,
-) -> RunResult:
-    """Run ``checked`` with ``params`` under ``workdir``; returns the per-step results.
-
-    With ``resume``, ``run_id`` names an earlier run (PC203 if there is none) and a step is
-    reused when its cache key matches the recorded one. With ``handle_signals`` (the CLI),
-    SIGINT/SIGTERM stop the steps and the result's ``state`` is ``interrupted``.
-    """
-    name = checked.spec.name
-    pipeline_dir = workdir / safe_id(name, what="pipeline name")
-    previous: dict[str, StepResult] = {}
-    if resume:
-        if run_id is None:
-            raise unknown_run("", name, pipeline_dir)
-        safe_id(run_id, what="--resume run id", known=known_runs(pipeline_dir))
-        recorded = read_journal(pipeline_dir / run_id)
-        if not recorded:
-            raise unknown_run(run_id, name, pipeline_dir)
-        previous = {k: StepResult.from_dict(v) for k, v in dict(recorded.get("steps", {})).items()}
-    run_id = safe_id(run_id or new_run_id(), what="run id")
-    run_dir = pipeline_dir / run_id
-    engine = options.get("engine")
-    journal = Journal(
-        run_dir / "run.json",
-        {
-            "pipeline": name,
-            "run_id": run_id,
-            "parameters": dict(params),
-            "engine": engine.name if engine else "process",
-        },
-    )
-    runner = Runner(checked, params, run_dir, previous=previous, journal=journal, **options)
-    check_numbers(runner.scheduler.capacity, checked.spec.steps)  # before any folder is made
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with _stop_on_signals(runner) if handle_signals else contextlib.nullcontext():
-        runner.run()
-    state = runner.state()
-    journal.write(state, runner.results, **runner._extra())
-    return RunResult(
-        name,
-        run_id,
-        run_dir,
-        runner.results,
-        runner.warnings,
-        state=state,
-        signal=runner._extra()["signal"],
-    )

@@ -58,6 +58,7 @@ class RunResult:
 
     ``steps`` maps step ids to :class:`StepResult`; ``result["step"]`` is a shortcut.
     ``state`` is succeeded, failed or interrupted; ``signal`` names the signal that stopped it.
+    A step inside loops has one entry per iteration, ``<step>/<index>`` (:meth:`iterations`).
     """
 
     pipeline: str
@@ -67,6 +68,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     state: str = "succeeded"
     signal: str | None = None
+    # control flow: condition group (``<group>/<loop index>...``) -> whether its branch ran
+    branches: dict[str, bool] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -74,6 +77,13 @@ class RunResult:
 
     def __getitem__(self, step: str) -> StepResult:
         return self.steps[step]
+
+    def iterations(self, step: str) -> list[StepResult]:
+        """The results of a step inside a loop, one per iteration (``<step>/<index>``), in
+        iteration order."""
+        found = [(k, r) for k, r in self.steps.items() if k.startswith(f"{step}/")]
+        found.sort(key=lambda kr: [int(p) for p in kr[0].split("/")[1:]])
+        return [r for _, r in found]
 
 
 def new_run_id() -> str:
