@@ -18,6 +18,7 @@ reused on resume only when its cache key (``_journal``) is unchanged and its out
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import shutil
@@ -40,7 +41,16 @@ from pipecast.dsl.spec import (
     render_value,
 )
 
-from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
+from ._container import (
+    ContainerRun,
+    Engine,
+    Mount,
+    client_env,
+    container_name,
+    container_paths,
+    engine_argv,
+    write_env_file,
+)
 from ._inprocess import call_in_process, failure_text
 from ._inputs import materialise
 from ._journal import Journal, cache_key, digest_folder, known_runs, read_journal, unknown_run
@@ -290,6 +300,12 @@ class Runner:
         log_dir: Path,
     ) -> int:
         run = self.container_run(step, text, uris, self.results[step.id].attempts)
+        env = dict(os.environ)
+        if run.env:  # values through a private file, never on the command line
+            env_file = log_dir / "container.env"
+            run = dataclasses.replace(run, env_file=str(env_file.resolve()))
+            write_env_file(str(env_file), run.env)
+            env.update(client_env(run.env))
         argv = engine_argv(engine.name, engine.binary, run)
 
         def remove() -> None:  # killing the client leaves the container running
@@ -300,7 +316,12 @@ class Runner:
                     [engine.binary, "rm", "-f", run.name], capture_output=True, timeout=60
                 )
 
-        return self._spawn(step, argv, dict(os.environ), log_dir, on_stop=remove)
+        try:
+            return self._spawn(step, argv, env, log_dir, on_stop=remove)
+        finally:
+            if run.env_file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(run.env_file)
 
     def _spawn(
         self,
