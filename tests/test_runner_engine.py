@@ -22,8 +22,8 @@ from pipecast.runner._container import (
     ContainerRun,
     EngineUnavailable,
     Mount,
-    container_name,
     client_env,
+    container_name,
     container_paths,
     detect,
     engine_argv,
@@ -159,8 +159,11 @@ def test_env_goes_through_a_file_and_awkward_values_through_the_client_env():
     named = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
     assert named == ["MULTI", "QUOTED", "CR"]
     assert env_file_lines(AWKWARD) == "PLAIN=s3cr3t-value\nSPACES=  padded = yes  \nEMPTY=\n"
-    assert client_env(AWKWARD) == {"MULTI": "line one\nline two", "QUOTED": '"kept quotes"',
-                                   "CR": "ends\r"}
+    assert client_env(AWKWARD) == {
+        "MULTI": "line one\nline two",
+        "QUOTED": '"kept quotes"',
+        "CR": "ends\r",
+    }
     for _, value in AWKWARD:
         if value:
             assert not any(value in a for a in argv), value
