@@ -356,6 +356,9 @@ while args[i].startswith("-"):
                 env[key] = value
     elif flag == "--mount":
         fields = dict(f.partition("=")[::2] for f in next(csv.reader([args[i + 1]])))
+        if not os.path.exists(fields["source"]):  # docker binds only what exists
+            sys.exit("docker: Error response from daemon: invalid mount config for type "
+                     '"bind": bind source path does not exist: ' + fields["source"])
         mounts.append((fields["target"], fields["source"]))
     elif flag == "--entrypoint":
         entry = [args[i + 1]]
@@ -630,3 +633,83 @@ def test_a_relative_workdir_works_for_processes_too(tmp_path):
     assert (run_dir / "consume" / "out" / "m.txt").read_text() == (
         f"go:{run_dir}/produce/out|{run_dir}/produce/out"
     )
+
+
+# ----- output parameters through an engine (#17) --------------------------------------------------
+
+FLOW = '''
+import json
+
+COUNT = (
+    "import sys, json; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+    "open(a['--count'], 'w').write(json.dumps(len(a['--camera'])))"
+)
+SHOW = (
+    "import sys, pathlib; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+    "pathlib.Path(a['--out'], 'seen.txt').write_text(a['--n'])"
+)
+
+@dsl.container_component(image="r.example.com/count:1", command=["python", "-c", COUNT])
+def count(camera: str, count: Output[int]):
+    """Writes its output parameter inside the container."""
+
+@dsl.container_component(image="r.example.com/show:1", command=["python", "-c", SHOW])
+def show(n: int, out: Output[Dataset]):
+    """Reads an output parameter as a value."""
+
+@dsl.pipeline(name="values")
+def values(cams: list = ["gate", "lobby"]):
+    with dsl.ParallelFor(cams) as cam:
+        counted = count(camera=cam)
+        with dsl.If(counted.outputs["count"] > 4):
+            show(n=counted.outputs["count"])
+'''
+
+
+def test_output_parameters_and_resume_through_an_engine(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    path = write_pipeline(tmp_path, FLOW, name="values.py")
+    args = ["run", str(path), "--local", "--workdir", str(tmp_path / "runs")]
+    result = run_cli(*args, cwd=tmp_path, env=env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    (run_dir,) = (tmp_path / "runs" / "values").glob("*")
+    # the value was written inside the "container", through the bind-mounted file
+    assert json.loads((run_dir / "count" / "0" / "count").read_text()) == 4
+    assert json.loads((run_dir / "count" / "1" / "count").read_text()) == 5
+    assert not (run_dir / "show" / "0" / "out").exists()  # 4 > 4 does not hold: skipped
+    assert (run_dir / "show" / "1" / "out" / "seen.txt").read_text() == "5"
+    runs = [c for c in _calls(tmp_path) if c[0] == "run"]
+    counted = [c for c in runs if "r.example.com/count:1" in c]
+    assert len(counted) == 2
+    for call in counted:
+        mount = next(call[i + 1] for i, a in enumerate(call) if a == "--mount")
+        assert mount.endswith(",target=/opt/ml/processing/output/count")
+        assert call[-2:] == ["--count", "/opt/ml/processing/output/count"]
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert journal["steps"]["show/0"]["status"] == "skipped"
+    # resume: every instance is reused, so the engine runs nothing
+    log = tmp_path / "engine.log"
+    log.write_text("")
+    again = run_cli(*args, "--resume", run_dir.name, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert [c for c in _calls(tmp_path) if c[0] == "run"] == []
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert {k: v["status"] for k, v in journal["steps"].items()} == {
+        "count/0": "cached",
+        "count/1": "cached",
+        "show/0": "skipped",
+        "show/1": "cached",
+    }
+
+
+def test_an_output_parameter_not_written_in_the_engine_fails_the_step(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    body = FLOW.replace("open(a['--count'], 'w').write(json.dumps(len(a['--camera'])))", "None")
+    path = write_pipeline(tmp_path, body, name="values.py")
+    result = run_cli(
+        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1
+    (run_dir,) = (tmp_path / "runs" / "values").glob("*")
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert "did not write its output parameter 'count'" in journal["steps"]["count/0"]["error"]

@@ -300,6 +300,9 @@ class Runner:
         log_dir: Path,
     ) -> int:
         run = self.container_run(step, text, uris, self.results[step.id].attempts)
+        for mount in run.mounts:  # an output parameter is a file the step writes: an engine
+            if not mount.read_only and not os.path.exists(mount.source):  # binds only what is
+                Path(mount.source).touch()  # there, so it starts empty (empty = not written)
         env = dict(os.environ)
         if run.env:  # values through a private file, never on the command line
             env_file = log_dir / "container.env"
