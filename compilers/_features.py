@@ -59,17 +59,22 @@ def _names(targets: list[str]) -> str:
     return f"{', '.join(targets[:-1])} and {targets[-1]}"
 
 
+def _targets_text(targets: Iterable[str]) -> str:
+    """``targets=("a", "b")`` as the user writes it (a one-name tuple keeps its comma)."""
+    names = [f'"{t}"' for t in targets]
+    return f"targets=({names[0]},)" if len(names) == 1 else f"targets=({', '.join(names)})"
+
+
 def _hint(feature: str, target: Target, able: list[str]) -> str:
     spec = FEATURES[feature]
     can = f"{_names(able)} can express it" if able else "no registered target can express it"
-    if spec.hint:
-        return f"{can}; {spec.hint.format(target=target.name)}"
+    if spec.hint:  # the feature's own advice (where else it runs) says the rest
+        own = spec.hint.format(target=target.name)
+        return f"{can}; {own}" if able else own
     if feature in PER_TARGET_FEATURES and able:
-        shown = ", ".join(f'"{t}"' for t in able)
-        keep = f"targets=({shown},)" if len(able) == 1 else f"targets=({shown})"
         return (
-            f"{can}; keep it there and drop it on {target.name} with {keep} on the same call, "
-            f"or remove it"
+            f"{can}; keep it there and drop it on {target.name} with {_targets_text(able)} "
+            "on the same call, or remove it"
         )
     return f"{can}; remove it for {target.name}, or compile for one of those"
 
@@ -149,7 +154,7 @@ def project(spec: PipelineSpec, target: Target) -> tuple[PipelineSpec, list[Diag
                 Diagnostic(
                     "PC014",
                     f"step '{step.id}': {feature} is left out on {target.name}, as "
-                    f"targets=({', '.join(repr(t) for t in kept)}) asks",
+                    f"{_targets_text(kept)} asks",
                     step.location,
                     f"add '{target.name}' to targets=(...) to keep it here",
                     severity="warning",

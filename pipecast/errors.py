@@ -230,9 +230,17 @@ class TargetsError(PipelineError):
             lines += [f"  error: {m}" for m in self.other.get(name, [])]
         errors = sum(1 for d in self.diagnostics if d.severity == "error")
         errors += sum(len(m) for m in self.other.values())
-        failing = sorted({*self.other, *(k for k, v in self.by_target.items() if v)})
+        own = [
+            name
+            for name in sorted({*self.by_target, *self.other}, key=self._order)
+            if self.other.get(name)
+            or any(d.severity == "error" for d in self.by_target.get(name, []))
+        ]
+        if any(d.severity == "error" for d in self.shared):
+            where = " (every target" + (f"; also {', '.join(own)}" if own else "") + ")"
+        else:
+            where = f" ({', '.join(own)})" if own else ""
         head = f"pipeline '{self.pipeline}': " if self.pipeline else ""
-        where = f" ({', '.join(failing)})" if failing else ""
         lines.append(f"{head}{errors} error{'s' if errors != 1 else ''}{where}")
         return "\n".join(lines)
 

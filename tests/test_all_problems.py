@@ -105,6 +105,20 @@ def test_a_failing_target_no_longer_hides_the_next_one(tmp_path):
     assert result.stderr.index("stepfunctions:") < result.stderr.index("kubeflow:")
 
 
+def test_a_target_missing_its_config_is_reported_with_the_others(tmp_path):
+    body = MIXED.replace("    b.after(b)  # a cycle: every target's problem\n", "")
+    path = write_pipeline(tmp_path, body)
+    (tmp_path / "pipecast.toml").write_text('artifact_root = "s3://b/p"\n', encoding="utf-8")
+    result = run_cli("validate", str(path), cwd=tmp_path)
+    assert result.returncode == 1
+    err = result.stderr
+    assert "Traceback" not in err
+    for aws in ("sagemaker", "stepfunctions"):
+        section = err[err.index(f"{aws}:\n") :]
+        assert section.splitlines()[1].startswith("  error: ") and "role_arn" in section
+    assert "not expressible on kubeflow" in err[err.index("kubeflow:\n") :]
+
+
 # ----- a bad duration or size does not abort the other checks -------------------------------------
 
 TYPOS = textwrap.dedent(
