@@ -133,6 +133,8 @@ def check_targets(
         except PipelineError as exc:
             found[target.name] = list(exc.diagnostics)
         except ConfigError as exc:
+            if len(targets) == 1:
+                raise  # one target: the configuration error alone, as ever
             other[target.name] = [str(exc)]
     if not found and not other and not early:
         return documents
