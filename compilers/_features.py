@@ -31,6 +31,7 @@ Found = Iterator[Diagnostic]
 
 # control-flow features whose construct is a group of this kind (reported once per construct)
 _CONSTRUCT_KIND = {"conditions": "condition", "loops": "loop", "exit_handler": "exit_handler"}
+_NAMED = 10  # steps named in one grouped diagnostic; the rest are counted
 
 
 def able_targets(feature: str, besides: str | None = None) -> list[str]:
@@ -122,18 +123,20 @@ def features(
                 _hint(name, target, able[name]),
                 step=step.id,
             )
-    for (name, group_id), steps in grouped.items():
+    for (name, group_id), members in grouped.items():
         feature = FEATURES[name]
-        ids = ", ".join(f"'{s.id}'" for s in steps)
+        ids = ", ".join(f"'{s.id}'" for s in members[:_NAMED])
+        if len(members) > _NAMED:
+            ids += f" and {len(members) - _NAMED} more"
         group = groups.get(group_id) if group_id else None
         what = f"{name.replace('_', ' ')} ({feature.how})"
-        subject = f"step {ids}" if len(steps) == 1 else f"steps {ids}"
+        subject = f"step {ids}" if len(members) == 1 else f"steps {ids}"
         yield Diagnostic(
             "PC008",
             f"{what} is not expressible on {target.name}; it is used by {subject}",
-            (group.location if group else None) or where(steps[0]),
+            (group.location if group else None) or where(members[0]),
             _hint(name, target, able[name]),
-            step=steps[0].id,
+            step=members[0].id,
         )
 
 

@@ -388,3 +388,17 @@ def test_control_flow_pc008_is_one_diagnostic_per_construct_naming_the_steps():
     assert "dsl.ParallelFor" in first.message and "plain" in first.message
     assert "step 'four'" in second.message
     assert first.location.line < second.location.line
+
+
+@dsl.pipeline(name="wide-loop")
+def wide_loop():
+    with dsl.ParallelFor(["a", "b"]) as item:
+        for i in range(12):
+            work(item=item).set_name(f"s{i:02d}")
+
+
+def test_a_large_construct_names_ten_steps_and_counts_the_rest():
+    plain = _fake_target("plain", Capabilities())
+    (found,) = [d for d in graph.diagnose(wide_loop.spec, [plain])[0] if d.code == "PC008"]
+    assert "'s00', 's01'" in found.message and "'s09' and 2 more" in found.message
+    assert "'s10'" not in found.message

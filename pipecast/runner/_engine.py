@@ -412,7 +412,10 @@ class Runner:
             if self.stop.wait(delay):
                 break
         result.exit_code, result.finished, result.note = code, time.time(), None
-        if code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
+        problem = self.output_problem(step) if code == 0 else None
+        if problem is not None:  # before "succeeded": the scheduler may read outputs then
+            result.status, result.error = "failed", problem
+        elif code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
             result.cache_key = self.keys.get(step.id)
             result.digests = {
                 name: digest_folder(Path(folder)) for name, folder in result.outputs.items()
@@ -425,6 +428,11 @@ class Runner:
             result.error = result.error or failure_text(code, log_dir)
         self.record()
         self.on_event(result.status, result)
+
+    def output_problem(self, step: StepSpec) -> str | None:
+        """What is wrong with the outputs of a step that exited 0 (None: nothing); a problem
+        fails the step. Artifacts are folders the step may leave empty, so nothing here."""
+        return None
 
     # ----- the run ----------------------------------------------------------------------------
 

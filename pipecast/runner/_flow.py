@@ -532,21 +532,17 @@ class FlowRunner(Runner):
         if self.stop.is_set():
             self.stop_running(running)
 
-    def run_step(self, step: StepSpec) -> None:
-        super().run_step(step)
-        result = self.results[step.id]
-        if result.status != "succeeded":
-            return
+    def output_problem(self, step: StepSpec) -> str | None:
+        """Every output parameter of the instance was written, as JSON of its declared type
+        (checked before the instance counts as succeeded, so no reader sees a missing value)."""
         orig, _ = self.info[step.id]
         for out in self.spec.component(orig.component).outputs:
             if out.kind != "parameter":
                 continue
             problem = self._check_parameter(step.id, out.name, out.type)
             if problem is not None:
-                result.status, result.error = "failed", problem
-                self.record()
-                self.on_event("failed", result)
-                return
+                return problem
+        return None
 
     def _check_parameter(self, key: str, name: str, type_name: str) -> str | None:
         path = self.run_dir / key / name
