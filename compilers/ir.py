@@ -147,6 +147,7 @@ TARGET = Target(
     capabilities=Capabilities(
         requires_image=False,
         supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
+        keeps_per_target=True,
     ),
     review=ReviewHooks(detect=detect, summarize=describe),
     document_kind="pipecast IR document",

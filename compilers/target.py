@@ -165,17 +165,21 @@ class Capabilities:
     ``requires_image``: every step runs in a container, so a component without an image
     (a ``@dsl.component`` without ``image=``) is an error (PC010). ``supported`` names the
     opt-in features (``Feature.default`` false: control flow, output parameters) it expresses.
+    ``keeps_per_target``: the document keeps per-target settings (``targets=(...)``) as written
+    instead of applying them (the IR, which every target is compiled from).
     """
 
     unsupported: frozenset[str] = frozenset()
     requires_image: bool = True
     supported: frozenset[str] = frozenset()
+    keeps_per_target: bool = False
 
     def __init__(
         self,
         unsupported: Iterable[str] = (),
         requires_image: bool = True,
         supported: Iterable[str] = (),
+        keeps_per_target: bool = False,
     ) -> None:
         names, opted = frozenset(unsupported), frozenset(supported)
         unknown = sorted((names | opted) - set(FEATURES))
@@ -184,6 +188,7 @@ class Capabilities:
         object.__setattr__(self, "unsupported", names)
         object.__setattr__(self, "requires_image", requires_image)
         object.__setattr__(self, "supported", opted)
+        object.__setattr__(self, "keeps_per_target", keeps_per_target)
 
     def supports(self, feature: str) -> bool:
         if feature in self.unsupported:

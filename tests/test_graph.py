@@ -207,7 +207,11 @@ def test_capabilities_and_limits_come_from_target_data():
     assert "is longer than 12 characters" in limit_msgs  # extract-frames
     assert "characters; tiny allows 20" in limit_msgs  # rendered input path
     step_named = [d for d in diags if d.code == "PC008" and d.step == "detect-east"]
-    assert step_named and "compile for a target that supports it" in step_named[0].hint
+    assert step_named
+    # the hint names the registered targets that can express the feature (#15 item 7)
+    hints = {d.message.split(": ", 1)[1].split(" (")[0]: d.hint for d in step_named}
+    assert hints["gpu"].startswith("sagemaker, stepfunctions and kubeflow can express it")
+    assert 'targets=("sagemaker", "stepfunctions", "kubeflow")' in hints["spot"]
 
 
 @dsl.component(image=IMG)

@@ -18,6 +18,7 @@ reused on resume only when its cache key (``_journal``) is unchanged and its out
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import shutil
@@ -40,7 +41,16 @@ from pipecast.dsl.spec import (
     render_value,
 )
 
-from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
+from ._container import (
+    ContainerRun,
+    Engine,
+    Mount,
+    client_env,
+    container_name,
+    container_paths,
+    engine_argv,
+    write_env_file,
+)
 from ._inprocess import call_in_process, failure_text
 from ._inputs import materialise
 from ._journal import Journal, cache_key, digest_folder
@@ -290,6 +300,15 @@ class Runner:
         log_dir: Path,
     ) -> int:
         run = self.container_run(step, text, uris, self.results[step.id].attempts)
+        for mount in run.mounts:  # an output parameter is a file the step writes: an engine
+            if not mount.read_only and not os.path.exists(mount.source):  # binds only what is
+                Path(mount.source).touch()  # there, so it starts empty (empty = not written)
+        env = dict(os.environ)
+        if run.env:  # values through a private file, never on the command line
+            env_file = log_dir / "container.env"
+            run = dataclasses.replace(run, env_file=str(env_file.resolve()))
+            write_env_file(str(env_file), run.env)
+            env.update(client_env(run.env))
         argv = engine_argv(engine.name, engine.binary, run)
 
         def remove() -> None:  # killing the client leaves the container running
@@ -300,7 +319,12 @@ class Runner:
                     [engine.binary, "rm", "-f", run.name], capture_output=True, timeout=60
                 )
 
-        return self._spawn(step, argv, dict(os.environ), log_dir, on_stop=remove)
+        try:
+            return self._spawn(step, argv, env, log_dir, on_stop=remove)
+        finally:
+            if run.env_file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(run.env_file)
 
     def _spawn(
         self,
@@ -388,7 +412,10 @@ class Runner:
             if self.stop.wait(delay):
                 break
         result.exit_code, result.finished, result.note = code, time.time(), None
-        if code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
+        problem = self.output_problem(step) if code == 0 else None
+        if problem is not None:  # before "succeeded": the scheduler may read outputs then
+            result.status, result.error = "failed", problem
+        elif code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
             result.cache_key = self.keys.get(step.id)
             result.digests = {
                 name: digest_folder(Path(folder)) for name, folder in result.outputs.items()
@@ -401,6 +428,11 @@ class Runner:
             result.error = result.error or failure_text(code, log_dir)
         self.record()
         self.on_event(result.status, result)
+
+    def output_problem(self, step: StepSpec) -> str | None:
+        """What is wrong with the outputs of a step that exited 0 (None: nothing); a problem
+        fails the step. Artifacts are folders the step may leave empty, so nothing here."""
+        return None
 
     # ----- the run ----------------------------------------------------------------------------
 
