@@ -128,12 +128,6 @@ class Estimate:
     def ratio(self) -> float:
         return self.monolith.cost / self.total if self.total else math.inf
 
-    def render(self, fmt: str = "text") -> str:
-        """The estimate as ``text``, ``markdown`` (for a pull request) or ``json``."""
-        from ._cost_render import render
-
-        return render(self, fmt)
-
     def to_dict(self) -> dict[str, Any]:
         monthly = None if self.runs_per_month is None else self.total * self.runs_per_month
         return {

@@ -67,6 +67,7 @@ def cost_command(
     from pipecast._loader import load_pipeline
     from pipecast.compilers import load_target, target_names
     from pipecast.compilers.cost import estimate
+    from pipecast.compilers.cost_report import render
     from pipecast.config import load_config
 
     chosen = load_target(target)
@@ -87,4 +88,4 @@ def cost_command(
     )
     for warning in result.warnings:
         click.echo(warning, err=True)
-    click.echo(result.render(fmt), nl=False)
+    click.echo(render(result, fmt), nl=False)
