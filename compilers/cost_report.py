@@ -7,6 +7,7 @@ alone (no clock, no locale): the same bytes on every run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from .canonical import dumps_json
@@ -80,7 +81,7 @@ def render(est: Estimate, fmt: str = "text") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(rows: list[tuple[str, ...]], markdown: bool) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]], markdown: bool) -> list[str]:
     if markdown:
         align = ("---", "---", "---:", "---:", "---:", "---", "---:", "---:")
         out = ["| " + " | ".join(_HEADERS) + " |", "|" + "|".join(align) + "|"]
