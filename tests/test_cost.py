@@ -409,3 +409,10 @@ def test_plan_prints_the_price_change_per_run(target, tmp_path, capsys, monkeypa
     delta = (new["price_per_hour"] - 0.736) * 0.3 * 0.5  # spot, 30 minutes
     assert code == 1
     assert f"detect-objects: ml.g4dn.xlarge spot → {new['type']} spot, +${delta:.4f} per run" in out
+
+
+def test_the_shipped_catalogue_is_what_a_prices_file_must_be():
+    schema = json.loads((ROOT / "schemas/price_catalogue.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(CATALOGUE)
+    wrong = {**CATALOGUE, "instance_types": [{**CATALOGUE["instance_types"][0], "vcpu": 0}]}
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(wrong))
