@@ -416,3 +416,17 @@ def test_the_shipped_catalogue_is_what_a_prices_file_must_be():
     jsonschema.Draft202012Validator(schema).validate(CATALOGUE)
     wrong = {**CATALOGUE, "instance_types": [{**CATALOGUE["instance_types"][0], "vcpu": 0}]}
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(wrong))
+
+
+def test_instance_count_multiplies_the_step_and_the_monolith(tmp_path, capsys):
+    ir = json.loads((GOLDEN_DIR / "video-analysis.ir.json").read_text())
+    for step in ir["steps"]:
+        if step["id"] == "detect-objects":
+            step["instances"] = 3
+    (tmp_path / "video.ir.json").write_text(json.dumps(ir))
+    shutil.copy(EXAMPLES / "pipecast.toml", tmp_path / "pipecast.toml")
+    got = estimate_json(capsys, tmp_path / "video.ir.json", "sagemaker")
+    detect = next(s for s in got["steps"] if s["step"] == "detect-objects")
+    assert detect["instance_count"] == 3
+    assert detect["cost"] == pytest.approx(0.736 * 3 * 0.5 * 0.3, abs=1e-6)
+    assert got["monolith"]["hours"] == pytest.approx(10 / 60 + 3 * 0.5 + 5 / 60 + 1 / 60)
