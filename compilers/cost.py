@@ -123,6 +123,7 @@ class Estimate:
     runs_per_month: int | None = None
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    configured_region: str | None = None  # the configuration's region, when it has one
 
     @property
     def ratio(self) -> float:
@@ -383,6 +384,9 @@ def estimate(
     notes = list(dict.fromkeys(notes))  # a loop around several steps is noted once
     notes += shape.notes
     notes += _region_notes(config, prices)
+    region = config.get("region")
+    if region is not None and region != prices.region:
+        warnings.append(f"warning: prices are for {prices.region}, not {region} (see the notes)")
     total = sum(s.cost for s in lines) + sum(c.count * c.unit_price for c in shape.charges)
     return Estimate(
         target=target.name,
@@ -398,6 +402,7 @@ def estimate(
         runs_per_month=runs_per_month,
         notes=tuple(notes),
         warnings=tuple(warnings),
+        configured_region=region,
     )
 
 

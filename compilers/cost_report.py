@@ -41,6 +41,12 @@ def render(est: Estimate, fmt: str = "text") -> str:
         f"({est.prices.currency}, {est.prices.region} prices as of {est.prices.as_of})"
     )
     lines = [f"### {head}", ""] if markdown else [head, ""]
+    if est.configured_region not in (None, est.prices.region):
+        lines[-1:] = [
+            f"{'**' if markdown else ''}WARNING: these are {est.prices.region} prices, not "
+            f"{est.configured_region} prices{'**' if markdown else ''}",
+            "",
+        ]
     lines += _table(rows, markdown)
     lines.append("")
     for c in est.charges:

@@ -312,8 +312,12 @@ def test_a_region_other_than_the_prices_is_said_never_silently_priced(capsys):
     got = estimate_json(capsys, FLAGSHIP, "sagemaker", "--region", "eu-west-1")
     assert got["region"] == "us-east-1"
     assert any("NOT for eu-west-1" in n for n in got["notes"])
-    code, out, _ = cli(capsys, "cost", str(FLAGSHIP), "-t", "sagemaker", "--region", "eu-west-1")
+    code, out, err = cli(capsys, "cost", str(FLAGSHIP), "-t", "sagemaker", "--region", "eu-west-1")
     assert code == 0 and "NOT for eu-west-1" in out
+    assert out.splitlines()[1] == "WARNING: these are us-east-1 prices, not eu-west-1 prices"
+    assert "prices are for us-east-1, not eu-west-1" in err
+    code, out, err = cli(capsys, "cost", str(FLAGSHIP), "-t", "sagemaker")
+    assert "WARNING" not in out and "region" not in err
 
 
 LOOP = """
