@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FEATURES",
     "Capabilities",
+    "Charge",
     "Document",
     "Feature",
     "Limits",
     "Placement",
     "ReviewHooks",
+    "RunShape",
     "Target",
 ]
 
@@ -234,6 +236,28 @@ class ReviewHooks:
     summarize: Callable[[Any], DocumentSummary]
 
 
+@dataclass(frozen=True)
+class Charge:
+    """A per-run charge of the orchestrator itself, besides the jobs (``pipecast cost``):
+    ``count`` units at ``unit_price`` each (state transitions, S3 requests)."""
+
+    item: str
+    count: int
+    unit_price: float
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """How a target runs a pipeline, for ``pipecast cost``: the run's makespan in seconds
+    given each step's duration (the target's own layout decides it), the orchestrator's
+    per-run charges, the date and source of their prices, and notes on what is left out."""
+
+    makespan_seconds: float
+    charges: tuple[Charge, ...] = ()
+    prices_as_of: str | None = None
+    notes: tuple[str, ...] = ()
+
+
 # step id → instance type, and a diagnostic for every step that cannot be placed
 Placement = tuple[Mapping[str, str], list["Diagnostic"]]
 
@@ -270,6 +294,9 @@ class Target:
     validate_on_compile: bool = True
     document_kind: str = "document"  # what users call this target's documents, for messages
     deploy: str | None = None
+    # ``pipecast cost``: the run's shape from the checked pipeline, the configuration and each
+    # step's expected seconds; None: the target does not estimate costs
+    run_shape: Callable[[CheckedPipeline, Config, Mapping[str, float]], RunShape] | None = None
     extra: str | None = None  # optional dependency group this target needs
     extra_module: str | None = None  # a module whose absence means the extra is missing
 

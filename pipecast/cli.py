@@ -24,6 +24,7 @@ __all__ = ["LAZY_COMMANDS", "cli", "compile", "graph", "main", "validate"]
 
 # command name → "module:attribute" of a click command, imported only when that command runs
 LAZY_COMMANDS: dict[str, str] = {
+    "cost": "pipecast._cli_cost:cost_command",
     "diff": "pipecast._cli_review:diff_command",
     "plan": "pipecast.deploy.cli:plan_command",
     "deploy": "pipecast.deploy.cli:deploy_command",

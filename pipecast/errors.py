@@ -75,6 +75,7 @@ CODES: dict[str, str] = {
     "PC023": "a condition compares values of mismatched types, or an artifact",
     "PC024": "exit handler misuse: exit task inside its handler, nested handlers, RUN_STATUS",
     "PC025": "a loop's parallelism is below 1 or its items are not a list",
+    "PC030": "a cost estimate needs a count the pipeline does not give (a run-time loop's items)",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
