@@ -33,9 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
     Constant,
-    ImporterRef,
-    OutputRef,
-    ParameterRef,
     Placeholder,
     StepSpec,
     format_bytes,
@@ -43,6 +40,7 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, MissingExtraError
 
+from ._kfp_flow import RUN_STATUS_NOTE, FlowBuilder, run_status_inputs
 from ._kfp_speedups import kfp_speedups, swap
 from .diff import DocumentSummary, StepSummary
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
@@ -65,7 +63,14 @@ __all__ = [
     "spot_diagnostics",
 ]
 
-_PY_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+_PY_TYPES: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+}
 # Open-source KFP uses the accelerator type as the pod's resource name, so it must be the device
 # plugin's resource (Vertex AI names such as NVIDIA_A10G would leave the pod unschedulable). The
 # GPU model becomes a node selector instead: EKS's well-known Karpenter label by default, whose
@@ -133,27 +138,40 @@ def _artifact_class(kfp: Any, type_name: str) -> Any:
     return {"Dataset": kfp.dsl.Dataset, "Model": kfp.dsl.Model}.get(type_name, kfp.dsl.Artifact)
 
 
+def _parameter_type(kfp: Any, type_name: str) -> Any:
+    """The Python annotation kfp maps to the KFP parameter type of a pipecast type."""
+    return _PY_TYPES[type_name]
+
+
 def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
-    """A kfp container component named after the step, with the component's interface."""
+    """A kfp container component named after the step, with the component's interface.
+
+    Output parameters are kfp ``OutputPath(T)`` parameters: the process gets the path of a file
+    and writes the value there as JSON (DESIGN §12), which KFP's launcher reads back as the
+    declared type. An input bound to ``dsl.RUN_STATUS`` is kfp's ``PipelineTaskFinalStatus``."""
     dsl = kfp.dsl
+    status = set(run_status_inputs(step))
     params = []
     for inp in comp.inputs:
         if inp.kind == "artifact":
             ann: Any = dsl.Input[_artifact_class(kfp, inp.type)]
+        elif inp.name in status:
+            ann = dsl.PipelineTaskFinalStatus
         else:
-            ann = _PY_TYPES[inp.type]
+            ann = _parameter_type(kfp, inp.type)
         params.append(
             inspect.Parameter(inp.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ann)
         )
     for out in comp.outputs:
+        if out.kind == "parameter":
+            ann = dsl.OutputPath(_parameter_type(kfp, out.type))
+        else:
+            ann = dsl.Output[_artifact_class(kfp, out.type)]
         params.append(
-            inspect.Parameter(
-                out.name,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=dsl.Output[_artifact_class(kfp, out.type)],
-            )
+            inspect.Parameter(out.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ann)
         )
     names = [p.name for p in params]
+    parameter_outputs = {o.name for o in comp.outputs if o.kind == "parameter"}
 
     def body(*values: Any) -> Any:
         by_name = dict(zip(names, values, strict=True))
@@ -169,6 +187,8 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                     # kfp placeholders render as {{$...}} strings, which kfp parses back
                     if part.kind == "inputUri":
                         text += str(value.uri)
+                    elif part.kind == "outputPath" and part.name in parameter_outputs:
+                        text += str(value)  # {{$.outputs.parameters['x'].output_file}}
                     elif part.kind in ("inputPath", "outputPath"):
                         text += str(value.path)
                     else:
@@ -239,6 +259,8 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         "manifest itself, not the objects it lists"
         for i in spec.importers
         if i.manifest
+    ) + tuple(
+        RUN_STATUS_NOTE.format(step=s.id) for s in spec.steps if any(run_status_inputs(s))
     )
 
     names = [p.name for p in spec.parameters]
@@ -255,31 +277,24 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             )
             task.set_display_name(imp.id)
             importers[imp.id] = task
-        tasks: dict[str, Any] = {}
-        for step in checked.steps():
-            comp = spec.component(step.component)
-            kwargs: dict[str, Any] = {}
-            for name, binding in step.arguments:
-                if isinstance(binding, Constant):
-                    kwargs[name] = binding.value
-                elif isinstance(binding, ParameterRef):
-                    kwargs[name] = params[binding.name]
-                elif isinstance(binding, ImporterRef):
-                    kwargs[name] = importers[binding.importer].output
-                elif isinstance(binding, OutputRef):
-                    kwargs[name] = tasks[binding.step].outputs[binding.output]
-            task = _component(kfp, comp, step)(**kwargs)
+
+        def make_task(step: StepSpec, kwargs: dict[str, Any]) -> Any:
+            task = _component(kfp, spec.component(step.component), step)(**kwargs)
             for upstream in checked.explicit_only_predecessors(step.id):
-                task.after(tasks[upstream])
+                if checked.graph.edges[upstream, step.id].get("explicit"):
+                    task.after(builder.tasks[upstream])
             _apply_settings(kfp, task, step, config)
-            tasks[step.id] = task
+            return task
+
+        builder = FlowBuilder(kfp, checked, params, importers, make_task)
+        builder.build()
 
     pipeline_body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter(
                 p.name,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=_PY_TYPES[p.type],
+                annotation=_parameter_type(kfp, p.type),
                 default=p.default if p.optional else inspect.Parameter.empty,
             )
             for p in spec.parameters
@@ -589,7 +604,10 @@ TARGET = Target(
     suffix="kubeflow.yaml",
     description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
     compile=compile,
-    capabilities=Capabilities(unsupported={"disk"}),
+    capabilities=Capabilities(
+        unsupported={"disk", "collected_artifacts", "text_output_parameters"},
+        supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
+    ),
     limits=Limits(step_id_max_length=63),
     config_section={
         "type": "object",

@@ -1,0 +1,284 @@
+"""Control flow for the ``kubeflow`` target: pipecast's groups as kfp's own constructs.
+
+kfp builds its groups from ``with`` blocks while the pipeline function runs, so every task must
+be created inside the blocks of its groups, and after the tasks it reads. This module walks the
+IR's group tree and creates the tasks in such an order: at each level the *units* (a step, a
+loop, an exit handler, or a whole ``If``/``Elif``/``Else`` chain, which kfp needs written one
+branch right after the other) are ordered by their dependencies, ties broken by the position of
+their first step in the pipeline's deterministic order. A pipeline without groups is therefore
+built in exactly that order (its documents do not change).
+
+What each construct becomes (DESIGN §12; the local runner is the reference):
+
+- ``If``/``Elif``/``Else`` → ``dsl.If``/``dsl.Elif``/``dsl.Else`` (kfp writes each branch's
+  ``triggerPolicy.condition`` in CEL, the later ones with the earlier negated);
+- ``ParallelFor(items, parallelism)`` → ``dsl.ParallelFor`` (``iteratorPolicy.parallelismLimit``),
+  ``item["key"]`` → kfp's loop-item sub-variable;
+- ``Collected`` → ``dsl.Collected``, ``OneOf`` → ``dsl.OneOf``;
+- ``ExitHandler(task)`` → ``dsl.ExitHandler(task)``; ``RUN_STATUS`` → the exit task's input
+  becomes a ``dsl.PipelineTaskFinalStatus`` (kfp fills it; see :data:`RUN_STATUS_NOTE`).
+
+User strings in conditions: kfp writes a string constant into the CEL expression as
+``'<text>'`` without escaping it, so :func:`cel_quoted` hands kfp the text with CEL's escapes
+already applied: the expression then compares with exactly the user's string.
+"""
+
+from __future__ import annotations
+
+import heapq
+import operator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from pipecast.dsl.spec import (
+    Binding,
+    CollectedRef,
+    Comparison,
+    Constant,
+    GroupSpec,
+    ImporterRef,
+    LoopItemRef,
+    OneOfRef,
+    OutputRef,
+    ParameterRef,
+    RunStatusRef,
+    StepSpec,
+)
+
+if TYPE_CHECKING:
+    from .graph import CheckedPipeline
+
+__all__ = ["RUN_STATUS_NOTE", "FlowBuilder", "cel_quoted", "run_status_inputs"]
+
+RUN_STATUS_NOTE = (
+    "note: step '{step}' reads dsl.RUN_STATUS: on Kubeflow it receives KFP's final status as "
+    'JSON, {{"state", "error": {{"code", "message"}}, "pipelineJobResourceName", '
+    '"pipelineTaskName"}}, not pipecast\'s {{"state", "failed_step", "error"}} (same "state" '
+    "values, plus CANCELED; the failed step is not named)"
+)
+
+# (kind, id): a step, or a group (a whole If/Elif/Else chain is one unit, by its chain id)
+Unit = tuple[str, str]
+MakeTask = Callable[[StepSpec, dict[str, Any]], Any]
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_CEL_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def cel_quoted(text: str) -> str:
+    """``text`` escaped for the inside of a single-quoted CEL string literal (kfp adds the
+    quotes): backslash, quotes and control characters as CEL escapes, the rest as it is."""
+    out = []
+    for char in text:
+        if char in _CEL_ESCAPES:
+            out.append(_CEL_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class FlowBuilder:
+    """Creates the kfp tasks of one pipeline inside kfp's group blocks (see the module doc).
+
+    ``make_task(step, kwargs)`` creates and configures the kfp task of one step; this class
+    decides the order, the blocks around it and what each binding becomes in kfp."""
+
+    def __init__(
+        self,
+        kfp: Any,
+        checked: CheckedPipeline,
+        params: dict[str, Any],
+        importers: dict[str, Any],
+        make_task: MakeTask,
+    ) -> None:
+        self.kfp = kfp
+        self.checked = checked
+        self.spec = checked.spec
+        self.params = params
+        self.importers = importers
+        self.make_task = make_task
+        self.tasks: dict[str, Any] = {}
+        self.loop_items: dict[str, Any] = {}
+        self.position = {s: i for i, s in enumerate(checked.order)}
+        self.exit_of = {g.exit_step: g.id for g in self.spec.groups if g.kind == "exit_handler"}
+        self.children: dict[str | None, list[GroupSpec]] = {}
+        for group in self.spec.groups:
+            self.children.setdefault(group.parent, []).append(group)
+        self.paths = {s.id: self._path(s) for s in self.spec.steps}
+
+    # ----- order -----------------------------------------------------------------------------
+
+    def _path(self, step: StepSpec) -> list[str]:
+        """The ids of the groups around ``step``, outermost first (an exit task stands just
+        outside its handler, as in the pipeline function)."""
+        return [g.id for g in self.spec.groups_of(step)]
+
+    def _unit(self, step_id: str, level: str | None) -> Unit | None:
+        """What ``step_id`` belongs to among the children of group ``level`` (None: the
+        pipeline), or None when it is not inside ``level``."""
+        path = self.paths[step_id]
+        depth = 0 if level is None else path.index(level) + 1 if level in path else -1
+        if depth < 0:
+            return None
+        if depth == len(path):
+            return ("step", step_id)
+        group = self.spec.group(path[depth])
+        assert group is not None
+        if group.kind == "condition":
+            return ("chain", group.chain or group.id)
+        return ("group", group.id)
+
+    def _ordered_units(self, level: str | None) -> list[Unit]:
+        """The units directly inside ``level`` in an order kfp accepts (Kahn's algorithm, ties
+        by the first step's position in the pipeline's order)."""
+        first: dict[Unit, int] = {}
+        for step_id in self.checked.order:
+            unit = self._unit(step_id, level)
+            if unit is not None:
+                first.setdefault(unit, self.position[step_id])
+        edges: dict[Unit, set[Unit]] = {u: set() for u in first}
+        indegree = dict.fromkeys(first, 0)
+
+        def link(before: Unit, after: Unit) -> None:
+            if before != after and after not in edges[before]:
+                edges[before].add(after)
+                indegree[after] += 1
+
+        graph = self.checked.graph
+        for u, v, data in graph.edges(data=True):
+            if data.get("exit") and not data.get("data") and not data.get("explicit"):
+                continue  # kfp orders an exit task itself (and refuses other edges to it)
+            a, b = self._unit(u, level), self._unit(v, level)
+            if a is not None and b is not None:
+                link(a, b)
+        for exit_step, handler in self.exit_of.items():
+            a = self._unit(exit_step, level) if exit_step in self.paths else None
+            if a is not None and ("group", handler) in edges:
+                link(a, ("group", handler))  # the exit task exists before its handler opens
+        ready = [(first[u], u) for u, n in indegree.items() if n == 0]
+        heapq.heapify(ready)
+        order: list[Unit] = []
+        while ready:
+            _, unit = heapq.heappop(ready)
+            order.append(unit)
+            for nxt in edges[unit]:
+                indegree[nxt] -= 1
+                if indegree[nxt] == 0:
+                    heapq.heappush(ready, (first[nxt], nxt))
+        return order
+
+    # ----- building ----------------------------------------------------------------------------
+
+    def build(self) -> dict[str, Any]:
+        """Create every task; returns them by step id."""
+        self._build_level(None)
+        return self.tasks
+
+    def _build_level(self, level: str | None) -> None:
+        for kind, ident in self._ordered_units(level):
+            if kind == "step":
+                self._build_step(self.spec.step(ident))
+            elif kind == "chain":
+                self._build_chain(level, ident)
+            else:
+                group = self.spec.group(ident)
+                assert group is not None
+                with self._block(group):
+                    self._build_level(group.id)
+
+    def _build_chain(self, level: str | None, chain: str) -> None:
+        branches = [
+            g
+            for g in self.children.get(level, [])
+            if g.kind == "condition" and (g.chain or g.id) == chain
+        ]
+        for position, group in enumerate(branches):
+            dsl = self.kfp.dsl
+            if position == 0:
+                block: Any = dsl.If(self._condition(group.when))
+            elif group.when:
+                block = dsl.Elif(self._condition(group.when))
+            else:
+                block = dsl.Else()
+            with block:
+                self._build_level(group.id)
+
+    def _block(self, group: GroupSpec) -> AbstractContextManager[Any]:
+        dsl = self.kfp.dsl
+        if group.kind == "loop":
+            assert group.items is not None
+            loop = dsl.ParallelFor(self._value(group.items), parallelism=group.parallelism)
+            return _LoopBlock(loop, self.loop_items, group.id)
+        if group.kind == "exit_handler" and group.exit_step in self.tasks:
+            return dsl.ExitHandler(self.tasks[group.exit_step])  # type: ignore[no-any-return]
+        return nullcontext()
+
+    def _condition(self, when: tuple[Comparison, ...]) -> Any:
+        """kfp's condition for one comparison (the DSL writes one per branch; the earlier
+        branches' negations are kfp's ``Elif``/``Else`` to write)."""
+        (comparison,) = when
+        left, right = self._operand(comparison.left), self._operand(comparison.right)
+        return _OPERATORS[comparison.op](left, right)
+
+    def _operand(self, binding: Binding) -> Any:
+        if isinstance(binding, Constant) and isinstance(binding.value, str):
+            return cel_quoted(binding.value)
+        return self._value(binding)
+
+    def _value(self, binding: Binding) -> Any:
+        """What a binding is in kfp's DSL (a constant or a pipeline channel)."""
+        if isinstance(binding, Constant):
+            return binding.value
+        if isinstance(binding, ParameterRef):
+            return self.params[binding.name]
+        if isinstance(binding, ImporterRef):
+            return self.importers[binding.importer].output
+        if isinstance(binding, OutputRef):
+            return self.tasks[binding.step].outputs[binding.output]
+        if isinstance(binding, LoopItemRef):
+            item = self.loop_items[binding.loop]
+            return item if binding.key is None else item[binding.key]
+        if isinstance(binding, CollectedRef):
+            return self.kfp.dsl.Collected(self.tasks[binding.step].outputs[binding.output])
+        if isinstance(binding, OneOfRef):
+            return self.kfp.dsl.OneOf(
+                *(self.tasks[o.step].outputs[o.output] for o in binding.options)
+            )
+        raise TypeError(f"no kfp value for {binding!r}")  # RunStatusRef: kfp fills it
+
+    def _build_step(self, step: StepSpec) -> None:
+        kwargs = {
+            name: self._value(binding)
+            for name, binding in step.arguments
+            if not isinstance(binding, RunStatusRef)
+        }
+        self.tasks[step.id] = self.make_task(step, kwargs)
+
+
+class _LoopBlock:
+    """``with dsl.ParallelFor(...) as item``, keeping ``item`` for the loop's bindings."""
+
+    def __init__(self, loop: Any, items: dict[str, Any], loop_id: str) -> None:
+        self.loop, self.items, self.loop_id = loop, items, loop_id
+
+    def __enter__(self) -> Any:
+        self.items[self.loop_id] = self.loop.__enter__()
+        return self.items[self.loop_id]
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.loop.__exit__(*exc)
+
+
+def run_status_inputs(step: StepSpec) -> Iterator[str]:
+    """The inputs of ``step`` bound to ``dsl.RUN_STATUS``."""
+    return (name for name, b in step.arguments if isinstance(b, RunStatusRef))
