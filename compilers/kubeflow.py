@@ -40,9 +40,15 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, MissingExtraError
 
-from ._kfp_flow import RUN_STATUS_NOTE, FlowBuilder, run_status_inputs
 from ._kfp_speedups import kfp_speedups, swap
-from .diff import DocumentSummary, StepSummary
+from .kubeflow_flow import (
+    RUN_STATUS_NOTE,
+    FlowBuilder,
+    flow_diagnostics,
+    kfp_output_name,
+    run_status_inputs,
+)
+from .kubeflow_review import describe, detect, resources_summary
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
 if TYPE_CHECKING:
@@ -168,9 +174,13 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
         else:
             ann = dsl.Output[_artifact_class(kfp, out.type)]
         params.append(
-            inspect.Parameter(out.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ann)
+            inspect.Parameter(
+                kfp_output_name(comp, out.name),
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=ann,
+            )
         )
-    names = [p.name for p in params]
+    names = [i.name for i in comp.inputs] + [o.name for o in comp.outputs]
     parameter_outputs = {o.name for o in comp.outputs if o.kind == "parameter"}
 
     def body(*values: Any) -> Any:
@@ -259,9 +269,7 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         "manifest itself, not the objects it lists"
         for i in spec.importers
         if i.manifest
-    ) + tuple(
-        RUN_STATUS_NOTE.format(step=s.id) for s in spec.steps if any(run_status_inputs(s))
-    )
+    ) + tuple(RUN_STATUS_NOTE.format(step=s.id) for s in spec.steps if any(run_status_inputs(s)))
 
     names = [p.name for p in spec.parameters]
 
@@ -446,143 +454,9 @@ def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
 
 
 def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
-    """``Target.check``: spot needs a node selector; literals must stay literal."""
-    return spot_diagnostics(spec, config) + literal_diagnostics(spec)
-
-
-# ----- review support -----------------------------------------------------------------------------
-
-
-def _main(document: Any) -> dict[str, Any]:
-    main: dict[str, Any] = document[0] if isinstance(document, list) else document
-    return main
-
-
-def detect(document: Any) -> bool:
-    main = _main(document)
-    return isinstance(main, dict) and "pipelineInfo" in main and "deploymentSpec" in main
-
-
-# KFP writes each quantity twice (``memoryLimit: 8.589934592`` in GB and ``resourceMemoryLimit:
-# 8Gi``), as limit and request: (summary name, user's-units field, its pairs)
-_QUANTITIES = (
-    ("cpu", "resourceCpuLimit", ("resourceCpuRequest",), ("cpuLimit", "cpuRequest")),
-    ("memory", "resourceMemoryLimit", ("resourceMemoryRequest",), ("memoryLimit", "memoryRequest")),
-)
-
-
-def resources_summary(resources: dict[str, Any]) -> dict[str, Any]:
-    """A task's resources once, in the user's units (``memory: 8Gi``, ``cpu: '4'``).
-
-    A quantity whose copies agree is one value; copies that disagree (a hand-edited document)
-    are all shown, so a change to any one of them is visible in the summary.
-    """
-    out: dict[str, Any] = {}
-    used: set[str] = set()
-    for name, main, same, numeric in _QUANTITIES:
-        if main not in resources and not any(k in resources for k in (*same, *numeric)):
-            continue
-        used.update((main, *same, *numeric))
-        value = resources.get(main)
-        copies = [resources.get(k) for k in same]
-        numbers = [resources.get(k) for k in numeric]
-        expected = _as_number(value, name)
-        if all(c == value for c in copies) and all(
-            type(n) is float and expected is not None and abs(n - expected) < 1e-9 for n in numbers
-        ):
-            out[name] = value
-        else:
-            out[name] = {k: resources.get(k) for k in (main, *same, *numeric)}
-    accelerator = resources.get("accelerator")
-    if accelerator is not None:
-        used.add("accelerator")
-        count, kind = accelerator.get("resourceCount"), accelerator.get("resourceType")
-        twice = {"count": count, "resourceCount": count, "type": kind, "resourceType": kind}
-        if accelerator == twice:
-            out["accelerator"] = f"{count} × {kind}"
-        else:
-            out["accelerator"] = accelerator
-    out.update({k: v for k, v in resources.items() if k not in used})
-    return out
-
-
-def _as_number(value: Any, name: str) -> float | None:
-    """``'4'`` → 4.0 (CPUs); ``'8Gi'`` → 8.589934592 (GB, as KFP's ``memoryLimit``)."""
-    if not isinstance(value, str):
-        return None
-    units = {
-        "Ki": 2**10,
-        "Mi": 2**20,
-        "Gi": 2**30,
-        "Ti": 2**40,
-        "K": 10**3,
-        "M": 10**6,
-        "G": 10**9,
-        "T": 10**12,
-        "m": 1e-3,
-    }
-    number, factor = value, 1.0
-    for suffix, scale in units.items():
-        if value.endswith(suffix):
-            number, factor = value[: -len(suffix)], float(scale)
-            break
-    try:
-        amount = float(number) * factor
-    except ValueError:
-        return None
-    return amount / 1e9 if name == "memory" else amount
-
-
-def describe(document: Any) -> DocumentSummary:
-    """Per task: image, command, args, resources, accelerator, node selectors, inputs."""
-    main = _main(document)
-    platform = document[1] if isinstance(document, list) and len(document) > 1 else {}
-    executors = main["deploymentSpec"]["executors"]
-    components = main["components"]
-    k8s = (
-        platform.get("platforms", {})
-        .get("kubernetes", {})
-        .get("deploymentSpec", {})
-        .get("executors", {})
-    )
-    steps: dict[str, StepSummary] = {}
-    for name, task in main["root"]["dag"]["tasks"].items():
-        comp = components[task["componentRef"]["name"]]
-        executor_label = comp.get("executorLabel")
-        if executor_label is None:
-            continue
-        container = executors[executor_label].get("container", {})
-        if "importer" in executors[executor_label]:
-            continue
-        resources = container.get("resources", {})
-        inputs = {}
-        for key, value in task.get("inputs", {}).get("artifacts", {}).items():
-            upstream = value.get("taskOutputArtifact", {})
-            inputs[key] = f"{upstream.get('producerTask')}.{upstream.get('outputArtifactKey')}"
-        for key, value in task.get("inputs", {}).get("parameters", {}).items():
-            inputs[key] = value.get("runtimeValue", {}).get(
-                "constant", value.get("componentInputParameter")
-            )
-        placement = k8s.get(executor_label, {})
-        fields = {
-            "image": container.get("image"),
-            "command": container.get("command"),
-            "arguments": container.get("args"),
-            "resources": resources_summary(resources),
-            "inputs": inputs,
-            "depends on": sorted(task.get("dependentTasks", [])),
-            "retry": task.get("retryPolicy"),
-            "caching": task.get("cachingOptions"),
-            "env": {e["name"]: e["value"] for e in container.get("env", [])},
-            "node selector": placement.get("nodeSelector", {}).get("labels"),
-            "spot": bool(placement.get("tolerations")) or None,
-        }
-        steps[name] = StepSummary(name, "container task", fields)
-    params = {
-        k: {"type": v.get("parameterType"), "default": v.get("defaultValue")}
-        for k, v in main.get("root", {}).get("inputDefinitions", {}).get("parameters", {}).items()
-    }
-    return DocumentSummary("kubeflow", main["pipelineInfo"]["name"], params, steps)
+    """``Target.check``: spot needs a node selector; literals must stay literal; control flow
+    in the shapes kfp accepts."""
+    return spot_diagnostics(spec, config) + literal_diagnostics(spec) + flow_diagnostics(spec)
 
 
 def document_problems(text: str) -> list[tuple[str | None, str]]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import operator
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -42,14 +43,25 @@ from pipecast.dsl.spec import (
     OneOfRef,
     OutputRef,
     ParameterRef,
+    PipelineSpec,
     RunStatusRef,
     StepSpec,
 )
+from pipecast.errors import Diagnostic
 
 if TYPE_CHECKING:
+    from pipecast.dsl.spec import ComponentSpec
+
     from .graph import CheckedPipeline
 
-__all__ = ["RUN_STATUS_NOTE", "FlowBuilder", "cel_quoted", "run_status_inputs"]
+__all__ = [
+    "RUN_STATUS_NOTE",
+    "FlowBuilder",
+    "cel_quoted",
+    "flow_diagnostics",
+    "kfp_output_name",
+    "run_status_inputs",
+]
 
 RUN_STATUS_NOTE = (
     "note: step '{step}' reads dsl.RUN_STATUS: on Kubeflow it receives KFP's final status as "
@@ -70,6 +82,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+_SINGLE_OUTPUT = "Output"
 _CEL_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -244,17 +257,30 @@ class FlowBuilder:
         if isinstance(binding, ImporterRef):
             return self.importers[binding.importer].output
         if isinstance(binding, OutputRef):
-            return self.tasks[binding.step].outputs[binding.output]
+            return self._output(binding)
         if isinstance(binding, LoopItemRef):
             item = self.loop_items[binding.loop]
-            return item if binding.key is None else item[binding.key]
+            return item if binding.key is None else self._item_key(item, binding.key)
         if isinstance(binding, CollectedRef):
-            return self.kfp.dsl.Collected(self.tasks[binding.step].outputs[binding.output])
+            return self.kfp.dsl.Collected(self._output(OutputRef(binding.step, binding.output)))
         if isinstance(binding, OneOfRef):
-            return self.kfp.dsl.OneOf(
-                *(self.tasks[o.step].outputs[o.output] for o in binding.options)
-            )
+            return self.kfp.dsl.OneOf(*(self._output(o) for o in binding.options))
         raise TypeError(f"no kfp value for {binding!r}")  # RunStatusRef: kfp fills it
+
+    def _item_key(self, item: Any, key: str) -> Any:
+        """kfp's variable for ``item[key]``. Not ``getattr(item, key)``: kfp resolves a key
+        through ``__getattr__`` only when the loop argument has no attribute of that name, so
+        keys such as ``name`` or ``items`` would silently read the loop argument itself."""
+        subvars = item._referenced_subvars
+        if key not in subvars:
+            subvars[key] = self.kfp.dsl.for_loop.LoopArgumentVariable(
+                loop_argument=item, subvar_name=key
+            )
+        return subvars[key]
+
+    def _output(self, ref: OutputRef) -> Any:
+        comp = self.spec.component(self.spec.step(ref.step).component)
+        return self.tasks[ref.step].outputs[kfp_output_name(comp, ref.output)]
 
     def _build_step(self, step: StepSpec) -> None:
         kwargs = {
@@ -277,6 +303,65 @@ class _LoopBlock:
 
     def __exit__(self, *exc: Any) -> Any:
         return self.loop.__exit__(*exc)
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][0-9A-Za-z_]*$")  # kfp's rule for loop-item keys
+
+
+def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
+    """PC008 for the control-flow shapes kfp refuses: an exit task that reads other steps or
+    waits for them (kfp runs it after its handler only), and a dict loop item read by a key
+    that is not a Python name (kfp's loop-item variables are attributes)."""
+    out: list[Diagnostic] = []
+    exit_steps = {g.exit_step for g in spec.groups if g.kind == "exit_handler"}
+    for step in spec.steps:
+        if step.id in exit_steps and (step.after or step.upstream_steps()):
+            waits = sorted({*step.after, *step.upstream_steps()})
+            out.append(
+                Diagnostic(
+                    "PC008",
+                    f"step '{step.id}': an exit task that reads or waits for other steps "
+                    f"({', '.join(waits)}) is not expressible on kubeflow",
+                    step.location,
+                    "KFP starts an exit task when its handler ends and nothing else; pass it "
+                    "pipeline parameters and constants only, or compile for a target that "
+                    "supports it (`pipecast run --local` does)",
+                    step=step.id,
+                )
+            )
+        for name, binding in step.arguments:
+            if (
+                isinstance(binding, LoopItemRef)
+                and binding.key is not None
+                and not _IDENTIFIER.match(binding.key)
+            ):
+                out.append(
+                    Diagnostic(
+                        "PC008",
+                        f"step '{step.id}': argument {name} reads loop item key "
+                        f"{binding.key!r}, which is not a Python name, and kfp reads dict "
+                        "loop items by attribute: not expressible on kubeflow",
+                        step.location,
+                        "name the dict keys like Python variables (letters, digits, _), "
+                        "or compile for a target that supports it",
+                        step=step.id,
+                    )
+                )
+    return out
+
+
+def kfp_output_name(comp: ComponentSpec, name: str) -> str:
+    """The name of output ``name`` in kfp: the same, except a Python component's single return
+    value, which pipecast names ``Output`` like kfp but which kfp refuses as the name of a
+    container component's parameter: it becomes ``output`` (``output_2``, ... if taken)."""
+    if name != _SINGLE_OUTPUT:
+        return name
+    taken = {i.name for i in comp.inputs} | {o.name for o in comp.outputs}
+    candidate, n = "output", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"output_{n}"
+    return candidate
 
 
 def run_status_inputs(step: StepSpec) -> Iterator[str]:
