@@ -120,19 +120,24 @@ _YAML_LINE_BREAKS = {
 }
 
 
-def _comment_safe(value: Any) -> Any:
+def _comment_safe(value: Any, in_default: bool = False) -> Any:
+    """``value`` with line breaks escaped; inside a ``defaultValue``, dict keys also sorted:
+    kfp prints a dict default in the order its protobuf Struct hands the keys over, which
+    differs between kfp releases (2.14 and 2.17 disagree), and the bytes must not."""
     if isinstance(value, str):
         return "".join(_YAML_LINE_BREAKS.get(c, c) for c in value)
     if isinstance(value, dict):
-        return {k: _comment_safe(v) for k, v in value.items()}
+        keys = sorted(value) if in_default else list(value)
+        return {k: _comment_safe(value[k], in_default or k == "defaultValue") for k in keys}
     if isinstance(value, list):
-        return [_comment_safe(v) for v in value]
+        return [_comment_safe(v, in_default) for v in value]
     return value
 
 
 def _safe_header(real: Callable[..., str]) -> Callable[..., str]:
-    """kfp's header-comment writer, given defaults whose line breaks are written as escapes.
-    Only the comment changes (and only for such defaults); the document's values do not."""
+    """kfp's header-comment writer, given defaults whose line breaks are written as escapes
+    (and dict keys in sorted order). Only the comment changes (and only for such defaults);
+    the document's values do not."""
 
     def header(pipeline_spec: dict[str, Any], pipeline_description: str) -> str:
         return real(_comment_safe(pipeline_spec), pipeline_description)
