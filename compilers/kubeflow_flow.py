@@ -67,7 +67,7 @@ RUN_STATUS_NOTE = (
     "note: step '{step}' reads dsl.RUN_STATUS: on Kubeflow it receives KFP's final status as "
     'JSON, {{"state", "error": {{"code", "message"}}, "pipelineJobResourceName", '
     '"pipelineTaskName"}}, not pipecast\'s {{"state", "failed_step", "error"}} (same "state" '
-    "values, plus CANCELED; the failed step is not named)"
+    "values, plus CANCELLED; the failed step is not named)"
 )
 
 # (kind, id): a step, or a group (a whole If/Elif/Else chain is one unit, by its chain id)
