@@ -71,8 +71,8 @@ RUN_STATUS_NOTE = (
 )
 
 # (kind, id): a step, or a group (a whole If/Elif/Else chain is one unit, by its chain id)
-Unit = tuple[str, str]
-MakeTask = Callable[[StepSpec, dict[str, Any]], Any]
+_Unit = tuple[str, str]
+_MakeTask = Callable[[StepSpec, dict[str, Any]], Any]
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
@@ -112,7 +112,7 @@ class FlowBuilder:
         checked: CheckedPipeline,
         params: dict[str, Any],
         importers: dict[str, Any],
-        make_task: MakeTask,
+        make_task: _MakeTask,
     ) -> None:
         self.kfp = kfp
         self.checked = checked
@@ -136,7 +136,7 @@ class FlowBuilder:
         outside its handler, as in the pipeline function)."""
         return [g.id for g in self.spec.groups_of(step)]
 
-    def _unit(self, step_id: str, level: str | None) -> Unit | None:
+    def _unit(self, step_id: str, level: str | None) -> _Unit | None:
         """What ``step_id`` belongs to among the children of group ``level`` (None: the
         pipeline), or None when it is not inside ``level``."""
         path = self.paths[step_id]
@@ -151,18 +151,18 @@ class FlowBuilder:
             return ("chain", group.chain or group.id)
         return ("group", group.id)
 
-    def _ordered_units(self, level: str | None) -> list[Unit]:
+    def _ordered_units(self, level: str | None) -> list[_Unit]:
         """The units directly inside ``level`` in an order kfp accepts (Kahn's algorithm, ties
         by the first step's position in the pipeline's order)."""
-        first: dict[Unit, int] = {}
+        first: dict[_Unit, int] = {}
         for step_id in self.checked.order:
             unit = self._unit(step_id, level)
             if unit is not None:
                 first.setdefault(unit, self.position[step_id])
-        edges: dict[Unit, set[Unit]] = {u: set() for u in first}
+        edges: dict[_Unit, set[_Unit]] = {u: set() for u in first}
         indegree = dict.fromkeys(first, 0)
 
-        def link(before: Unit, after: Unit) -> None:
+        def link(before: _Unit, after: _Unit) -> None:
             if before != after and after not in edges[before]:
                 edges[before].add(after)
                 indegree[after] += 1
@@ -180,7 +180,7 @@ class FlowBuilder:
                 link(a, ("group", handler))  # the exit task exists before its handler opens
         ready = [(first[u], u) for u, n in indegree.items() if n == 0]
         heapq.heapify(ready)
-        order: list[Unit] = []
+        order: list[_Unit] = []
         while ready:
             _, unit = heapq.heappop(ready)
             order.append(unit)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .diff import DocumentSummary, StepSummary
 
-__all__ = ["describe", "detect", "resources_summary"]
+__all__ = ["describe", "detect", "readable_condition", "resources_summary"]
 
 
 def _main(document: Any) -> dict[str, Any]:
