@@ -309,11 +309,15 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][0-9A-Za-z_]*$")  # kfp's rule for loop-ite
 
 
 def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
-    """PC008 for the control-flow shapes kfp refuses: an exit task that reads other steps or
-    waits for them (kfp runs it after its handler only), and a dict loop item read by a key
-    that is not a Python name (kfp's loop-item variables are attributes)."""
+    """PC008 for the control-flow shapes kfp refuses or would change the meaning of: an exit
+    task that reads other steps or waits for them (kfp runs it after its handler only), an exit
+    handler inside a loop or condition, a comparison of a text-typed loop item with a number,
+    and a dict loop item read by a key that is not a Python name (kfp's loop-item variables are
+    attributes)."""
     out: list[Diagnostic] = []
     exit_steps = {g.exit_step for g in spec.groups if g.kind == "exit_handler"}
+    for group in spec.groups:
+        out += _group_problems(spec, group)
     for step in spec.steps:
         if step.id in exit_steps and (step.after or step.upstream_steps()):
             waits = sorted({*step.after, *step.upstream_steps()})
@@ -348,6 +352,100 @@ def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
                     )
                 )
     return out
+
+
+def _group_problems(spec: PipelineSpec, group: GroupSpec) -> list[Diagnostic]:
+    """An exit handler inside another group, and comparisons kfp would type as text."""
+    if group.kind == "exit_handler" and group.parent is not None:
+        return [
+            Diagnostic(
+                "PC008",
+                f"exit handler '{group.id}' inside '{group.parent}' is not expressible on "
+                "kubeflow: kfp allows dsl.ExitHandler only at the top of the pipeline",
+                group.location,
+                "move the `with dsl.ExitHandler(...)` block out of the loop or condition, or "
+                "compile for a target that supports it (`pipecast run --local` does)",
+            )
+        ]
+    problems = []
+    if group.kind == "condition" and not _chain_shape_ok(spec, group):
+        problems.append(
+            Diagnostic(
+                "PC008",
+                f"condition '{group.id}' is not an If/Elif/Else branch of one comparison whose "
+                "`unless` is the earlier branches' comparisons: not expressible on kubeflow",
+                group.location,
+                "write it with dsl.If / dsl.Elif / dsl.Else (an IR edited by hand may hold "
+                "other shapes), or compile for a target that supports it",
+            )
+        )
+    for c in group.when:
+        sides = [(c.left, c.right), (c.right, c.left)]
+        for item, other in sides:
+            if _text_typed_item(spec, item) and _operand_type(spec, other) != "str":
+                problems.append(
+                    Diagnostic(
+                        "PC008",
+                        f"condition '{group.id}' compares a loop item of a run-time list (or "
+                        "a dict item's field) with a value that is not text: not expressible "
+                        "on kubeflow, where kfp types such items as text and would compare text",
+                        group.location,
+                        "loop over a literal list, compare inside the step, or compile for a "
+                        "target that supports it (`pipecast run --local` does)",
+                    )
+                )
+                break
+    return problems
+
+
+def _chain_shape_ok(spec: PipelineSpec, group: GroupSpec) -> bool:
+    """The shape kfp's If/Elif/Else write: branch ``i`` has one comparison (none for a last
+    Else) and is taken unless one of the branches before it was."""
+    chain = group.chain or group.id
+    branches = [
+        g
+        for g in spec.groups
+        if g.kind == "condition" and (g.chain or g.id) == chain and g.parent == group.parent
+    ]
+    earlier: list[Comparison] = []
+    for position, branch in enumerate(branches):
+        last = position == len(branches) - 1
+        if len(branch.when) > 1 or (not branch.when and (position == 0 or not last)):
+            return False
+        if list(branch.unless) != earlier:
+            return False
+        earlier += branch.when
+    return True
+
+
+def _text_typed_item(spec: PipelineSpec, binding: Binding) -> bool:
+    """A loop item kfp types as text: a field of a dict item, or an item of a list known only
+    at run time (kfp infers an item's type from a literal list only)."""
+    if not isinstance(binding, LoopItemRef):
+        return False
+    return binding.key is not None or _operand_type(spec, binding) is None
+
+
+def _operand_type(spec: PipelineSpec, binding: Binding) -> str | None:
+    """The pipecast type of a comparison operand, None when only the run knows it."""
+    if isinstance(binding, Constant):
+        value = binding.value
+        return "bool" if isinstance(value, bool) else type(value).__name__
+    if isinstance(binding, ParameterRef):
+        param = spec.parameter(binding.name)
+        return None if param is None else param.type
+    if isinstance(binding, OutputRef):
+        comp = spec.component(spec.step(binding.step).component)
+        out = comp.output(binding.output)
+        return None if out is None else out.type
+    if isinstance(binding, LoopItemRef) and binding.key is None:
+        loop = spec.group(binding.loop)
+        items = loop.items if loop is not None else None
+        if isinstance(items, Constant) and isinstance(items.value, list):
+            kinds = {_operand_type(spec, Constant(v)) for v in items.value}
+            if len(kinds) == 1 and kinds <= {"str", "int", "float", "bool"}:
+                return kinds.pop()
+    return None
 
 
 def kfp_output_name(comp: ComponentSpec, name: str) -> str:

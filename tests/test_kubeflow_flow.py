@@ -451,3 +451,56 @@ def test_the_summary_names_each_group_and_where_steps_sit():
     assert summary.steps["status-report"].fields["inputs"] == {
         "status": "final status of exit-handler-1"
     }
+
+
+def test_loop_items_compare_as_kfp_types_them_or_are_refused():
+    @dsl.pipeline(name="typed-items")
+    def typed(cams: list = ["lobby"]):  # noqa: B006
+        # a literal list of ints: kfp types the item as an int
+        with dsl.ParallelFor([1, 2, 3]) as n, dsl.If(n > 1):
+            use_it(value=n).set_name("big")
+        # text with text: fine at run time too
+        with dsl.ParallelFor(cams) as cam, dsl.If(cam == "gate"):
+            use_it(value=1).set_name("gate")
+
+    conditions = _branch_conditions(main_of(typed))
+    big = conditions["big"]
+    channel = big.split("'")[1]  # the loop item's input name in the condition
+    assert [cel(big, {channel: float(v)}) for v in (1, 2, 3)] == [False, True, True]
+    gate = conditions["gate"]
+    channel = gate.split("'")[1]
+    assert cel(gate, {channel: "gate"}) and not cel(gate, {channel: "dock"})
+
+    @dsl.pipeline(name="text-items")
+    def text_items(nums: list = [1, 2]):  # noqa: B006
+        with dsl.ParallelFor(nums) as n, dsl.If(n > 1):
+            use_it(value=n)
+
+    (problem,) = _refusals(text_items)
+    assert "kfp types such items as text" in problem
+
+
+def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refused():
+    @dsl.pipeline(name="inner-exit")
+    def inner_exit(cams: list = ["a"]):  # noqa: B006
+        with dsl.ParallelFor(cams):
+            report = use_it(value=0).set_name("report")
+            with dsl.ExitHandler(report):
+                use_it(value=1).set_name("guarded")
+
+    (problem,) = _refusals(inner_exit)
+    assert "only at the top of the pipeline" in problem
+
+    from pipecast.dsl.spec import Comparison, Constant, ParameterRef, PipelineSpec
+
+    spec = text_condition.spec
+    (group,) = spec.groups
+    extra = Comparison("!=", ParameterRef("mode"), Constant("y"))
+    edited = PipelineSpec.from_dict(
+        {
+            **spec.to_dict(),
+            "groups": [{**group.to_dict(), "when": [c.to_dict() for c in (*group.when, extra)]}],
+        }
+    )
+    (problem,) = _refusals(edited)
+    assert "not an If/Elif/Else branch of one comparison" in problem
