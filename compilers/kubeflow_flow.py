@@ -128,6 +128,20 @@ class FlowBuilder:
         for group in self.spec.groups:
             self.children.setdefault(group.parent, []).append(group)
         self.paths = {s.id: self._path(s) for s in self.spec.steps}
+        # each step and edge listed under every level it lies inside, once: ordering a level
+        # then reads only its own members (linear overall, not steps × groups)
+        self.members: dict[str | None, list[str]] = {}
+        for step_id in checked.order:
+            for level in (None, *self.paths[step_id]):
+                self.members.setdefault(level, []).append(step_id)
+        self.level_edges: dict[str | None, list[tuple[str, str]]] = {}
+        for u, v, data in checked.graph.edges(data=True):
+            if data.get("exit") and not data.get("data") and not data.get("explicit"):
+                continue  # kfp orders an exit task itself (and refuses other edges to it)
+            for a, b in zip((None, *self.paths[u]), (None, *self.paths[v]), strict=False):
+                if a != b:
+                    break
+                self.level_edges.setdefault(a, []).append((u, v))
 
     # ----- order -----------------------------------------------------------------------------
 
@@ -155,7 +169,7 @@ class FlowBuilder:
         """The units directly inside ``level`` in an order kfp accepts (Kahn's algorithm, ties
         by the first step's position in the pipeline's order)."""
         first: dict[_Unit, int] = {}
-        for step_id in self.checked.order:
+        for step_id in self.members.get(level, []):
             unit = self._unit(step_id, level)
             if unit is not None:
                 first.setdefault(unit, self.position[step_id])
@@ -167,10 +181,7 @@ class FlowBuilder:
                 edges[before].add(after)
                 indegree[after] += 1
 
-        graph = self.checked.graph
-        for u, v, data in graph.edges(data=True):
-            if data.get("exit") and not data.get("data") and not data.get("explicit"):
-                continue  # kfp orders an exit task itself (and refuses other edges to it)
+        for u, v in self.level_edges.get(level, []):
             a, b = self._unit(u, level), self._unit(v, level)
             if a is not None and b is not None:
                 link(a, b)
