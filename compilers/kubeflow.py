@@ -42,13 +42,13 @@ from pipecast.errors import Diagnostic, MissingExtraError
 
 from ._kfp_speedups import kfp_speedups, swap
 from .kubeflow_flow import (
-    RUN_STATUS_NOTE,
     FlowBuilder,
     flow_diagnostics,
     kfp_output_name,
     run_status_inputs,
 )
 from .kubeflow_review import describe, detect, resources_summary
+from .kubeflow_status import adapted_command, status_note
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
 if TYPE_CHECKING:
@@ -216,6 +216,9 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                         text += str(value)
             args.append(text)
         command = [pod_text(c) for c in comp.command]
+        if len(status) == 1:  # RUN_STATUS in pipecast's shape (kubeflow_status)
+            (name,) = status
+            command = adapted_command(command, str(by_name[name])) or command
         return dsl.ContainerSpec(image=comp.image, command=command, args=args)
 
     body.__name__ = step.id
@@ -223,6 +226,12 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
     body.__doc__ = comp.description
     body.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return dsl.container_component(body)
+
+
+def _adapts_status(spec: PipelineSpec, step: StepSpec) -> bool:
+    """Whether the step's command gets the RUN_STATUS adapter (one status input, Python)."""
+    one = len(list(run_status_inputs(step))) == 1
+    return one and adapted_command(spec.component(step.component).command, "") is not None
 
 
 def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None:
@@ -280,7 +289,9 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         "manifest itself, not the objects it lists"
         for i in spec.importers
         if i.manifest
-    ) + tuple(RUN_STATUS_NOTE.format(step=s.id) for s in spec.steps if any(run_status_inputs(s)))
+    ) + tuple(
+        status_note(s.id, _adapts_status(spec, s)) for s in spec.steps if any(run_status_inputs(s))
+    )
 
     names = [p.name for p in spec.parameters]
 

@@ -16,7 +16,8 @@ What each construct becomes (DESIGN §12; the local runner is the reference):
   ``item["key"]`` → kfp's loop-item sub-variable;
 - ``Collected`` → ``dsl.Collected``, ``OneOf`` → ``dsl.OneOf``;
 - ``ExitHandler(task)`` → ``dsl.ExitHandler(task)``; ``RUN_STATUS`` → the exit task's input
-  becomes a ``dsl.PipelineTaskFinalStatus`` (kfp fills it; see :data:`RUN_STATUS_NOTE`).
+  becomes a ``dsl.PipelineTaskFinalStatus`` (kfp fills it; :mod:`.kubeflow_status` turns it
+  into pipecast's JSON where it can, and says what differs).
 
 User strings in conditions: kfp writes a string constant into the CEL expression as
 ``'<text>'`` without escaping it, so :func:`cel_quoted` hands kfp the text with CEL's escapes
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from .graph import CheckedPipeline
 
 __all__ = [
-    "RUN_STATUS_NOTE",
     "FlowBuilder",
     "cel_quoted",
     "flow_diagnostics",
@@ -63,12 +63,6 @@ __all__ = [
     "run_status_inputs",
 ]
 
-RUN_STATUS_NOTE = (
-    "note: step '{step}' reads dsl.RUN_STATUS: on Kubeflow it receives KFP's final status as "
-    'JSON, {{"state", "error": {{"code", "message"}}, "pipelineJobResourceName", '
-    '"pipelineTaskName"}}, not pipecast\'s {{"state", "failed_step", "error"}} (same "state" '
-    "values, plus CANCELLED; the failed step is not named)"
-)
 
 # (kind, id): a step, or a group (a whole If/Elif/Else chain is one unit, by its chain id)
 _Unit = tuple[str, str]

@@ -122,3 +122,16 @@ def loops(
     counted = count_motion(camera="hq")
     totals = tally(moving=[1, 2])
     use_value(value=totals.outputs["total"]).after(counted).set_name("use-total")
+
+
+@dsl.container_component(image=IMG, command=["python", "-m", "status_probe"])
+def python_report(status: str, note: str = "x"):
+    """An exit task whose command is Python: on Kubeflow it gets the RUN_STATUS adapter."""
+
+
+@dsl.pipeline(name="kfp-exit-python")
+def exit_python(cameras: list = ["a", "b"]):  # noqa: B006
+    """An exit handler around a loop, its exit task a Python module."""
+    report = python_report(status=dsl.RUN_STATUS)
+    with dsl.ExitHandler(report), dsl.ParallelFor(cameras) as camera:
+        count_motion(camera=camera)

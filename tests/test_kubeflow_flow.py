@@ -8,13 +8,14 @@ KFP's driver evaluates with CEL, on the values the local runner decided its bran
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from helpers import EXAMPLES, compile_document, compile_text, refused_features
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kfp_flow_pipelines import branches, loops, text_condition, triage
+from kfp_flow_pipelines import branches, exit_python, loops, text_condition, triage
 from meaning import parse
 
 from pipecast import dsl
@@ -26,7 +27,7 @@ from pipecast.testing import run_offline
 kfp = pytest.importorskip("kfp")
 celpy = pytest.importorskip("celpy")  # the dev extra's cel-python
 
-PIPELINES = {p.spec.name: p for p in (triage, branches, text_condition, loops)}
+PIPELINES = {p.spec.name: p for p in (triage, branches, text_condition, loops, exit_python)}
 IMG = "registry.example.com/flow:1.0"
 
 
@@ -504,3 +505,92 @@ def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refuse
     )
     (problem,) = _refusals(edited)
     assert "not an If/Elif/Else branch of one comparison" in problem
+
+
+# ----- RUN_STATUS: KFP's final status reaches a Python exit task in pipecast's shape ------------
+
+PROBE = "import json, os, sys\nopen(os.environ['PROBE_OUT'], 'w').write(json.dumps(sys.argv[1:]))\n"
+
+
+def _run_exit_task(tmp_path: Path, kfp_status: dict) -> list[str]:
+    """Run the compiled exit task's command + args as KFP's launcher would: placeholders
+    replaced by their values (KFP's final status as JSON), then the process started."""
+    import subprocess
+    import sys
+
+    main = main_of(exit_python)
+    container = main["deploymentSpec"]["executors"]["exec-python-report"]["container"]
+    values = {
+        "{{$.inputs.parameters['status']}}": json.dumps(kfp_status, separators=(",", ":")),
+        "{{$.inputs.parameters['note']}}": "x",
+    }
+
+    def filled(text: str) -> str:
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    argv = [filled(a) for a in (*container["command"], *container["args"])]
+    assert argv[0] == "python"
+    (tmp_path / "status_probe.py").write_text(PROBE, encoding="utf-8")
+    out = tmp_path / "argv.json"
+    subprocess.run(
+        [sys.executable, *argv[1:]],
+        cwd=tmp_path,
+        env={**os.environ, "PROBE_OUT": str(out)},
+        check=True,
+    )
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_a_python_exit_task_gets_run_status_as_the_local_runner_gives_it(tmp_path):
+    seen: dict = {}
+
+    def count_motion(camera, frames, moving):
+        Path(moving).write_text("1")
+
+    def python_report(status, note):
+        seen["status"] = status
+
+    local = run_offline(
+        exit_python,
+        tmp_path / "local",
+        fakes={"count-motion": count_motion, "python-report": python_report},
+    )
+    assert local.succeeded
+    succeeded = {
+        "state": "SUCCEEDED",
+        "pipelineJobResourceName": "runs/1",
+        "pipelineTaskName": "exit-handler-1",
+    }
+    argv = _run_exit_task(tmp_path, succeeded)
+    assert argv == ["--status", seen["status"], "--note", "x"]  # byte for byte
+
+    failed = {**succeeded, "state": "FAILED", "error": {"code": 9, "message": "pod exited 3"}}
+    argv = _run_exit_task(tmp_path, failed)
+    assert json.loads(argv[1]) == {"state": "FAILED", "failed_step": None, "error": "pod exited 3"}
+    cancelled = {**succeeded, "state": "CANCELLED"}
+    assert json.loads(_run_exit_task(tmp_path, cancelled)[1])["state"] == "FAILED"
+    (note,) = compile_document(exit_python, "kubeflow").notes
+    assert "failed_step is always null" in note
+
+
+@pytest.mark.parametrize(
+    ("command", "adapted"),
+    [
+        (["python", "-m", "pkg.mod"], True),
+        (["/usr/bin/python3.11", "run.py"], True),
+        (["python3", "-c", "print(1)"], True),
+        (["report"], False),
+        (["python", "-u", "-m", "pkg"], False),
+        (["python"], False),
+    ],
+)
+def test_the_adapter_goes_only_in_front_of_a_python_program(command, adapted):
+    from pipecast.compilers.kubeflow_status import ADAPTER, adapted_command
+
+    result = adapted_command(command, "{{status}}")
+    if not adapted:
+        assert result is None
+        return
+    assert result == [command[0], "-c", ADAPTER, "{{status}}", *command[1:]]

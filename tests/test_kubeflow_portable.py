@@ -225,7 +225,7 @@ def test_the_oldest_allowed_kfp_writes_the_same_bytes(tmp_path):
         "sys.stdout.write(pipecast.compile(getattr(m, sys.argv[1]), 'kubeflow', "
         "'examples/pipecast.toml'))"
     )
-    for function in ("triage", "branches", "text_condition", "loops"):
+    for function in ("triage", "branches", "text_condition", "loops", "exit_python"):
         old = subprocess.run(
             [str(python), "-c", script, function], capture_output=True, text=True, cwd=ROOT
         )
