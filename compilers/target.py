@@ -128,8 +128,9 @@ class Feature:
 
 
 _LOCAL_RUNS_IT = (
-    "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; "
-    "compile for one of those, or leave the construct out for {target}"
+    "Kubeflow (`--target kubeflow`) expresses it, the local runner (`pipecast run --local`) "
+    "runs it and `--target ir` keeps it; compile for one of those, or leave the construct out "
+    "for {target}"
 )
 
 

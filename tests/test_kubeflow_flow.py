@@ -594,3 +594,16 @@ def test_the_adapter_goes_only_in_front_of_a_python_program(command, adapted):
         assert result is None
         return
     assert result == [command[0], "-c", ADAPTER, "{{status}}", *command[1:]]
+
+
+def test_targets_that_refuse_control_flow_point_to_kubeflow():
+    from pipecast.compilers import load_target, target_names
+
+    refusing = [n for n in target_names() if not load_target(n).capabilities.supports("loops")]
+    checked = [n for n in refusing if not load_target(n).missing_extra()]
+    assert checked, "no installed target refuses loops: nothing to check"
+    for name in checked:
+        with pytest.raises(PipelineError) as info:
+            compile_text(triage, name)
+        hints = [d.hint for d in info.value.diagnostics if "dsl.ParallelFor" in d.message]
+        assert hints and all("--target kubeflow" in h for h in hints), hints
