@@ -14,6 +14,14 @@ compile time). Timeouts become the pod's active deadline (``kfp-kubernetes``). D
 KFP v2 equivalent: using one is a compile error for this target, never silently dropped.
 ``kfp`` is the optional extra ``kubeflow`` and is imported only inside :func:`compile`.
 
+Values between steps and control flow (DESIGN §12) are kfp's own: output parameters are
+``OutputPath(T)`` parameters (the process still gets ``--name <path>`` and writes JSON), and
+:mod:`.kubeflow_flow` builds the tasks inside kfp's ``If``/``Elif``/``Else``, ``ParallelFor``
+and ``ExitHandler`` blocks with ``Collected`` and ``OneOf``; :mod:`.kubeflow_status` gives a
+Python exit task ``dsl.RUN_STATUS`` in pipecast's shape; :mod:`.kubeflow_review` reads the
+documents back for ``diff``/``plan``. What KFP cannot express (a folder of every iteration's
+artifacts, a ``str`` output parameter, ...) is refused with PC008.
+
 Speed: kfp spends most of a large compile in two places that do not shape the output (an
 ``inspect.stack()`` per resource setter, and re-sanitizing every task name once per task). While
 kfp builds our pipeline they are made cheap (``_kfp_speedups``: why it is safe, which kfp
