@@ -46,7 +46,7 @@ from pipecast.dsl.spec import (
     format_bytes,
     render_value,
 )
-from pipecast.errors import Diagnostic, MissingExtraError
+from pipecast.errors import Diagnostic, MissingExtraError, PipecastError, PipelineError
 
 from ._kfp_speedups import kfp_speedups, swap
 from .kubeflow_flow import (
@@ -344,16 +344,52 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         _header_comments_stay_comments(),
         tempfile.TemporaryDirectory() as tmp,
     ):
-        pipeline = kfp.dsl.pipeline(
-            name=spec.name, description=spec.description, pipeline_root=config.artifact_root
-        )(pipeline_body)
         path = os.path.join(tmp, "pipeline.yaml")
-        kfp.compiler.Compiler().compile(pipeline, path)
+        with _kfp_refusals(spec):
+            pipeline = kfp.dsl.pipeline(
+                name=spec.name, description=spec.description, pipeline_root=config.artifact_root
+            )(pipeline_body)
+            kfp.compiler.Compiler().compile(pipeline, path)
         with open(path, encoding="utf-8") as handle:
             text = _without_sdk_version(handle.read())
     return Document(
         "kubeflow", text if text.endswith("\n") else text + "\n", "kubeflow.yaml", notes
     )
+
+
+@contextlib.contextmanager
+def _kfp_refusals(spec: PipelineSpec) -> Iterator[None]:
+    """kfp's own refusal of a pipeline the checks let through, as a diagnostic (PC008), never
+    a traceback: the checks name every shape known to be refused, this is the safety net."""
+    try:
+        yield
+    except PipecastError:
+        raise
+    except Exception as exc:  # kfp raises ValueError, TypeError, InvalidTopologyException, ...
+        if not _raised_in_kfp(exc):
+            raise  # a bug of ours stays a bug, with its traceback
+        message = " ".join(str(exc).split())
+        raise PipelineError(
+            [
+                Diagnostic(
+                    "PC008",
+                    f"kfp refuses to build this pipeline: {type(exc).__name__}: {message}",
+                    spec.location,
+                    "change the construct kfp names, or compile for another target; please "
+                    "report it: pipecast should have said so before kfp did",
+                )
+            ],
+            pipeline=spec.name,
+        ) from None
+
+
+def _raised_in_kfp(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is kfp's code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return f"{os.sep}kfp{os.sep}" in filename
 
 
 def _without_sdk_version(text: str) -> str:

@@ -338,6 +338,7 @@ def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
                     step=step.id,
                 )
             )
+        out += _after_problems(spec, step)
         for name, binding in step.arguments:
             if (
                 isinstance(binding, LoopItemRef)
@@ -356,6 +357,34 @@ def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
                         step=step.id,
                     )
                 )
+    return out
+
+
+def _after_problems(spec: PipelineSpec, step: StepSpec) -> list[Diagnostic]:
+    """``.after(task)`` on a task inside a condition the step is not in: kfp refuses it (the
+    local runner waits for the task, or for its branch to be skipped)."""
+    mine = {g.id for g in spec.groups_of(step)}
+    out = []
+    for upstream in step.after:
+        try:
+            around = spec.groups_of(spec.step(upstream))
+        except KeyError:  # an unknown step: reported by the reference checks
+            continue
+        outside = [g for g in around if g.kind == "condition" and g.id not in mine]
+        if outside:
+            out.append(
+                Diagnostic(
+                    "PC008",
+                    f"step '{step.id}': .after('{upstream}'), a step inside condition "
+                    f"'{outside[0].id}' that '{step.id}' is not in, is not expressible on "
+                    "kubeflow (kfp refuses a dependency into a dsl.If from outside it)",
+                    step.location,
+                    f"move '{step.id}' into the same branch, read the branches' output with "
+                    "dsl.OneOf, or compile for a target that supports it (`pipecast run "
+                    "--local` does)",
+                    step=step.id,
+                )
+            )
     return out
 
 

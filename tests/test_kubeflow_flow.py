@@ -607,3 +607,25 @@ def test_targets_that_refuse_control_flow_point_to_kubeflow():
             compile_text(triage, name)
         hints = [d.hint for d in info.value.diagnostics if "dsl.ParallelFor" in d.message]
         assert hints and all("--target kubeflow" in h for h in hints), hints
+
+
+def test_after_into_a_branch_is_refused_and_kfps_own_refusals_are_diagnostics(monkeypatch):
+    @dsl.pipeline(name="after-branch")
+    def after_branch(mode: str = "a", cams: list = ["a"]):  # noqa: B006
+        with dsl.If(mode == "a"):
+            inside = use_it(value=1).set_name("inside")
+        use_it(value=2).set_name("outside").after(inside)
+        with dsl.ParallelFor(cams):
+            looped = use_it(value=3).set_name("looped")
+        use_it(value=4).set_name("after-loop").after(looped)  # kfp takes this one
+
+    (problem,) = _refusals(after_branch)
+    assert "step 'outside': .after('inside')" in problem
+
+    # the safety net: with the check switched off, kfp's own refusal is PC008 too
+    from pipecast.compilers import kubeflow_flow
+
+    monkeypatch.setattr(kubeflow_flow, "_after_problems", lambda spec, step: [])
+    (problem,) = _refusals(after_branch)
+    assert "kfp refuses to build this pipeline: InvalidTopologyException" in problem
+    assert "Illegal task dependency" in problem
