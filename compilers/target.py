@@ -91,6 +91,25 @@ def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     return False
 
 
+def _collected_artifacts(spec: PipelineSpec, step: StepSpec) -> bool:
+    """The step reads ``dsl.Collected`` of an artifact output (a folder per iteration)."""
+    for _, b in step.arguments:
+        if isinstance(b, CollectedRef):
+            try:
+                out = spec.component(spec.step(b.step).component).output(b.output)
+            except KeyError:  # an unknown step: reported by the reference checks
+                continue
+            if out is not None and out.kind == "artifact":
+                return True
+    return False
+
+
+def _text_output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
+    return any(
+        o.kind == "parameter" and o.type == "str" for o in spec.component(step.component).outputs
+    )
+
+
 def _json_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     comp = spec.component(step.component)
     types = [i.type for i in comp.inputs] + [o.type for o in comp.outputs]
@@ -111,8 +130,9 @@ class Feature:
 
 
 _LOCAL_RUNS_IT = (
-    "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; "
-    "compile for one of those, or leave the construct out for {target}"
+    "Kubeflow (`--target kubeflow`) expresses it, the local runner (`pipecast run --local`) "
+    "runs it and `--target ir` keeps it; compile for one of those, or leave the construct out "
+    "for {target}"
 )
 
 
@@ -155,6 +175,21 @@ FEATURES: Mapping[str, Feature] = {
     "loops": Feature("dsl.ParallelFor", _in_group("loop"), default=False, hint=_LOCAL_RUNS_IT),
     "exit_handler": Feature(
         "dsl.ExitHandler / dsl.RUN_STATUS", _exit_handler, default=False, hint=_LOCAL_RUNS_IT
+    ),
+    # finer parts of the above that a target expressing them may still lack (default: it has them)
+    "collected_artifacts": Feature(
+        "dsl.Collected(...) of an artifact output",
+        _collected_artifacts,
+        hint="{target} cannot hand one step a folder of every iteration's artifact; collect an "
+        "output parameter instead (e.g. each iteration's count or URI), or compile for a target "
+        "that supports it (`pipecast run --local` does)",
+    ),
+    "text_output_parameters": Feature(
+        "Output[str] / a Python component returning str",
+        _text_output_parameters,
+        hint="{target} keeps the text of the file as the value, so the JSON quotes the step "
+        "writes would become part of it; return an int, float, bool, list or dict, or compile "
+        "for a target that supports it (`pipecast run --local` does)",
     ),
 }
 
