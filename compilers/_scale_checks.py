@@ -4,13 +4,13 @@ The DSL reports a bad count or shard name at the user's line (:mod:`pipecast.dsl
 these rules check the same on any spec (a hand-written or loaded IR document) and add what only
 the whole pipeline or a target knows:
 
-- PC030: ``instances`` is at least 1, and within the target's limit for how the step runs
+- PC040: ``instances`` is at least 1, and within the target's limit for how the step runs
   (SageMaker: a Processing job for on-demand steps, a Training job for spot steps);
-- PC031: ``shard`` names artifact inputs of the step;
-- PC032: a sharded input is a folder of objects the platform can split: it must be bound (to
+- PC041: ``shard`` names artifact inputs of the step;
+- PC042: a sharded input is a folder of objects the platform can split: it must be bound (to
   an importer's prefix or manifest, or an upstream output prefix) and reach the container as a
   path, not as a URI the container would read whole;
-- PC033: every output of a scaled-out step is a prefix (an artifact folder the machines write
+- PC043: every output of a scaled-out step is a prefix (an artifact folder the machines write
   into side by side); an output parameter is one file that each machine would overwrite.
 """
 
@@ -32,12 +32,12 @@ Found = Iterator[Diagnostic]
 
 
 def instance_counts(ix: Index) -> Found:
-    """PC030: at least one machine."""
+    """PC040: at least one machine."""
     for step in ix.spec.steps:
         count = step.instances
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             yield Diagnostic(
-                "PC030",
+                "PC040",
                 f"step '{step.id}': instances must be a whole number of machines, at least 1; "
                 f"got {count!r}",
                 ix.where(step),
@@ -47,7 +47,7 @@ def instance_counts(ix: Index) -> Found:
 
 
 def shard_inputs(ix: Index) -> Found:
-    """PC031 (names), PC032 (what a sharded input is bound to and how it is passed)."""
+    """PC041 (names), PC042 (what a sharded input is bound to and how it is passed)."""
     for step, comp in ix.wired_steps():
         artifacts = [i.name for i in comp.inputs if i.kind == "artifact"]
         as_uri = {
@@ -60,7 +60,7 @@ def shard_inputs(ix: Index) -> Found:
             if name not in artifacts:
                 seen = "a parameter" if comp.input(name) is not None else "not an input"
                 yield Diagnostic(
-                    "PC031",
+                    "PC041",
                     f"step '{step.id}': shard names '{name}', which is {seen} of "
                     f"'{comp.name}'{did_you_mean(name, artifacts)}",
                     ix.where(step),
@@ -70,7 +70,7 @@ def shard_inputs(ix: Index) -> Found:
                 )
             elif step.argument(name) is None:
                 yield Diagnostic(
-                    "PC032",
+                    "PC042",
                     f"step '{step.id}': sharded input '{name}' is not bound, so there is "
                     "nothing to split",
                     ix.where(step),
@@ -80,7 +80,7 @@ def shard_inputs(ix: Index) -> Found:
                 )
             elif name in as_uri:
                 yield Diagnostic(
-                    "PC032",
+                    "PC042",
                     f"step '{step.id}': sharded input '{name}' reaches the container as a URI "
                     "(dsl.input_uri), which every machine would read whole",
                     ix.where(step),
@@ -91,14 +91,14 @@ def shard_inputs(ix: Index) -> Found:
 
 
 def prefix_outputs(ix: Index) -> Found:
-    """PC033: a scaled-out step writes only artifact folders."""
+    """PC043: a scaled-out step writes only artifact folders."""
     for step, comp in ix.wired_steps():
         if step.instances == 1 or not isinstance(step.instances, int):
             continue
         for out in comp.outputs:
             if out.kind == "parameter":
                 yield Diagnostic(
-                    "PC033",
+                    "PC043",
                     f"step '{step.id}' runs on {step.instances} machines, but its output "
                     f"'{out.name}' is a parameter (one file every machine would overwrite)",
                     ix.where(step),
@@ -109,7 +109,7 @@ def prefix_outputs(ix: Index) -> Found:
 
 
 def instance_limits(ix: Index, target: Target) -> Found:
-    """PC030: the target's limit on machines per job, for how the step runs."""
+    """PC040: the target's limit on machines per job, for how the step runs."""
     limits = target.limits.max_instances
     for step in ix.spec.steps:
         count = step.instances
@@ -121,7 +121,7 @@ def instance_limits(ix: Index, target: Target) -> Found:
         job, limit = found
         if count > limit:
             yield Diagnostic(
-                "PC030",
+                "PC040",
                 f"step '{step.id}': {count} instances exceed {target.name}'s limit of {limit} "
                 f"per {job}",
                 ix.where(step),

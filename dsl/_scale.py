@@ -2,7 +2,7 @@
 
 ``task.set_instances(count, shard=[...])`` and the decorators' ``instances=``/``shard=`` share
 these, so a mistake is reported at the line that made it, with the same code the graph check
-uses for a spec loaded from JSON (one rule, one code): PC030 for the count, PC031 for ``shard``.
+uses for a spec loaded from JSON (one rule, one code): PC040 for the count, PC041 for ``shard``.
 The service limits per job type depend on the target, so only the graph check knows them.
 """
 
@@ -31,7 +31,7 @@ def check_scale(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise DefinitionError(
             f"instances must be a whole number of machines, at least 1; got {count!r}",
-            code="PC030",
+            code="PC040",
             location=location,
             hint="e.g. .set_instances(4, shard=['frames'])",
         )
@@ -40,7 +40,7 @@ def check_scale(
     if isinstance(shard, str) or not all(isinstance(s, str) for s in shard):
         raise DefinitionError(
             f"shard must be a list of input names, got {shard!r}",
-            code="PC031",
+            code="PC041",
             location=location,
             hint=f"e.g. shard=[{_example(component)!r}]",
         )
@@ -52,7 +52,7 @@ def check_scale(
             raise DefinitionError(
                 f"shard names '{name}', which is {seen} of '{component.name}'"
                 f"{did_you_mean(name, artifacts) if inp is None else ''}",
-                code="PC031",
+                code="PC041",
                 location=location,
                 hint="shard splits artifact inputs by object; its artifact inputs: "
                 f"{', '.join(artifacts) or 'none'}",

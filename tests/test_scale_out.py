@@ -143,7 +143,7 @@ def _dsl_error(**kwargs):
 
 @pytest.mark.parametrize("count", [0, -2, True, 2.5, "4"])
 def test_a_bad_count_is_pc030_at_the_users_line(count):
-    assert _dsl_error(count=count).code == "PC030"
+    assert _dsl_error(count=count).code == "PC040"
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_a_bad_count_is_pc030_at_the_users_line(count):
 )
 def test_shard_must_name_artifact_inputs_pc031(shard, says):
     d = _dsl_error(count=3, shard=shard)
-    assert d.code == "PC031" and says in d.message
+    assert d.code == "PC041" and says in d.message
 
 
 def test_a_bad_decorator_setting_is_reported_where_the_component_is_declared():
@@ -166,7 +166,7 @@ def test_a_bad_decorator_setting_is_reported_where_the_component_is_declared():
         def lonely(items: Input[Dataset]):
             """No input called frames."""
 
-    assert err.value.diagnostic.code == "PC031" and "did you mean" not in str(err.value)
+    assert err.value.diagnostic.code == "PC041" and "did you mean" not in str(err.value)
 
 
 # ----- the graph check (on specs, as a loaded IR document would give) ---------------------------
@@ -184,21 +184,21 @@ def _with_step(spec, **changes):
 
 def test_graph_check_repeats_the_dsl_rules_on_a_spec():
     spec = _pipeline(3).spec
-    assert _codes(_with_step(spec, instances=0)) == ["PC030"]
-    assert _codes(_with_step(spec, shard=("nope",))) == ["PC031"]
+    assert _codes(_with_step(spec, instances=0)) == ["PC040"]
+    assert _codes(_with_step(spec, shard=("nope",))) == ["PC041"]
 
 
 def test_an_unbound_or_uri_sharded_input_is_pc032():
     spec = _pipeline(3).spec
     unbound = _with_step(spec, arguments=(("reference", spec.steps[0].argument("reference")),))
-    assert "PC032" in _codes(unbound)
+    assert "PC042" in _codes(unbound)
 
     @dsl.pipeline(name="uri")
     def uri(u: str = "s3://a/b/"):
         items = dsl.importer(uri=u, artifact_type=Dataset)
         by_uri(items=items.output).set_instances(2, shard=["items"])
 
-    assert _codes(uri.spec) == ["PC032"]
+    assert _codes(uri.spec) == ["PC042"]
 
 
 def test_an_output_parameter_on_a_scaled_out_step_is_pc033():
@@ -207,7 +207,7 @@ def test_an_output_parameter_on_a_scaled_out_step_is_pc033():
         items = dsl.importer(uri=u, artifact_type=Dataset)
         counted(items=items.output).set_instances(2, shard=["items"])
 
-    assert _codes(params.spec) == ["PC033"]
+    assert _codes(params.spec) == ["PC043"]
 
 
 @pytest.mark.parametrize("target", ["sagemaker", "stepfunctions"])
@@ -217,7 +217,7 @@ def test_the_service_limit_per_job_type_is_pc030(target, spot, job):
     with pytest.raises(PipelineError) as err:
         graph.check(_pipeline(101, spot=spot, aws=True).spec, load_target(target))
     (d,) = err.value.diagnostics
-    assert d.code == "PC030" and f"limit of 100 per {job}" in d.message
+    assert d.code == "PC040" and f"limit of 100 per {job}" in d.message
     assert d.location.file.endswith(HERE)
 
 

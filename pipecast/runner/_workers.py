@@ -41,7 +41,7 @@ def _plans(
         in_dir, out_dir = worker_dirs(step_dir, index)
         wtext, wuris = dict(text), dict(uris)
         for name in step.shard:
-            if name in text:  # the graph check refuses unbound sharded inputs (PC032)
+            if name in text:  # the graph check refuses unbound sharded inputs (PC042)
                 view = in_dir / name
                 split_input(Path(text[name]), view, index, step.instances)
                 wtext[name] = str(view)
