@@ -271,6 +271,8 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
 def compile(checked: CheckedPipeline, config: Config) -> Document:
     """The state machine definition; notes list every precedence the layout adds, and the
     handshakes that replace them with ``[stepfunctions] layout = "exact"`` (or ``"auto"``)."""
+    if _flow_used(checked.spec):
+        return _compile_flow(checked, config)
     mode = config.get("stepfunctions.layout", "nested")
     durations = _durations(checked)
     # ancestor bit sets make a transitive reduction unnecessary
@@ -312,6 +314,40 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
     return Document("stepfunctions", text, "stepfunctions.json", notes)
 
 
+def _flow_used(spec: Any) -> bool:
+    from . import _sfn_flow
+
+    return _sfn_flow.uses_flow(spec)
+
+
+def _compile_flow(checked: CheckedPipeline, config: Config) -> Document:
+    """A pipeline with control flow or output parameters (:mod:`._sfn_flow`); its groups are
+    laid out nested (run-time handshakes would be shared by every iteration of a loop)."""
+    from . import _sfn_flow
+
+    body, notes = _sfn_flow.compile_flow(checked, config)
+    if config.get("stepfunctions.layout", "nested") != "nested":
+        notes += (
+            "note: control flow is laid out nested: the layout setting applies to pipelines "
+            "without groups or output parameters",
+        )
+    document = {"Comment": f"pipecast pipeline {checked.spec.name}", "QueryLanguage": "JSONata"}
+    document.update(body)
+    text = dumps_json(document)
+    limit = TARGET.limits.max_document_bytes
+    if limit is not None and len(text.encode("utf-8")) > limit:
+        text = dumps_json_compact(document)
+        notes += ("note: written compact to stay under the 1 MB definition limit",)
+    return Document("stepfunctions", text, "stepfunctions.json", notes)
+
+
+def _check(spec: Any, config: Any) -> list[Any]:
+    """S3 checks shared with SageMaker, and the control-flow uses Step Functions refuses."""
+    from . import _sfn_flow
+
+    return [*jobs.s3_diagnostics(spec, config), *_sfn_flow.flow_diagnostics(spec)]
+
+
 def _durations(checked: CheckedPipeline) -> dict[str, float]:
     """Expected seconds per step for the layout: a step without a hint counts as the median of
     the hints given (all equal when there are none), so one hint does not make the rest free."""
@@ -345,6 +381,49 @@ def _tasks(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
             found[name] = state
         for branch in state.get("Branches", []):
             found.update(_tasks(branch))
+        if "ItemProcessor" in state:
+            found.update(_tasks(state["ItemProcessor"]))
+    return found
+
+
+_READABLE = (
+    (re.compile(r"\$states\.input\.values\.`([^`/]*)/([^`]*)`"), r"\1.\2"),
+    (re.compile(r"\$states\.input\.params\.`([^`]*)`"), r"\1"),
+    (re.compile(r"\$states\.input\.loops\.`([^`]*)`\.item"), r"item of \1"),
+)
+
+
+def _readable(text: Any) -> Any:
+    """A JSONata condition or items expression with the payload paths spelled as in the DSL."""
+    if not isinstance(text, str) or not text.startswith("{% "):
+        return text
+    text = text[3:-3]
+    for pattern, replacement in _READABLE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _groups(machine: dict[str, Any]) -> dict[str, StepSummary]:
+    """Choice and Map states (control flow, DESIGN §12) as one summary entry each, so a changed
+    condition, loop items or parallelism reads as one line."""
+    found: dict[str, StepSummary] = {}
+    for name, state in machine.get("States", {}).items():
+        kind = state.get("Type")
+        if kind == "Choice" and len(state.get("Choices", [])) == 1:
+            fields = {"condition": _readable(state["Choices"][0].get("Condition"))}
+            found[name] = StepSummary(name, "condition (Choice)", fields)
+        elif kind == "Map" and "ItemProcessor" in state:
+            mode = state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode", "INLINE")
+            reader = state.get("ItemReader", {}).get("Arguments", {}).get("Key")
+            fields = {
+                "items": _readable(reader if reader is not None else state.get("Items")),
+                "parallelism": state.get("MaxConcurrency", 0) or None,
+                "mode": mode.lower(),
+            }
+            found[name] = StepSummary(name, "loop (Map)", fields)
+            found.update(_groups(state["ItemProcessor"]))
+        for branch in state.get("Branches", []):
+            found.update(_groups(branch))
     return found
 
 
@@ -388,6 +467,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         steps[name] = StepSummary(
             name, "training job (spot)" if training else "processing job", fields
         )
+    steps.update(_groups(document))
     name = str(document.get("Comment", "")).removeprefix("pipecast pipeline ") or "state machine"
     return DocumentSummary("stepfunctions", name, parameter_defaults(document), steps)
 
@@ -430,7 +510,10 @@ TARGET = Target(
     suffix="stepfunctions.json",
     description="AWS Step Functions state machine (JSONata) running SageMaker jobs",
     compile=compile,
-    capabilities=Capabilities(unsupported={"caching"}),
+    capabilities=Capabilities(
+        unsupported={"caching"},
+        supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
+    ),
     limits=jobs.job_limits(step_id_max_length=48),
     config_section={
         "type": "object",
@@ -456,7 +539,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.stepfunctions",
-    check=jobs.s3_diagnostics,
+    check=_check,
     document_kind="Step Functions state machine",
     validate_document=document_problems,
 )
