@@ -12,14 +12,22 @@ Distributed Map's ``ItemReader`` read real objects. Compared: the jobs each step
 parameter arguments, per iteration), the branches taken, and the final status. Every compiled
 document is also checked by asl-validator and statelint.
 
-Moto runs a Distributed Map's iterations in threads of the same execution rather than as child
-executions; that is the one thing it models loosely (the document still carries the child
-execution settings, which the validators check).
+Where moto lacks a feature, a test-side shim (the ``flow_sfn`` fixture) models it:
+
+- **ToleratedFailurePercentage**: moto's Distributed Map counts failed child executions but
+  never fails the Map Run (a TODO in moto 5.x). The shim wraps the Map Run: when the failed
+  items exceed the state's ``ToleratedFailurePercentage`` of the items, the Map state fails with
+  ``States.ExceedToleratedFailureThreshold``, as Step Functions documents.
+
+Moto runs a Distributed Map's iterations as workers of the same execution rather than as child
+executions; the document's child-execution settings (``ProcessorConfig``, ``ItemReader``) are
+checked by asl-validator and statelint instead.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +43,19 @@ from test_stepfunctions_moto import (  # noqa: F401 (the fixture)
     SageMakerResolver,
     moto_sfn,
 )
+
+from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+    DistributedIterationComponent,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
@@ -70,9 +91,13 @@ class BehaviourResolver(SageMakerResolver):
     spec: Any = None
 
     def run(self, state: str, resource: str, request: dict[str, Any]) -> dict[str, Any]:
+        training = "createTrainingJob" in resource
+        name = request["TrainingJobName" if training else "ProcessingJobName"]
+        assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name), name  # SageMaker's rule
+        with self.cond:
+            assert all(j.name != name for j in self.jobs), f"job name reused: {name}"
         result = super().run(state, resource, request)  # records the job, applies `failures`
         step = state.removesuffix("-after-failure")
-        training = "createTrainingJob" in resource
         spec = request["AlgorithmSpecification" if training else "AppSpecification"]
         args = parse_args(spec.get("ContainerArguments", []))
         comp = self.spec.component(self.spec.step(step).component)
@@ -86,7 +111,6 @@ class BehaviourResolver(SageMakerResolver):
         try:
             values = self.behaviour.get(step, lambda _: {})(params)
         except StepBroke as exc:
-            name = request["TrainingJobName" if training else "ProcessingJobName"]
             raise TaskFailed("States.TaskFailed", f"{name}: {exc}") from None
         s3 = boto3.client("s3", region_name=REGION)
         for out in comp.outputs:
@@ -195,10 +219,40 @@ def run_both(
     return Both(local, described, resolver, json.loads(document), moto_sfn.client)
 
 
+def _tolerated_failures(original: Any) -> Any:
+    """The ToleratedFailurePercentage shim (see the module docstring)."""
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        record = eval_input.map_run_record
+        failed = record.item_counter.failed.get()
+        total = max(record.item_counter.total.get(), 1)
+        if failed and failed * 100.0 / total > record.tolerated_failure_percentage:
+            details = MapRunFailedEventDetails(
+                error="States.ExceedToleratedFailureThreshold",
+                cause="The specified tolerated failure threshold was exceeded",
+            )
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName.from_name("States.ExceedToleratedFailureThreshold"),
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(mapRunFailedEventDetails=details),
+                )
+            )
+
+    return map_run
+
+
 @pytest.fixture
-def flow_sfn(moto_sfn: MotoStepFunctions) -> MotoStepFunctions:  # noqa: F811
+def flow_sfn(
+    moto_sfn: MotoStepFunctions,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> MotoStepFunctions:
     """``moto_sfn`` whose jobs run a behaviour (the service holds the fixture's resolver, so
-    that resolver hands every job to ours)."""
+    that resolver hands every job to ours), with the shim of the module docstring."""
+    component = DistributedIterationComponent
+    monkeypatch.setattr(component, "_map_run", _tolerated_failures(component._map_run))
     ours = BehaviourResolver()
     moto_sfn.resolver.run = ours.run  # type: ignore[method-assign]
     moto_sfn.resolver = ours
@@ -246,3 +300,289 @@ def test_camera_triage_runs_the_same_jobs_as_the_local_runner(
     assert_same(both)
     detected = sorted(p.params["camera"] for p in both.resolver.played if p.step == "detect-objects")
     assert detected == sorted(c for c in cameras if moving.get(c, 0) >= 1)
+
+
+def test_a_failing_iteration_fails_the_run_and_the_exit_task_sees_it(
+    flow_sfn: MotoStepFunctions, tmp_path: Path
+) -> None:
+    both = run_both(
+        flow_sfn,
+        load_example("camera_triage"),
+        triage_behaviour({"gate": 2}, broken={"gate"}),
+        tmp_path,
+        {"cameras": ["gate"]},
+    )
+    assert not both.local.succeeded
+    assert_same(both)
+    status = next(p.params["status"] for p in both.resolver.played if p.step == "status-report")
+    assert json.loads(status)["failed_step"] == "count-motion"
+    assert json.loads(status)["state"] == "FAILED"
+
+
+def test_a_failing_iteration_among_many_stops_the_map(
+    flow_sfn: MotoStepFunctions, tmp_path: Path
+) -> None:
+    """Step Functions stops a Map at its first failed iteration (``ToleratedFailurePercentage``
+    0 semantics); the local runner lets the other iterations finish. Both fail the run, both run
+    the exit task with the failed step, and the cloud runs no job the local runner did not."""
+    cameras = ["lobby", "gate", "dock", "yard"]
+    both = run_both(
+        flow_sfn,
+        load_example("camera_triage"),
+        triage_behaviour({"lobby": 1, "dock": 1}, broken={"dock"}),
+        tmp_path,
+        {"cameras": cameras},
+    )
+    assert_same_failure(both, "count-motion")
+
+
+def assert_same_failure(both: Both, step: str) -> None:
+    assert not both.local.succeeded and both.described["status"] == "FAILED"
+    cloud, local = both.cloud_jobs(), both.local_jobs()
+    assert cloud - local == Counter(), "the cloud ran a job the local runner did not"
+    exits = [p for p in both.resolver.played if "status" in p.params]
+    assert len(exits) == 1 and json.loads(exits[0].params["status"])["failed_step"] == step
+
+
+# ----- small pipelines: a list output (Distributed Map), nested loops, dict items -------------
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/flow/step:1.0.0"
+SMALL = Resources(cpu=1, memory="2GiB")
+
+
+@dsl.container_component(image=IMAGE, command=["list"], resources=SMALL)
+def list_shards(prefix: str, shards: Output[list]):
+    """List the shards under a prefix (a list output: the items of a Distributed Map)."""
+
+
+@dsl.container_component(image=IMAGE, command=["measure"], resources=SMALL)
+def measure(shard: str, frames: Output[Dataset], size: Output[int]):
+    """Measure one shard."""
+
+
+@dsl.container_component(
+    image=IMAGE, command=["chunk"], resources=SMALL, spot=Spot(max_wait="1h"), timeout="30m"
+)
+def chunk(shard: str, part: str, frames: Input[Dataset], score: Output[float]):
+    """Process one part of one shard on spot capacity (a Training job)."""
+
+
+@dsl.container_component(image=IMAGE, command=["tag"], resources=SMALL)
+def tag(label: str, weight: int, note: str):
+    """Tag with a dict item's fields."""
+
+
+@dsl.container_component(image=IMAGE, command=["total"], resources=SMALL)
+def total(sizes: list, frames: Input[Dataset], summary: Output[Dataset]):
+    """Fan in every shard's size and frames."""
+
+
+LABELS = [
+    {"label": "plain", "weight": 1},
+    {"label": "{% $states.input %}", "weight": 2},  # a user string shaped like JSONata
+]
+
+
+@dsl.pipeline(name="shard-flow")
+def shard_flow(
+    prefix: str = "s3://acme-ml/in/",
+    parts: list = ["a", "b"],  # noqa: B006
+    note: str = "n",
+):
+    """Items from a step (Distributed Map), a nested loop over a parameter, dict items."""
+    shards = list_shards(prefix=prefix)
+    with dsl.ParallelFor(shards.outputs["shards"], parallelism=3) as shard:
+        size = measure(shard=shard)
+        with dsl.ParallelFor(parts, parallelism=1) as part:
+            chunk(shard=shard, part=part, frames=size.outputs["frames"])
+    with dsl.ParallelFor(LABELS) as item:
+        tag(label=item["label"], weight=item["weight"], note=note)
+    total(sizes=dsl.Collected(size.outputs["size"]), frames=dsl.Collected(size.outputs["frames"]))
+
+
+def shard_behaviour(shards: list[str], broken: set[str] = frozenset()) -> Behaviour:
+    def chunk_(p: dict[str, str]) -> dict[str, Any]:
+        if f"{p['shard']}/{p['part']}" in broken:
+            raise StepBroke("chunk failed")
+        return {"score": 0.5}
+
+    return {
+        "list-shards": lambda p: {"shards": shards},
+        "measure": lambda p: {"size": len(p["shard"])},
+        "chunk": chunk_,
+    }
+
+
+@pytest.mark.parametrize(
+    "shards", [["s0", "shard-11", "x"], ["only"], [], [f"s{i}" for i in range(12)]]
+)
+def test_items_from_a_step_output_nested_loops_and_dict_items(
+    flow_sfn: MotoStepFunctions, tmp_path: Path, shards: list[str]
+) -> None:
+    both = run_both(flow_sfn, shard_flow, shard_behaviour(shards), tmp_path, {"parts": ["p", "q"]})
+    assert_same(both)
+    chunks = sorted((p.params["shard"], p.params["part"]) for p in both.resolver.played if p.step == "chunk")
+    assert chunks == sorted((s, part) for s in shards for part in ("p", "q"))
+    tags = sorted(p.params["label"] for p in both.resolver.played if p.step == "tag")
+    assert tags == sorted(i["label"] for i in LABELS)  # the JSONata-shaped label, verbatim
+
+
+def test_the_collected_folder_and_values_are_in_iteration_order(
+    flow_sfn: MotoStepFunctions, tmp_path: Path
+) -> None:
+    shards = [f"s{'x' * i}" for i in range(11)]  # 11 iterations: "10" sorts before "2" as text
+    both = run_both(flow_sfn, shard_flow, shard_behaviour(shards), tmp_path)
+    assert_same(both)
+    (job,) = [j for j in both.resolver.jobs if j.state == "total"]
+    (frames,) = [i for i in job.request["ProcessingInputs"] if i["InputName"] == "frames"]
+    assert frames["S3Input"]["S3Uri"] == (
+        f"{EXAMPLE_CONFIG.artifact_root}/shard-flow/run-1/measure/frames/"
+    )
+    sizes = json.loads(next(p.params["sizes"] for p in both.resolver.played if p.step == "total"))
+    assert sizes == [len(s) for s in shards]
+
+
+def test_a_failing_nested_iteration_fails_the_run(
+    flow_sfn: MotoStepFunctions, tmp_path: Path
+) -> None:
+    both = run_both(
+        flow_sfn, shard_flow, shard_behaviour(["s0"], broken={"s0/b"}), tmp_path
+    )
+    assert not both.local.succeeded and both.described["status"] == "FAILED"
+    assert both.cloud_jobs() - both.local_jobs() == Counter()
+    assert not any(p.step == "total" for p in both.resolver.played)
+
+
+def test_the_document_says_how_each_loop_runs() -> None:
+    document = json.loads(compile_text(shard_flow, "stepfunctions"))
+    maps = {}
+
+    def walk(machine: dict[str, Any]) -> None:
+        for name, state in machine["States"].items():
+            if state["Type"] == "Map":
+                maps[name] = state
+                walk(state["ItemProcessor"])
+            for branch in state.get("Branches", []):
+                walk(branch)
+
+    walk(document)
+    spec = shard_flow.spec
+    loops = {g.id: g for g in spec.groups if g.kind == "loop"}
+    assert set(loops) <= set(maps)
+    for gid, group in loops.items():
+        state = maps[gid]
+        assert state["MaxConcurrency"] == (group.parallelism or 0)
+        mode = state["ItemProcessor"]["ProcessorConfig"]["Mode"]
+        from_step = type(group.items).__name__ == "OutputRef"
+        assert mode == ("DISTRIBUTED" if from_step else "INLINE"), gid
+        if from_step:
+            assert state["ToleratedFailurePercentage"] == 0
+            assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+            assert "Items" not in state
+
+
+# ----- If / Elif / Else, OneOf, a spot step's value, an exit handler around a failing step -----
+
+
+@dsl.container_component(image=IMAGE, command=["probe"], resources=SMALL)
+def probe(mode: str, kind: Output[str], level: Output[int]):
+    """Decide which way to go."""
+
+
+@dsl.container_component(
+    image=IMAGE, command=["heavy"], resources=SMALL, spot=Spot(max_wait="1h"), timeout="30m"
+)
+def heavy(level: int, score: Output[float]):
+    """The expensive path, on spot capacity (its value lands under the Training job's prefix)."""
+
+
+@dsl.container_component(image=IMAGE, command=["light"], resources=SMALL)
+def light(level: int, score: Output[float]):
+    """The cheap path."""
+
+
+@dsl.container_component(image=IMAGE, command=["skip"], resources=SMALL)
+def skip(kind: str):
+    """Neither path."""
+
+
+@dsl.container_component(image=IMAGE, command=["publish"], resources=SMALL)
+def publish(score: float, kind: str):
+    """Publish whichever score was made."""
+
+
+@dsl.container_component(image=IMAGE, command=["notify"], resources=SMALL)
+def notify(status: str):
+    """The exit task."""
+
+
+@dsl.pipeline(name="branch-flow")
+def branch_flow(mode: str = "big", threshold: int = 5):
+    """Exclusive branches joined with OneOf, under an exit handler."""
+    done = notify(status=dsl.RUN_STATUS)
+    with dsl.ExitHandler(done):
+        p = probe(mode=mode)
+        with dsl.If(p.outputs["kind"] == "big"):
+            h = heavy(level=p.outputs["level"])
+        with dsl.Elif(p.outputs["level"] < threshold):
+            lt = light(level=p.outputs["level"])
+        with dsl.Else():
+            fb = light(level=p.outputs["level"]).set_name("fallback")
+        skip(kind=p.outputs["kind"])
+        one = dsl.OneOf(h.outputs["score"], lt.outputs["score"], fb.outputs["score"])
+        publish(score=one, kind=p.outputs["kind"])
+
+
+def branch_behaviour(broken: set[str] = frozenset()) -> Behaviour:
+    def step(name: str, result: Any) -> Any:
+        def run(p: dict[str, str]) -> Any:
+            if name in broken:
+                raise StepBroke(f"{name} broke")
+            return result(p)
+
+        return run
+
+    return {
+        "probe": step("probe", lambda p: {"kind": p["mode"], "level": len(p["mode"])}),
+        "heavy": step("heavy", lambda p: {"score": 2.5}),
+        "light": step("light", lambda p: {"score": 0.25}),
+        "fallback": step("fallback", lambda p: {"score": 0.125}),
+        "publish": step("publish", lambda p: {}),
+        "skip": step("skip", lambda p: {}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "threshold"),
+    [("big", 5), ("tiny", 5), ("enormous", 5), ("big", 1)],  # If, Elif, Else, If
+)
+def test_branches_and_one_of_match_the_local_runner(
+    flow_sfn: MotoStepFunctions, tmp_path: Path, mode: str, threshold: int
+) -> None:
+    params = {"mode": mode, "threshold": threshold}
+    both = run_both(flow_sfn, branch_flow, branch_behaviour(), tmp_path, params)
+    assert_same(both)
+    ran = {p.step for p in both.resolver.played}
+    taken = {k for k, v in both.local.branches.items() if v}
+    assert ("heavy" in ran) == (branch_flow.spec.step("heavy").group in taken)
+    assert ("fallback" in ran) == (mode != "big" and len(mode) >= threshold)
+
+
+@pytest.mark.parametrize("broken", ["probe", "heavy", "publish"])
+def test_a_failing_step_inside_the_exit_handler(
+    flow_sfn: MotoStepFunctions, tmp_path: Path, broken: str
+) -> None:
+    both = run_both(flow_sfn, branch_flow, branch_behaviour({broken}), tmp_path, {"mode": "big"})
+    assert not both.local.succeeded
+    assert_same(both)  # the same jobs: the exit task with FAILED and the failed step's id
+    status = json.loads(next(p.params["status"] for p in both.resolver.played if p.step == "notify"))
+    assert status["state"] == "FAILED" and status["failed_step"] == broken
+    assert both.described["status"] == "FAILED"
+
+
+def test_a_failing_step_beside_running_branches(flow_sfn: MotoStepFunctions, tmp_path: Path) -> None:
+    """``skip`` runs beside the branches: on Step Functions its failure cancels the Parallel
+    state's other branches, while the local runner lets independent steps finish. The run
+    fails on both, the exit task gets the same failed step, and the cloud ran nothing extra."""
+    both = run_both(flow_sfn, branch_flow, branch_behaviour({"skip"}), tmp_path, {"mode": "big"})
+    assert_same_failure(both, "skip")
