@@ -29,14 +29,18 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from asl_interpreter import TaskFailed
+from asl_interpreter import TaskFailed, evaluate
 from helpers import EXAMPLE_CONFIG, compile_text, load_example
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_literals import TEXT, TEXT_BMP
 from test_stepfunctions_moto import (  # noqa: F401 (the fixture)
     REGION,
     MotoStepFunctions,
@@ -586,3 +590,119 @@ def test_a_failing_step_beside_running_branches(flow_sfn: MotoStepFunctions, tmp
     fails on both, the exit task gets the same failed step, and the cloud ran nothing extra."""
     both = run_both(flow_sfn, branch_flow, branch_behaviour({"skip"}), tmp_path, {"mode": "big"})
     assert_same_failure(both, "skip")
+
+
+# ----- literals stay literal in the new states (DESIGN §15) -------------------------------------
+
+
+@dsl.container_component(image=IMAGE, command=["echo"], resources=SMALL)
+def echo(text: str, key: str):
+    """Receives a user string."""
+
+
+def literal_flow(items: list[str], const: str) -> Any:
+    """Loop items and a condition constant written by the user."""
+
+    @dsl.pipeline(name="literal-flow")
+    def pipe(word: str = "w"):
+        with dsl.ParallelFor(items) as item:
+            with dsl.If(item == const):
+                echo(text=item, key="match")
+        with dsl.ParallelFor([{"k": i} for i in items]) as row:
+            echo(text=row["k"], key="row")
+        with dsl.If(word == const):
+            echo(text=const, key="word")
+
+    return pipe
+
+
+def choice_and_map_states(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for state in document["States"].values():
+        if state["Type"] in ("Choice", "Map"):
+            yield state
+        if "ItemProcessor" in state:
+            yield from choice_and_map_states(state["ItemProcessor"])
+        for branch in state.get("Branches", []):
+            yield from choice_and_map_states(branch)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(TEXT, max_size=3), TEXT)
+def test_loop_items_and_condition_constants_evaluate_to_the_user_strings(
+    items: list[str], const: str
+) -> None:
+    """Evaluated with jsonata-python by Step Functions' rule (a ``{% %}`` string is JSONata):
+    the Map's items are the user's strings, and a Choice holds exactly when they are equal."""
+    document = json.loads(compile_text(literal_flow(items, const), "stepfunctions"))
+    maps = [s for s in choice_and_map_states(document) if s["Type"] == "Map"]
+    assert evaluate(maps[0]["Items"], {}) == items
+    assert evaluate(maps[1]["Items"], {}) == [{"k": i} for i in items]
+    choices = [s for s in choice_and_map_states(document) if s["Type"] == "Choice"]
+    (word,) = [c for c in choices if "params" in c["Choices"][0]["Condition"]]
+    (per_item,) = [c for c in choices if c is not word]
+    loop = next(g.id for g in literal_flow(items, const).spec.groups if g.kind == "loop")
+    for value in (const, const + "x", *items):
+        payload = {"params": {"word": value}, "loops": {loop: {"index": 0, "item": value}}}
+        for choice in (word, per_item):
+            holds = evaluate(choice["Choices"][0]["Condition"], {"states": {"input": payload}})
+            assert holds is (value == const)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(TEXT_BMP, min_size=1, max_size=3, unique=True), TEXT_BMP)
+def test_loop_items_and_condition_constants_in_moto(
+    flow_sfn: MotoStepFunctions, items: list[str], const: str
+) -> None:
+    """Moto runs the machine: every job gets the user's string byte for byte, and only the
+    iterations whose item equals the constant take the branch."""
+    before = len(flow_sfn.resolver.played)
+    pipe = literal_flow(items, const)
+    flow_sfn.resolver.spec = pipe.spec
+    described = flow_sfn.execute(
+        compile_text(pipe, "stepfunctions"), {"word": const}, name=f"run-{before}"
+    )
+    assert described["status"] == "SUCCEEDED"
+    played = flow_sfn.resolver.played[before:]
+    got = Counter((p.params["key"], p.params["text"]) for p in played)
+    expected = Counter(("row", i) for i in items) + Counter(("word", const) for _ in [0])
+    expected += Counter(("match", i) for i in items if i == const)
+    assert got == expected
+
+
+# ----- review: a changed condition, loop items or parallelism is one readable line -------------
+
+
+def variant(items: list[str], parallelism: int, op: str) -> Any:
+    @dsl.pipeline(name="review-flow")
+    def pipe(limit: int = 3):
+        with dsl.ParallelFor(items, parallelism=parallelism) as item:
+            m = measure(shard=item)
+            cond = m.outputs["size"] > limit if op == ">" else m.outputs["size"] <= limit
+            with dsl.If(cond):
+                echo(text=item, key="k")
+
+    return pipe
+
+
+@pytest.mark.parametrize(
+    ("new", "line"),
+    [
+        ((["a", "b"], 3, ">"), "parallelism: 2 → 3"),
+        ((["a", "c"], 2, ">"), 'items[1]: "b" → "c"'),
+        ((["a", "b"], 2, "<="), "condition: (measure.size > limit) → (measure.size <= limit)"),
+    ],
+)
+def test_diff_shows_a_changed_condition_items_or_parallelism_as_one_line(
+    new: tuple[Any, ...], line: str
+) -> None:
+    from pipecast.compilers.diff import compare_texts
+
+    old_text = compile_text(variant(["a", "b"], 2, ">"), "stepfunctions")
+    new_text = compile_text(variant(*new), "stepfunctions")
+    rendered = compare_texts(old_text, new_text).render("text")
+    changed = [row.strip() for row in rendered.splitlines() if "→" in row]
+    assert changed == [line], rendered
