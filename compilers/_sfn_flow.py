@@ -699,9 +699,7 @@ class FlowEmitter:
                 "Arguments": {"Bucket": self.bucket, "Key": _finish(key)},
             }
             processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
-            # no failed iteration is tolerated (written as a decimal: some ASL parsers,
-            # moto's and LocalStack's, read only a decimal number in this field)
-            state["ToleratedFailurePercentage"] = 0.0
+            state["ToleratedFailurePercentage"] = 0  # no failed iteration is tolerated
         else:
             assert group.items is not None
             items = group.items

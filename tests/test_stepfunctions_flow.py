@@ -19,6 +19,10 @@ Where moto lacks a feature, a test-side shim (the ``flow_sfn`` fixture) models i
   items exceed the state's ``ToleratedFailurePercentage`` of the items, the Map state fails with
   ``States.ExceedToleratedFailureThreshold``, as Step Functions documents.
 
+- **A whole-number ToleratedFailurePercentage**: moto's ASL grammar reads only a decimal
+  number there (``0.0``), while statelint requires an integer and Step Functions takes either;
+  the document says ``0`` and the shim hands moto ``0.0``.
+
 Moto runs a Distributed Map's iterations as workers of the same execution rather than as child
 executions; the document's child-execution settings (``ProcessorConfig``, ``ItemReader``) are
 checked by asl-validator and statelint instead.
@@ -28,6 +32,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +43,7 @@ from typing import Any
 import boto3
 import pytest
 from asl_interpreter import TaskFailed, evaluate
-from helpers import EXAMPLE_CONFIG, compile_text, load_example
+from helpers import EXAMPLE_CONFIG, ROOT, compile_text, load_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_literals import TEXT, TEXT_BMP
@@ -62,6 +68,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.dist
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from pipecast import dsl
+from pipecast.compilers.stepfunctions_validate import validate_document
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
 from pipecast.dsl.spec import render_value
 from pipecast.testing import run_offline
@@ -260,7 +267,30 @@ def flow_sfn(
     ours = BehaviourResolver()
     moto_sfn.resolver.run = ours.run  # type: ignore[method-assign]
     moto_sfn.resolver = ours
+    execute = moto_sfn.execute
+
+    def in_moto_grammar(document: str, params: dict[str, Any], name: str = "run-1") -> Any:
+        return execute(decimal_tolerance(document), params, name)
+
+    moto_sfn.execute = in_moto_grammar  # type: ignore[method-assign]
     return moto_sfn
+
+
+def decimal_tolerance(document: str) -> str:
+    """The document with ``ToleratedFailurePercentage`` as a decimal (the shim above)."""
+
+    def walk(machine: dict[str, Any]) -> None:
+        for state in machine["States"].values():
+            if isinstance(state.get("ToleratedFailurePercentage"), int):
+                state["ToleratedFailurePercentage"] = float(state["ToleratedFailurePercentage"])
+            if "ItemProcessor" in state:
+                walk(state["ItemProcessor"])
+            for branch in state.get("Branches", []):
+                walk(branch)
+
+    parsed = json.loads(document)
+    walk(parsed)
+    return json.dumps(parsed)
 
 
 def assert_same(both: Both) -> None:
@@ -706,3 +736,82 @@ def test_diff_shows_a_changed_condition_items_or_parallelism_as_one_line(
     rendered = compare_texts(old_text, new_text).render("text")
     changed = [row.strip() for row in rendered.splitlines() if "→" in row]
     assert changed == [line], rendered
+
+
+# ----- every document passes asl-validator, statelint and our validator ------------------------
+
+DOCUMENTS = {
+    "camera-triage": lambda: load_example("camera_triage"),
+    "shard-flow": lambda: shard_flow,
+    "branch-flow": lambda: branch_flow,
+    "literal-flow": lambda: literal_flow(["{% $states.input %}", "b"], "%}"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_documents_pass_asl_validator_statelint_and_ours(name: str, tmp_path: Path) -> None:
+    text = compile_text(DOCUMENTS[name](), "stepfunctions")
+    path = tmp_path / f"{name}.json"
+    path.write_text(text)
+    assert [str(p) for p in validate_document(json.loads(text))] == []
+    statelint = Path(sys.executable).with_name("statelint")
+    lint = subprocess.run([str(statelint), str(path)], capture_output=True, text=True)
+    lines = lint.stdout.splitlines()[1:] if lint.returncode else lint.stdout.splitlines()
+    problems = [
+        line
+        for line in lines
+        # statelint's ReaderConfig predates InputType, which Step Functions requires to read a
+        # JSON list with s3:getObject (asl-validator knows it)
+        if not re.fullmatch(r'\s*Field "InputType" not allowed in .*ItemReader\.ReaderConfig', line)
+    ]
+    assert problems == [], lint.stdout
+    binary = ROOT / ".tools" / "node_modules" / ".bin" / "asl-validator"
+    if not binary.exists():
+        pytest.skip("asl-validator not installed (make setup installs it into .tools/)")
+    result = subprocess.run(
+        [str(binary), "--json-path", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_validator_looks_inside_map_states() -> None:
+    """A broken state inside a Map's ItemProcessor is found (not only top-level ones)."""
+    document = json.loads(compile_text(shard_flow, "stepfunctions"))
+    for state in choice_and_map_states(document):
+        if state["Type"] == "Map":
+            inner = state["ItemProcessor"]["States"]
+            name = next(n for n, s in inner.items() if s["Type"] == "Task")
+            inner[name]["Next"] = "nowhere"
+            break
+    assert any("nowhere" in str(p) for p in validate_document(document))
+
+
+# ----- what Step Functions refuses, and what the role needs -------------------------------------
+
+
+@dsl.pipeline(name="collect-spot")
+def collect_spot(parts: list = ["a"]):  # noqa: B006
+    with dsl.ParallelFor(parts) as part:
+        m = measure(shard=part)
+        c = chunk(shard="s", part=part, frames=m.outputs["frames"])
+    total(sizes=dsl.Collected(c.outputs["score"]), frames=dsl.Collected(m.outputs["frames"]))
+
+
+def test_collecting_a_spot_steps_output_is_a_clear_error() -> None:
+    from pipecast.errors import PipelineError
+
+    with pytest.raises(PipelineError) as info:
+        compile_text(collect_spot, "stepfunctions")
+    text = str(info.value)
+    assert "PC008" in text and "dsl.Collected" in text and "spot" in text
+
+
+def test_compile_prints_the_permissions_the_state_machine_needs() -> None:
+    from pipecast._api import compile_spec
+    from pipecast.compilers import load_target
+
+    for pipeline, distributed in ((load_example("camera_triage"), False), (shard_flow, True)):
+        document = compile_spec(pipeline.spec, load_target("stepfunctions"), EXAMPLE_CONFIG)
+        (note,) = [n for n in document.notes if "role needs" in n]
+        assert "s3:GetObject" in note and "s3:ListBucket" in note
+        assert ("states:StartExecution" in note) == distributed
