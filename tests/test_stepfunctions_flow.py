@@ -815,3 +815,44 @@ def test_compile_prints_the_permissions_the_state_machine_needs() -> None:
         (note,) = [n for n in document.notes if "role needs" in n]
         assert "s3:GetObject" in note and "s3:ListBucket" in note
         assert ("states:StartExecution" in note) == distributed
+
+
+def test_deploy_checks_the_role_for_what_the_definition_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``deploy`` asks IAM's policy simulator (botocore's Stubber plays IAM: moto has no
+    simulator) for each permission the definition needs, and refuses a role that lacks one."""
+    import botocore.session
+    from botocore.stub import Stubber
+
+    from pipecast.deploy import stepfunctions as backend
+    from pipecast.errors import DeployError
+
+    text = compile_text(shard_flow, "stepfunctions")
+    needed = backend.needed_permissions(text)
+    assert ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*") in needed
+    assert ("s3:ListBucket", f"arn:aws:s3:::{BUCKET}") in needed
+    assert ("states:StartExecution", "*") in needed
+    assert backend.needed_permissions(compile_text(load_example("video_analysis"), "stepfunctions")) == []
+
+    role_arn = "arn:aws:iam::123456789012:role/pipecast-states"
+    config = EXAMPLE_CONFIG.with_overrides({"stepfunctions.role_arn": role_arn})
+    iam = botocore.session.get_session().create_client("iam", region_name=REGION)
+    stubber = Stubber(iam)
+    for action, resource in needed:
+        decision = "implicitDeny" if action == "states:StartExecution" else "allowed"
+        stubber.add_response(
+            "simulate_principal_policy",
+            {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": decision}]},
+            {"PolicySourceArn": role_arn, "ActionNames": [action], "ResourceArns": [resource]},
+        )
+    monkeypatch.setattr(backend, "client", lambda service, region: iam)
+    with stubber, pytest.raises(DeployError) as info:
+        backend.create("shard-flow", text, config, {})
+    assert "states:StartExecution" in str(info.value) and "s3:" not in str(info.value)
+    stubber.assert_no_pending_responses()
+
+    denied = Stubber(iam)  # a caller without iam:SimulatePrincipalPolicy: no verdict, no refusal
+    denied.add_client_error("simulate_principal_policy", "AccessDenied")
+    with denied:
+        assert backend.role_problems(text, config) == []
