@@ -26,6 +26,7 @@ index order. Job names of loop steps carry the Map index (see :func:`loop_job_na
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,13 @@ from pipecast.errors import Diagnostic
 
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
+from ._sfn_states import Expr as _Expr
+from ._sfn_states import JsonataExpressions
+from ._sfn_states import field as _field
+from ._sfn_states import finish as _finish
+from ._sfn_states import lit as _lit
+from ._sfn_states import task as _task
 from ._sp_layout import Parallel, Sequence, layout
-from .stepfunctions import JsonataExpressions, _Expr, _field, _finish, _lit, _task
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -61,8 +67,8 @@ if TYPE_CHECKING:
 __all__ = [
     "GET_OBJECT",
     "LIST_OBJECTS",
-    "flow_diagnostics",
     "compile_flow",
+    "flow_diagnostics",
     "loop_job_name",
     "permissions",
     "uses_flow",
@@ -79,7 +85,9 @@ ERROR_CHARS = 120  # of a failure's cause in RUN_STATUS (container arguments are
 
 def uses_flow(spec: PipelineSpec) -> bool:
     """Groups or output parameters: the pipeline needs this module's payload and states."""
-    return bool(spec.groups) or any(o.kind == "parameter" for c in spec.components for o in c.outputs)
+    return bool(spec.groups) or any(
+        o.kind == "parameter" for c in spec.components for o in c.outputs
+    )
 
 
 def _wrap(text: str) -> str:
@@ -296,7 +304,10 @@ class FlowEmitter:
         self.ex = FlowExpressions(checked, self.root, self)
         self.names: set[str] = {s.id for s in self.spec.steps}
         self.one_of_options = {
-            o.step for s in self.spec.steps for _, b in s.arguments if isinstance(b, OneOfRef)
+            o.step
+            for s in self.spec.steps
+            for _, b in s.arguments
+            if isinstance(b, OneOfRef)
             for o in b.options
         }
         self.parallels = 0
@@ -343,7 +354,7 @@ class FlowEmitter:
 
     def link(self, segments: list[Segment]) -> Segment:
         states: dict[str, dict[str, Any]] = {}
-        for here, nxt in zip(segments, segments[1:], strict=False):
+        for here, nxt in itertools.pairwise(segments):
             for name in here.exits:
                 here.states[name]["Next"] = nxt.entry
         for segment in segments:
@@ -459,16 +470,20 @@ class FlowEmitter:
         shared = theirs[: _shared(theirs, reader_loops)]
         prefix = _unwrap(_finish(self._key(read.producer, read.output, shared, file=False)))
         order = (
-            f"$sort($states.result.Contents[$substringAfter(Key, $p) ~> $contains(\"/\")], "
-            f"function($a, $b) {{ $number($substringBefore($substringAfter($a.Key, $p), \"/\")) > "
-            f"$number($substringBefore($substringAfter($b.Key, $p), \"/\")) }}).Key"
+            '$sort($states.result.Contents[$substringAfter(Key, $p) ~> $contains("/")], '
+            'function($a, $b) { $number($substringBefore($substringAfter($a.Key, $p), "/")) > '
+            '$number($substringBefore($substringAfter($b.Key, $p), "/")) }).Key'
         )
         listing = {
             "Type": "Task",
             "Resource": LIST_OBJECTS,
             "Arguments": {"Bucket": self.bucket, "Prefix": _wrap(prefix)},
-            "Output": _wrap(carry(values=f"$merge([$states.input.values, {{\"_keys\": "
-                                  f"[($p := {prefix}; {order})]}}])")),
+            "Output": _wrap(
+                carry(
+                    values=f'$merge([$states.input.values, {{"_keys": '
+                    f"[($p := {prefix}; {order})]}}])"
+                )
+            ),
             "Catch": catch,
         }
         getter = self._name(f"{name}-get")
@@ -491,7 +506,9 @@ class FlowEmitter:
                 },
             },
             "Output": _wrap(
-                carry(values=store.replace("$states.input.values", _without_keys()) % "$states.result")
+                carry(
+                    values=store.replace("$states.input.values", _without_keys()) % "$states.result"
+                )
             ),
             "Catch": catch,
         }
@@ -519,7 +536,7 @@ class FlowEmitter:
             return f"$states.input.values.{_field(name)}"
         assert isinstance(b, RunStatusRef)
         return (
-            '($exists($states.input.failure) ? $string($states.input.failure) : '
+            "($exists($states.input.failure) ? $string($states.input.failure) : "
             '$string({"error": null, "failed_step": null, "state": "SUCCEEDED"}))'
         )
 
@@ -547,7 +564,7 @@ class FlowEmitter:
             merged = f"$merge([$states.input.uris, {{{_lit(step_id)}: {uri}}}])"
             task["Output"] = _wrap(carry(uris=merged))
         elif step_id in self.one_of_options:  # a OneOf reader asks which branch ran
-            merged = f"$merge([$states.input.uris, {{{_lit(step_id)}: \"ran\"}}])"
+            merged = f'$merge([$states.input.uris, {{{_lit(step_id)}: "ran"}}])'
             task["Output"] = _wrap(carry(uris=merged))
         fail = {
             "Type": "Fail",
@@ -680,7 +697,10 @@ class FlowEmitter:
         for exit_name in iteration.exits:
             iteration.states[exit_name]["Next"] = done
         iteration.states[done]["End"] = True
-        entry = {"index": "$states.context.Map.Item.Index", "item": "$states.context.Map.Item.Value"}
+        entry = {
+            "index": "$states.context.Map.Item.Index",
+            "item": "$states.context.Map.Item.Value",
+        }
         item = "{" + ", ".join(f'"{k}": {v}' for k, v in entry.items()) + "}"
         state: dict[str, Any] = {"Type": "Map"}
         processor: dict[str, Any] = {"ProcessorConfig": {"Mode": "INLINE"}}
@@ -711,7 +731,11 @@ class FlowEmitter:
         state["ItemSelector"] = {  # an object: what every ASL parser accepts
             k: _wrap(loops if k == "loops" else f"$states.input.{k}") for k in KEYS
         }
-        state["ItemProcessor"] = {**processor, "StartAt": iteration.entry, "States": iteration.states}
+        state["ItemProcessor"] = {
+            **processor,
+            "StartAt": iteration.entry,
+            "States": iteration.states,
+        }
         state["MaxConcurrency"] = group.parallelism or 0
         state["Output"] = "{% $states.input %}"
         return Segment(name, {name: state}, (name,))
@@ -722,7 +746,7 @@ class FlowEmitter:
         name = self._name(group.id)
         caught = self._name(f"{group.id}-failed")
         cause = "$states.errorOutput.Cause"
-        step_of = f"$substringBefore($substringAfter({cause}, \"step '\"), \"'\")"
+        step_of = f'$substringBefore($substringAfter({cause}, "step \'"), "\'")'
         failure = (
             '{"error": $substring($string(' + cause + f"), 0, {ERROR_CHARS}), "
             f'"failed_step": ($contains($string({cause}), "step \'") ? {step_of} : null), '
@@ -740,7 +764,7 @@ class FlowEmitter:
                 {
                     "ErrorEquals": ["States.ALL"],
                     "Next": on_failure.entry,
-                    "Output": _wrap(f"$merge([$states.input, {{\"failure\": {failure}}}])"),
+                    "Output": _wrap(f'$merge([$states.input, {{"failure": {failure}}}])'),
                 }
             ],
         }
@@ -776,7 +800,9 @@ def start_state(checked: CheckedPipeline) -> dict[str, Any]:
     }
 
 
-def compile_flow(checked: CheckedPipeline, config: Config) -> tuple[dict[str, Any], tuple[str, ...]]:
+def compile_flow(
+    checked: CheckedPipeline, config: Config
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The state machine body (``StartAt``, ``States``) and notes for a pipeline with control
     flow or output parameters."""
     emitter = FlowEmitter(checked, config)

@@ -46,14 +46,6 @@ from asl_interpreter import TaskFailed, evaluate
 from helpers import EXAMPLE_CONFIG, ROOT, compile_text, load_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_literals import TEXT, TEXT_BMP
-from test_stepfunctions_moto import (  # noqa: F401 (the fixture)
-    REGION,
-    MotoStepFunctions,
-    SageMakerResolver,
-    moto_sfn,
-)
-
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -66,6 +58,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.dist
     DistributedIterationComponent,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from test_literals import TEXT, TEXT_BMP
+from test_stepfunctions_moto import (  # noqa: F401 (the fixture)
+    REGION,
+    MotoStepFunctions,
+    SageMakerResolver,
+    moto_sfn,
+)
 
 from pipecast import dsl
 from pipecast.compilers.stepfunctions_validate import validate_document
@@ -207,13 +206,11 @@ class Both:
         return found
 
     def cloud_jobs(self) -> Counter[tuple[str, str]]:
-        return Counter(
-            (p.step, normalised(p.params)) for p in self.resolver.played
-        )
+        return Counter((p.step, normalised(p.params)) for p in self.resolver.played)
 
 
 def run_both(
-    moto_sfn: MotoStepFunctions,
+    moto_sfn: MotoStepFunctions,  # noqa: F811 (a parameter, not the fixture)
     pipeline: Any,
     behaviour: Behaviour,
     tmp_path: Path,
@@ -332,7 +329,9 @@ def test_camera_triage_runs_the_same_jobs_as_the_local_runner(
         {"cameras": cameras},
     )
     assert_same(both)
-    detected = sorted(p.params["camera"] for p in both.resolver.played if p.step == "detect-objects")
+    detected = sorted(
+        p.params["camera"] for p in both.resolver.played if p.step == "detect-objects"
+    )
     assert detected == sorted(c for c in cameras if moving.get(c, 0) >= 1)
 
 
@@ -455,7 +454,9 @@ def test_items_from_a_step_output_nested_loops_and_dict_items(
 ) -> None:
     both = run_both(flow_sfn, shard_flow, shard_behaviour(shards), tmp_path, {"parts": ["p", "q"]})
     assert_same(both)
-    chunks = sorted((p.params["shard"], p.params["part"]) for p in both.resolver.played if p.step == "chunk")
+    chunks = sorted(
+        (p.params["shard"], p.params["part"]) for p in both.resolver.played if p.step == "chunk"
+    )
     assert chunks == sorted((s, part) for s in shards for part in ("p", "q"))
     tags = sorted(p.params["label"] for p in both.resolver.played if p.step == "tag")
     assert tags == sorted(i["label"] for i in LABELS)  # the JSONata-shaped label, verbatim
@@ -479,9 +480,7 @@ def test_the_collected_folder_and_values_are_in_iteration_order(
 def test_a_failing_nested_iteration_fails_the_run(
     flow_sfn: MotoStepFunctions, tmp_path: Path
 ) -> None:
-    both = run_both(
-        flow_sfn, shard_flow, shard_behaviour(["s0"], broken={"s0/b"}), tmp_path
-    )
+    both = run_both(flow_sfn, shard_flow, shard_behaviour(["s0"], broken={"s0/b"}), tmp_path)
     assert not both.local.succeeded and both.described["status"] == "FAILED"
     assert both.cloud_jobs() - both.local_jobs() == Counter()
     assert not any(p.step == "total" for p in both.resolver.played)
@@ -609,12 +608,16 @@ def test_a_failing_step_inside_the_exit_handler(
     both = run_both(flow_sfn, branch_flow, branch_behaviour({broken}), tmp_path, {"mode": "big"})
     assert not both.local.succeeded
     assert_same(both)  # the same jobs: the exit task with FAILED and the failed step's id
-    status = json.loads(next(p.params["status"] for p in both.resolver.played if p.step == "notify"))
+    status = json.loads(
+        next(p.params["status"] for p in both.resolver.played if p.step == "notify")
+    )
     assert status["state"] == "FAILED" and status["failed_step"] == broken
     assert both.described["status"] == "FAILED"
 
 
-def test_a_failing_step_beside_running_branches(flow_sfn: MotoStepFunctions, tmp_path: Path) -> None:
+def test_a_failing_step_beside_running_branches(
+    flow_sfn: MotoStepFunctions, tmp_path: Path
+) -> None:
     """``skip`` runs beside the branches: on Step Functions its failure cancels the Parallel
     state's other branches, while the local runner lets independent steps finish. The run
     fails on both, the exit task gets the same failed step, and the cloud ran nothing extra."""
@@ -635,9 +638,8 @@ def literal_flow(items: list[str], const: str) -> Any:
 
     @dsl.pipeline(name="literal-flow")
     def pipe(word: str = "w"):
-        with dsl.ParallelFor(items) as item:
-            with dsl.If(item == const):
-                echo(text=item, key="match")
+        with dsl.ParallelFor(items) as item, dsl.If(item == const):
+            echo(text=item, key="match")
         with dsl.ParallelFor([{"k": i} for i in items]) as row:
             echo(text=row["k"], key="row")
         with dsl.If(word == const):
@@ -768,9 +770,7 @@ def test_documents_pass_asl_validator_statelint_and_ours(name: str, tmp_path: Pa
     binary = ROOT / ".tools" / "node_modules" / ".bin" / "asl-validator"
     if not binary.exists():
         pytest.skip("asl-validator not installed (make setup installs it into .tools/)")
-    result = subprocess.run(
-        [str(binary), "--json-path", str(path)], capture_output=True, text=True
-    )
+    result = subprocess.run([str(binary), "--json-path", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -833,7 +833,10 @@ def test_deploy_checks_the_role_for_what_the_definition_needs(
     assert ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*") in needed
     assert ("s3:ListBucket", f"arn:aws:s3:::{BUCKET}") in needed
     assert ("states:StartExecution", "*") in needed
-    assert backend.needed_permissions(compile_text(load_example("video_analysis"), "stepfunctions")) == []
+    assert (
+        backend.needed_permissions(compile_text(load_example("video_analysis"), "stepfunctions"))
+        == []
+    )
 
     role_arn = "arn:aws:iam::123456789012:role/pipecast-states"
     config = EXAMPLE_CONFIG.with_overrides({"stepfunctions.role_arn": role_arn})

@@ -10,8 +10,17 @@ from .aws import Deployed, aws_errors, client
 if TYPE_CHECKING:
     from pipecast.config import Config
 
-__all__ = ["create", "fetch", "needed_permissions", "role", "role_problems", "start", "tag"]
-__all__ += ["update", "validate"]
+__all__ = [
+    "create",
+    "fetch",
+    "needed_permissions",
+    "role",
+    "role_problems",
+    "start",
+    "tag",
+    "update",
+    "validate",
+]
 
 # IAM actions of the AWS SDK calls a definition makes (API name → action, where they differ)
 _SDK_ACTIONS = {"s3:ListObjectsV2": "s3:ListBucket"}
@@ -65,7 +74,9 @@ def needed_permissions(text: str) -> list[tuple[str, str]]:
                 api = f"{service}:{call[:1].upper()}{call[1:]}".split(".")[0]
                 action = _SDK_ACTIONS.get(api, api)
                 if service == "s3":
-                    found.add((action, bucket_arn(state.get("Arguments"), action != "s3:ListBucket")))
+                    found.add(
+                        (action, bucket_arn(state.get("Arguments"), action != "s3:ListBucket"))
+                    )
                 else:
                     found.add((action, "*"))
             reader = state.get("ItemReader")
