@@ -196,6 +196,21 @@ class Both:
             if "Failed" in e["type"] or "Aborted" in e["type"]
         ][:3]
 
+    def local_spec(self) -> Any:
+        return self.resolver.spec
+
+    def iterations(self, map_state: str) -> list[int]:
+        """The indices of the iterations a Map state of the execution itself started."""
+        events = self.client.get_execution_history(
+            executionArn=self.described["executionArn"], maxResults=1000
+        )["events"]
+        return sorted(
+            e["mapIterationStartedEventDetails"]["index"]
+            for e in events
+            if e["type"] == "MapIterationStarted"
+            and e["mapIterationStartedEventDetails"]["name"] == map_state
+        )
+
     def local_jobs(self) -> Counter[tuple[str, str]]:
         """(step, its parameters as JSON) for every step instance the local runner ran."""
         found: Counter[tuple[str, str]] = Counter()
@@ -329,6 +344,10 @@ def test_camera_triage_runs_the_same_jobs_as_the_local_runner(
         {"cameras": cameras},
     )
     assert_same(both)
+    # the Map ran one iteration per item, as the local runner's loop did
+    loop = next(g.id for g in both.local_spec().groups if g.kind == "loop")
+    local_loops = json.loads((both.local.run_dir / "run.json").read_text())["loops"]
+    assert both.iterations(loop) == list(range(len(local_loops[loop]))) == list(range(len(cameras)))
     detected = sorted(
         p.params["camera"] for p in both.resolver.played if p.step == "detect-objects"
     )
