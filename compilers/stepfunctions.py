@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPACT_ABOVE_STEPS",
+    "JOB_STEP_PART",
     "RESOURCE",
     "RETRY_ERRORS",
     "TARGET",
