@@ -31,8 +31,6 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from pipecast.dsl.spec import (
     Binding,
     CollectedRef,
@@ -46,10 +44,10 @@ from pipecast.dsl.spec import (
     RunStatusRef,
     StepSpec,
 )
-from pipecast.errors import Diagnostic
 
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
+from ._sfn_scopes import distributed, flow_diagnostics, representative, scope_graph, shared
 from ._sfn_states import Expr as _Expr
 from ._sfn_states import JsonataExpressions
 from ._sfn_states import field as _field
@@ -131,117 +129,12 @@ def permissions(spec: PipelineSpec, root: str) -> str:
     """The IAM actions the state machine role needs beyond SageMaker (a compile note, README)."""
     bucket = root.removeprefix("s3://").partition("/")[0]
     found = [f"s3:GetObject and s3:ListBucket on arn:aws:s3:::{bucket} (values, Collected)"]
-    if any(_distributed(spec, g) for g in spec.groups):
+    if any(distributed(spec, g) for g in spec.groups):
         found += [
             "states:StartExecution, states:DescribeExecution and states:StopExecution on the "
             "state machine itself (Distributed Map child executions)"
         ]
     return "; ".join(found)
-
-
-def _distributed(spec: PipelineSpec, group: GroupSpec) -> bool:
-    """A loop over a step's list output runs as a Distributed Map (items read from S3)."""
-    return group.kind == "loop" and isinstance(group.items, OutputRef)
-
-
-# ----- what the target refuses -------------------------------------------------------------------
-
-
-def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
-    """PC008 for the control-flow uses Step Functions cannot express faithfully."""
-    found: list[Diagnostic] = []
-    loops = {s.id: [g.id for g in spec.groups_of(s) if g.kind == "loop"] for s in spec.steps}
-    for step in spec.steps:
-        for name, binding in step.arguments:
-            if not isinstance(binding, CollectedRef) or binding.step not in loops:
-                continue
-            producer = spec.step(binding.step)
-            extra = len(loops[producer.id]) - _shared(loops[producer.id], loops[step.id])
-            if jobs.job_kind(producer) == "training":
-                why = "the output of a spot step (a Training job puts its job name in the URI)"
-            elif extra > 1:
-                why = "an output collected across more than one loop level"
-            else:
-                continue
-            found.append(
-                Diagnostic(
-                    "PC008",
-                    f"step '{step.id}': input '{name}' is dsl.Collected of {why}; this is not "
-                    "expressible on stepfunctions; kubeflow and the local runner can",
-                    step.location,
-                    "collect from a step without spot, or collect one loop level at a time",
-                    step=step.id,
-                )
-            )
-    for group in spec.groups:
-        if group.kind == "exit_handler" and group.exit_step in loops and loops[group.exit_step]:
-            found.append(
-                Diagnostic(
-                    "PC008",
-                    f"exit task '{group.exit_step}' is inside a dsl.ParallelFor; an exit handler "
-                    "in a loop is not expressible on stepfunctions; kubeflow and the local "
-                    "runner can",
-                    group.location,
-                    "put the dsl.ExitHandler around the loop",
-                )
-            )
-    for scope in [None, *(g.id for g in spec.groups)]:
-        graph = _scope_graph(spec, _graph_of(spec), scope)
-        if not nx.is_directed_acyclic_graph(graph):
-            cycle = " → ".join(u for u, _ in nx.find_cycle(graph))
-            found.append(
-                Diagnostic(
-                    "PC008",
-                    f"{cycle}: a step both feeds a group and reads what the group produced; "
-                    "Step Functions runs a group as one state, so this is not expressible on "
-                    "stepfunctions; kubeflow and the local runner can",
-                    None,
-                    "move the step into the group, or split the group in two",
-                )
-            )
-    return found
-
-
-def _graph_of(spec: PipelineSpec) -> nx.DiGraph:
-    from .graph import build_graph
-
-    return build_graph(spec)
-
-
-def _shared(mine: list[str], theirs: list[str]) -> int:
-    shared = 0
-    for a, b in zip(mine, theirs, strict=False):
-        if a != b:
-            break
-        shared += 1
-    return shared
-
-
-def _group_node(group_id: str) -> str:
-    return "@" + group_id  # step ids are [a-z0-9-], so never equal to a group node
-
-
-def _representative(spec: PipelineSpec, step: StepSpec, scope: str | None) -> str | None:
-    """The child of ``scope`` that holds ``step`` (the step, or a group node), None outside."""
-    chain = [g.id for g in spec.groups_of(step)]
-    if scope is None:
-        return _group_node(chain[0]) if chain else step.id
-    if scope not in chain:
-        return None
-    at = chain.index(scope)
-    return step.id if at == len(chain) - 1 else _group_node(chain[at + 1])
-
-
-def _scope_graph(spec: PipelineSpec, graph: nx.DiGraph, scope: str | None) -> nx.DiGraph:
-    """The graph of one scope: its steps and child groups, with every edge between them."""
-    reps = {s.id: _representative(spec, s, scope) for s in spec.steps}
-    out = nx.DiGraph()
-    out.add_nodes_from(sorted({r for r in reps.values() if r is not None}))
-    for u, v in graph.edges:
-        ru, rv = reps.get(u), reps.get(v)
-        if ru is not None and rv is not None and ru != rv:
-            out.add_edge(ru, rv)
-    return out
 
 
 # ----- expressions -------------------------------------------------------------------------------
@@ -272,7 +165,7 @@ class FlowExpressions(JsonataExpressions):
         if kind == "training":
             return super().step_output(step_id, kind, output)
         theirs = self.flow.loops[step_id]
-        return self.flow.output_prefix(step_id, output, theirs[: _shared(theirs, self.reader)])
+        return self.flow.output_prefix(step_id, output, theirs[: shared(theirs, self.reader)])
 
 
 # ----- emission ----------------------------------------------------------------------------------
@@ -368,10 +261,10 @@ class FlowEmitter:
         return {"StartAt": linked.entry, "States": linked.states}
 
     def scope(self, scope: str | None) -> list[Segment]:
-        graph = _scope_graph(self.spec, self.checked.graph, scope)
+        graph = scope_graph(self.spec, self.checked.graph, scope)
         durations = {n: 1.0 for n in graph.nodes}
         for s in self.spec.steps:
-            rep = _representative(self.spec, s, scope)
+            rep = representative(self.spec, s, scope)
             if rep is not None:
                 durations[rep] = durations.get(rep, 0.0) + float(s.expected_seconds or 1)
         plan = layout(graph, durations, mode="nested")
@@ -467,8 +360,8 @@ class FlowEmitter:
         order (one listing page: up to 1,000 iterations, far more than fit in the 256
         characters of a container argument)."""
         theirs = self.loops[read.producer]
-        shared = theirs[: _shared(theirs, reader_loops)]
-        prefix = _unwrap(_finish(self._key(read.producer, read.output, shared, file=False)))
+        common = theirs[: shared(theirs, reader_loops)]
+        prefix = _unwrap(_finish(self._key(read.producer, read.output, common, file=False)))
         order = (
             '$sort($states.result.Contents[$substringAfter(Key, $p) ~> $contains("/")], '
             'function($a, $b) { $number($substringBefore($substringAfter($a.Key, $p), "/")) > '
@@ -650,7 +543,7 @@ class FlowEmitter:
         outer = self._outer_loops(group)
         operands = [c.left for c in (*group.when, *group.unless)]
         operands += [c.right for c in (*group.when, *group.unless)]
-        if group.kind == "loop" and not _distributed(self.spec, group):
+        if group.kind == "loop" and not distributed(self.spec, group):
             operands.append(group.items)  # type: ignore[arg-type]
         reads = self._reads(operands, outer)
         if group.kind == "condition":
@@ -704,7 +597,7 @@ class FlowEmitter:
         item = "{" + ", ".join(f'"{k}": {v}' for k, v in entry.items()) + "}"
         state: dict[str, Any] = {"Type": "Map"}
         processor: dict[str, Any] = {"ProcessorConfig": {"Mode": "INLINE"}}
-        if _distributed(self.spec, group):
+        if distributed(self.spec, group):
             assert isinstance(group.items, OutputRef)
             self.ex.reader = outer
             producer = self.spec.step(group.items.step)

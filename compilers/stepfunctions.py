@@ -27,6 +27,7 @@ from . import _sfn_handshakes
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
 from ._sfn_states import (
+    JOB_STEP_PART,
     RESOURCE,
     RETRY_ERRORS,
     JsonataExpressions,
@@ -218,9 +219,9 @@ def _compile_flow(checked: CheckedPipeline, config: Config) -> Document:
 
 def _check(spec: Any, config: Any) -> list[Any]:
     """S3 checks shared with SageMaker, and the control-flow uses Step Functions refuses."""
-    from . import _sfn_flow
+    from . import _sfn_scopes
 
-    return [*jobs.s3_diagnostics(spec, config), *_sfn_flow.flow_diagnostics(spec)]
+    return [*jobs.s3_diagnostics(spec, config), *_sfn_scopes.flow_diagnostics(spec)]
 
 
 def _durations(checked: CheckedPipeline) -> dict[str, float]:
