@@ -878,3 +878,35 @@ def test_deploy_checks_the_role_for_what_the_definition_needs(
     denied.add_client_error("simulate_principal_policy", "AccessDenied")
     with denied:
         assert backend.role_problems(text, config) == []
+
+
+@pytest.mark.parametrize(
+    ("step", "indices"),
+    [
+        ("count-motion", [0]),
+        ("a" * 48, [999_999_998, 999_999_998]),  # the longest step id, two loops of 10^9 items
+        ("a" * 24, [12345, 6789, 0]),
+    ],
+)
+def test_loop_job_names_carry_the_map_index_within_63_characters(
+    step: str, indices: list[int]
+) -> None:
+    from pipecast.compilers._sfn_flow import loop_job_name
+
+    loops = [f"loop-{i}" for i in range(len(indices))]
+    arn = "arn:aws:states:us-east-1:123456789012:execution:machine:" + "x" * 80
+    names = set()
+    for retry in (0, 99):
+        for shift in (0, 1):
+            payload = {
+                "loops": {lp: {"index": i + shift} for lp, i in zip(loops, indices, strict=True)}
+            }
+            context = {"Execution": {"Id": arn}, "State": {"RetryCount": retry}}
+            text = "{% " + loop_job_name(step, loops).text + " %}"
+            name = evaluate(text, {"states": {"input": payload, "context": context}})
+            assert len(name) <= 63 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", name), name
+            assert name.endswith("-".join(str(i + shift) for i in indices) + f"-{retry}")
+            names.add(name)
+    assert len(names) == 4  # per iteration and per retry
+    other = loop_job_name(step + "b" if len(step) < 48 else step[:-1] + "b", loops).text
+    assert other != loop_job_name(step, loops).text
