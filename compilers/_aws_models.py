@@ -23,7 +23,7 @@ __all__ = ["OPERATIONS", "extract", "input_shape", "shapes"]
 # botocore service → the operations whose requests pipecast writes
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "sagemaker": ("CreateProcessingJob", "CreateTrainingJob"),
-    "s3": ("GetObject", "PutObject"),
+    "s3": ("GetObject", "ListObjectsV2", "PutObject"),
     "stepfunctions": ("SendTaskSuccess",),
 }
 _FILE = "aws_requests.json"

@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_VOLUME_GB",
     "MAX_PROCESSING_INSTANCES",
     "MAX_TRAINING_INSTANCES",
+    "PARAMETER_FILE",
     "PROCESSING_IN",
     "PROCESSING_OUT",
     "TRAINING_IN",
@@ -84,6 +85,8 @@ CHECKPOINTS = "/opt/ml/checkpoints"
 # instance type), so the same figure is assumed, to refuse an obvious typo offline
 MAX_PROCESSING_INSTANCES = 100
 MAX_TRAINING_INSTANCES = 100
+# an output parameter (DESIGN §12) is a file inside its output folder: SageMaker uploads folders
+PARAMETER_FILE = "value.json"
 
 
 def job_limits(step_id_max_length: int) -> Limits:
@@ -353,7 +356,10 @@ def render_args(spec: PipelineSpec, step: StepSpec, kind: str, ex: Expressions) 
                 if part.kind == "inputPath":
                     parts.append(f"{base_in}/{part.name}")
                 elif part.kind == "outputPath":
-                    parts.append(f"{base_out}/{part.name}")
+                    out = comp.output(part.name)
+                    folder = f"{base_out}/{part.name}"
+                    parameter = out is not None and out.kind == "parameter"
+                    parts.append(f"{folder}/{PARAMETER_FILE}" if parameter else folder)
                 elif part.kind == "inputUri":
                     parts.append(input_uri(spec, step, part.name, ex)[0])
                 else:

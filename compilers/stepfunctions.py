@@ -11,12 +11,12 @@ puts the job name in them), so payloads stay tiny. Processing output URIs are co
 execution name. Job names are ``{step}-{16 hex of sha256(execution ARN)}-{retry count}`` (a step
 id over 40 characters is shortened to 29 plus 12 hex of its hash): legal, at most 63 characters,
 unique per step, per execution and per retry. An unrecovered failure goes to a Fail
-state whose cause names the step.
+state whose cause names the step. The JSONata spelling shared with the control-flow layout lives
+in ``_sfn_states``; pipelines with groups or output parameters are laid out by ``_sfn_flow``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -27,6 +27,16 @@ from typing import TYPE_CHECKING, Any
 from . import _sfn_handshakes
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
+from ._sfn_states import (
+    JOB_STEP_PART,
+    RESOURCE,
+    RETRY_ERRORS,
+    JsonataExpressions,
+    job_name,
+    job_step_part,
+    literal,
+)
+from ._sfn_states import task as _task
 from ._sp_layout import Handshakes, Parallel, Sequence, layout, makespan
 from .canonical import dumps_json, dumps_json_compact
 from .diff import DocumentSummary, StepSummary
@@ -34,7 +44,6 @@ from .target import Capabilities, Charge, Document, ReviewHooks, RunShape, Targe
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl.spec import StepSpec
 
     from .graph import CheckedPipeline
 
@@ -56,143 +65,7 @@ __all__ = [
     "run_shape",
 ]
 
-RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
-RETRY_ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed"]
 COMPACT_ABOVE_STEPS = 500  # beyond this the indented text is not even tried
-
-
-class _Expr:
-    """A JSONata expression fragment (not yet wrapped in ``{% %}``)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _lit(text: str) -> str:
-    """A JSONata string literal evaluating to ``text`` exactly (JSON escapes; non-ASCII kept
-    as is, since some JSONata engines decode ``\\u`` surrogate pairs one half at a time)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def literal(text: str) -> str:
-    """``text`` as a field value that Step Functions hands over unchanged.
-
-    In a JSONata state a string that starts with ``{%`` and ends with ``%}`` is an expression,
-    so a user's string shaped like one would run (``{% $states.input %}`` would hand the job the
-    whole state). Any string containing either delimiter is written as an expression that
-    evaluates to the string literal instead; every other string stays as it is.
-    """
-    if "{%" in text or "%}" in text:
-        return "{% " + _lit(text) + " %}"
-    return text
-
-
-def _field(name: str) -> str:
-    return "`" + name.replace("`", "") + "`"
-
-
-class JsonataExpressions:
-    """Step Functions (JSONata) spelling of run-time values for the shared job builders."""
-
-    def __init__(self, checked: CheckedPipeline, root: str) -> None:
-        self._types = {p.name: p.type for p in checked.spec.parameters}
-        self._root, self._name = root, checked.spec.name
-
-    def run_id(self) -> Any:
-        return _Expr("$states.context.Execution.Name")
-
-    def parameter(self, name: str) -> Any:
-        ref = f"$states.input.params.{_field(name)}"
-        return _Expr(ref if self._types.get(name) == "str" else f"$string({ref})")
-
-    def join(self, parts: list[Any]) -> Any:
-        if all(isinstance(p, str) for p in parts):
-            return "".join(parts)
-        return _Expr(" & ".join(p.text if isinstance(p, _Expr) else _lit(p) for p in parts))
-
-    def step_output(self, step_id: str, kind: str, output: str) -> Any:
-        if kind == "training":
-            return _Expr(f"$states.input.uris.{_field(step_id)} & {_lit('/' + output)}")
-        return self.join([f"{self._root}/{self._name}/", self.run_id(), f"/{step_id}/{output}/"])
-
-
-def _finish(value: Any) -> Any:
-    """Replace expression fragments by ``{% ... %}`` strings and protect literal strings
-    (:func:`literal`), recursively."""
-    if isinstance(value, _Expr):
-        return "{% " + value.text + " %}"
-    if isinstance(value, str):
-        return literal(value)
-    if isinstance(value, dict):
-        return {k: _finish(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finish(v) for v in value]
-    return value
-
-
-JOB_STEP_PART = 42  # + "-" + 16 hex + "-" + retry count (at most 3 digits) = 63
-_VERBATIM_UP_TO = 40  # shorter than a hashed part, so the two kinds never coincide
-
-
-def job_step_part(step_id: str) -> str:
-    """The step's share of its job names: the id itself when it is at most 40 characters, else
-    its first 29 characters, ``-`` and 12 hex of sha256 of the whole id (42 characters).
-
-    Distinct ids give distinct parts: verbatim parts are shorter than hashed ones, and two long
-    ids sharing their first 29 characters differ in the hash of everything. Step ids are
-    ``[a-z0-9-]``, so the part is legal in a SageMaker job name.
-    """
-    if len(step_id) <= _VERBATIM_UP_TO:
-        return step_id
-    digest = hashlib.sha256(step_id.encode("utf-8")).hexdigest()[:12]
-    return f"{step_id[: JOB_STEP_PART - 13]}-{digest}"
-
-
-def job_name(step_id: str) -> _Expr:
-    """``{step part}-{sha256(execution ARN)[:16]}-{retry}``: legal, at most 63 characters, and
-    unique per step, per execution and per retry (see :func:`job_step_part`)."""
-    return _Expr(
-        f"{_lit(job_step_part(step_id) + '-')} & $substring($hash($states.context.Execution.Id,"
-        f' "SHA-256"), 0, 16) & "-" & $string($states.context.State.RetryCount)'
-    )
-
-
-def _task(
-    checked: CheckedPipeline, step: StepSpec, config: Config, ex: JsonataExpressions
-) -> dict[str, Any]:
-    instance = checked.placement[step.id]  # placed once by the graph check
-    kind, request = jobs.request(
-        checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
-    )
-    name_key = "TrainingJobName" if kind == "training" else "ProcessingJobName"
-    action = "createTrainingJob" if kind == "training" else "createProcessingJob"
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": RESOURCE.format(action=action),
-        "Arguments": _finish({**request, name_key: job_name(step.id)}),
-        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": f"{step.id}-failed"}],
-    }
-    if kind == "training":
-        uri = "$states.result.ModelArtifacts.S3ModelArtifacts"
-        state["Output"] = (
-            '{% {"params": $states.input.params, "uris": $merge(['
-            f"$states.input.uris, {{{_lit(step.id)}: {uri}}}])}} %}}"
-        )
-    else:
-        state["Output"] = "{% $states.input %}"
-    if step.retry is not None and step.retry.max_attempts > 1:
-        state["Retry"] = [
-            {
-                "ErrorEquals": RETRY_ERRORS,
-                "IntervalSeconds": step.retry.backoff_seconds,
-                "BackoffRate": step.retry.backoff_rate,
-                "MaxAttempts": step.retry.max_attempts - 1,
-            }
-        ]
-    if step.timeout_seconds is not None:
-        wait = step.spot.max_wait_seconds if step.spot is not None else 0
-        state["TimeoutSeconds"] = max(step.timeout_seconds, wait)
-    return state
 
 
 class _Emitter:
@@ -276,6 +149,8 @@ def _start_state(checked: CheckedPipeline) -> dict[str, Any]:
 def compile(checked: CheckedPipeline, config: Config) -> Document:
     """The state machine definition; notes list every precedence the layout adds, and the
     handshakes that replace them with ``[stepfunctions] layout = "exact"`` (or ``"auto"``)."""
+    if _flow_used(checked.spec):
+        return _compile_flow(checked, config)
     mode = config.get("stepfunctions.layout", "nested")
     durations = _durations(checked)
     # ancestor bit sets make a transitive reduction unnecessary
@@ -315,6 +190,40 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             "1 MB definition limit",
         )
     return Document("stepfunctions", text, "stepfunctions.json", notes)
+
+
+def _flow_used(spec: Any) -> bool:
+    from . import _sfn_flow
+
+    return _sfn_flow.uses_flow(spec)
+
+
+def _compile_flow(checked: CheckedPipeline, config: Config) -> Document:
+    """A pipeline with control flow or output parameters (:mod:`._sfn_flow`); its groups are
+    laid out nested (run-time handshakes would be shared by every iteration of a loop)."""
+    from . import _sfn_flow
+
+    body, notes = _sfn_flow.compile_flow(checked, config)
+    if config.get("stepfunctions.layout", "nested") != "nested":
+        notes += (
+            "note: control flow is laid out nested: the layout setting applies to pipelines "
+            "without groups or output parameters",
+        )
+    document = {"Comment": f"pipecast pipeline {checked.spec.name}", "QueryLanguage": "JSONata"}
+    document.update(body)
+    text = dumps_json(document)
+    limit = TARGET.limits.max_document_bytes
+    if limit is not None and len(text.encode("utf-8")) > limit:
+        text = dumps_json_compact(document)
+        notes += ("note: written compact to stay under the 1 MB definition limit",)
+    return Document("stepfunctions", text, "stepfunctions.json", notes)
+
+
+def _check(spec: Any, config: Any) -> list[Any]:
+    """S3 checks shared with SageMaker, and the control-flow uses Step Functions refuses."""
+    from . import _sfn_scopes
+
+    return [*jobs.s3_diagnostics(spec, config), *_sfn_scopes.flow_diagnostics(spec)]
 
 
 def _durations(checked: CheckedPipeline) -> dict[str, float]:
@@ -409,6 +318,49 @@ def _tasks(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
             found[name] = state
         for branch in state.get("Branches", []):
             found.update(_tasks(branch))
+        if "ItemProcessor" in state:
+            found.update(_tasks(state["ItemProcessor"]))
+    return found
+
+
+_READABLE = (
+    (re.compile(r"\$states\.input\.values\.`([^`/]*)/([^`]*)`"), r"\1.\2"),
+    (re.compile(r"\$states\.input\.params\.`([^`]*)`"), r"\1"),
+    (re.compile(r"\$states\.input\.loops\.`([^`]*)`\.item"), r"item of \1"),
+)
+
+
+def _readable(text: Any) -> Any:
+    """A JSONata condition or items expression with the payload paths spelled as in the DSL."""
+    if not isinstance(text, str) or not text.startswith("{% "):
+        return text
+    text = text[3:-3]
+    for pattern, replacement in _READABLE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _groups(machine: dict[str, Any]) -> dict[str, StepSummary]:
+    """Choice and Map states (control flow, DESIGN §12) as one summary entry each, so a changed
+    condition, loop items or parallelism reads as one line."""
+    found: dict[str, StepSummary] = {}
+    for name, state in machine.get("States", {}).items():
+        kind = state.get("Type")
+        if kind == "Choice" and len(state.get("Choices", [])) == 1:
+            fields = {"condition": _readable(state["Choices"][0].get("Condition"))}
+            found[name] = StepSummary(name, "condition (Choice)", fields)
+        elif kind == "Map" and "ItemProcessor" in state:
+            mode = state["ItemProcessor"].get("ProcessorConfig", {}).get("Mode", "INLINE")
+            reader = state.get("ItemReader", {}).get("Arguments", {}).get("Key")
+            fields = {
+                "items": _readable(reader if reader is not None else state.get("Items")),
+                "parallelism": state.get("MaxConcurrency", 0) or None,
+                "mode": mode.lower(),
+            }
+            found[name] = StepSummary(name, "loop (Map)", fields)
+            found.update(_groups(state["ItemProcessor"]))
+        for branch in state.get("Branches", []):
+            found.update(_groups(branch))
     return found
 
 
@@ -452,6 +404,7 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
         steps[name] = StepSummary(
             name, "training job (spot)" if training else "processing job", fields
         )
+    steps.update(_groups(document))
     name = str(document.get("Comment", "")).removeprefix("pipecast pipeline ") or "state machine"
     return DocumentSummary("stepfunctions", name, parameter_defaults(document), steps)
 
@@ -494,7 +447,17 @@ TARGET = Target(
     suffix="stepfunctions.json",
     description="AWS Step Functions state machine (JSONata) running SageMaker jobs",
     compile=compile,
-    capabilities=Capabilities(unsupported={"caching"}, supported={"scale_out"}),
+    capabilities=Capabilities(
+        unsupported={"caching"},
+        supported={
+            "output_parameters",
+            "json_parameters",
+            "conditions",
+            "loops",
+            "exit_handler",
+            "scale_out",
+        },
+    ),
     limits=jobs.job_limits(step_id_max_length=48),
     config_section={
         "type": "object",
@@ -521,7 +484,7 @@ TARGET = Target(
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.stepfunctions",
     run_shape=run_shape,
-    check=jobs.s3_diagnostics,
+    check=_check,
     document_kind="Step Functions state machine",
     validate_document=document_problems,
 )

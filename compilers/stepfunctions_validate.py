@@ -169,6 +169,12 @@ def _state(
                     problems.append(Problem(f"{where}/Branches/{i}", "a branch is an object"))
                     continue
                 problems += _machine(branch, f"{where}/Branches/{i}", lang, seen)
+    if kind == "Map":
+        processor = state.get("ItemProcessor")
+        if not isinstance(processor, dict):
+            problems.append(Problem(f"{where}/ItemProcessor", "a Map state needs ItemProcessor"))
+        else:
+            problems += _machine(processor, f"{where}/ItemProcessor", lang, seen)
     if kind == "Task":
         problems += _task(state, where)
     if kind == "Choice" and not isinstance(state.get("Choices"), list):

@@ -130,9 +130,9 @@ class Feature:
 
 
 _LOCAL_RUNS_IT = (
-    "Kubeflow (`--target kubeflow`) expresses it, the local runner (`pipecast run --local`) "
-    "runs it and `--target ir` keeps it; compile for one of those, or leave the construct out "
-    "for {target}"
+    "Kubeflow (`--target kubeflow`) and Step Functions (`--target stepfunctions`) express it, "
+    "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; compile for "
+    "one of those, or leave the construct out for {target}"
 )
 
 

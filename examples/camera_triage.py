@@ -9,8 +9,9 @@ always post a status report.
 
 Values between steps (``moving: Output[int]``), a loop with bounded parallelism, a condition
 per camera, a fan-in and an exit handler (DESIGN §12). The local runner runs all of it
-(``pipecast run examples/camera_triage.py --local``) and ``--target ir`` keeps it; the cloud
-targets refuse it with a clear error until they express control flow.
+(``pipecast run examples/camera_triage.py --local``), ``--target ir`` keeps it, Step Functions
+expresses it (Map, Choice, Catch; ``examples/compiled/camera-triage.stepfunctions.json``); a
+target that cannot refuses it with a clear error.
 """
 
 from pipecast import dsl

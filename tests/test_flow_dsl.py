@@ -381,8 +381,9 @@ def test_an_exit_task_inside_its_own_handler_is_reported():
     )
 
 
-# kubeflow expresses control flow since #18 (tests/test_kubeflow_flow.py)
-@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions"])
+# kubeflow (tests/test_kubeflow_flow.py) and stepfunctions (tests/test_stepfunctions_flow.py)
+# express control flow since #18
+@pytest.mark.parametrize("target", ["sagemaker"])
 def test_cloud_targets_refuse_control_flow_naming_the_construct_and_the_local_runner(target):
     with pytest.raises(PipelineError) as info:
         compile_text(triage_like(), target)

@@ -10,7 +10,20 @@ from .aws import Deployed, aws_errors, client
 if TYPE_CHECKING:
     from pipecast.config import Config
 
-__all__ = ["create", "fetch", "role", "start", "tag", "update", "validate"]
+__all__ = [
+    "create",
+    "fetch",
+    "needed_permissions",
+    "role",
+    "role_problems",
+    "start",
+    "tag",
+    "update",
+    "validate",
+]
+
+# IAM actions of the AWS SDK calls a definition makes (API name → action, where they differ)
+_SDK_ACTIONS = {"s3:ListObjectsV2": "s3:ListBucket"}
 
 
 def _find_arn(sfn: Any, name: str) -> str | None:
@@ -42,8 +55,84 @@ def role(config: Config) -> str | None:
     return None if value is None else str(value)
 
 
+def needed_permissions(text: str) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) the state machine's own role needs beyond SageMaker, read off
+    the definition: its AWS SDK calls (values and Collected read from S3, handshakes), the
+    ItemReader of a Distributed Map, and starting that map's child executions."""
+    found: set[tuple[str, str]] = set()
+
+    def bucket_arn(arguments: Any, objects: bool) -> str:
+        bucket = arguments.get("Bucket", "*") if isinstance(arguments, dict) else "*"
+        bucket = bucket if isinstance(bucket, str) and "{%" not in bucket else "*"
+        return f"arn:aws:s3:::{bucket}" + ("/*" if objects else "")
+
+    def walk(machine: dict[str, Any]) -> None:
+        for state in machine.get("States", {}).values():
+            resource = str(state.get("Resource", ""))
+            if resource.startswith("arn:aws:states:::aws-sdk:"):
+                service, _, call = resource.removeprefix("arn:aws:states:::aws-sdk:").partition(":")
+                api = f"{service}:{call[:1].upper()}{call[1:]}".split(".")[0]
+                action = _SDK_ACTIONS.get(api, api)
+                if service == "s3":
+                    found.add(
+                        (action, bucket_arn(state.get("Arguments"), action != "s3:ListBucket"))
+                    )
+                else:
+                    found.add((action, "*"))
+            reader = state.get("ItemReader")
+            if isinstance(reader, dict):
+                found.add(("s3:GetObject", bucket_arn(reader.get("Arguments"), True)))
+            processor = state.get("ItemProcessor")
+            if isinstance(processor, dict):
+                if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+                    found.add(("states:StartExecution", "*"))
+                walk(processor)
+            for branch in state.get("Branches", []):
+                walk(branch)
+
+    walk(json.loads(text))
+    return sorted(found)
+
+
+def role_problems(text: str, config: Config) -> list[str]:
+    """What the state machine role is denied of :func:`needed_permissions`, by IAM's policy
+    simulator; empty when it cannot tell (no role, no permission to simulate)."""
+    role_arn = role(config)
+    needed = needed_permissions(text)
+    if role_arn is None or not needed:
+        return []
+    import botocore.exceptions as bx
+
+    iam = client("iam", config.get("region"))
+    problems: list[str] = []
+    for action, resource in needed:
+        try:
+            results = iam.simulate_principal_policy(
+                PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=[resource]
+            )["EvaluationResults"]
+        except (bx.BotoCoreError, bx.ClientError):
+            return []  # cannot simulate: deploy goes on, as it would without the check
+        problems += [
+            f"role {role_arn} is not allowed {action} on {resource} ({r['EvalDecision']}); "
+            "the state machine needs it (see the compile note)"
+            for r in results
+            if r.get("EvalDecision") != "allowed"
+        ]
+    return problems
+
+
+def _check_role(text: str, config: Config) -> None:
+    problems = role_problems(text, config)
+    if problems:
+        from pipecast.errors import DeployError
+
+        raise DeployError("; ".join(problems))
+
+
 def create(name: str, text: str, config: Config, tags: dict[str, str]) -> str:
-    """Create the state machine with its definition, role and tags; returns its ARN."""
+    """Create the state machine with its definition, role and tags; returns its ARN. The role
+    is first checked for the permissions the definition needs (when IAM lets us simulate)."""
+    _check_role(text, config)
     sfn = client("stepfunctions", config.get("region"))
     with aws_errors("CreateStateMachine"):
         response = sfn.create_state_machine(
@@ -59,7 +148,9 @@ def create(name: str, text: str, config: Config, tags: dict[str, str]) -> str:
 def update(
     deployed: Deployed, name: str, text: str, config: Config, definition: bool, role: bool
 ) -> None:
-    """One UpdateStateMachine call with the definition and/or the role (whatever differs)."""
+    """One UpdateStateMachine call with the definition and/or the role (whatever differs),
+    after the role check of :func:`create`."""
+    _check_role(text, config)
     sfn = client("stepfunctions", config.get("region"))
     args: dict[str, Any] = {"stateMachineArn": deployed.arn}
     if definition:
