@@ -20,6 +20,7 @@ from pipecast.errors import ConfigError, DeployError, DocumentError, UsageError
 AWS_TARGETS = [t for t in ("sagemaker", "stepfunctions") if t in available_targets()]
 pytestmark = pytest.mark.skipif(not AWS_TARGETS, reason="no AWS target is registered yet")
 NAME = "video-analysis"
+REGION = EXAMPLE_CONFIG.get("region")  # us-east-1
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ def aws_env(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # not the config's region: every call must use the region pipecast.toml names
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def aws(aws_env):
     from moto import mock_aws
 
     with mock_aws():
-        boto3.client("s3").create_bucket(Bucket="acme-ml")
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket="acme-ml")
         yield
 
 
@@ -187,12 +189,15 @@ def test_a_large_definition_is_stored_content_addressed(aws, monkeypatch):
     monkeypatch.setattr(backend, "INLINE_LIMIT", len(text.encode()) - 1)
     deploy.deploy("sagemaker", NAME, text, EXAMPLE_CONFIG, {})
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    listed = boto3.client("s3").list_objects_v2(Bucket="acme-ml")["Contents"]
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="acme-ml")["Contents"]
     assert [o["Key"] for o in listed] == [f"pipelines/{NAME}/_definitions/{digest}.json"]
     # at the limit the definition is still inline: nothing more is uploaded
     monkeypatch.setattr(backend, "INLINE_LIMIT", len(text.encode()))
     deploy.deploy("sagemaker", "inline", text, EXAMPLE_CONFIG, {})
-    assert len(boto3.client("s3").list_objects_v2(Bucket="acme-ml")["Contents"]) == 1
+    assert (
+        len(boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="acme-ml")["Contents"])
+        == 1
+    )
 
 
 @pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
@@ -224,7 +229,7 @@ def test_sagemaker_start_sends_rendered_parameters_and_links_the_console(aws):
         "https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1"
         f"#/pipelines/{NAME} "
     )
-    sent = boto3.client("sagemaker").list_pipeline_parameters_for_execution(
+    sent = boto3.client("sagemaker", region_name=REGION).list_pipeline_parameters_for_execution(
         PipelineExecutionArn=arn
     )["PipelineParameters"]
     assert sorted((p["Name"], p["Value"]) for p in sent) == [
@@ -252,7 +257,9 @@ def test_step_functions_start_sends_the_parameters_as_input(aws):
         "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
         f"#/v2/executions/details/{execution}"
     )
-    described = boto3.client("stepfunctions").describe_execution(executionArn=execution)
+    described = boto3.client("stepfunctions", region_name=REGION).describe_execution(
+        executionArn=execution
+    )
     assert json.loads(described["input"]) == params
 
 
@@ -385,3 +392,54 @@ def test_config_tags_are_planned_and_a_tag_flag_overrides_one(capsys, aws, tmp_p
     assert _cli(capsys, "deploy", ref, "-t", target, "--tag", "team=ml=x")[0] == 0
     deployed = deploy.backend(target).fetch(NAME, EXAMPLE_CONFIG)
     assert deployed is not None and dict(deployed.tags) == {"cost": "7", "team": "ml=x"}
+
+
+def _unreachable_calls():
+    """(backend, function, call): each backend function's first AWS call and how it is named."""
+    from pipecast.deploy.aws import Deployed
+
+    deployed = Deployed("arn:aws:states:us-east-1:123456789012:stateMachine:x", "{}", None)
+    calls = []
+    for target, names in (
+        (
+            "sagemaker",
+            ("DescribePipeline", "CreatePipeline", "UpdatePipeline", "AddTags", "StartPipeline"),
+        ),
+        (
+            "stepfunctions",
+            (
+                "ListStateMachines",
+                "CreateStateMachine",
+                "UpdateStateMachine",
+                "TagResource",
+                "List",
+            ),
+        ),
+    ):
+        if target not in AWS_TARGETS:
+            continue
+        functions = [
+            lambda b: b.fetch(NAME, EXAMPLE_CONFIG),
+            lambda b: b.create(NAME, "{}", EXAMPLE_CONFIG, {"a": "1"}),
+            lambda b: b.update(deployed, NAME, "{}", EXAMPLE_CONFIG, True, True),
+            lambda b: b.tag(deployed.arn, {"a": "1"}, EXAMPLE_CONFIG),
+            lambda b: b.start(NAME, {"a": 1}, EXAMPLE_CONFIG),
+        ]
+        for name, call in zip(names, functions, strict=True):
+            # start: SageMaker's StartPipelineExecution; Step Functions first lists the machines
+            full = {"StartPipeline": "StartPipelineExecution", "List": "ListStateMachines"}
+            action = full.get(name, name)
+            calls.append(pytest.param(target, call, action, id=f"{target}-{name}"))
+    return calls
+
+
+@pytest.mark.parametrize(("target", "call", "action"), _unreachable_calls())
+def test_an_unreachable_endpoint_names_the_call_that_failed(
+    target, call, action, aws_env, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(DeployError) as info:
+        call(deploy.backend(target))
+    assert str(info.value).startswith(f"{action}: cannot reach http://127.0.0.1:9"), info.value
+    assert str(info.value).endswith("; check the network, the region and AWS_ENDPOINT_URL")
