@@ -64,7 +64,7 @@ report() {
 # the DSL and the compilers are reached by almost every other module, so they get the whole fast
 # suite except the runner's and deploy's modules (slow, and they do not check compiled documents).
 runner_tests=(tests/test_runner*.py tests/test_flow_runner.py tests/test_retries.py)
-deploy_tests=(tests/test_deploy.py)
+deploy_tests=(tests/test_deploy*.py)
 tests_for() {
   case "$1" in
     pipecast/runner | pipecast/runner/*) echo "${runner_tests[@]}" ;;
@@ -122,21 +122,6 @@ test_selection=("${selected[@]}" -m "not slow")
 for f in "${slow_tests[@]}"; do test_selection+=("--ignore=$f"); done
 for t in "${deselected[@]}"; do test_selection+=("--deselect=$t"); done
 
-if [ "$mode" = survivors ]; then
-  # Same staged code and mutants; fresh tests. mutmut collects coverage for the new tests, then
-  # re-tests the survivors of the last run (killed mutants stay killed: tests were only added).
-  [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
-  rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
-  cp scripts/mutation_plugin.py "$stage/"
-  cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
-  cd "$stage"
-  mapfile -t names < <(cut -d: -f1 survivors.txt)
-  TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
-  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
-  report
-  exit 0
-fi
-
 # Repository folder -> installed package folder (a module or folder argument keeps its tail).
 installed_path() {
   case "$1" in
@@ -153,13 +138,22 @@ for arg in "$@"; do
   if [ -d "$root/${arg%/}" ]; then patterns+=("$p/*"); else patterns+=("$p"); fi
 done
 
-# The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
-rm -rf "$stage" && mkdir -p "$stage/pipecast"
-for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
-for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
-for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
-for d in tests examples; do tar_copy "$d" "$stage/$d"; done
-cp README.md scripts/mutation_plugin.py "$stage/"
+if [ "$mode" = survivors ]; then
+  # Same staged code and mutants; the current tests and selection. mutmut collects coverage for
+  # the new tests, then re-tests the survivors of the last run (killed mutants stay killed: tests
+  # were only added).
+  [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
+  rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
+else
+  # The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
+  rm -rf "$stage" && mkdir -p "$stage/pipecast"
+  for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
+  for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
+  for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
+  for d in tests examples; do tar_copy "$d" "$stage/$d"; done
+  cp README.md "$stage/"
+fi
+cp scripts/mutation_plugin.py "$stage/"
 cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
 
 # A mutant that makes the runner wait forever sleeps rather than spins, so mutmut's CPU-time limit
@@ -168,7 +162,7 @@ cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
 test_timeout="${MUTATION_TEST_TIMEOUT:-120}"
 toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${out%, }]"; }
 {
-  cat pyproject.toml
+  cat "$root/pyproject.toml"
   cat <<EOF
 
 [tool.mutmut]
@@ -179,7 +173,8 @@ pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "mutation_plugin", "-q", 
 pytest_add_cli_args_test_selection = $(toml_list "${test_selection[@]}")
 use_git_change_detection = false
 EOF
-} > "$stage/pyproject.toml"
+} > "$stage/pyproject.toml.new"
+mv "$stage/pyproject.toml.new" "$stage/pyproject.toml"
 echo "stage: $stage; tests: ${test_selection[*]}"
 
 cd "$stage"
@@ -187,6 +182,14 @@ cd "$stage"
 # editable install: mutmut's trampolines cannot run outside its process, and it could not attribute
 # a kill to them anyway. So CLI behaviour is mutation-tested through in-process tests only.
 export PYTHONHASHSEED=0
+TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
+
+if [ "$mode" = survivors ]; then
+  mapfile -t names < <(cut -d: -f1 survivors.txt)
+  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
+  report
+  exit 0
+fi
 
 if [ "${MUTATION_SKIP_CANARY:-0}" != 1 ]; then
   # Planted mutant: the serializer stops sorting keys, in a copy laid out like mutants/, and the
@@ -213,6 +216,5 @@ PY
   rm -rf "$canary"
 fi
 
-TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
 time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs"
 report
