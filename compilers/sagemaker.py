@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .graph import CheckedPipeline
 
 __all__ = [
+    "CACHE_KEY_ATTRIBUTES",
     "RETRYABLE",
     "S3_DEPLOY_NOTE_BYTES",
     "TARGET",
@@ -34,6 +35,7 @@ __all__ = [
     "compile",
     "describe",
     "detect",
+    "diagnostics",
     "document_problems",
     "expression_text",
     "iso_duration",
