@@ -260,7 +260,8 @@ def test_step_functions_start_sends_the_parameters_as_input(aws):
     described = boto3.client("stepfunctions", region_name=REGION).describe_execution(
         executionArn=execution
     )
-    assert json.loads(described["input"]) == params
+    # the input is the same text for the same parameters, whatever order they were given in
+    assert described["input"] == '{"fps": 2, "video_uri": "s3://acme-ml/v/"}'
 
 
 # ----- AWS errors: one line, saying what to do ---------------------------------------------------
@@ -443,3 +444,58 @@ def test_an_unreachable_endpoint_names_the_call_that_failed(
         call(deploy.backend(target))
     assert str(info.value).startswith(f"{action}: cannot reach http://127.0.0.1:9"), info.value
     assert str(info.value).endswith("; check the network, the region and AWS_ENDPOINT_URL")
+
+
+@pytest.mark.parametrize(
+    ("target", "action", "call"),
+    [
+        ("sagemaker", "ListTags", lambda b: b.fetch(NAME, EXAMPLE_CONFIG)),
+        ("stepfunctions", "DescribeStateMachine", lambda b: b.fetch(NAME, EXAMPLE_CONFIG)),
+        ("stepfunctions", "ListTagsForResource", lambda b: b.fetch(NAME, EXAMPLE_CONFIG)),
+        ("stepfunctions", "StartExecution", lambda b: b.start(NAME, {}, EXAMPLE_CONFIG)),
+    ],
+)
+def test_a_network_failure_after_the_first_call_names_the_call(
+    target, action, call, aws, monkeypatch
+):
+    """The connection drops at one AWS operation of a deployed pipeline: the error names it."""
+    import botocore.client
+    import botocore.exceptions
+
+    if target not in AWS_TARGETS:
+        pytest.skip(f"{target} target not registered")
+    deploy.deploy(target, NAME, flagship_text(target), EXAMPLE_CONFIG, {})
+    real = botocore.client.BaseClient._make_api_call
+
+    def dropping(self, operation, params):
+        if operation == action:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://aws.test")
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", dropping)
+    with pytest.raises(DeployError) as info:
+        call(deploy.backend(target))
+    assert str(info.value).startswith(f"{action}: cannot reach https://aws.test;")
+
+
+@pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
+def test_a_network_failure_uploading_a_large_definition_says_so(aws, monkeypatch):
+    import botocore.client
+    import botocore.exceptions
+
+    from pipecast.deploy import sagemaker as backend
+
+    real = botocore.client.BaseClient._make_api_call
+
+    def dropping(self, operation, params):
+        if operation == "PutObject":
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://s3.test")
+        return real(self, operation, params)
+
+    monkeypatch.setattr(backend, "INLINE_LIMIT", 10)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", dropping)
+    with pytest.raises(DeployError) as info:
+        deploy.deploy("sagemaker", NAME, flagship_text("sagemaker"), EXAMPLE_CONFIG, {})
+    assert str(info.value).startswith(
+        "PutObject (pipeline definition): cannot reach https://s3.test;"
+    )
