@@ -214,3 +214,64 @@ def big():
     (warning,) = [x for x in lines if x.startswith("warning: ")]
     assert warning.startswith("warning: step 'big' asks for more than this machine has")
     assert lines.index(warning) < lines.index("big: started")
+
+
+def test_on_a_terminal_the_live_table_ends_with_every_steps_status(capsys, monkeypatch, tmp_path):
+    path = write_pipeline(tmp_path, FLAKY)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    code, out, err = run(
+        capsys, monkeypatch, tmp_path, path, COUNTER=str(tmp_path / "c"), SUCCEED_AT="9"
+    )
+    assert code == 1
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)  # without the terminal's escapes
+    assert "pipecast run" in screen  # the table's title
+    seen: dict[str, list[str]] = {}  # step -> every status the redrawn table showed, in order
+    for line in screen.splitlines():
+        cells = [c.strip() for c in re.split("[│┃]", line.strip())[1:-1]]
+        if len(cells) == 2:
+            seen.setdefault(cells[0], []).append(cells[1])
+    assert seen["step"][0] == "status", screen
+    assert "attempt 2/2 after 1 s" in seen["flaky"]  # the retry is shown while it waits
+    assert (seen["flaky"][-1], seen["after"][-1]) == ("failed", "skipped"), screen
+    assert "flaky: started" not in err  # no plain progress lines on a terminal
+    assert out.startswith("run ") and " FAILED: " in out
+
+
+def test_container_steps_run_through_a_working_engine_in_process(capsys, monkeypatch, tmp_path):
+    """The fake engine of test_runner_engine.py, driven in-process: each container step is one
+    ``docker run`` named after pipeline, run, step and attempt; a timed-out one is removed."""
+    from test_runner_engine import PIPE, WORKING, _calls, _fake_bin
+
+    env = _fake_bin(tmp_path, docker=WORKING)
+    path = write_pipeline(tmp_path, PIPE)
+    code, out, err = run(capsys, monkeypatch, tmp_path, path, "--engine", "docker", **env)
+    assert code == 0, err
+    run_dir = Path(out.splitlines()[0].split(": ", 1)[1])
+    assert json.loads((run_dir / "run.json").read_text())["engine"] == "docker"
+    made = (run_dir / "consume" / "out" / "m.txt").read_text()
+    assert made == f"go:{run_dir}/produce/out|{run_dir}/produce/out"
+    names = [c[c.index("--name") + 1] for c in _calls(tmp_path) if c[0] == "run"]
+    assert sorted(names) == [
+        f"pipecast-chain-{run_dir.name}-consume-1",
+        f"pipecast-chain-{run_dir.name}-produce-1",
+    ]
+    slow = write_pipeline(
+        tmp_path,
+        '''
+@dsl.container_component(image="r.example.com/slow:1",
+                         command=["python", "-c", "import time; time.sleep(60)"])
+def slow(out: Output[Dataset]):
+    """Never finishes in time."""
+
+@dsl.pipeline(name="slow")
+def p():
+    slow().set_name("slow").set_timeout(1)
+''',
+        "slow.py",
+    )
+    code, out, err = run(capsys, monkeypatch, tmp_path, slow, "--engine", "docker", **env)
+    assert code == 1
+    run_dir = Path(out.splitlines()[0].split(": ", 1)[1])
+    assert _calls(tmp_path)[-1] == ["rm", "-f", f"pipecast-slow-{run_dir.name}-slow-1"]
+    step = json.loads((run_dir / "run.json").read_text())["steps"]["slow"]
+    assert (step["status"], step["exit_code"]) == ("failed", 124)
