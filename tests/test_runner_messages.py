@@ -127,3 +127,58 @@ def big():
         "capacity 2 CPU, 4.0 GiB, 0 GPU); it will run alone"
     )
     assert json.loads(next((tmp_path / "runs" / "big").glob("*/run.json")).read_text())
+
+
+def _cli_run(capsys, monkeypatch, tmp_path, *args: str) -> tuple[int, str]:
+    path = write_pipeline(
+        tmp_path,
+        '''
+@dsl.container_component(image="r.example.com/a:1", command=["true"])
+def s(out: Output[Dataset]):
+    """x"""
+
+@dsl.pipeline(name="resumable")
+def resumable(uri: str, n: int = 1):
+    s().set_name("s")
+''',
+    )
+    monkeypatch.setenv("PIPECAST_ENGINE", "process")
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(path), "--local", "--workdir", str(tmp_path / "runs"), *args])
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
+def test_cli_resume_of_an_unknown_run_names_it_the_pipeline_and_the_folder(
+    capsys, monkeypatch, tmp_path
+):
+    code, err = _cli_run(capsys, monkeypatch, tmp_path, "--resume", "nope")
+    assert code == 1
+    assert (
+        f"no run 'nope' of pipeline 'resumable' under {tmp_path / 'runs' / 'resumable'}; "
+        "known runs: none yet"
+    ) in err
+    assert HINT in err
+
+
+def test_cli_resume_id_that_is_a_path_names_the_option(capsys, monkeypatch, tmp_path):
+    code, err = _cli_run(capsys, monkeypatch, tmp_path, "--resume", "../elsewhere")
+    assert code == 1 and "error[PC201]" in err and "--resume run id" in err
+
+
+def test_cli_resume_keeps_recorded_parameters_and_asks_for_missing_ones(
+    capsys, monkeypatch, tmp_path
+):
+    code, _ = _cli_run(capsys, monkeypatch, tmp_path, "-p", "uri=a", "-p", "n=5")
+    assert code == 0
+    (run_dir,) = (tmp_path / "runs" / "resumable").iterdir()
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert journal["parameters"] == {"uri": "a", "n": 5}
+    # -p on resume changes only that parameter; the rest are the recorded ones
+    code, err = _cli_run(capsys, monkeypatch, tmp_path, "--resume", run_dir.name, "-p", "n=6")
+    assert code == 0, err
+    assert json.loads((run_dir / "run.json").read_text())["parameters"] == {"uri": "a", "n": 6}
+    # a record without a required parameter: resume asks for it by name
+    journal["parameters"] = {"n": 5}
+    (run_dir / "run.json").write_text(json.dumps(journal))
+    code, err = _cli_run(capsys, monkeypatch, tmp_path, "--resume", run_dir.name)
+    assert code == 1 and "pipeline 'resumable' needs -p uri=..." in err
