@@ -10,7 +10,7 @@ shared builders in ``aws_jobs`` (the Step Functions target uses the same ones).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import Diagnostic
@@ -18,7 +18,7 @@ from pipecast.errors import Diagnostic
 from . import aws_jobs as jobs
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
-from .target import Document, ReviewHooks, Target
+from .target import Document, ReviewHooks, RunShape, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -41,6 +41,7 @@ __all__ = [
     "iso_duration",
     "pipeline_name",
     "retry_policies",
+    "run_shape",
 ]
 
 S3_DEPLOY_NOTE_BYTES = 100 * 1024
@@ -346,6 +347,15 @@ def _joins(value: Any) -> Iterator[list[Any]]:
             yield from _joins(item)
 
 
+def run_shape(checked: CheckedPipeline, config: Config, seconds: Mapping[str, float]) -> RunShape:
+    """``Target.run_shape``: SageMaker starts a step as soon as the steps it depends on are
+    done, so a run takes its critical path; the service adds no charge beyond the jobs."""
+    from .graph import critical_path
+
+    span, _ = critical_path(checked.graph, seconds)
+    return RunShape(span, notes=("SageMaker Pipelines adds no charge beyond its jobs",))
+
+
 def document_problems(text: str) -> list[tuple[str | None, str]]:
     """``Target.validate_document``: the pipeline-definition validator (envelope, references,
     every job request against botocore's model), as (step, problem) pairs."""
@@ -375,6 +385,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.sagemaker",
+    run_shape=run_shape,
     check=diagnostics,
     document_kind="SageMaker pipeline definition",
     validate_document=document_problems,

@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FEATURES",
     "Capabilities",
+    "Charge",
     "Document",
     "Feature",
     "Limits",
     "Placement",
     "ReviewHooks",
+    "RunShape",
     "Target",
 ]
 
@@ -89,6 +91,25 @@ def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     return False
 
 
+def _collected_artifacts(spec: PipelineSpec, step: StepSpec) -> bool:
+    """The step reads ``dsl.Collected`` of an artifact output (a folder per iteration)."""
+    for _, b in step.arguments:
+        if isinstance(b, CollectedRef):
+            try:
+                out = spec.component(spec.step(b.step).component).output(b.output)
+            except KeyError:  # an unknown step: reported by the reference checks
+                continue
+            if out is not None and out.kind == "artifact":
+                return True
+    return False
+
+
+def _text_output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
+    return any(
+        o.kind == "parameter" and o.type == "str" for o in spec.component(step.component).outputs
+    )
+
+
 def _json_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     comp = spec.component(step.component)
     types = [i.type for i in comp.inputs] + [o.type for o in comp.outputs]
@@ -109,8 +130,9 @@ class Feature:
 
 
 _LOCAL_RUNS_IT = (
-    "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; "
-    "compile for one of those, or leave the construct out for {target}"
+    "Kubeflow (`--target kubeflow`) expresses it, the local runner (`pipecast run --local`) "
+    "runs it and `--target ir` keeps it; compile for one of those, or leave the construct out "
+    "for {target}"
 )
 
 
@@ -154,6 +176,21 @@ FEATURES: Mapping[str, Feature] = {
     "exit_handler": Feature(
         "dsl.ExitHandler / dsl.RUN_STATUS", _exit_handler, default=False, hint=_LOCAL_RUNS_IT
     ),
+    # finer parts of the above that a target expressing them may still lack (default: it has them)
+    "collected_artifacts": Feature(
+        "dsl.Collected(...) of an artifact output",
+        _collected_artifacts,
+        hint="{target} cannot hand one step a folder of every iteration's artifact; collect an "
+        "output parameter instead (e.g. each iteration's count or URI), or compile for a target "
+        "that supports it (`pipecast run --local` does)",
+    ),
+    "text_output_parameters": Feature(
+        "Output[str] / a Python component returning str",
+        _text_output_parameters,
+        hint="{target} keeps the text of the file as the value, so the JSON quotes the step "
+        "writes would become part of it; return an int, float, bool, list or dict, or compile "
+        "for a target that supports it (`pipecast run --local` does)",
+    ),
 }
 
 
@@ -165,17 +202,21 @@ class Capabilities:
     ``requires_image``: every step runs in a container, so a component without an image
     (a ``@dsl.component`` without ``image=``) is an error (PC010). ``supported`` names the
     opt-in features (``Feature.default`` false: control flow, output parameters) it expresses.
+    ``keeps_per_target``: the document keeps per-target settings (``targets=(...)``) as written
+    instead of applying them (the IR, which every target is compiled from).
     """
 
     unsupported: frozenset[str] = frozenset()
     requires_image: bool = True
     supported: frozenset[str] = frozenset()
+    keeps_per_target: bool = False
 
     def __init__(
         self,
         unsupported: Iterable[str] = (),
         requires_image: bool = True,
         supported: Iterable[str] = (),
+        keeps_per_target: bool = False,
     ) -> None:
         names, opted = frozenset(unsupported), frozenset(supported)
         unknown = sorted((names | opted) - set(FEATURES))
@@ -184,6 +225,7 @@ class Capabilities:
         object.__setattr__(self, "unsupported", names)
         object.__setattr__(self, "requires_image", requires_image)
         object.__setattr__(self, "supported", opted)
+        object.__setattr__(self, "keeps_per_target", keeps_per_target)
 
     def supports(self, feature: str) -> bool:
         if feature in self.unsupported:
@@ -229,6 +271,28 @@ class ReviewHooks:
     summarize: Callable[[Any], DocumentSummary]
 
 
+@dataclass(frozen=True)
+class Charge:
+    """A per-run charge of the orchestrator itself, besides the jobs (``pipecast cost``):
+    ``count`` units at ``unit_price`` each (state transitions, S3 requests)."""
+
+    item: str
+    count: int
+    unit_price: float
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """How a target runs a pipeline, for ``pipecast cost``: the run's makespan in seconds
+    given each step's duration (the target's own layout decides it), the orchestrator's
+    per-run charges, the date and source of their prices, and notes on what is left out."""
+
+    makespan_seconds: float
+    charges: tuple[Charge, ...] = ()
+    prices_as_of: str | None = None
+    notes: tuple[str, ...] = ()
+
+
 # step id → instance type, and a diagnostic for every step that cannot be placed
 Placement = tuple[Mapping[str, str], list["Diagnostic"]]
 
@@ -265,6 +329,9 @@ class Target:
     validate_on_compile: bool = True
     document_kind: str = "document"  # what users call this target's documents, for messages
     deploy: str | None = None
+    # ``pipecast cost``: the run's shape from the checked pipeline, the configuration and each
+    # step's expected seconds; None: the target does not estimate costs
+    run_shape: Callable[[CheckedPipeline, Config, Mapping[str, float]], RunShape] | None = None
     extra: str | None = None  # optional dependency group this target needs
     extra_module: str | None = None  # a module whose absence means the extra is missing
 

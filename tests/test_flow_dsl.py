@@ -381,10 +381,9 @@ def test_an_exit_task_inside_its_own_handler_is_reported():
     )
 
 
-@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions", "kubeflow"])
+# kubeflow expresses control flow since #18 (tests/test_kubeflow_flow.py)
+@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions"])
 def test_cloud_targets_refuse_control_flow_naming_the_construct_and_the_local_runner(target):
-    if target == "kubeflow":
-        pytest.importorskip("kfp")
     with pytest.raises(PipelineError) as info:
         compile_text(triage_like(), target)
     diags = [d for d in info.value.diagnostics if d.code == "PC008"]

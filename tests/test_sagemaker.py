@@ -30,7 +30,7 @@ from helpers import (
     EXAMPLES,
     Unsupported,
     compile_text,
-    example_files,
+    examples_for,
     expect,
     load_example,
     run_cli,
@@ -51,7 +51,7 @@ SCHEMA_PATH = (
     / "sagemaker-pipeline-definition"
     / "pipeline-definition.schema.json"
 )
-EXAMPLE_NAMES = [f.stem for f in example_files()]
+EXAMPLE_NAMES = examples_for("sagemaker")
 IMG = "r.example.com/x:1.0"
 
 
