@@ -143,13 +143,13 @@ done
 
 if [ "$mode" = survivors ]; then
   # Same staged code and mutants; the current tests and selection. mutmut collects coverage for
-  # the new tests, then re-tests the survivors of the last run (killed mutants stay killed: tests
-  # were only added).
+  # the new tests, then re-tests the survivors of the last run; the earlier verdicts are kept
+  # aside and merged by the report (killed mutants stay killed: tests were only added).
   [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
   rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
 else
   # The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
-  rm -rf "$stage" && mkdir -p "$stage/pipecast"
+  rm -rf "$stage" && mkdir -p "$stage/pipecast"  # (and verdicts-before/: a new pass)
   for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
   for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
   for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
@@ -188,6 +188,8 @@ export PYTHONHASHSEED=0
 TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
 
 if [ "$mode" = survivors ]; then
+  # mutmut forgets the verdicts of the mutants it does not re-test: keep them (the report merges)
+  "$py" "$root/scripts/mutation_report.py" --keep mutants
   mapfile -t names < <(cut -d: -f1 survivors.txt)
   time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
   report

@@ -53,7 +53,14 @@ def collect(mutants: Path, survivors: dict[str, list[str]]) -> dict[str, Counter
     by_module: dict[str, Counter[str]] = {}
     for meta in sorted(mutants.rglob("*.py.meta")):
         module = meta.relative_to(mutants).as_posix()[: -len(".meta")]
-        codes = _read_meta(meta)["exit_code_by_key"]
+        codes = dict(_read_meta(meta)["exit_code_by_key"])
+        # A --survivors re-run re-tests only the last survivors, and mutmut forgets every other
+        # verdict; the script keeps the earlier ones in verdicts-before/ (same layout).
+        before = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
+        if before.is_file():
+            for name, code in _read_meta(before)["exit_code_by_key"].items():
+                if status_of(codes.get(name)) == "not checked":
+                    codes[name] = code
         counts = by_module.setdefault(module, Counter())
         survived = survivors[module] = []
         for name, code in sorted(codes.items()):
@@ -62,6 +69,19 @@ def collect(mutants: Path, survivors: dict[str, list[str]]) -> dict[str, Counter
             if status not in DETECTED and status != "not checked":
                 survived.append(f"{name}: {status}")
     return by_module
+
+
+def keep(mutants: Path) -> None:
+    """Before a --survivors re-run: add this run's decided verdicts to ``verdicts-before/``
+    (mutmut will forget every mutant it does not re-test; ``collect`` puts them back)."""
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        kept = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
+        data = _read_meta(kept) if kept.is_file() else {"exit_code_by_key": {}}
+        for name, code in _read_meta(meta)["exit_code_by_key"].items():
+            if status_of(code) != "not checked":
+                data["exit_code_by_key"][name] = code
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(data))
 
 
 def row(name: str, counts: Counter[str]) -> str:
@@ -77,6 +97,9 @@ def row(name: str, counts: Counter[str]) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--keep"]:
+        keep(Path(sys.argv[2] if len(sys.argv) > 2 else "mutants"))
+        return
     # Several mutants/ folders (one per stage, oldest first): a module measured in more than one
     # keeps its newest verdicts, so re-measuring one module does not count its mutants twice.
     by_module: dict[str, Counter[str]] = {}
