@@ -73,7 +73,7 @@ def test_the_probe_never_waits_for_terminal_input(path_only):
     saved = os.dup(0)
     os.dup2(read_end, 0)
     try:
-        found = detect("docker", timeout=3)
+        found = detect("docker", timeout=20)
     finally:
         os.dup2(saved, 0)
         for fd in (saved, read_end, write_end):
