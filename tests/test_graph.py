@@ -219,6 +219,12 @@ def py_node(out: Output[Dataset]):
     """A Python step (the python_components feature)."""
 
 
+@dsl.component(image=IMG)
+def py_label() -> str:
+    """A text output parameter (the text_output_parameters feature)."""
+    return "label"
+
+
 @dsl.pipeline(name="every-feature")
 def every_feature(uri: str = "s3://b/list.json"):
     """One use of each feature in FEATURES, so a target missing any of them refuses it."""
@@ -234,6 +240,7 @@ def every_feature(uri: str = "s3://b/list.json"):
         .set_instance_type("ml.g5.2xlarge")
     )
     py_node()
+    py_label()
 
 
 def test_ir_target_accepts_everything_the_dsl_can_express():
@@ -248,11 +255,11 @@ def test_ir_target_accepts_everything_the_dsl_can_express():
         with pytest.raises(PipelineError) as info:
             graph.check(pipeline.spec, no_capabilities)
         assert {d.code for d in info.value.diagnostics} == {"PC008"}
-        refused |= {
-            d.message.split(": ", 1)[1].split(" (")[0]
-            for d in info.value.diagnostics
-            if d.message.startswith("step ")
-        }
+        for d in info.value.diagnostics:
+            if d.message.startswith("step "):  # a step setting: "step 'x': gpu (...) ..."
+                refused.add(d.message.split(": ", 1)[1].split(" (")[0])
+            elif d.step is not None:  # a construct, once: "loops (...) ...; it is used by ..."
+                refused.add(d.message.split(" (")[0])
     assert refused == {f.replace("_", " ") for f in FEATURES}, "the pipelines must use them all"
 
     examples = ("video_analysis", "multi_camera", "camera_triage")
