@@ -47,7 +47,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_scale.py
 
-## mutation testing (about an hour on 2 cores; not part of CI): make mutation AREAS="compilers/ dsl/"
+## mutation testing, one area per call (not part of CI; times in docs/mutation.md): make mutation AREAS=pipecast/runner/
 mutation: $(STAMP)
 	PYTHON=$(BIN)/python bash scripts/mutation.sh $(AREAS)
 

@@ -1,67 +1,129 @@
 #!/usr/bin/env bash
 # Mutation testing (mutmut 3) over the four areas, or over the folders/modules given:
-#   scripts/mutation.sh                      # compilers/ dsl/ pipecast/runner/ pipecast/deploy/
-#   scripts/mutation.sh compilers/ dsl/_spec.py
-#   scripts/mutation.sh --survivors          # after adding tests: re-test only the last survivors
-# Not part of CI (a full run takes about an hour on 2 cores); see docs/mutation.md.
+#   scripts/mutation.sh pipecast/runner/           # one area (its own stage and tests)
+#   scripts/mutation.sh compilers/ dsl/_spec.py    # several; the stage is named after them
+#   scripts/mutation.sh --survivors pipecast/runner/   # after adding tests: re-test the survivors
+#   scripts/mutation.sh --report                   # one table over every stage in build/mutation/
+# Not part of CI; run one area at a time (see docs/mutation.md for the times).
 #
 # Why a staging tree: the project installs with a setuptools package-dir mapping (pipecast.dsl is
 # dsl/, pipecast.compilers is compilers/) through an editable finder. mutmut copies the sources into
 # mutants/ and puts that folder first on sys.path; with the repository layout, `import pipecast.dsl`
 # would then fall through to the editable finder and test the UNMUTATED dsl/. So we copy the code
-# into build/mutation/ with the installed layout (pipecast/dsl, pipecast/compilers, ...), run mutmut
-# there, and first check that a planted mutant is killed (the run stops if it is not).
+# into build/mutation/<areas>/ with the installed layout (pipecast/dsl, pipecast/compilers, ...),
+# run mutmut there, and first check that a planted mutant is killed (the run stops if it is not).
 #
 # Environment: PYTHON (default .venv/bin/python), MUTATION_JOBS (default: CPU count),
-# MUTATION_STAGE (default build/mutation), MUTATION_SKIP_CANARY=1 to skip the planted-mutant check.
+# MUTATION_STAGE (default build/mutation/<areas>), MUTATION_SKIP_CANARY=1 to skip the
+# planted-mutant check, MUTATION_TESTS (test files or folders, instead of the areas' own tests),
+# MUTATION_EXAMPLES (hypothesis examples per property test, default 10), MUTATION_NICE (default 19).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 py="${PYTHON:-$root/.venv/bin/python}"
 case "$py" in /*) ;; */*) py="$root/$py" ;; esac
-stage="${MUTATION_STAGE:-build/mutation}"
 jobs="${MUTATION_JOBS:-$(nproc)}"
+niceness="${MUTATION_NICE:-19}"
+# Property tests exist to find inputs, not to kill mutants: during a run they draw a few
+# examples, derandomized so that a mutant's verdict does not depend on luck (tests/conftest.py
+# registers the profile; scripts/mutation_plugin.py caps the tests' own max_examples).
+export PIPECAST_HYPOTHESIS_PROFILE=mutation
+export MUTATION_EXAMPLES="${MUTATION_EXAMPLES:-10}"
 
-# Fast tests only: every tests/ module but wheel builds, Docker image checks, whole-demo runs and
-# the moto end-to-end executions (minutes each: they would dominate every mutant they touch; the
-# layouts they run are checked structurally in test_stepfunctions.py and test_sfn_layout_rules.py).
-# Tests that reach the code only through a subprocess cannot be attributed to a function by mutmut,
-# so the subprocess-heavy CLI/determinism modules are left out too (and test_ci_skips, which runs
-# pytest inside pytest). Tests marked slow never run. New test modules join by default.
-slow_tests=(
-  tests/test_stepfunctions_moto.py tests/test_packaging.py tests/test_component_images.py
-  tests/test_flagship.py tests/test_determinism.py tests/test_cli.py tests/test_readme_example.py
-  tests/test_ci_skips.py
-)
-test_selection=(tests -m "not slow")
-for f in "${slow_tests[@]}"; do test_selection+=("--ignore=$f"); done
-# Tests of stack introspection itself: under mutmut a trampoline frame sits between the function
-# and its caller, so they fail on unmutated code (what they check is not what mutmut changes).
-test_selection+=("--deselect=tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller")
+mode=run
+case "${1:-}" in
+  --survivors) mode=survivors; shift ;;
+  --report) mode=report; shift ;;
+esac
 
 tar_copy() {  # tar_copy SRC DEST: copy a folder's contents without caches
   mkdir -p "$2" && (cd "$1" && tar -cf - --exclude=__pycache__ .) | tar -xf - -C "$2"
 }
+
+if [ "$mode" = report ]; then
+  # Every stage's latest verdicts in one table (a module measured in two stages: the newer wins).
+  mapfile -t dirs < <(cd build/mutation 2>/dev/null && ls -1dtr -- */mutants)
+  [ ${#dirs[@]} -gt 0 ] || { echo "no build/mutation/*/mutants: run an area first" >&2; exit 2; }
+  cd build/mutation && "$py" "$root/scripts/mutation_report.py" "${dirs[@]}" | tee report.md
+  exit 0
+fi
+
+[ $# -gt 0 ] || set -- compilers/ dsl/ pipecast/runner/ pipecast/deploy/
+slug=$(printf '%s+' "${@%/}" | sed -e 's/+$//' -e 's#pipecast/##g' -e 's#/#-#g')
+stage="${MUTATION_STAGE:-build/mutation/$slug}"
+
 report() {
   "$py" -m mutmut results --all true > results.txt 2>&1 || true
   "$py" "$root/scripts/mutation_report.py" mutants | tee report.md
   echo "report: $stage/report.md, survivors: $stage/survivors.txt (mutmut show NAME, from $stage)"
 }
 
-if [ "${1:-}" = "--survivors" ]; then
-  # Same staged code and mutants; fresh tests. mutmut collects coverage for the new tests, then
-  # re-tests the survivors of the last run (killed mutants stay killed: tests were only added).
-  [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
-  rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
-  cp scripts/mutation_plugin.py "$stage/"
-  cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
-  cd "$stage"
-  mapfile -t names < <(cut -d: -f1 survivors.txt)
-  TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
-  time nice -n 10 "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
-  report
-  exit 0
+# The tests of an area. mutmut first records which selected tests reach each function, then runs
+# only those for a mutant, fastest first, stopping at the first failure; a narrow selection makes
+# that first pass and the clean run short. The runner and deploy have their own test modules;
+# the DSL and the compilers are reached by almost every other module, so they get the whole fast
+# suite except the runner's and deploy's modules (slow, and they do not check compiled documents).
+runner_tests=(tests/test_runner*.py tests/test_flow_runner.py tests/test_retries.py)
+deploy_tests=(tests/test_deploy*.py)
+tests_for() {
+  case "$1" in
+    pipecast/runner | pipecast/runner/*) echo "${runner_tests[@]}" ;;
+    pipecast/deploy | pipecast/deploy/*) echo "${deploy_tests[@]}" ;;
+    *) echo tests ;;
+  esac
+}
+
+# Never selected: wheel builds, Docker image checks, whole-demo runs and the moto end-to-end
+# executions (minutes each: they would dominate every mutant they touch; the layouts they run are
+# checked structurally in test_stepfunctions.py and test_sfn_layout_rules.py). Tests that reach the
+# code only through a subprocess cannot be attributed to a function by mutmut, so the
+# subprocess-heavy CLI/determinism modules are left out too (and test_ci_skips, which runs pytest
+# inside pytest). Tests marked slow never run. New test modules join their area by default.
+slow_tests=(
+  tests/test_stepfunctions_moto.py tests/test_packaging.py tests/test_component_images.py
+  tests/test_flagship.py tests/test_determinism.py tests/test_cli.py tests/test_readme_example.py
+  tests/test_ci_skips.py
+)
+# Single tests left out: stack introspection itself (under mutmut a trampoline frame sits between
+# the function and its caller, so it fails on unmutated code), and tests that drive the code in a
+# server or child process only (mutmut cannot attribute them; in-process tests make the same calls).
+# Two runner tests race on a loaded machine, and more so under mutmut's slower trampolines: the
+# scheduler sees a step "succeeded" before the thread that ran it has rewritten run.json, or has
+# checked the step's output parameters (the flow runner then reads a file that is not there and
+# the run crashes). A flaky test would "kill" mutants at random, so both are left out until the
+# races are fixed (docs/mutation.md).
+# test_the_cli_module_is_what_runs checks that a child python imports this checkout, which in a
+# staging tree it does not (by design: see the note on subprocesses below).
+deselected=(
+  tests/test_runner_interrupts.py::test_the_cli_module_is_what_runs
+  tests/test_runner_resume.py::test_the_journal_is_written_after_every_step
+  tests/test_flow_runner.py::test_an_output_parameter_the_step_did_not_write_fails_it
+  tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller
+  tests/test_deploy.py::test_moto_server_through_aws_endpoint_url
+  tests/test_deploy.py::test_no_credentials_through_the_cli
+)
+
+if [ -n "${MUTATION_TESTS:-}" ]; then
+  read -r -a selected <<< "$MUTATION_TESTS"
+else
+  selected=()
+  for arg in "$@"; do
+    # shellcheck disable=SC2207  # file names without spaces
+    selected+=($(tests_for "${arg%/}"))
+  done
+  case " ${selected[*]} " in
+    *" tests "*)
+      # The whole fast suite, minus the runner's and deploy's modules unless their area was asked.
+      case " $* " in *" pipecast/runner"*) ;; *) slow_tests+=("${runner_tests[@]}") ;; esac
+      case " $* " in *" pipecast/deploy"*) ;; *) slow_tests+=("${deploy_tests[@]}") ;; esac
+      selected=(tests)
+      ;;
+  esac
+  mapfile -t selected < <(printf '%s\n' "${selected[@]}" | sort -u)
 fi
+test_selection=("${selected[@]}" -m "not slow")
+for f in "${slow_tests[@]}"; do test_selection+=("--ignore=$f"); done
+for t in "${deselected[@]}"; do test_selection+=("--deselect=$t"); done
 
 # Repository folder -> installed package folder (a module or folder argument keeps its tail).
 installed_path() {
@@ -72,7 +134,6 @@ installed_path() {
     *) echo "scripts/mutation.sh: $1 is not under dsl/, compilers/ or pipecast/" >&2; exit 2 ;;
   esac
 }
-[ $# -gt 0 ] || set -- compilers/ dsl/ pipecast/runner/ pipecast/deploy/
 patterns=()
 for arg in "$@"; do
   p=$(installed_path "${arg%/}")
@@ -80,35 +141,60 @@ for arg in "$@"; do
   if [ -d "$root/${arg%/}" ]; then patterns+=("$p/*"); else patterns+=("$p"); fi
 done
 
-# The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
-rm -rf "$stage" && mkdir -p "$stage/pipecast"
-for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
-for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
-for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
-for d in tests examples; do tar_copy "$d" "$stage/$d"; done
-cp README.md scripts/mutation_plugin.py "$stage/"
+if [ "$mode" = survivors ]; then
+  # Same staged code and mutants; the current tests and selection. mutmut collects coverage for
+  # the new tests, then re-tests the survivors of the last run; the earlier verdicts are kept
+  # aside and merged by the report (killed mutants stay killed: tests were only added).
+  [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
+  rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
+else
+  # The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
+  rm -rf "$stage" && mkdir -p "$stage/pipecast"  # (and verdicts-before/: a new pass)
+  for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
+  for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
+  for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
+  for d in tests examples; do tar_copy "$d" "$stage/$d"; done
+  cp README.md "$stage/"
+fi
+cp scripts/mutation_plugin.py "$stage/"
 cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
 
+# A mutant that makes the runner wait forever sleeps rather than spins, so mutmut's CPU-time limit
+# never fires; pytest-timeout's wall limit (600 s in pyproject.toml) is cut to this. The slowest
+# selected test takes under 20 s on the loaded machine.
+test_timeout="${MUTATION_TEST_TIMEOUT:-120}"
 toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${out%, }]"; }
 {
-  cat pyproject.toml
+  cat "$root/pyproject.toml"
   cat <<EOF
 
 [tool.mutmut]
 source_paths = ["pipecast"]
 only_mutate = $(toml_list "${patterns[@]}")
 also_copy = ["examples", "README.md", "mutation_plugin.py", "sitecustomize.py"]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "mutation_plugin", "-q"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "mutation_plugin", "-q", "--timeout=$test_timeout"]
 pytest_add_cli_args_test_selection = $(toml_list "${test_selection[@]}")
 use_git_change_detection = false
 EOF
-} > "$stage/pyproject.toml"
+} > "$stage/pyproject.toml.new"
+mv "$stage/pyproject.toml.new" "$stage/pyproject.toml"
+echo "stage: $stage; tests: ${test_selection[*]}"
 
 cd "$stage"
 # Subprocesses started by tests (python -m pipecast ...) import the repository's code through the
 # editable install: mutmut's trampolines cannot run outside its process, and it could not attribute
 # a kill to them anyway. So CLI behaviour is mutation-tested through in-process tests only.
 export PYTHONHASHSEED=0
+TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
+
+if [ "$mode" = survivors ]; then
+  # mutmut forgets the verdicts of the mutants it does not re-test: keep them (the report merges)
+  "$py" "$root/scripts/mutation_report.py" --keep mutants
+  mapfile -t names < <(cut -d: -f1 survivors.txt)
+  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
+  report
+  exit 0
+fi
 
 if [ "${MUTATION_SKIP_CANARY:-0}" != 1 ]; then
   # Planted mutant: the serializer stops sorting keys, in a copy laid out like mutants/, and the
@@ -124,7 +210,7 @@ text = path.read_text()
 assert "for key in sorted(o):" in text, "canary: canonical.py changed; update the planted mutant"
 path.write_text(text.replace("for key in sorted(o):", "for key in o:"))
 PY
-  goldens() { (cd "$1" && nice -n 10 "$py" -m pytest -q -x -p no:cacheprovider \
+  goldens() { (cd "$1" && nice -n "$niceness" "$py" -m pytest -q -x -p no:cacheprovider \
       tests/test_goldens.py >/dev/null 2>&1); }
   goldens . || { echo "scripts/mutation.sh: tests/test_goldens.py fails on the clean copy" >&2; exit 3; }
   if goldens "$canary"; then
@@ -135,6 +221,5 @@ PY
   rm -rf "$canary"
 fi
 
-TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
-time nice -n 10 "$py" -m mutmut run --max-children "$jobs"
+time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs"
 report

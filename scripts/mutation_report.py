@@ -1,6 +1,7 @@
 """Summarise a mutmut run: score per module and per area, as Markdown tables for docs/mutation.md.
 
-Run by ``scripts/mutation.sh`` inside the staging tree (``python mutation_report.py mutants``). It
+Run by ``scripts/mutation.sh`` inside a staging tree (``python mutation_report.py mutants``), or
+over several stages' ``mutants/`` folders (``scripts/mutation.sh --report``). It
 reads mutmut's per-file ``.meta`` results rather than its text output, so the numbers do not depend
 on mutmut's display format. A mutant counts as detected when the tests fail on it, time out on it or
 crash on it; "no tests" (no fast test reaches the function) counts against the score: that is a
@@ -47,21 +48,40 @@ def _read_meta(path: Path) -> dict[str, Any]:
     raise SystemExit(f"{path}: not readable JSON")
 
 
-def collect(mutants: Path) -> dict[str, Counter[str]]:
-    """Verdict counts by installed module path, plus the survivors listed in survivors.txt."""
+def collect(mutants: Path, survivors: dict[str, list[str]]) -> dict[str, Counter[str]]:
+    """Verdict counts by installed module path; each module's survivors go into ``survivors``."""
     by_module: dict[str, Counter[str]] = {}
-    survivors: list[str] = []
     for meta in sorted(mutants.rglob("*.py.meta")):
         module = meta.relative_to(mutants).as_posix()[: -len(".meta")]
-        codes = _read_meta(meta)["exit_code_by_key"]
+        codes = dict(_read_meta(meta)["exit_code_by_key"])
+        # A --survivors re-run re-tests only the last survivors, and mutmut forgets every other
+        # verdict; the script keeps the earlier ones in verdicts-before/ (same layout).
+        before = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
+        if before.is_file():
+            for name, code in _read_meta(before)["exit_code_by_key"].items():
+                if status_of(codes.get(name)) == "not checked":
+                    codes[name] = code
         counts = by_module.setdefault(module, Counter())
+        survived = survivors[module] = []
         for name, code in sorted(codes.items()):
             status = status_of(code)
             counts[status] += 1
             if status not in DETECTED and status != "not checked":
-                survivors.append(f"{name}: {status}")
-    Path("survivors.txt").write_text("".join(s + "\n" for s in survivors))
+                survived.append(f"{name}: {status}")
     return by_module
+
+
+def keep(mutants: Path) -> None:
+    """Before a --survivors re-run: add this run's decided verdicts to ``verdicts-before/``
+    (mutmut will forget every mutant it does not re-test; ``collect`` puts them back)."""
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        kept = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
+        data = _read_meta(kept) if kept.is_file() else {"exit_code_by_key": {}}
+        for name, code in _read_meta(meta)["exit_code_by_key"].items():
+            if status_of(code) != "not checked":
+                data["exit_code_by_key"][name] = code
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(data))
 
 
 def row(name: str, counts: Counter[str]) -> str:
@@ -77,7 +97,17 @@ def row(name: str, counts: Counter[str]) -> str:
 
 
 def main() -> None:
-    by_module = collect(Path(sys.argv[1] if len(sys.argv) > 1 else "mutants"))
+    if sys.argv[1:2] == ["--keep"]:
+        keep(Path(sys.argv[2] if len(sys.argv) > 2 else "mutants"))
+        return
+    # Several mutants/ folders (one per stage, oldest first): a module measured in more than one
+    # keeps its newest verdicts, so re-measuring one module does not count its mutants twice.
+    by_module: dict[str, Counter[str]] = {}
+    survivors: dict[str, list[str]] = {}
+    for folder in sys.argv[1:] or ["mutants"]:
+        by_module.update(collect(Path(folder), survivors))
+    lines = [s for module in sorted(survivors) for s in survivors[module]]
+    Path("survivors.txt").write_text("".join(s + "\n" for s in lines))
     header = (
         "| {} | mutants | checked | killed | survived | no tests | score |\n"
         "|---|---:|---:|---:|---:|---:|---:|"

@@ -1,0 +1,501 @@
+"""Deploy, rule by rule: plan output, refusals, AWS error translation and the calls each backend
+makes, checked through the public functions against moto (in-process) or botocore's exceptions.
+
+tests/test_deploy.py drives the whole plan/deploy/start cycle through the CLI; these pin the
+details a user reads (messages, hints, plan lines) and what lands in AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from helpers import EXAMPLE_CONFIG, available_targets, compile_text, load_example
+
+from pipecast import deploy
+from pipecast.config import Config
+from pipecast.errors import ConfigError, DeployError, DocumentError, UsageError
+
+AWS_TARGETS = [t for t in ("sagemaker", "stepfunctions") if t in available_targets()]
+pytestmark = pytest.mark.skipif(not AWS_TARGETS, reason="no AWS target is registered yet")
+NAME = "video-analysis"
+REGION = EXAMPLE_CONFIG.get("region")  # us-east-1
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # not the config's region: every call must use the region pipecast.toml names
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+@pytest.fixture
+def aws(aws_env):
+    """moto for the whole test, with the examples' bucket."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket="acme-ml")
+        yield
+
+
+def flagship_text(target: str) -> str:
+    return compile_text(load_example("video_analysis"), target)
+
+
+# ----- choosing a backend ----------------------------------------------------------------------
+
+
+def test_an_unknown_or_undeployable_target_is_a_usage_error_naming_the_deployable_ones():
+    with pytest.raises(UsageError) as typo:
+        deploy.backend("sagemkaer")
+    assert "cannot deploy to 'sagemkaer'; did you mean 'sagemaker'?" in str(typo.value)
+    with pytest.raises(UsageError) as other:
+        deploy.backend("kubeflow")
+    message = str(other.value)
+    assert message.startswith("cannot deploy to 'kubeflow'")
+    assert message.endswith(f"deployable targets: {', '.join(AWS_TARGETS)}")
+
+
+# ----- plan ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_of_nothing_deployed_says_deploy_will_create_it(target, aws):
+    result = deploy.plan(target, NAME, flagship_text(target), EXAMPLE_CONFIG)
+    assert (result.exists, result.equal, result.parts) == (False, False, [])
+    assert result.diff == f"{target} pipeline '{NAME}' is not deployed yet: deploy will create it\n"
+    as_json = deploy.plan(target, NAME, flagship_text(target), EXAMPLE_CONFIG, "json")
+    assert json.loads(as_json.diff) == {
+        "target": target,
+        "pipeline": NAME,
+        "exists": False,
+        "equal": False,
+        "definition": None,
+        "role": None,
+        "tags": [],
+    }
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_lists_a_changed_tag_with_its_old_value_and_a_new_one_without(target, aws):
+    text = flagship_text(target)
+    deploy.deploy(target, NAME, text, EXAMPLE_CONFIG, {"team": "vision", "keep": "x"})
+    tags = {"team": "ml", "owner": "me", "keep": "x"}
+    result = deploy.plan(target, NAME, text, EXAMPLE_CONFIG, tags=tags)
+    assert result.tags == {"owner": "me", "team": "ml"} and result.parts == ["tags"]
+    assert result.diff.splitlines() == [
+        f"pipeline '{NAME}' ({target}): definition unchanged",
+        "+ tag owner=me",
+        "~ tag team: vision → ml",
+    ]
+    markdown = deploy.plan(target, NAME, text, EXAMPLE_CONFIG, "markdown", tags)
+    assert (
+        markdown.diff.splitlines()[0] == f"### pipeline '{NAME}' ({target}): definition unchanged"
+    )
+    as_json = json.loads(deploy.plan(target, NAME, text, EXAMPLE_CONFIG, "json", tags).diff)
+    assert (as_json["exists"], as_json["equal"], as_json["role"]) == (True, False, None)
+    assert as_json["tags"] == [
+        {"key": "owner", "old": None, "new": "me"},
+        {"key": "team", "old": "vision", "new": "ml"},
+    ]
+    same = json.loads(deploy.plan(target, NAME, text, EXAMPLE_CONFIG, "json", {"keep": "x"}).diff)
+    assert same["equal"] is True and same["tags"] == [] and same["definition"]["equal"] is True
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_and_deploy_of_a_new_role_show_old_and_new(target, aws):
+    text = flagship_text(target)
+    deploy.deploy(target, NAME, text, EXAMPLE_CONFIG, {})
+    key = f"{target}.role_arn"
+    new_role = "arn:aws:iam::123456789012:role/other"
+    moved = EXAMPLE_CONFIG.with_overrides({key: new_role})
+    result = deploy.plan(target, NAME, text, moved, "json")
+    old_role = EXAMPLE_CONFIG.get(key)
+    assert json.loads(result.diff)["role"] == {"old": old_role, "new": new_role}
+    assert result.role == (old_role, new_role) and result.parts == ["role"]
+    applied = deploy.deploy(target, NAME, text, moved, {})
+    assert (applied.action, applied.applied) == ("updated", ("role",))
+    assert deploy.backend(target).fetch(NAME, moved).role == new_role
+    # a config without a role leaves the deployed one alone: no difference to plan
+    data = json.loads(json.dumps(EXAMPLE_CONFIG.data))
+    del data[target]["role_arn"]
+    unset = Config(data=data, source="test")
+    assert deploy.backend(target).role(unset) is None
+    assert deploy.plan(target, NAME, text, unset).role is None
+
+
+# ----- deploy ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_create_reports_what_one_call_set_and_the_tags_land(target, aws):
+    text = flagship_text(target)
+    plain = deploy.deploy(target, f"{NAME}-plain", text, EXAMPLE_CONFIG, {})
+    assert plain.action == "created" and plain.applied == ("definition", "role")
+    tagged = deploy.deploy(target, NAME, text, EXAMPLE_CONFIG, {"b": "2", "a": "1"})
+    assert tagged.action == "created" and tagged.applied == ("definition", "role", "tags")
+    assert tagged.arn.startswith("arn:aws:") and NAME in tagged.arn
+    deployed = deploy.backend(target).fetch(NAME, EXAMPLE_CONFIG)
+    assert deployed is not None
+    assert (deployed.arn, dict(deployed.tags)) == (tagged.arn, {"a": "1", "b": "2"})
+    assert deployed.role == EXAMPLE_CONFIG.get(f"{target}.role_arn")
+    assert json.loads(deployed.definition) == json.loads(text)
+    again = deploy.deploy(target, NAME, text, EXAMPLE_CONFIG, {"a": "1"})
+    assert (again.action, again.arn, again.applied) == ("unchanged", "", ())
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_fetch_of_a_name_never_deployed_is_none(target, aws):
+    chosen = deploy.backend(target)
+    deploy.deploy(target, NAME, flagship_text(target), EXAMPLE_CONFIG, {})
+    assert chosen.fetch("not-" + NAME, EXAMPLE_CONFIG) is None
+    assert chosen.fetch(NAME[:-1], EXAMPLE_CONFIG) is None  # a prefix is another name
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_a_document_failing_validation_is_never_sent(target, aws):
+    document = json.loads(flagship_text(target))
+    if target == "sagemaker":
+        document["Steps"] = [dict(document["Steps"][0], Type="Nope") for _ in range(40)]
+    else:
+        document["StartAt"] = "missing-state"
+    bad = json.dumps(document)
+    problems = deploy.backend(target).validate(bad)
+    assert problems, "the edited document should fail the target's checks"
+    with pytest.raises(DocumentError) as info:
+        deploy.deploy(target, NAME, bad, EXAMPLE_CONFIG, {})
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"refusing to deploy: the {target} document fails validation:"
+    assert lines[1:] == [f"  {p}" for p in problems[:30]]
+    assert deploy.backend(target).fetch(NAME, EXAMPLE_CONFIG) is None
+
+
+# ----- SageMaker: definitions through S3, start -------------------------------------------------
+
+
+@pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
+def test_a_large_definition_is_stored_content_addressed(aws, monkeypatch):
+    import boto3
+
+    from pipecast.deploy import sagemaker as backend
+
+    text = flagship_text("sagemaker")
+    monkeypatch.setattr(backend, "INLINE_LIMIT", len(text.encode()) - 1)
+    deploy.deploy("sagemaker", NAME, text, EXAMPLE_CONFIG, {})
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="acme-ml")["Contents"]
+    assert [o["Key"] for o in listed] == [f"pipelines/{NAME}/_definitions/{digest}.json"]
+    # at the limit the definition is still inline: nothing more is uploaded
+    monkeypatch.setattr(backend, "INLINE_LIMIT", len(text.encode()))
+    deploy.deploy("sagemaker", "inline", text, EXAMPLE_CONFIG, {})
+    assert (
+        len(boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="acme-ml")["Contents"])
+        == 1
+    )
+
+
+@pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
+def test_a_large_definition_needs_an_s3_artifact_root(aws, monkeypatch):
+    from pipecast.deploy import sagemaker as backend
+
+    text = flagship_text("sagemaker")
+    monkeypatch.setattr(backend, "INLINE_LIMIT", 10)
+    local = EXAMPLE_CONFIG.with_overrides({"artifact_root": "/data/runs"})
+    with pytest.raises(ConfigError) as info:
+        deploy.deploy("sagemaker", NAME, text, local, {})
+    size = len(text.encode("utf-8"))
+    assert str(info.value) == (
+        f"the definition is {size:,} bytes, so it must be uploaded to S3, but "
+        "artifact_root (/data/runs) is not an s3:// URI"
+    )
+
+
+@pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
+def test_sagemaker_start_sends_rendered_parameters_and_links_the_console(aws):
+    import boto3
+
+    from pipecast.deploy import sagemaker as backend
+
+    deploy.deploy("sagemaker", NAME, flagship_text("sagemaker"), EXAMPLE_CONFIG, {})
+    arn, link = backend.start(NAME, {"video_uri": "s3://acme-ml/v/", "fps": 2}, EXAMPLE_CONFIG)
+    assert arn.startswith("arn:aws:sagemaker:us-east-1:") and NAME in arn
+    assert link.startswith(
+        "https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1"
+        f"#/pipelines/{NAME} "
+    )
+    sent = boto3.client("sagemaker", region_name=REGION).list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=arn
+    )["PipelineParameters"]
+    assert sorted((p["Name"], p["Value"]) for p in sent) == [
+        ("fps", "2"),
+        ("video_uri", "s3://acme-ml/v/"),
+    ]
+
+
+# ----- Step Functions: start --------------------------------------------------------------------
+
+
+@pytest.mark.skipif("stepfunctions" not in AWS_TARGETS, reason="stepfunctions not registered")
+def test_step_functions_start_sends_the_parameters_as_input(aws):
+    import boto3
+
+    from pipecast.deploy import stepfunctions as backend
+
+    with pytest.raises(DeployError) as info:
+        backend.start(NAME, {}, EXAMPLE_CONFIG)
+    assert str(info.value) == (f"state machine '{NAME}' is not deployed; run pipecast deploy first")
+    deploy.deploy("stepfunctions", NAME, flagship_text("stepfunctions"), EXAMPLE_CONFIG, {})
+    params = {"video_uri": "s3://acme-ml/v/", "fps": 2}
+    execution, link = backend.start(NAME, params, EXAMPLE_CONFIG)
+    assert link == (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+        f"#/v2/executions/details/{execution}"
+    )
+    described = boto3.client("stepfunctions", region_name=REGION).describe_execution(
+        executionArn=execution
+    )
+    # the input is the same text for the same parameters, whatever order they were given in
+    assert described["input"] == '{"fps": 2, "video_uri": "s3://acme-ml/v/"}'
+
+
+# ----- AWS errors: one line, saying what to do ---------------------------------------------------
+
+
+def _client_error(code: str, message: str = "nope", operation: str = "CreatePipeline"):
+    import botocore.exceptions
+
+    return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def _raised(exc: Exception, action: str = "Deploy") -> str:
+    from pipecast.deploy.aws import aws_errors
+
+    with pytest.raises(DeployError) as info, aws_errors(action):
+        raise exc
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+    ],
+)
+def test_every_credentials_error_is_access_denied_with_its_hint(code):
+    assert _raised(_client_error(code)) == (
+        f"CreatePipeline: access denied ({code}): nope; "
+        "the credentials in use lack permission for it (or are invalid)"
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    ],
+)
+def test_every_throttling_error_says_wait_and_rerun(code):
+    assert _raised(_client_error(code, operation="AddTags")) == (
+        f"AddTags: AWS is throttling requests ({code}); wait a moment and run the command again"
+    )
+
+
+def test_other_client_errors_name_the_operation_code_and_message():
+    assert _raised(_client_error("ValidationException", "bad name", "UpdatePipeline")) == (
+        "UpdatePipeline failed (ValidationException): bad name"
+    )
+
+
+def test_botocore_errors_name_the_action_and_what_to_check():
+    import botocore.exceptions as bx
+
+    assert _raised(bx.NoCredentialsError(), "DescribePipeline") == (
+        "DescribePipeline: no AWS credentials found; configure a profile (aws configure, "
+        "AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
+    profile = _raised(bx.ProfileNotFound(profile="nope"), "sagemaker client")
+    assert profile.startswith("sagemaker client: ") and profile.endswith("; check AWS_PROFILE")
+    assert "nope" in profile
+    unreachable = _raised(bx.EndpointConnectionError(endpoint_url="http://localhost:1"), "Plan")
+    assert unreachable == (
+        "Plan: cannot reach http://localhost:1; check the network, the region and AWS_ENDPOINT_URL"
+    )
+    other = _raised(bx.ParamValidationError(report="bad"), "StartExecution")
+    assert other.startswith("StartExecution: ") and "bad" in other
+
+
+def test_no_region_anywhere_is_one_line_saying_where_to_set_it(monkeypatch, tmp_path):
+    from pipecast.deploy.aws import client
+
+    for key in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(DeployError) as info:
+        client("sagemaker", None)
+    assert str(info.value) == (
+        'no AWS region: set region = "..." in pipecast.toml, --region, or AWS_DEFAULT_REGION'
+    )
+    assert client("sagemaker", "eu-west-1").meta.region_name == "eu-west-1"
+
+
+# ----- the commands' tags ----------------------------------------------------------------------
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from pipecast.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+@pytest.mark.parametrize("bad", ["novalue", "=value"])
+def test_a_tag_without_key_or_equals_sign_is_a_usage_error(bad, capsys, aws):
+    from helpers import EXAMPLES
+
+    code, _, err = _cli(
+        capsys, "plan", str(EXAMPLES / "video_analysis.py"), "-t", AWS_TARGETS[0], "--tag", bad
+    )
+    assert code == 2 and f"--tag takes KEY=VALUE, got {bad!r}" in err
+
+
+def test_config_tags_are_planned_and_a_tag_flag_overrides_one(capsys, aws, tmp_path):
+    import shutil
+
+    from helpers import EXAMPLES
+
+    target = AWS_TARGETS[0]
+    config = (EXAMPLES / "pipecast.toml").read_text()
+    config = config.replace(
+        f"[{target}]\n", f'[{target}]\ntags = {{ team = "vision", cost = "7" }}\n'
+    )
+    (tmp_path / "pipecast.toml").write_text(config)
+    shutil.copy(EXAMPLES / "video_analysis.py", tmp_path / "video_analysis.py")
+    ref = str(tmp_path / "video_analysis.py")
+    assert _cli(capsys, "deploy", ref, "-t", target, "--tag", "team=ml=x")[0] == 0
+    deployed = deploy.backend(target).fetch(NAME, EXAMPLE_CONFIG)
+    assert deployed is not None and dict(deployed.tags) == {"cost": "7", "team": "ml=x"}
+
+
+def _unreachable_calls():
+    """(backend, function, call): each backend function's first AWS call and how it is named."""
+    from pipecast.deploy.aws import Deployed
+
+    deployed = Deployed("arn:aws:states:us-east-1:123456789012:stateMachine:x", "{}", None)
+    calls = []
+    for target, names in (
+        (
+            "sagemaker",
+            ("DescribePipeline", "CreatePipeline", "UpdatePipeline", "AddTags", "StartPipeline"),
+        ),
+        (
+            "stepfunctions",
+            (
+                "ListStateMachines",
+                "CreateStateMachine",
+                "UpdateStateMachine",
+                "TagResource",
+                "List",
+            ),
+        ),
+    ):
+        if target not in AWS_TARGETS:
+            continue
+        functions = [
+            lambda b: b.fetch(NAME, EXAMPLE_CONFIG),
+            lambda b: b.create(NAME, "{}", EXAMPLE_CONFIG, {"a": "1"}),
+            lambda b: b.update(deployed, NAME, "{}", EXAMPLE_CONFIG, True, True),
+            lambda b: b.tag(deployed.arn, {"a": "1"}, EXAMPLE_CONFIG),
+            lambda b: b.start(NAME, {"a": 1}, EXAMPLE_CONFIG),
+        ]
+        for name, call in zip(names, functions, strict=True):
+            # start: SageMaker's StartPipelineExecution; Step Functions first lists the machines
+            full = {"StartPipeline": "StartPipelineExecution", "List": "ListStateMachines"}
+            action = full.get(name, name)
+            calls.append(pytest.param(target, call, action, id=f"{target}-{name}"))
+    return calls
+
+
+@pytest.mark.parametrize(("target", "call", "action"), _unreachable_calls())
+def test_an_unreachable_endpoint_names_the_call_that_failed(
+    target, call, action, aws_env, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(DeployError) as info:
+        call(deploy.backend(target))
+    assert str(info.value).startswith(f"{action}: cannot reach http://127.0.0.1:9"), info.value
+    assert str(info.value).endswith("; check the network, the region and AWS_ENDPOINT_URL")
+
+
+@pytest.mark.parametrize(
+    ("target", "action", "call"),
+    [
+        ("sagemaker", "ListTags", lambda b: b.fetch(NAME, EXAMPLE_CONFIG)),
+        ("stepfunctions", "DescribeStateMachine", lambda b: b.fetch(NAME, EXAMPLE_CONFIG)),
+        ("stepfunctions", "ListTagsForResource", lambda b: b.fetch(NAME, EXAMPLE_CONFIG)),
+        ("stepfunctions", "StartExecution", lambda b: b.start(NAME, {}, EXAMPLE_CONFIG)),
+    ],
+)
+def test_a_network_failure_after_the_first_call_names_the_call(
+    target, action, call, aws, monkeypatch
+):
+    """The connection drops at one AWS operation of a deployed pipeline: the error names it."""
+    import botocore.client
+    import botocore.exceptions
+
+    if target not in AWS_TARGETS:
+        pytest.skip(f"{target} target not registered")
+    deploy.deploy(target, NAME, flagship_text(target), EXAMPLE_CONFIG, {})
+    real = botocore.client.BaseClient._make_api_call
+
+    def dropping(self, operation, params):
+        if operation == action:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://aws.test")
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", dropping)
+    with pytest.raises(DeployError) as info:
+        call(deploy.backend(target))
+    assert str(info.value).startswith(f"{action}: cannot reach https://aws.test;")
+
+
+@pytest.mark.skipif("sagemaker" not in AWS_TARGETS, reason="sagemaker target not registered")
+def test_a_network_failure_uploading_a_large_definition_says_so(aws, monkeypatch):
+    import botocore.client
+    import botocore.exceptions
+
+    from pipecast.deploy import sagemaker as backend
+
+    real = botocore.client.BaseClient._make_api_call
+
+    def dropping(self, operation, params):
+        if operation == "PutObject":
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://s3.test")
+        return real(self, operation, params)
+
+    monkeypatch.setattr(backend, "INLINE_LIMIT", 10)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", dropping)
+    with pytest.raises(DeployError) as info:
+        deploy.deploy("sagemaker", NAME, flagship_text("sagemaker"), EXAMPLE_CONFIG, {})
+    assert str(info.value).startswith(
+        "PutObject (pipeline definition): cannot reach https://s3.test;"
+    )
