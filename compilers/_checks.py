@@ -460,9 +460,13 @@ def features(ix: Index, target: Target) -> Found:
                     f"step '{step.id}': {name.replace('_', ' ')} ({feature.how}) is not "
                     f"expressible on {target.name}",
                     ix.where(step),
-                    feature.hint.format(target=target.name)
-                    if feature.hint
-                    else f"remove it for {target.name}, or compile for a target that supports it",
+                    target.capabilities.hints.get(name)
+                    or (
+                        feature.hint.format(target=target.name)
+                        if feature.hint
+                        else f"remove it for {target.name}, or compile for a target that "
+                        "supports it"
+                    ),
                     step=step.id,
                 )
 

@@ -46,6 +46,7 @@ from .target import Limits, Placement
 __all__ = [
     "DEFAULT_MAX_RUNTIME",
     "DEFAULT_VOLUME_GB",
+    "PARAMETER_FILE",
     "PROCESSING_IN",
     "PROCESSING_OUT",
     "TRAINING_IN",
@@ -71,6 +72,10 @@ DEFAULT_VOLUME_GB = 30
 PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
 CHECKPOINTS = "/opt/ml/checkpoints"
+# an output parameter of a Processing job: SageMaker creates each output's LocalPath as a
+# directory before the container starts, so the value file goes inside it (a spot Training job
+# writes it straight into /opt/ml/model, which holds files)
+PARAMETER_FILE = "value.json"
 
 
 def job_limits(step_id_max_length: int) -> Limits:
@@ -299,7 +304,10 @@ def render_args(spec: PipelineSpec, step: StepSpec, kind: str, ex: Expressions) 
                 if part.kind == "inputPath":
                     parts.append(f"{base_in}/{part.name}")
                 elif part.kind == "outputPath":
-                    parts.append(f"{base_out}/{part.name}")
+                    out = comp.output(part.name)
+                    parameter = out is not None and out.kind == "parameter"
+                    file = f"/{PARAMETER_FILE}" if parameter and kind == "processing" else ""
+                    parts.append(f"{base_out}/{part.name}{file}")
                 elif part.kind == "inputUri":
                     parts.append(input_uri(spec, step, part.name, ex)[0])
                 else:

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
     CollectedRef,
+    Constant,
     ImporterRef,
+    LoopItemRef,
     OneOfRef,
     OutputRef,
     PipelineSpec,
@@ -89,6 +91,23 @@ def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     return False
 
 
+def _runtime_loops(spec: PipelineSpec, step: StepSpec) -> bool:
+    """The step is in a loop whose items are known only at run time (a list parameter or
+    output, directly or through an enclosing loop's item): no compile-time unrolling."""
+    for group in spec.groups_of(step):
+        items, hops = group.items, 0
+        while isinstance(items, LoopItemRef) and hops <= len(spec.groups):
+            outer = spec.group(items.loop)  # an enclosing loop's item: look at its items
+            items, hops = (None if outer is None else outer.items), hops + 1
+        if group.kind == "loop" and not isinstance(items, Constant):
+            return True
+    return False
+
+
+def _one_of(spec: PipelineSpec, step: StepSpec) -> bool:
+    return any(isinstance(b, OneOfRef) for _, b in step.arguments)
+
+
 def _json_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     comp = spec.component(step.component)
     types = [i.type for i in comp.inputs] + [o.type for o in comp.outputs]
@@ -154,6 +173,12 @@ FEATURES: Mapping[str, Feature] = {
     "exit_handler": Feature(
         "dsl.ExitHandler / dsl.RUN_STATUS", _exit_handler, default=False, hint=_LOCAL_RUNS_IT
     ),
+    # finer cuts of the above, for targets that express a construct only in part
+    "runtime_loops": Feature(
+        "dsl.ParallelFor over a list parameter or output (items known only at run time)",
+        _runtime_loops,
+    ),
+    "one_of": Feature("dsl.OneOf(...)", _one_of),
 }
 
 
@@ -165,25 +190,30 @@ class Capabilities:
     ``requires_image``: every step runs in a container, so a component without an image
     (a ``@dsl.component`` without ``image=``) is an error (PC010). ``supported`` names the
     opt-in features (``Feature.default`` false: control flow, output parameters) it expresses.
+    ``hints``: the fix hint for a refused feature where this target knows a better one than the
+    feature's generic hint (which targets can, and the workaround on this one).
     """
 
     unsupported: frozenset[str] = frozenset()
     requires_image: bool = True
     supported: frozenset[str] = frozenset()
+    hints: Mapping[str, str] = field(default_factory=dict)
 
     def __init__(
         self,
         unsupported: Iterable[str] = (),
         requires_image: bool = True,
         supported: Iterable[str] = (),
+        hints: Mapping[str, str] | None = None,
     ) -> None:
-        names, opted = frozenset(unsupported), frozenset(supported)
-        unknown = sorted((names | opted) - set(FEATURES))
+        names, opted, hinted = frozenset(unsupported), frozenset(supported), dict(hints or {})
+        unknown = sorted((names | opted | set(hinted)) - set(FEATURES))
         if unknown:
             raise ValueError(f"unknown feature(s) {unknown}; features: {', '.join(FEATURES)}")
         object.__setattr__(self, "unsupported", names)
         object.__setattr__(self, "requires_image", requires_image)
         object.__setattr__(self, "supported", opted)
+        object.__setattr__(self, "hints", hinted)
 
     def supports(self, feature: str) -> bool:
         if feature in self.unsupported:
