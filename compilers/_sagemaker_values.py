@@ -28,6 +28,7 @@ __all__ = [
     "comparison_text",
     "json_get",
     "operand_json",
+    "operand_text",
     "property_files",
 ]
 
@@ -78,7 +79,9 @@ def comparison_json(c: Comparison, read: Any) -> dict[str, Any]:
     }
 
 
-def _operand_text(value: Any) -> str:
+def operand_text(value: Any) -> str:
+    """An operand or value as review text: ``{Steps.a.PropertyFiles.n}``, ``{Parameters.p}``,
+    constants as JSON (so a string shows quoted and never looks like a reference)."""
     if isinstance(value, dict) and "Get" in value:
         return "{" + str(value["Get"]) + "}"
     if isinstance(value, dict) and "Std:JsonGet" in value:
@@ -86,10 +89,10 @@ def _operand_text(value: Any) -> str:
         source = get.get("PropertyFile", get.get("S3Uri"))
         if isinstance(source, dict) and "Get" in source:
             return "{" + str(source["Get"]) + "}"
-        return "{json at " + _operand_text(source) + "}"
+        return "{json at " + operand_text(source) + "}"
     if isinstance(value, dict) and "Std:Join" in value:
         join = value["Std:Join"]
-        return str(join.get("On", "")).join(_operand_text(v) for v in join.get("Values", []))
+        return str(join.get("On", "")).join(operand_text(v) for v in join.get("Values", []))
     return json.dumps(value, ensure_ascii=False)  # a constant: JSON, so strings show quoted
 
 
@@ -100,8 +103,8 @@ def comparison_text(condition: Any) -> str:
         return repr(condition)
     kind = condition.get("Type")
     if kind in _SYMBOLS:
-        left = _operand_text(condition.get("LeftValue"))
-        right = _operand_text(condition.get("RightValue"))
+        left = operand_text(condition.get("LeftValue"))
+        right = operand_text(condition.get("RightValue"))
         return f"{left} {_SYMBOLS[kind]} {right}"
     if kind == "Or":
         return " or ".join(f"({comparison_text(c)})" for c in condition.get("Conditions", []))

@@ -378,6 +378,8 @@ def expression_text(value: Any) -> Any:
     if isinstance(value, dict) and "Std:Join" in value:
         join = value["Std:Join"]
         return str(join.get("On", "")).join(str(expression_text(v)) for v in join["Values"])
+    if isinstance(value, dict) and "Std:JsonGet" in value:
+        return _sv.operand_text(value)
     if isinstance(value, list):
         return [expression_text(v) for v in value]
     if isinstance(value, dict):
@@ -388,9 +390,22 @@ def expression_text(value: Any) -> Any:
 def describe(document: dict[str, Any]) -> DocumentSummary:
     """Per step: job kind, image, instance type, spot, inputs, arguments, settings."""
     steps: dict[str, StepSummary] = {}
-    for step in document["Steps"]:
+    for step, runs_when in _flat_steps(document["Steps"], ()):
         args = step.get("Arguments", {})
         fields: dict[str, Any] = {"depends on": step.get("DependsOn", [])}
+        if runs_when:
+            fields["runs when"] = list(runs_when)
+        if step.get("PropertyFiles"):
+            fields["property files"] = {
+                f.get("PropertyFileName"): f"{f.get('OutputName')}/{f.get('FilePath')}"
+                for f in step["PropertyFiles"]
+            }
+        if step.get("Type") == "Condition":
+            fields["conditions"] = [_sv.comparison_text(c) for c in args.get("Conditions", [])]
+            for branch, label in (("IfSteps", "if steps"), ("ElseSteps", "else steps")):
+                fields[label] = [s.get("Name") for s in args.get(branch, [])]
+            steps[step["Name"]] = StepSummary(step["Name"], "condition step", fields)
+            continue
         if step.get("Type") == "Processing":
             app = args.get("AppSpecification", {})
             fields["image"] = app.get("ImageUri")
@@ -437,10 +452,25 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
     return DocumentSummary("sagemaker", str(name or pipeline_name(document)), parameters, steps)
 
 
+def _flat_steps(
+    steps: list[dict[str, Any]], runs_when: tuple[str, ...]
+) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
+    """Every step, those inside a Condition step's branches with the conditions they run
+    under (``not (...)`` for an else branch), so a review shows them like top-level steps."""
+    for step in steps:
+        yield step, runs_when
+        if step.get("Type") != "Condition":
+            continue
+        args = step.get("Arguments", {})
+        text = " and ".join(_sv.comparison_text(c) for c in args.get("Conditions", []))
+        yield from _flat_steps(args.get("IfSteps", []), (*runs_when, text))
+        yield from _flat_steps(args.get("ElseSteps", []), (*runs_when, f"not ({text})"))
+
+
 def pipeline_name(document: dict[str, Any]) -> str:
     """The pipeline's name as its outputs spell it (``{root}/{pipeline}/`` before the execution
     id: the definition carries no name field), or ``pipeline`` when no output says."""
-    for step in document.get("Steps", []):
+    for step, _ in _flat_steps(document.get("Steps", []), ()):
         for value in _joins(step.get("Arguments", {})):
             for before, after in itertools.pairwise(value):
                 if after == {"Get": "Execution.PipelineExecutionId"} and isinstance(before, str):
