@@ -13,9 +13,9 @@ failure; watch the execution's status instead). ``camera_triage.py`` keeps the r
 the exit handler for the targets that express them.
 """
 
-from pipecast import dsl
-
 from camera_triage import count_motion, detect_objects, triage_summary
+
+from pipecast import dsl
 
 CAMERAS = ["lobby", "gate", "dock", "yard"]
 
