@@ -44,6 +44,7 @@ from pipecast.errors import ConfigError, Diagnostic, did_you_mean
 from .target import Limits, Placement
 
 __all__ = [
+    "CHECKPOINTS",
     "DEFAULT_MAX_RUNTIME",
     "DEFAULT_VOLUME_GB",
     "PARAMETER_FILE",

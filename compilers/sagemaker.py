@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .graph import CheckedPipeline
 
 __all__ = [
+    "CACHE_KEY_ATTRIBUTES",
     "RETRYABLE",
     "S3_DEPLOY_NOTE_BYTES",
     "TARGET",
@@ -38,11 +39,13 @@ __all__ = [
     "compile",
     "describe",
     "detect",
+    "diagnostics",
     "document_problems",
     "expression_text",
     "iso_duration",
     "pipeline_name",
     "retry_policies",
+    "value_name",
 ]
 
 S3_DEPLOY_NOTE_BYTES = 100 * 1024

@@ -215,9 +215,33 @@ def py_node(out: Output[Dataset]):
     """A Python step (the python_components feature)."""
 
 
+@dsl.container_component(image=IMG, command=["run"])
+def lister(items: Output[list]):
+    """Writes a list (output parameters, JSON parameters)."""
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def counter(item: str, n: Output[int]):
+    """Writes a number."""
+
+
+@dsl.container_component(image=IMG, command=["run"])
+def taker(out: Output[Dataset], n: int, status: str = ""):
+    """Reads a number (and may report the run's status)."""
+
+
 @dsl.pipeline(name="every-feature")
 def every_feature(uri: str = "s3://b/list.json"):
     """One use of each feature in FEATURES, so a target missing any of them refuses it."""
+    report = taker(n=0, status=dsl.RUN_STATUS).set_name("report")
+    with dsl.ExitHandler(report):  # exit handler
+        listed = lister()
+        with dsl.ParallelFor(listed.outputs["items"]) as item:  # loops over a run-time list
+            with dsl.If(item == "a"):  # conditions
+                first = counter(item=item).set_name("first")
+            with dsl.Else():
+                other = counter(item=item).set_name("other")
+            taker(n=dsl.OneOf(first.outputs["n"], other.outputs["n"])).set_name("joined")
     manifest = dsl.importer(uri=uri, artifact_type=Dataset, manifest=True)
     (
         sink(data=manifest.output)
