@@ -226,7 +226,8 @@ def _all_steps(steps: list[Any], path: str = "/Steps") -> list[tuple[str, Any, s
     for i, step in enumerate(steps):
         found.append((f"{path}/{i}", step, None))
         if isinstance(step, dict) and step.get("Type") == "Condition":
-            args = step.get("Arguments") if isinstance(step.get("Arguments"), dict) else {}
+            found_args = step.get("Arguments")
+            args: dict[str, Any] = found_args if isinstance(found_args, dict) else {}
             for branch in ("IfSteps", "ElseSteps"):
                 nested = args.get(branch, [])
                 if isinstance(nested, list):
@@ -303,15 +304,9 @@ def validate_text(text: str) -> list[Problem]:
     return validate_document(document)
 
 
-def validate_document(document: Any) -> list[Problem]:
-    """Every problem found in a parsed pipeline definition."""
-    if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
-        return [Problem(None, "/Steps", "a pipeline definition is an object with a Steps list")]
-    problems: list[Problem] = []
-    version = document.get("Version")
-    if version not in (None, "2020-12-01"):
-        problems.append(Problem(None, "/Version", f"unknown version {version!r}"))
-    params = set()
+def _parameters(document: dict[str, Any], problems: list[Problem]) -> set[str]:
+    """The declared parameter names; a nameless or mistyped one is a problem."""
+    params: set[str] = set()
     for i, p in enumerate(document.get("Parameters", [])):
         if not isinstance(p, dict) or "Name" not in p:
             problems.append(Problem(None, f"/Parameters/{i}", "a parameter needs a Name"))
@@ -325,6 +320,43 @@ def validate_document(document: Any) -> list[Problem]:
                     f"{p.get('Type')!r} is not String, Integer, Float or Boolean",
                 )
             )
+    return params
+
+
+def _references(
+    name: str, path: str, arguments: Any, params: set[str], names: dict[str, str]
+) -> tuple[list[Problem], set[str]]:
+    """Problems of the ``Get`` references in ``arguments``, and the steps they name."""
+    problems: list[Problem] = []
+    targets: set[str] = set()
+    for ref in _gets(arguments):
+        head, _, rest = ref.partition(".")
+        if head == "Parameters" and rest not in params:
+            problems.append(
+                Problem(name, f"{path}/Arguments", f"Get {ref!r}: no parameter {rest!r}")
+            )
+        elif head == "Steps":
+            target = rest.split(".", 1)[0]
+            if target not in names:
+                problems.append(
+                    Problem(name, f"{path}/Arguments", f"Get {ref!r}: no step {target!r}")
+                )
+            else:
+                targets.add(target)
+        elif head not in ("Parameters", "Steps", "Execution"):
+            problems.append(Problem(name, f"{path}/Arguments", f"Get {ref!r}: unknown namespace"))
+    return problems, targets
+
+
+def validate_document(document: Any) -> list[Problem]:
+    """Every problem found in a parsed pipeline definition."""
+    if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
+        return [Problem(None, "/Steps", "a pipeline definition is an object with a Steps list")]
+    problems: list[Problem] = []
+    version = document.get("Version")
+    if version not in (None, "2020-12-01"):
+        problems.append(Problem(None, "/Version", f"unknown version {version!r}"))
+    params = _parameters(document, problems)
     every = _all_steps(document["Steps"])
     names: dict[str, str] = {}
     for path, step, _ in every:
@@ -341,9 +373,11 @@ def validate_document(document: Any) -> list[Problem]:
         if name in names:
             problems.append(Problem(name, f"{path}/Name", f"duplicate of {names[name]}"))
         names[name] = path
-    files = {
+    files: dict[str, set[str]] = {
         step["Name"]: {
-            f.get("PropertyFileName") for f in step.get("PropertyFiles", []) if isinstance(f, dict)
+            str(f.get("PropertyFileName"))
+            for f in step.get("PropertyFiles", [])
+            if isinstance(f, dict)
         }
         for _, step, _ in every
         if isinstance(step, dict) and step.get("Name") in names and step.get("Type") == "Processing"
@@ -369,24 +403,9 @@ def validate_document(document: Any) -> list[Problem]:
                     p.partition(": ") for p in _condition_problems(step, path)
                 )
             ]
-        for ref in _gets(arguments):
-            head, _, rest = ref.partition(".")
-            if head == "Parameters" and rest not in params:
-                problems.append(
-                    Problem(name, f"{path}/Arguments", f"Get {ref!r}: no parameter {rest!r}")
-                )
-            elif head == "Steps":
-                target = rest.split(".", 1)[0]
-                if target not in names:
-                    problems.append(
-                        Problem(name, f"{path}/Arguments", f"Get {ref!r}: no step {target!r}")
-                    )
-                else:
-                    edges[name].add(target)
-            elif head not in ("Parameters", "Steps", "Execution"):
-                problems.append(
-                    Problem(name, f"{path}/Arguments", f"Get {ref!r}: unknown namespace")
-                )
+        wrong, targets = _references(name, path, arguments, params, names)
+        problems += wrong
+        edges[name] |= targets
         checked = {**step, "Arguments": arguments}
         problems += [
             Problem(name, f"{path}/Arguments", m) for m in _json_get_problems(checked, files)
