@@ -56,11 +56,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_GPU_TYPE_LABEL",
     "GPU_RESOURCE",
+    "K8S_EXPANDED",
+    "KFP_REFERENCE_MARKERS",
+    "KFP_STRUCTURED_ARG_PREFIXES",
     "TARGET",
     "compile",
     "describe",
     "detect",
+    "diagnostics",
     "document_problems",
+    "literal_diagnostics",
+    "pod_text",
     "resources_summary",
     "spot_diagnostics",
 ]

@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_MAX_RUNTIME", "Problem", "check_request", "validate_document
 
 _STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
 _OPERATIONS = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob"}
-DEFAULT_MAX_RUNTIME = 86400  # the service's MaxRuntimeInSeconds when a request leaves it out
+_SERVICE_MAX_RUNTIME = 86400  # the service's MaxRuntimeInSeconds when a request leaves it out
 _NAME_MEMBERS = {"CreateProcessingJob": "ProcessingJobName", "CreateTrainingJob": "TrainingJobName"}
 
 
@@ -79,7 +79,7 @@ def _spot_wait(request: dict[str, Any]) -> list[str]:
     stopping = request.get("StoppingCondition")
     stopping = stopping if isinstance(stopping, dict) else {}
     wait = stopping.get("MaxWaitTimeInSeconds")
-    runtime = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+    runtime = stopping.get("MaxRuntimeInSeconds", _SERVICE_MAX_RUNTIME)
     if wait is None:
         return ["/StoppingCondition: managed spot training needs MaxWaitTimeInSeconds"]
     if _is_expression(wait) or _is_expression(runtime):

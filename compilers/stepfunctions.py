@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPACT_ABOVE_STEPS",
+    "JOB_STEP_PART",
     "RESOURCE",
     "RETRY_ERRORS",
     "TARGET",
@@ -48,6 +49,8 @@ __all__ = [
     "detect",
     "document_problems",
     "job_name",
+    "job_step_part",
+    "literal",
     "parameter_defaults",
 ]
 

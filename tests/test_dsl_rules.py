@@ -75,7 +75,11 @@ def _build_defaults():
 def test_python_component_settings_become_step_defaults():
     SPEC = _build_defaults()
     step = SPEC.step("adder")
-    assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
+    assert (step.resources, step.spot, step.retry) == (
+        RES.to_spec(),
+        SPOT.to_spec(),
+        RETRY.to_spec(),
+    )
     assert (step.timeout_seconds, step.expected_seconds) == (3600, 300)
     assert step.env == (("MODE", "fast"),)
     assert step.instance_type == "ml.m5.large"
@@ -91,7 +95,11 @@ def test_python_component_settings_become_step_defaults():
 def test_container_component_settings_become_step_defaults():
     SPEC = _build_defaults()
     step = SPEC.step("runner")
-    assert (step.resources, step.spot, step.retry) == (RES, SPOT, RETRY)
+    assert (step.resources, step.spot, step.retry) == (
+        RES.to_spec(),
+        SPOT.to_spec(),
+        RETRY.to_spec(),
+    )
     assert (step.timeout_seconds, step.expected_seconds) == (7200, 600)
     assert step.env == (("LEVEL", "2"),)
     assert step.instance_type == "ml.c5.xlarge"
