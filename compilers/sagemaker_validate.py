@@ -20,7 +20,7 @@ from typing import Any
 
 from . import _aws_models
 
-__all__ = ["DEFAULT_MAX_RUNTIME", "Problem", "check_request", "validate_document", "validate_text"]
+__all__ = ["Problem", "check_request", "validate_document", "validate_text"]
 
 _STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
 _OPERATIONS = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob"}
