@@ -454,3 +454,17 @@ def test_diff_shows_a_changed_condition_and_an_unrolled_loop_as_lines():
     )
     assert "- step count-motion-3:" in text and "- step condition-2-3:" in text
     assert "inputs.frames-3:" in text
+
+
+def test_an_unrolled_loop_over_the_definition_size_limit_is_a_pc009():
+    @dsl.pipeline(name="too-big")
+    def too_big(threshold: int = 0):
+        with dsl.ParallelFor([f"camera-{i}" for i in range(250)]) as cam:
+            counted = count_motion(camera=cam)
+            with dsl.If(counted.outputs["count"] > threshold):
+                detect(frames=counted.outputs["frames"], label="x")
+
+    with pytest.raises(PipelineError) as info:
+        compile_text(too_big, "sagemaker")
+    (error,) = [d for d in info.value.diagnostics if d.severity == "error"]
+    assert error.code == "PC009" and "the service accepts 1,048,576" in error.message
