@@ -468,3 +468,18 @@ def test_an_unrolled_loop_over_the_definition_size_limit_is_a_pc009():
         compile_text(too_big, "sagemaker")
     (error,) = [d for d in info.value.diagnostics if d.severity == "error"]
     assert error.code == "PC009" and "the service accepts 1,048,576" in error.message
+
+
+def test_collected_artifacts_into_a_spot_step_are_refused():
+    @dsl.container_component(image=IMAGE, command=["x"], spot=Spot(max_wait="1h"))
+    def gather(frames: Input[Dataset], out: Output[Dataset]):
+        """A spot fan-in: a Training job, whose channels cannot nest."""
+
+    @dsl.pipeline(name="spot-fan-in")
+    def spot_fan_in():
+        with dsl.ParallelFor(["a", "b"]) as cam:
+            counted = count_motion(camera=cam)
+        gather(frames=dsl.Collected(counted.outputs["frames"]))
+
+    text = _refusal(spot_fan_in)
+    assert "step 'gather': input 'frames' collects artifacts, but a spot step" in text
