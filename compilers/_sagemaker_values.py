@@ -6,8 +6,9 @@ An output parameter is a JSON file the step writes (DESIGN §12). On SageMaker i
 - from a Processing step, through a ``PropertyFile`` the step declares on its output
   (the container writes ``/opt/ml/processing/output/<name>/value.json``, see
   ``aws_jobs.PARAMETER_FILE``);
-- from a spot step (a Training job), straight from the S3 URI of the uncompressed model folder
-  (``S3ModelArtifacts``/``<name>``), the ``S3Uri`` form of ``Std:JsonGet``.
+- from a spot step (a Training job), straight from its S3 URI in the uncompressed model folder
+  (``<S3ModelArtifacts>/<name>/value.json``: the container wrote
+  ``/opt/ml/model/<name>/value.json``), the ``S3Uri`` form of ``Std:JsonGet``.
 
 The file holds the bare JSON value, so the path is the root, ``$``. A value handed to a
 container argument is converted to text by ``Std:Join`` (the arguments are strings); inside a

@@ -73,9 +73,7 @@ DEFAULT_VOLUME_GB = 30
 PROCESSING_IN, PROCESSING_OUT = "/opt/ml/processing/input", "/opt/ml/processing/output"
 TRAINING_IN, TRAINING_OUT = "/opt/ml/input/data", "/opt/ml/model"
 CHECKPOINTS = "/opt/ml/checkpoints"
-# an output parameter of a Processing job: SageMaker creates each output's LocalPath as a
-# directory before the container starts, so the value file goes inside it (a spot Training job
-# writes it straight into /opt/ml/model, which holds files)
+# an output parameter (DESIGN §12) is a file inside its output folder: SageMaker uploads folders
 PARAMETER_FILE = "value.json"
 
 
@@ -306,9 +304,9 @@ def render_args(spec: PipelineSpec, step: StepSpec, kind: str, ex: Expressions) 
                     parts.append(f"{base_in}/{part.name}")
                 elif part.kind == "outputPath":
                     out = comp.output(part.name)
+                    folder = f"{base_out}/{part.name}"
                     parameter = out is not None and out.kind == "parameter"
-                    file = f"/{PARAMETER_FILE}" if parameter and kind == "processing" else ""
-                    parts.append(f"{base_out}/{part.name}{file}")
+                    parts.append(f"{folder}/{PARAMETER_FILE}" if parameter else folder)
                 elif part.kind == "inputUri":
                     parts.append(input_uri(spec, step, part.name, ex)[0])
                 else:

@@ -161,8 +161,13 @@ def _values(found: _flow.Plan, ex: PipelineExpressions) -> tuple[PipelineSpec, d
 
 
 def _read(spec: PipelineSpec, ref: OutputRef, ex: PipelineExpressions) -> Any:
+    """An output parameter's value: its PropertyFile (Processing), or its file under the
+    uncompressed model folder (``<S3ModelArtifacts>/<output>/value.json``, spot Training)."""
     kind = jobs.job_kind(spec.step(ref.step))
-    return _sv.json_get(ref.step, kind, ref.output, ex.step_output(ref.step, kind, ref.output))
+    uri = ex.step_output(ref.step, kind, ref.output)
+    if kind == "training":
+        uri = {"Std:Join": {"On": "/", "Values": [*uri["Std:Join"]["Values"], jobs.PARAMETER_FILE]}}
+    return _sv.json_get(ref.step, kind, ref.output, uri)
 
 
 def _collect(

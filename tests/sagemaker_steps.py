@@ -8,6 +8,13 @@ import os
 import sys
 
 
+def _value(path: str, value: object) -> None:
+    """An output parameter: its folder may not exist (a spot Training job's /opt/ml/model/<n>)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(json.dumps(value))
+
+
 def _write(folder: str, name: str, text: str) -> None:
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "w") as f:
@@ -20,8 +27,7 @@ def main() -> None:
     if step == "count":
         cam = a["--camera"]
         _write(a["--frames"], "frames.txt", cam)
-        with open(a["--count"], "w") as f:
-            f.write(json.dumps({"lobby": 2, "gate": 0, "yard": 7}.get(cam, 1)))
+        _value(a["--count"], {"lobby": 2, "gate": 0, "yard": 7}.get(cam, 1))
     elif step == "detect":
         with open(os.path.join(a["--frames"], "frames.txt")) as f:
             source = f.read()
@@ -34,14 +40,12 @@ def main() -> None:
             with open(os.path.join(a["--frames"], d, "frames.txt")) as f:
                 seen.append(d + "=" + f.read())
         _write(a["--summary"], "folders.txt", ",".join(seen))
-        with open(a["--total"], "w") as f:
-            f.write(json.dumps(sum(counts)))
+        _value(a["--total"], sum(counts))
     elif step == "echo":
         values = {k: v for k, v in a.items() if k != "--out"}  # paths differ between platforms
         _write(a["--out"], "seen.json", json.dumps(values, sort_keys=True))
     elif step == "level":
-        with open(a["--level"], "w") as f:
-            f.write(json.dumps(int(a["--x"]) * 2))
+        _value(a["--level"], int(a["--x"]) * 2)
     else:
         sys.exit(f"unknown step {step}")
 

@@ -138,7 +138,8 @@ def _sagemaker_outputs(document: dict[str, Any], run: Any, step: str) -> dict[st
             n: ({"": f["value.json"]} if set(f) == {"value.json"} else f) for n, f in found.items()
         }
     model = run.read(prefix + f"{step}-job/output/model")
-    return {p.name: _files(p) for p in sorted(model.iterdir())}
+    found = {p.name: _files(p) for p in sorted(model.iterdir())}
+    return {n: {"": f["value.json"]} if set(f) == {"value.json"} else f for n, f in found.items()}
 
 
 def document_name(document: dict[str, Any]) -> str:
@@ -214,7 +215,11 @@ def test_elif_is_the_conjunction_of_its_condition_and_the_earlier_ones_negated()
             "S3Uri": {
                 "Std:Join": {
                     "On": "/",
-                    "Values": [{"Get": "Steps.level.ModelArtifacts.S3ModelArtifacts"}, "level"],
+                    "Values": [
+                        {"Get": "Steps.level.ModelArtifacts.S3ModelArtifacts"},
+                        "level",
+                        "value.json",
+                    ],
                 }
             },
             "Path": "$",
