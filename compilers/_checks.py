@@ -37,8 +37,9 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, SourceLocation
 
+from . import _features
 from ._flow_checks import flow_binding_problem
-from .target import FEATURES, Target
+from .target import Target
 
 STEP_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -418,7 +419,13 @@ def env_names(ix: Index) -> Found:
 
 SpecCheck = Callable[[Index], Found]
 
+
 # every target-independent check, in the order they run (diagnostics are sorted afterwards)
+def per_target_names(ix: Index) -> Found:
+    """PC004: ``targets=(...)`` of a step setting names registered targets (see ``_features``)."""
+    yield from _features.per_target_names(ix.spec, ix.where)
+
+
 SPEC_CHECKS: tuple[SpecCheck, ...] = (
     legal_names,
     unique_names,
@@ -432,6 +439,7 @@ SPEC_CHECKS: tuple[SpecCheck, ...] = (
     known_after,
     spot_waits,
     env_names,
+    per_target_names,
 )
 
 
@@ -451,24 +459,8 @@ def step_count(ix: Index, target: Target) -> Found:
 
 
 def features(ix: Index, target: Target) -> Found:
-    """PC008: every feature a step uses is one the target can express."""
-    for step, _ in ix.wired_steps():
-        for name, feature in FEATURES.items():
-            if not target.capabilities.supports(name) and feature.used(ix.spec, step):
-                yield Diagnostic(
-                    "PC008",
-                    f"step '{step.id}': {name.replace('_', ' ')} ({feature.how}) is not "
-                    f"expressible on {target.name}",
-                    ix.where(step),
-                    target.capabilities.hints.get(name)
-                    or (
-                        feature.hint.format(target=target.name)
-                        if feature.hint
-                        else f"remove it for {target.name}, or compile for a target that "
-                        "supports it"
-                    ),
-                    step=step.id,
-                )
+    """PC008: every feature a step uses is one the target can express (see ``_features``)."""
+    yield from _features.features(ix.spec, (s for s, _ in ix.wired_steps()), target, ix.where)
 
 
 def images_present(ix: Index, target: Target) -> Found:

@@ -58,8 +58,7 @@ NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _NAME_LIMIT = 64
 _SCALARS = ("str", "int", "float", "bool")
 RUNTIME_LOOPS_HINT = (
-    "Step Functions (Map) and Kubeflow (ParallelFor) run loops over run-time lists; on "
-    "SageMaker loop over a list literal (it is unrolled into one step per item), or use "
+    "on SageMaker loop over a list literal (it is unrolled into one step per item), or use "
     ".set_instances(...) for data-parallel work on one step"
 )
 

@@ -55,8 +55,11 @@ __all__ = [
     "Expressions",
     "InstanceType",
     "catalogue",
+    "catalogue_info",
+    "cheapest_fit",
     "choose_instance",
     "input_uri",
+    "instance_types",
     "job_kind",
     "job_limits",
     "output_uri",
@@ -65,6 +68,8 @@ __all__ = [
     "render_args",
     "request",
     "s3_diagnostics",
+    "service_prices",
+    "service_prices_as_of",
     "training_request",
 ]
 
@@ -169,13 +174,50 @@ class InstanceType:
 
 
 @cache
+def _data(name: str) -> dict[str, Any]:
+    text = (importlib_resources.files("pipecast.compilers") / "data" / name).read_text(
+        encoding="utf-8"
+    )
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def instance_types(rows: list[dict[str, Any]]) -> tuple[InstanceType, ...]:
+    """Catalogue rows (``schemas/price_catalogue.schema.json``) as :class:`InstanceType`."""
+    return tuple(InstanceType(**{**r, "job_kinds": tuple(r["job_kinds"])}) for r in rows)
+
+
+@cache
 def catalogue() -> tuple[InstanceType, ...]:
     """The shipped, dated instance catalogue (compilers/data/sagemaker_instances.json)."""
-    text = (
-        importlib_resources.files("pipecast.compilers") / "data" / "sagemaker_instances.json"
-    ).read_text(encoding="utf-8")
-    rows = json.loads(text)["instance_types"]
-    return tuple(InstanceType(**{**r, "job_kinds": tuple(r["job_kinds"])}) for r in rows)
+    return instance_types(_data("sagemaker_instances.json")["instance_types"])
+
+
+def catalogue_info() -> dict[str, str]:
+    """The shipped catalogue's ``as_of`` date, ``currency``, ``region`` and ``source``: prices
+    are only meaningful with them (``pipecast cost`` prints them)."""
+    data = _data("sagemaker_instances.json")
+    return {k: str(data[k]) for k in ("as_of", "currency", "region", "source")}
+
+
+def service_prices() -> dict[str, float]:
+    """Per-request prices of the services around the jobs (Step Functions state transitions,
+    S3 requests), from compilers/data/aws_service_prices.json."""
+    return dict(_data("aws_service_prices.json")["prices"])
+
+
+def service_prices_as_of() -> str:
+    """The date of :func:`service_prices` (printed with every estimate that uses them)."""
+    return str(_data("aws_service_prices.json")["as_of"])
+
+
+def cheapest_fit(
+    kind: str, resources: ResourceSpec | None, types: tuple[InstanceType, ...]
+) -> InstanceType | None:
+    """The cheapest of ``types`` for ``kind`` jobs that satisfies ``resources`` (the rule
+    placement uses, over any catalogue: ``pipecast cost`` prices a monolith with it)."""
+    fitting = [it for it in types if kind in it.job_kinds and _fits(it, resources)]
+    return min(fitting, key=lambda it: (it.price_per_hour, it.type)) if fitting else None
 
 
 def job_kind(step: StepSpec) -> str:

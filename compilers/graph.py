@@ -22,6 +22,7 @@ from pipecast.dsl.spec import OutputRef, PipelineSpec, StepSpec, binding_upstrea
 from pipecast.errors import Diagnostic, PipelineError
 
 from ._checks import SPEC_CHECKS, TARGET_CHECKS, Index
+from ._features import project
 from ._flow_checks import FLOW_CHECKS, FLOW_TARGET_CHECKS, group_members
 
 if TYPE_CHECKING:
@@ -194,7 +195,11 @@ def check(
     """Run every check (for ``target`` too, when given: its capabilities, limits and placement,
     and, with ``config``, its own ``check``); raise one PipelineError with all errors, or return
     the checked pipeline."""
+    dropped: list[Diagnostic] = []
+    if target is not None:  # what this target compiles: settings kept elsewhere are left out
+        spec, dropped = project(spec, target)
     diagnostics, graph = diagnose(spec, [target] if target else [])
+    diagnostics.extend(dropped)
     placement: Mapping[str, str] = {}
     if target is not None and not _has_errors(diagnostics):
         if target.place is not None:

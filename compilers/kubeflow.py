@@ -14,6 +14,14 @@ compile time). Timeouts become the pod's active deadline (``kfp-kubernetes``). D
 KFP v2 equivalent: using one is a compile error for this target, never silently dropped.
 ``kfp`` is the optional extra ``kubeflow`` and is imported only inside :func:`compile`.
 
+Values between steps and control flow (DESIGN §12) are kfp's own: output parameters are
+``OutputPath(T)`` parameters (the process still gets ``--name <path>`` and writes JSON), and
+:mod:`.kubeflow_flow` builds the tasks inside kfp's ``If``/``Elif``/``Else``, ``ParallelFor``
+and ``ExitHandler`` blocks with ``Collected`` and ``OneOf``; :mod:`.kubeflow_status` gives a
+Python exit task ``dsl.RUN_STATUS`` in pipecast's shape; :mod:`.kubeflow_review` reads the
+documents back for ``diff``/``plan``. What KFP cannot express (a folder of every iteration's
+artifacts, a ``str`` output parameter, ...) is refused with PC008.
+
 Speed: kfp spends most of a large compile in two places that do not shape the output (an
 ``inspect.stack()`` per resource setter, and re-sanitizing every task name once per task). While
 kfp builds our pipeline they are made cheap (``_kfp_speedups``: why it is safe, which kfp
@@ -33,18 +41,22 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
     Constant,
-    ImporterRef,
-    OutputRef,
-    ParameterRef,
     Placeholder,
     StepSpec,
     format_bytes,
     render_value,
 )
-from pipecast.errors import Diagnostic, MissingExtraError
+from pipecast.errors import Diagnostic, MissingExtraError, PipecastError, PipelineError
 
 from ._kfp_speedups import kfp_speedups, swap
-from .diff import DocumentSummary, StepSummary
+from .kubeflow_flow import (
+    FlowBuilder,
+    flow_diagnostics,
+    kfp_output_name,
+    run_status_inputs,
+)
+from .kubeflow_review import describe, detect, resources_summary
+from .kubeflow_status import adapted_command, status_note
 from .target import Capabilities, Document, Limits, ReviewHooks, Target
 
 if TYPE_CHECKING:
@@ -71,7 +83,14 @@ __all__ = [
     "spot_diagnostics",
 ]
 
-_PY_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+_PY_TYPES: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+}
 # Open-source KFP uses the accelerator type as the pod's resource name, so it must be the device
 # plugin's resource (Vertex AI names such as NVIDIA_A10G would leave the pod unschedulable). The
 # GPU model becomes a node selector instead: EKS's well-known Karpenter label by default, whose
@@ -115,19 +134,24 @@ _YAML_LINE_BREAKS = {
 }
 
 
-def _comment_safe(value: Any) -> Any:
+def _comment_safe(value: Any, in_default: bool = False) -> Any:
+    """``value`` with line breaks escaped; inside a ``defaultValue``, dict keys also sorted:
+    kfp prints a dict default in the order its protobuf Struct hands the keys over, which
+    differs between kfp releases (2.14 and 2.17 disagree), and the bytes must not."""
     if isinstance(value, str):
         return "".join(_YAML_LINE_BREAKS.get(c, c) for c in value)
     if isinstance(value, dict):
-        return {k: _comment_safe(v) for k, v in value.items()}
+        keys = sorted(value) if in_default else list(value)
+        return {k: _comment_safe(value[k], in_default or k == "defaultValue") for k in keys}
     if isinstance(value, list):
-        return [_comment_safe(v) for v in value]
+        return [_comment_safe(v, in_default) for v in value]
     return value
 
 
 def _safe_header(real: Callable[..., str]) -> Callable[..., str]:
-    """kfp's header-comment writer, given defaults whose line breaks are written as escapes.
-    Only the comment changes (and only for such defaults); the document's values do not."""
+    """kfp's header-comment writer, given defaults whose line breaks are written as escapes
+    (and dict keys in sorted order). Only the comment changes (and only for such defaults);
+    the document's values do not."""
 
     def header(pipeline_spec: dict[str, Any], pipeline_description: str) -> str:
         return real(_comment_safe(pipeline_spec), pipeline_description)
@@ -139,27 +163,44 @@ def _artifact_class(kfp: Any, type_name: str) -> Any:
     return {"Dataset": kfp.dsl.Dataset, "Model": kfp.dsl.Model}.get(type_name, kfp.dsl.Artifact)
 
 
+def _parameter_type(kfp: Any, type_name: str) -> Any:
+    """The Python annotation kfp maps to the KFP parameter type of a pipecast type."""
+    return _PY_TYPES[type_name]
+
+
 def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
-    """A kfp container component named after the step, with the component's interface."""
+    """A kfp container component named after the step, with the component's interface.
+
+    Output parameters are kfp ``OutputPath(T)`` parameters: the process gets the path of a file
+    and writes the value there as JSON (DESIGN §12), which KFP's launcher reads back as the
+    declared type. An input bound to ``dsl.RUN_STATUS`` is kfp's ``PipelineTaskFinalStatus``."""
     dsl = kfp.dsl
+    status = set(run_status_inputs(step))
     params = []
     for inp in comp.inputs:
         if inp.kind == "artifact":
             ann: Any = dsl.Input[_artifact_class(kfp, inp.type)]
+        elif inp.name in status:
+            ann = dsl.PipelineTaskFinalStatus
         else:
-            ann = _PY_TYPES[inp.type]
+            ann = _parameter_type(kfp, inp.type)
         params.append(
             inspect.Parameter(inp.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ann)
         )
     for out in comp.outputs:
+        if out.kind == "parameter":
+            ann = dsl.OutputPath(_parameter_type(kfp, out.type))
+        else:
+            ann = dsl.Output[_artifact_class(kfp, out.type)]
         params.append(
             inspect.Parameter(
-                out.name,
+                kfp_output_name(comp, out.name),
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=dsl.Output[_artifact_class(kfp, out.type)],
+                annotation=ann,
             )
         )
-    names = [p.name for p in params]
+    names = [i.name for i in comp.inputs] + [o.name for o in comp.outputs]
+    parameter_outputs = {o.name for o in comp.outputs if o.kind == "parameter"}
 
     def body(*values: Any) -> Any:
         by_name = dict(zip(names, values, strict=True))
@@ -175,12 +216,17 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                     # kfp placeholders render as {{$...}} strings, which kfp parses back
                     if part.kind == "inputUri":
                         text += str(value.uri)
+                    elif part.kind == "outputPath" and part.name in parameter_outputs:
+                        text += str(value)  # {{$.outputs.parameters['x'].output_file}}
                     elif part.kind in ("inputPath", "outputPath"):
                         text += str(value.path)
                     else:
                         text += str(value)
             args.append(text)
         command = [pod_text(c) for c in comp.command]
+        if len(status) == 1:  # RUN_STATUS in pipecast's shape (kubeflow_status)
+            (name,) = status
+            command = adapted_command(command, str(by_name[name])) or command
         return dsl.ContainerSpec(image=comp.image, command=command, args=args)
 
     body.__name__ = step.id
@@ -188,6 +234,12 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
     body.__doc__ = comp.description
     body.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return dsl.container_component(body)
+
+
+def _adapts_status(spec: PipelineSpec, step: StepSpec) -> bool:
+    """Whether the step's command gets the RUN_STATUS adapter (one status input, Python)."""
+    one = len(list(run_status_inputs(step))) == 1
+    return one and adapted_command(spec.component(step.component).command, "") is not None
 
 
 def _apply_settings(kfp: Any, task: Any, step: StepSpec, config: Config) -> None:
@@ -245,6 +297,8 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         "manifest itself, not the objects it lists"
         for i in spec.importers
         if i.manifest
+    ) + tuple(
+        status_note(s.id, _adapts_status(spec, s)) for s in spec.steps if any(run_status_inputs(s))
     )
 
     names = [p.name for p in spec.parameters]
@@ -261,31 +315,24 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
             )
             task.set_display_name(imp.id)
             importers[imp.id] = task
-        tasks: dict[str, Any] = {}
-        for step in checked.steps():
-            comp = spec.component(step.component)
-            kwargs: dict[str, Any] = {}
-            for name, binding in step.arguments:
-                if isinstance(binding, Constant):
-                    kwargs[name] = binding.value
-                elif isinstance(binding, ParameterRef):
-                    kwargs[name] = params[binding.name]
-                elif isinstance(binding, ImporterRef):
-                    kwargs[name] = importers[binding.importer].output
-                elif isinstance(binding, OutputRef):
-                    kwargs[name] = tasks[binding.step].outputs[binding.output]
-            task = _component(kfp, comp, step)(**kwargs)
+
+        def make_task(step: StepSpec, kwargs: dict[str, Any]) -> Any:
+            task = _component(kfp, spec.component(step.component), step)(**kwargs)
             for upstream in checked.explicit_only_predecessors(step.id):
-                task.after(tasks[upstream])
+                if checked.graph.edges[upstream, step.id].get("explicit"):
+                    task.after(builder.tasks[upstream])
             _apply_settings(kfp, task, step, config)
-            tasks[step.id] = task
+            return task
+
+        builder = FlowBuilder(kfp, checked, params, importers, make_task)
+        builder.build()
 
     pipeline_body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter(
                 p.name,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=_PY_TYPES[p.type],
+                annotation=_parameter_type(kfp, p.type),
                 default=p.default if p.optional else inspect.Parameter.empty,
             )
             for p in spec.parameters
@@ -297,16 +344,52 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         _header_comments_stay_comments(),
         tempfile.TemporaryDirectory() as tmp,
     ):
-        pipeline = kfp.dsl.pipeline(
-            name=spec.name, description=spec.description, pipeline_root=config.artifact_root
-        )(pipeline_body)
         path = os.path.join(tmp, "pipeline.yaml")
-        kfp.compiler.Compiler().compile(pipeline, path)
+        with _kfp_refusals(spec):
+            pipeline = kfp.dsl.pipeline(
+                name=spec.name, description=spec.description, pipeline_root=config.artifact_root
+            )(pipeline_body)
+            kfp.compiler.Compiler().compile(pipeline, path)
         with open(path, encoding="utf-8") as handle:
             text = _without_sdk_version(handle.read())
     return Document(
         "kubeflow", text if text.endswith("\n") else text + "\n", "kubeflow.yaml", notes
     )
+
+
+@contextlib.contextmanager
+def _kfp_refusals(spec: PipelineSpec) -> Iterator[None]:
+    """kfp's own refusal of a pipeline the checks let through, as a diagnostic (PC008), never
+    a traceback: the checks name every shape known to be refused, this is the safety net."""
+    try:
+        yield
+    except PipecastError:
+        raise
+    except Exception as exc:  # kfp raises ValueError, TypeError, InvalidTopologyException, ...
+        if not _raised_in_kfp(exc):
+            raise  # a bug of ours stays a bug, with its traceback
+        message = " ".join(str(exc).split())
+        raise PipelineError(
+            [
+                Diagnostic(
+                    "PC008",
+                    f"kfp refuses to build this pipeline: {type(exc).__name__}: {message}",
+                    spec.location,
+                    "change the construct kfp names, or compile for another target; please "
+                    "report it: pipecast should have said so before kfp did",
+                )
+            ],
+            pipeline=spec.name,
+        ) from None
+
+
+def _raised_in_kfp(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is kfp's code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return f"{os.sep}kfp{os.sep}" in filename
 
 
 def _without_sdk_version(text: str) -> str:
@@ -437,143 +520,9 @@ def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
 
 
 def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
-    """``Target.check``: spot needs a node selector; literals must stay literal."""
-    return spot_diagnostics(spec, config) + literal_diagnostics(spec)
-
-
-# ----- review support -----------------------------------------------------------------------------
-
-
-def _main(document: Any) -> dict[str, Any]:
-    main: dict[str, Any] = document[0] if isinstance(document, list) else document
-    return main
-
-
-def detect(document: Any) -> bool:
-    main = _main(document)
-    return isinstance(main, dict) and "pipelineInfo" in main and "deploymentSpec" in main
-
-
-# KFP writes each quantity twice (``memoryLimit: 8.589934592`` in GB and ``resourceMemoryLimit:
-# 8Gi``), as limit and request: (summary name, user's-units field, its pairs)
-_QUANTITIES = (
-    ("cpu", "resourceCpuLimit", ("resourceCpuRequest",), ("cpuLimit", "cpuRequest")),
-    ("memory", "resourceMemoryLimit", ("resourceMemoryRequest",), ("memoryLimit", "memoryRequest")),
-)
-
-
-def resources_summary(resources: dict[str, Any]) -> dict[str, Any]:
-    """A task's resources once, in the user's units (``memory: 8Gi``, ``cpu: '4'``).
-
-    A quantity whose copies agree is one value; copies that disagree (a hand-edited document)
-    are all shown, so a change to any one of them is visible in the summary.
-    """
-    out: dict[str, Any] = {}
-    used: set[str] = set()
-    for name, main, same, numeric in _QUANTITIES:
-        if main not in resources and not any(k in resources for k in (*same, *numeric)):
-            continue
-        used.update((main, *same, *numeric))
-        value = resources.get(main)
-        copies = [resources.get(k) for k in same]
-        numbers = [resources.get(k) for k in numeric]
-        expected = _as_number(value, name)
-        if all(c == value for c in copies) and all(
-            type(n) is float and expected is not None and abs(n - expected) < 1e-9 for n in numbers
-        ):
-            out[name] = value
-        else:
-            out[name] = {k: resources.get(k) for k in (main, *same, *numeric)}
-    accelerator = resources.get("accelerator")
-    if accelerator is not None:
-        used.add("accelerator")
-        count, kind = accelerator.get("resourceCount"), accelerator.get("resourceType")
-        twice = {"count": count, "resourceCount": count, "type": kind, "resourceType": kind}
-        if accelerator == twice:
-            out["accelerator"] = f"{count} × {kind}"
-        else:
-            out["accelerator"] = accelerator
-    out.update({k: v for k, v in resources.items() if k not in used})
-    return out
-
-
-def _as_number(value: Any, name: str) -> float | None:
-    """``'4'`` → 4.0 (CPUs); ``'8Gi'`` → 8.589934592 (GB, as KFP's ``memoryLimit``)."""
-    if not isinstance(value, str):
-        return None
-    units = {
-        "Ki": 2**10,
-        "Mi": 2**20,
-        "Gi": 2**30,
-        "Ti": 2**40,
-        "K": 10**3,
-        "M": 10**6,
-        "G": 10**9,
-        "T": 10**12,
-        "m": 1e-3,
-    }
-    number, factor = value, 1.0
-    for suffix, scale in units.items():
-        if value.endswith(suffix):
-            number, factor = value[: -len(suffix)], float(scale)
-            break
-    try:
-        amount = float(number) * factor
-    except ValueError:
-        return None
-    return amount / 1e9 if name == "memory" else amount
-
-
-def describe(document: Any) -> DocumentSummary:
-    """Per task: image, command, args, resources, accelerator, node selectors, inputs."""
-    main = _main(document)
-    platform = document[1] if isinstance(document, list) and len(document) > 1 else {}
-    executors = main["deploymentSpec"]["executors"]
-    components = main["components"]
-    k8s = (
-        platform.get("platforms", {})
-        .get("kubernetes", {})
-        .get("deploymentSpec", {})
-        .get("executors", {})
-    )
-    steps: dict[str, StepSummary] = {}
-    for name, task in main["root"]["dag"]["tasks"].items():
-        comp = components[task["componentRef"]["name"]]
-        executor_label = comp.get("executorLabel")
-        if executor_label is None:
-            continue
-        container = executors[executor_label].get("container", {})
-        if "importer" in executors[executor_label]:
-            continue
-        resources = container.get("resources", {})
-        inputs = {}
-        for key, value in task.get("inputs", {}).get("artifacts", {}).items():
-            upstream = value.get("taskOutputArtifact", {})
-            inputs[key] = f"{upstream.get('producerTask')}.{upstream.get('outputArtifactKey')}"
-        for key, value in task.get("inputs", {}).get("parameters", {}).items():
-            inputs[key] = value.get("runtimeValue", {}).get(
-                "constant", value.get("componentInputParameter")
-            )
-        placement = k8s.get(executor_label, {})
-        fields = {
-            "image": container.get("image"),
-            "command": container.get("command"),
-            "arguments": container.get("args"),
-            "resources": resources_summary(resources),
-            "inputs": inputs,
-            "depends on": sorted(task.get("dependentTasks", [])),
-            "retry": task.get("retryPolicy"),
-            "caching": task.get("cachingOptions"),
-            "env": {e["name"]: e["value"] for e in container.get("env", [])},
-            "node selector": placement.get("nodeSelector", {}).get("labels"),
-            "spot": bool(placement.get("tolerations")) or None,
-        }
-        steps[name] = StepSummary(name, "container task", fields)
-    params = {
-        k: {"type": v.get("parameterType"), "default": v.get("defaultValue")}
-        for k, v in main.get("root", {}).get("inputDefinitions", {}).get("parameters", {}).items()
-    }
-    return DocumentSummary("kubeflow", main["pipelineInfo"]["name"], params, steps)
+    """``Target.check``: spot needs a node selector; literals must stay literal; control flow
+    in the shapes kfp accepts."""
+    return spot_diagnostics(spec, config) + literal_diagnostics(spec) + flow_diagnostics(spec)
 
 
 def document_problems(text: str) -> list[tuple[str | None, str]]:
@@ -595,7 +544,10 @@ TARGET = Target(
     suffix="kubeflow.yaml",
     description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
     compile=compile,
-    capabilities=Capabilities(unsupported={"disk"}),
+    capabilities=Capabilities(
+        unsupported={"disk", "collected_artifacts", "text_output_parameters"},
+        supported={"output_parameters", "json_parameters", "conditions", "loops", "exit_handler"},
+    ),
     limits=Limits(step_id_max_length=63),
     config_section={
         "type": "object",

@@ -10,7 +10,7 @@ shared builders in ``aws_jobs`` (the Step Functions target uses the same ones).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from . import _sagemaker_values as _sv
 from . import aws_jobs as jobs
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
-from .target import Capabilities, Document, ReviewHooks, Target
+from .target import Capabilities, Document, ReviewHooks, RunShape, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -45,6 +45,7 @@ __all__ = [
     "iso_duration",
     "pipeline_name",
     "retry_policies",
+    "run_shape",
     "value_name",
 ]
 
@@ -500,6 +501,15 @@ def _joins(value: Any) -> Iterator[list[Any]]:
             yield from _joins(item)
 
 
+def run_shape(checked: CheckedPipeline, config: Config, seconds: Mapping[str, float]) -> RunShape:
+    """``Target.run_shape``: SageMaker starts a step as soon as the steps it depends on are
+    done, so a run takes its critical path; the service adds no charge beyond the jobs."""
+    from .graph import critical_path
+
+    span, _ = critical_path(checked.graph, seconds)
+    return RunShape(span, notes=("SageMaker Pipelines adds no charge beyond its jobs",))
+
+
 def document_problems(text: str) -> list[tuple[str | None, str]]:
     """``Target.validate_document``: the pipeline-definition validator (envelope, references,
     every job request against botocore's model), as (step, problem) pairs."""
@@ -519,12 +529,11 @@ TARGET = Target(
         hints={
             "runtime_loops": _flow.RUNTIME_LOOPS_HINT,
             "one_of": "SageMaker cannot join the outputs of exclusive branches (a step outside "
-            "a ConditionStep cannot read a step that may not have run); Step Functions and "
-            "Kubeflow can; on SageMaker read each output inside its own dsl.If block",
-            "exit_handler": "Step Functions (Catch) and Kubeflow (ExitHandler) run an exit task "
-            "after a failure; SageMaker Pipelines stops at the first failed step. On SageMaker "
-            "drop the dsl.ExitHandler (the status task then runs only on success, as a last "
-            "step) or watch the execution's status with an EventBridge rule",
+            "a ConditionStep cannot read a step that may not have run); on SageMaker read each "
+            "output inside its own dsl.If block",
+            "exit_handler": "SageMaker Pipelines stops at the first failed step and runs no exit "
+            "task: on SageMaker drop the dsl.ExitHandler (the status task then runs only on "
+            "success, as a last step) or watch the execution's status with an EventBridge rule",
         },
     ),
     limits=jobs.job_limits(step_id_max_length=64),
@@ -543,6 +552,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.sagemaker",
+    run_shape=run_shape,
     check=diagnostics,
     document_kind="SageMaker pipeline definition",
     validate_document=document_problems,

@@ -21,15 +21,16 @@ import itertools
 import json
 import re
 import statistics
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _sfn_handshakes
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
-from ._sp_layout import Handshakes, Parallel, Sequence, layout
+from ._sp_layout import Handshakes, Parallel, Sequence, layout, makespan
 from .canonical import dumps_json, dumps_json_compact
 from .diff import DocumentSummary, StepSummary
-from .target import Capabilities, Document, ReviewHooks, Target
+from .target import Capabilities, Charge, Document, ReviewHooks, RunShape, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
@@ -52,6 +53,7 @@ __all__ = [
     "job_step_part",
     "literal",
     "parameter_defaults",
+    "run_shape",
 ]
 
 RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
@@ -334,6 +336,65 @@ def _handshake_edges(seq: Sequence) -> list[tuple[str, str]]:
     return found
 
 
+# ----- cost support ---------------------------------------------------------------------------
+
+# what ``pipecast cost`` compiles with when the configuration leaves these out: the number of
+# states and S3 calls does not depend on them
+_ESTIMATE_CONFIG = {
+    "artifact_root": "s3://pipecast-cost-estimate/runs",
+    "sagemaker.role_arn": "arn:aws:iam::000000000000:role/pipecast-cost-estimate",
+}
+
+
+def run_shape(checked: CheckedPipeline, config: Config, seconds: Mapping[str, float]) -> RunShape:
+    """``Target.run_shape``: the makespan of the layout this target compiles to (added waits
+    included, handshakes counted as instant), and the per-run Standard-workflow charges: every
+    state of the compiled machine entered once (an upper bound: a handshake takes one of its
+    two sides; retries add transitions) and its S3 calls (handshake objects)."""
+    from pipecast.errors import PipecastError
+
+    from . import aws_jobs as jobs
+
+    plan = layout(checked.graph, seconds, mode=config.get("stepfunctions.layout", "nested"))
+    span = makespan(plan.root, seconds)
+    if not checked.placement:  # the graph check refused the pipeline for this target
+        return RunShape(span, notes=("state transitions not counted: no state machine",))
+    missing = {k: v for k, v in _ESTIMATE_CONFIG.items() if config.get(k) in (None, "")}
+    try:
+        text = compile(checked, config.with_overrides(missing)).text
+    except PipecastError as exc:
+        first = str(exc).splitlines()[0]
+        return RunShape(
+            span,
+            notes=(f"state transitions not counted: the state machine does not compile ({first})",),
+        )
+    states, puts, gets = _count_states(json.loads(text))
+    prices = jobs.service_prices()
+    charges = (
+        Charge(
+            "Step Functions state transitions", states, prices["stepfunctions_state_transition"]
+        ),
+        Charge("S3 PUT requests (handshakes)", puts, prices["s3_put_request"]),
+        Charge("S3 GET requests (handshakes)", gets, prices["s3_get_request"]),
+    )
+    notes = ("state transitions: every state entered once, retries not counted",)
+    return RunShape(span, tuple(c for c in charges if c.count), jobs.service_prices_as_of(), notes)
+
+
+def _count_states(machine: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(states, S3 putObject tasks, S3 getObject tasks), nested branches included."""
+    states = puts = gets = 0
+    for state in machine.get("States", {}).values():
+        states += 1
+        resource = str(state.get("Resource", ""))
+        puts += resource.startswith(_sfn_handshakes.PUT)
+        gets += resource.startswith(_sfn_handshakes.GET)
+        for branch in [*state.get("Branches", []), state.get("ItemProcessor", {})]:
+            s, p, g = _count_states(branch)
+            states, puts, gets = states + s, puts + p, gets + g
+    return states, puts, gets
+
+
 # ----- review support -----------------------------------------------------------------------------
 
 
@@ -459,6 +520,7 @@ TARGET = Target(
     place=jobs.place,
     review=ReviewHooks(detect=detect, summarize=describe),
     deploy="pipecast.deploy.stepfunctions",
+    run_shape=run_shape,
     check=jobs.s3_diagnostics,
     document_kind="Step Functions state machine",
     validate_document=document_problems,

@@ -41,11 +41,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FEATURES",
     "Capabilities",
+    "Charge",
     "Document",
     "Feature",
     "Limits",
     "Placement",
     "ReviewHooks",
+    "RunShape",
     "Target",
 ]
 
@@ -91,6 +93,25 @@ def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     return False
 
 
+def _collected_artifacts(spec: PipelineSpec, step: StepSpec) -> bool:
+    """The step reads ``dsl.Collected`` of an artifact output (a folder per iteration)."""
+    for _, b in step.arguments:
+        if isinstance(b, CollectedRef):
+            try:
+                out = spec.component(spec.step(b.step).component).output(b.output)
+            except KeyError:  # an unknown step: reported by the reference checks
+                continue
+            if out is not None and out.kind == "artifact":
+                return True
+    return False
+
+
+def _text_output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
+    return any(
+        o.kind == "parameter" and o.type == "str" for o in spec.component(step.component).outputs
+    )
+
+
 def _runtime_loops(spec: PipelineSpec, step: StepSpec) -> bool:
     """The step is in a loop whose items are known only at run time (a list parameter or
     output, directly or through an enclosing loop's item): no compile-time unrolling."""
@@ -128,8 +149,9 @@ class Feature:
 
 
 _LOCAL_RUNS_IT = (
-    "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; "
-    "compile for one of those, or leave the construct out for {target}"
+    "Kubeflow (`--target kubeflow`) expresses it, the local runner (`pipecast run --local`) "
+    "runs it and `--target ir` keeps it; compile for one of those, or leave the construct out "
+    "for {target}"
 )
 
 
@@ -173,7 +195,21 @@ FEATURES: Mapping[str, Feature] = {
     "exit_handler": Feature(
         "dsl.ExitHandler / dsl.RUN_STATUS", _exit_handler, default=False, hint=_LOCAL_RUNS_IT
     ),
-    # finer cuts of the above, for targets that express a construct only in part
+    # finer parts of the above that a target expressing them may still lack (default: it has them)
+    "collected_artifacts": Feature(
+        "dsl.Collected(...) of an artifact output",
+        _collected_artifacts,
+        hint="{target} cannot hand one step a folder of every iteration's artifact; collect an "
+        "output parameter instead (e.g. each iteration's count or URI), or compile for a target "
+        "that supports it (`pipecast run --local` does)",
+    ),
+    "text_output_parameters": Feature(
+        "Output[str] / a Python component returning str",
+        _text_output_parameters,
+        hint="{target} keeps the text of the file as the value, so the JSON quotes the step "
+        "writes would become part of it; return an int, float, bool, list or dict, or compile "
+        "for a target that supports it (`pipecast run --local` does)",
+    ),
     "runtime_loops": Feature(
         "dsl.ParallelFor over a list parameter or output (items known only at run time)",
         _runtime_loops,
@@ -190,13 +226,16 @@ class Capabilities:
     ``requires_image``: every step runs in a container, so a component without an image
     (a ``@dsl.component`` without ``image=``) is an error (PC010). ``supported`` names the
     opt-in features (``Feature.default`` false: control flow, output parameters) it expresses.
-    ``hints``: the fix hint for a refused feature where this target knows a better one than the
-    feature's generic hint (which targets can, and the workaround on this one).
+    ``keeps_per_target``: the document keeps per-target settings (``targets=(...)``) as written
+    instead of applying them (the IR, which every target is compiled from).
+    ``hints``: the workaround on this target for a feature it refuses, where it knows a better
+    one than the feature's generic hint (the targets that can are named anyway).
     """
 
     unsupported: frozenset[str] = frozenset()
     requires_image: bool = True
     supported: frozenset[str] = frozenset()
+    keeps_per_target: bool = False
     hints: Mapping[str, str] = field(default_factory=dict)
 
     def __init__(
@@ -204,6 +243,7 @@ class Capabilities:
         unsupported: Iterable[str] = (),
         requires_image: bool = True,
         supported: Iterable[str] = (),
+        keeps_per_target: bool = False,
         hints: Mapping[str, str] | None = None,
     ) -> None:
         names, opted, hinted = frozenset(unsupported), frozenset(supported), dict(hints or {})
@@ -213,6 +253,7 @@ class Capabilities:
         object.__setattr__(self, "unsupported", names)
         object.__setattr__(self, "requires_image", requires_image)
         object.__setattr__(self, "supported", opted)
+        object.__setattr__(self, "keeps_per_target", keeps_per_target)
         object.__setattr__(self, "hints", hinted)
 
     def supports(self, feature: str) -> bool:
@@ -259,6 +300,28 @@ class ReviewHooks:
     summarize: Callable[[Any], DocumentSummary]
 
 
+@dataclass(frozen=True)
+class Charge:
+    """A per-run charge of the orchestrator itself, besides the jobs (``pipecast cost``):
+    ``count`` units at ``unit_price`` each (state transitions, S3 requests)."""
+
+    item: str
+    count: int
+    unit_price: float
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """How a target runs a pipeline, for ``pipecast cost``: the run's makespan in seconds
+    given each step's duration (the target's own layout decides it), the orchestrator's
+    per-run charges, the date and source of their prices, and notes on what is left out."""
+
+    makespan_seconds: float
+    charges: tuple[Charge, ...] = ()
+    prices_as_of: str | None = None
+    notes: tuple[str, ...] = ()
+
+
 # step id → instance type, and a diagnostic for every step that cannot be placed
 Placement = tuple[Mapping[str, str], list["Diagnostic"]]
 
@@ -295,6 +358,9 @@ class Target:
     validate_on_compile: bool = True
     document_kind: str = "document"  # what users call this target's documents, for messages
     deploy: str | None = None
+    # ``pipecast cost``: the run's shape from the checked pipeline, the configuration and each
+    # step's expected seconds; None: the target does not estimate costs
+    run_shape: Callable[[CheckedPipeline, Config, Mapping[str, float]], RunShape] | None = None
     extra: str | None = None  # optional dependency group this target needs
     extra_module: str | None = None  # a module whose absence means the extra is missing
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLocation, did_you_mean
 
+from ._collect import SINK, collecting, is_invalid
 from ._component import BUILDER, Component, current_builder
 from ._location import user_location
 from ._resources import Resources, Retry, Spot
@@ -193,6 +194,7 @@ class Task:
         self.env: dict[str, str] = dict(d.env)
         self.caching: Caching | None = None
         self.instance_type: str | None = d.instance_type
+        self.only_on: dict[str, tuple[str, ...]] = {}  # feature → targets (see _keep_on)
         self.group: Any = None  # the innermost control-flow group (``_control``) around it
         self.outputs: Mapping[str, OutputHandle] = _Outputs(self)
 
@@ -241,19 +243,35 @@ class Task:
         return self
 
     def set_resources(self, resources: Resources) -> Task:
-        self.resources = _expect(resources, Resources)
+        with collecting():
+            if not is_invalid(_expect(resources, Resources)):
+                self.resources = resources
         return self
 
-    def set_spot(self, spot: Spot | None) -> Task:
-        self.spot = None if spot is None else _expect(spot, Spot)
+    def set_spot(self, spot: Spot | None, *, targets: Sequence[str] | None = None) -> Task:
+        """Run on spot capacity; ``targets``: keep it on those targets only (see set_caching)."""
+        with collecting():
+            if spot is not None and is_invalid(_expect(spot, Spot)):
+                return self
+            self._keep_on("spot", targets)
+            self.spot = spot
         return self
 
-    def set_retry(self, retry: Retry) -> Task:
-        self.retry = _expect(retry, Retry)
+    def set_retry(self, retry: Retry, *, targets: Sequence[str] | None = None) -> Task:
+        """Retry failures; ``targets``: keep it on those targets only (see set_caching)."""
+        with collecting():
+            if is_invalid(_expect(retry, Retry)):
+                return self
+            self._keep_on("retry", targets)
+            self.retry = retry
         return self
 
-    def set_timeout(self, timeout: str | int) -> Task:
-        self.timeout_seconds = parse_duration(timeout, "timeout")
+    def set_timeout(self, timeout: str | int, *, targets: Sequence[str] | None = None) -> Task:
+        """Stop the step after ``timeout``; ``targets``: only there (see set_caching)."""
+        with collecting():
+            seconds = parse_duration(timeout, "timeout")
+            self._keep_on("timeout", targets)
+            self.timeout_seconds = seconds
         return self
 
     def set_expected_duration(self, duration: str | int) -> Task:
@@ -264,8 +282,35 @@ class Task:
         no effect on what runs, is not a limit (that is ``set_timeout``), and other targets
         ignore it.
         """
-        self.expected_seconds = parse_duration(duration, "expected_duration")
+        with collecting():
+            self.expected_seconds = parse_duration(duration, "expected_duration")
         return self
+
+    def _keep_on(self, feature: str, targets: Sequence[str] | None) -> None:
+        """Record on which targets ``feature`` applies (None: every target).
+
+        Why: a feature some target cannot express is a compile error there (PC008). Naming the
+        targets that should keep it makes dropping it everywhere else a decision written in the
+        pipeline, shown as a note when compiling (PC014), never a silent loss.
+        """
+        if targets is None:
+            self.only_on.pop(feature, None)
+            return
+        if isinstance(targets, str) or not all(isinstance(t, str) and t for t in targets):
+            raise DefinitionError(
+                f"targets= takes a tuple of target names, got {targets!r}",
+                code="PC107",
+                location=user_location(),
+                hint='e.g. targets=("sagemaker", "kubeflow")',
+            )
+        if not targets:
+            raise DefinitionError(
+                f"targets=() keeps {feature} on no target",
+                code="PC107",
+                location=user_location(),
+                hint=f"leave the {feature} setting out instead",
+            )
+        self.only_on[feature] = tuple(sorted(set(targets)))
 
     def set_env(self, **variables: str) -> Task:
         for key, value in variables.items():
@@ -279,18 +324,33 @@ class Task:
         self.env.update(variables)
         return self
 
-    def set_caching(self, enabled: bool = True, expire_after: str | int = "30d") -> Task:
-        """Reuse outputs of an identical earlier run for up to ``expire_after``."""
-        if not isinstance(enabled, bool):
-            raise DefinitionError(
-                f"set_caching takes True or False, got {enabled!r}",
-                code="PC107",
-                location=user_location(),
-                hint="e.g. .set_caching(True)",
+    def set_caching(
+        self,
+        enabled: bool = True,
+        expire_after: str | int = "30d",
+        *,
+        targets: Sequence[str] | None = None,
+    ) -> Task:
+        """Reuse outputs of an identical earlier run for up to ``expire_after``.
+
+        ``targets=("sagemaker", "kubeflow")`` keeps caching on those targets and drops it on
+        every other one, with a note when compiling; without it, caching is asked of every
+        target, and one that cannot cache refuses the pipeline (PC008). The same ``targets=``
+        works on ``set_spot``, ``set_retry`` and ``set_timeout``.
+        """
+        with collecting():
+            if not isinstance(enabled, bool):
+                raise DefinitionError(
+                    f"set_caching takes True or False, got {enabled!r}",
+                    code="PC107",
+                    location=user_location(),
+                    hint="e.g. .set_caching(True)",
+                )
+            caching = Caching(
+                enabled, parse_duration(expire_after, "expire_after") if enabled else None
             )
-        self.caching = Caching(
-            enabled, parse_duration(expire_after, "expire_after") if enabled else None
-        )
+            self._keep_on("caching", targets)
+            self.caching = caching
         return self
 
     def set_instance_type(self, instance_type: str) -> Task:
@@ -320,6 +380,7 @@ class Task:
             caching=self.caching,
             instance_type=self.instance_type,
             group=None if self.group is None else self.group.id,
+            only_on=tuple(sorted(self.only_on.items())),
             location=self.location,
         )
 
@@ -343,6 +404,7 @@ class _Builder:
         self.tasks: list[Task] = []
         self.importers: list[Importer] = []
         self.diagnostics: list[Diagnostic] = []
+        self.recovered: list[Diagnostic] = []  # the settings left out (see ``_collect``)
         self.components: dict[str, Component] = {}
         self._counts: dict[str, int] = {}
         # control flow (``_control``): every group in definition order, the open ones, and the
@@ -361,6 +423,11 @@ class _Builder:
 
     def error(self, code: str, message: str, location: SourceLocation | None, hint: str) -> None:
         self.diagnostics.append(Diagnostic(code, message, location, hint))
+
+    def recover(self, diagnostic: Diagnostic) -> None:
+        """A mistake in a step setting, reported while the function runs on (``_collect``)."""
+        self.diagnostics.append(diagnostic)
+        self.recovered.append(diagnostic)
 
     def add_task(self, comp: Component, kwargs: dict[str, Any]) -> Task:
         location = user_location()
@@ -430,44 +497,60 @@ class _Builder:
         if isinstance(value, (Collected, OneOf)):
             return self._bind_join(where, kind, type_name, value, location)
         if kind == "artifact":
-            if isinstance(value, OutputHandle) and value.kind == "parameter":
-                self.error(
-                    "PC003",
-                    f"{where} is an artifact ({type_name}), got output parameter "
-                    f"'{value.name}' ({value.type})",
-                    location,
-                    "artifacts come from Output[...] artifacts or dsl.importer",
-                )
-                return None
-            if isinstance(value, (OutputHandle, Importer)):
-                if not artifact_fits(type_name, value.type):
-                    self.error(
-                        "PC003",
-                        f"{where} expects {type_name}, got {value.type}",
-                        location,
-                        f"connect an output of type {type_name}",
-                    )
-                    return None
-                if isinstance(value, Importer):
-                    return ImporterRef(value.id)
-                return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
-            if isinstance(value, Task):
-                self.error(
-                    "PC003",
-                    f"{where} got a task, not an output",
-                    location,
-                    "use task.output (one output) or task.outputs['name']",
-                )
-                return None
-            hint = (
-                "bring external data in with dsl.importer(uri=...).output"
-                if isinstance(value, (str, PipelineParameter))
-                else "connect another task's output"
-            )
+            return self._bind_artifact(where, type_name, value, location)
+        return self._bind_parameter(where, name, type_name, value, location)
+
+    def _bind_artifact(
+        self, where: str, type_name: str, value: Any, location: SourceLocation | None
+    ) -> Binding | None:
+        """An artifact input: an artifact output of another task or an importer."""
+        if isinstance(value, OutputHandle) and value.kind == "parameter":
             self.error(
-                "PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint
+                "PC003",
+                f"{where} is an artifact ({type_name}), got output parameter "
+                f"'{value.name}' ({value.type})",
+                location,
+                "artifacts come from Output[...] artifacts or dsl.importer",
             )
             return None
+        if isinstance(value, (OutputHandle, Importer)):
+            if not artifact_fits(type_name, value.type):
+                self.error(
+                    "PC003",
+                    f"{where} expects {type_name}, got {value.type}",
+                    location,
+                    f"connect an output of type {type_name}",
+                )
+                return None
+            if isinstance(value, Importer):
+                return ImporterRef(value.id)
+            return OutputRef(_TaskIdRef(value.task), value.name)  # type: ignore[arg-type]
+        if isinstance(value, Task):
+            self.error(
+                "PC003",
+                f"{where} got a task, not an output",
+                location,
+                "use task.output (one output) or task.outputs['name']",
+            )
+            return None
+        hint = (
+            "bring external data in with dsl.importer(uri=...).output"
+            if isinstance(value, (str, PipelineParameter))
+            else "connect another task's output"
+        )
+        self.error("PC003", f"{where} is an artifact ({type_name}), got {value!r}", location, hint)
+        return None
+
+    def _bind_parameter(
+        self,
+        where: str,
+        name: str,
+        type_name: str,
+        value: Any,
+        location: SourceLocation | None,
+    ) -> Binding | None:
+        """A parameter input: a pipeline parameter, an output parameter, a loop item,
+        RUN_STATUS or a constant of the input's type."""
         if isinstance(value, PipelineParameter):
             if not parameter_fits(value.type, type_name):
                 self.error(
@@ -753,17 +836,25 @@ class Pipeline:
         params, problems = self._parameters()
         builder = _Builder(self.name)
         builder.diagnostics.extend(problems)
-        token = BUILDER.set(builder)
+        token, sink = BUILDER.set(builder), SINK.set(builder.recover)
         try:
             self.func(**{p.name: PipelineParameter(p.name, p.type) for p in params})
         except DefinitionError as exc:
             builder.diagnostics.append(exc.diagnostic)
         finally:
+            SINK.reset(sink)
             BUILDER.reset(token)
             builder.group_stack.clear()
         self._check_ids(builder)
-        if any(d.severity == "error" for d in builder.diagnostics):
+        errors = [d for d in builder.diagnostics if d.severity == "error"]
+        if errors and not set(errors) <= set(builder.recovered):
             raise PipelineError(builder.diagnostics, pipeline=self.name)
+        spec = self._assemble(builder, params)
+        if errors:  # only settings left out: the rest is whole, so the caller may check it too
+            raise PipelineError(builder.diagnostics, pipeline=self.name, spec=spec)
+        return spec
+
+    def _assemble(self, builder: _Builder, params: list[ParameterSpec]) -> PipelineSpec:
         steps = []
         for task in builder.tasks:
             spec = task.to_spec()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ._collect import collecting
 from .spec import ResourceSpec, RetrySpec, SpotSpec
 from .units import _fail, parse_duration, parse_memory
 
@@ -31,6 +32,10 @@ class Resources:
     disk: str | int | None = None
 
     def __post_init__(self) -> None:
+        with collecting(self):  # inside a pipeline function: reported, and the step ignores it
+            self._check()
+
+    def _check(self) -> None:
         cpu = self.cpu
         if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 < cpu < math.inf:
             raise _fail(
@@ -80,6 +85,10 @@ class Spot:
     checkpoints: bool = False
 
     def __post_init__(self) -> None:
+        with collecting(self):
+            self._check()
+
+    def _check(self) -> None:
         object.__setattr__(self, "max_wait", parse_duration(self.max_wait, "Spot.max_wait"))
         if not isinstance(self.checkpoints, bool):
             raise _fail(
@@ -105,6 +114,10 @@ class Retry:
     backoff_rate: float = 2.0
 
     def __post_init__(self) -> None:
+        with collecting(self):
+            self._check()
+
+    def _check(self) -> None:
         n = self.max_attempts
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
             raise _fail(

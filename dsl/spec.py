@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias, cast
 
 from pipecast.errors import DefinitionError, SourceLocation
@@ -33,6 +33,7 @@ __all__ = [
     "COMPARISON_OPERATORS",
     "IR_VERSION",
     "PARAMETER_TYPES",
+    "PER_TARGET_FEATURES",
     "Arg",
     "ArgPart",
     "Binding",
@@ -73,6 +74,15 @@ __all__ = [
 # 2: output parameters, list/dict values, groups (condition, loop, exit handler) and the
 # bindings they bring; version 1 documents load unchanged (they have none of these)
 IR_VERSION = 2
+
+# features a step may keep on some targets only (``.set_caching(True, targets=(...))``): the
+# feature's name → the StepSpec field that holds it
+PER_TARGET_FEATURES: Mapping[str, str] = {
+    "caching": "caching",
+    "retry": "retry",
+    "spot": "spot",
+    "timeout": "timeout_seconds",
+}
 ARTIFACT_TYPES = ("Artifact", "Dataset", "Model")
 PARAMETER_TYPES = ("str", "int", "float", "bool", "list", "dict")
 ParamValue: TypeAlias = str | int | float | bool | list[Any] | dict[str, Any]
@@ -593,6 +603,9 @@ class StepSpec:
     # scale-out (DESIGN §13): machines at once, and the artifact inputs split across them
     instances: int = 1
     shard: tuple[str, ...] = ()
+    # per-target settings: feature ("caching", "spot", "retry", "timeout") → the targets that
+    # keep it, sorted; on every other target the feature is dropped, with a note (PC014)
+    only_on: tuple[tuple[str, tuple[str, ...]], ...] = ()
     location: SourceLocation | None = field(default=None, compare=False, repr=False)
 
     def argument(self, name: str) -> Binding | None:
@@ -643,6 +656,8 @@ class StepSpec:
             out["instances"] = self.instances
         if self.shard:
             out["shard"] = list(self.shard)
+        if self.only_on:  # absent when unused: IR documents without it are unchanged
+            out["only_on"] = {feature: list(targets) for feature, targets in self.only_on}
         return out
 
     @classmethod
@@ -675,6 +690,24 @@ class StepSpec:
             group=data.get("group"),
             instances=data.get("instances", 1),
             shard=tuple(data.get("shard", ())),
+            only_on=tuple(
+                (feature, tuple(targets))
+                for feature, targets in sorted(data.get("only_on", {}).items())
+            ),
+        )
+
+    def without(self, features: Iterable[str]) -> StepSpec:
+        """This step with ``features`` (of :data:`PER_TARGET_FEATURES`) switched off: what a
+        target outside a feature's ``only_on`` list compiles."""
+        cleared = {PER_TARGET_FEATURES[f]: None for f in features}
+        return replace(self, **cleared) if cleared else self  # type: ignore[arg-type]
+
+    def dropped_on(self, target: str) -> tuple[str, ...]:
+        """The features this step sets that ``target`` is not in the ``only_on`` list of."""
+        return tuple(
+            feature
+            for feature, targets in self.only_on
+            if target not in targets and getattr(self, PER_TARGET_FEATURES[feature]) is not None
         )
 
 

@@ -8,14 +8,28 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipecast.errors import Diagnostic, MissingExtraError, PipelineError, UsageError
+from pipecast.errors import (
+    ConfigError,
+    Diagnostic,
+    MissingExtraError,
+    PipelineError,
+    TargetsError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from pipecast.compilers.target import Document, Target
     from pipecast.config import Config
     from pipecast.dsl import Pipeline, PipelineSpec
 
-__all__ = ["compile", "compile_spec", "document_diagnostics", "paused_gc", "resolve_targets"]
+__all__ = [
+    "check_targets",
+    "compile",
+    "compile_spec",
+    "document_diagnostics",
+    "paused_gc",
+    "resolve_targets",
+]
 
 
 @contextlib.contextmanager
@@ -93,6 +107,48 @@ def compile_spec(spec: PipelineSpec, target: Target, config: Config) -> Document
         raise PipelineError(refused, pipeline=spec.name)
     notes = tuple(w.format() for w in checked.warnings) + document.notes
     return Document(document.target, document.text, document.suffix, notes)
+
+
+def check_targets(
+    spec: PipelineSpec,
+    targets: list[Target],
+    config: Config,
+    early: list[Diagnostic] | tuple[Diagnostic, ...] = (),
+) -> list[Document]:
+    """Compile ``spec`` for every target in ``targets``, or raise one error with every problem
+    of every target (``compile --target all`` and ``validate``).
+
+    Why: stopping at the first failing target hid the others' problems, and a graph error was
+    repeated once per target. Here each target is checked in full; a diagnostic every failing
+    target reports (a graph or DSL mistake) is shown once, the rest under the target's name
+    (:class:`~pipecast.errors.TargetsError`). ``early``: problems the DSL found while building
+    ``spec`` (it left those settings out), shared by all targets; with any, nothing compiles.
+    """
+    documents: list[Document] = []
+    found: dict[str, list[Diagnostic]] = {}
+    other: dict[str, list[str]] = {}
+    for target in targets:
+        try:
+            documents.append(compile_spec(spec, target, config))
+        except PipelineError as exc:
+            found[target.name] = list(exc.diagnostics)
+        except ConfigError as exc:
+            if len(targets) == 1:
+                raise  # one target: the configuration error alone, as ever
+            other[target.name] = [str(exc)]
+    if not found and not other and not early:
+        return documents
+    if len(targets) == 1 and not other:
+        raise PipelineError([*early, *found.get(targets[0].name, [])], pipeline=spec.name)
+    failing = [set(ds) for ds in found.values()]
+    shared = set.intersection(*failing) if len(failing) > 1 and not documents else set()
+    by_target = {name: [d for d in ds if d not in shared] for name, ds in found.items()}
+    raise TargetsError(
+        [*early, *sorted(shared, key=Diagnostic.sort_key)],
+        by_target,
+        other,
+        pipeline=spec.name,
+    )
 
 
 # what to change in the pipeline when the service's model refuses a field (first match wins)

@@ -24,6 +24,7 @@ __all__ = ["LAZY_COMMANDS", "cli", "compile", "graph", "main", "validate"]
 
 # command name → "module:attribute" of a click command, imported only when that command runs
 LAZY_COMMANDS: dict[str, str] = {
+    "cost": "pipecast._cli_cost:cost_command",
     "diff": "pipecast._cli_review:diff_command",
     "plan": "pipecast.deploy.cli:plan_command",
     "deploy": "pipecast.deploy.cli:deploy_command",
@@ -114,8 +115,7 @@ def compile(
     check: bool,
 ) -> None:
     """Compile the pipeline REF (file.py[:function] or package.module:function) for TARGET."""
-    from pipecast._api import compile_spec, paused_gc, resolve_targets
-    from pipecast._loader import load_pipeline
+    from pipecast._api import check_targets, paused_gc, resolve_targets
     from pipecast.compilers.canonical import atomic_write
 
     if target == "all" and output is None:
@@ -138,11 +138,11 @@ def compile(
         )
     targets, skipped = resolve_targets(target)
     with paused_gc():
-        loaded = load_pipeline(ref)
-        cfg = _config(config_file, loaded.file, {"artifact_root": artifact_root, "region": region})
-        documents = [compile_spec(loaded.spec, t, cfg) for t in targets]  # type: ignore[arg-type]
-    _notes(skipped)
-    name = loaded.spec.name  # type: ignore[attr-defined]
+        spec, file, early = _load(ref)
+        cfg = _config(config_file, file, {"artifact_root": artifact_root, "region": region})
+        _notes(skipped)
+        documents = check_targets(spec, targets, cfg, early)
+    name = spec.name
     stale = False
     for doc in documents:
         _notes(doc.notes)
@@ -227,9 +227,7 @@ def validate(
     service model), a Step Functions state machine (ASL structure and limits, every job request),
     a Kubeflow pipeline (kfp's own loader). The target is read from the document.
     """
-    from pipecast._api import compile_spec, resolve_targets
-    from pipecast._loader import load_pipeline
-    from pipecast.errors import PipelineError
+    from pipecast._api import check_targets, resolve_targets
 
     if document is not None:
         _validate_document(document, None if target == "all" else target)
@@ -238,23 +236,32 @@ def validate(
         raise UsageError("give a pipeline REF, or --document FILE")
 
     targets, skipped = resolve_targets(target)
-    loaded = load_pipeline(ref)
-    cfg = _config(config_file, loaded.file, {"artifact_root": artifact_root, "region": region})
+    spec, file, early = _load(ref)
+    cfg = _config(config_file, file, {"artifact_root": artifact_root, "region": region})
     _notes(skipped)
-    failures: list[str] = []
-    ok: list[str] = []
-    for t in targets:
-        try:
-            doc = compile_spec(loaded.spec, t, cfg)  # type: ignore[arg-type]
-        except PipelineError as exc:
-            failures.append(f"{t.name}:\n{exc}")
-            continue
+    documents = check_targets(spec, targets, cfg, early)
+    for doc in documents:
         _notes(doc.notes)
-        ok.append(t.name)
-    name = loaded.spec.name  # type: ignore[attr-defined]
-    if failures:
-        raise PipecastError("\n".join(failures))
-    click.echo(f"ok: pipeline '{name}' is valid for {', '.join(ok)}")
+    ok = [doc.target for doc in documents]
+    click.echo(f"ok: pipeline '{spec.name}' is valid for {', '.join(ok)}")
+
+
+def _load(ref: str) -> tuple[Any, Path | None, list[Any]]:
+    """The pipeline's spec, its file and the problems the DSL found while building it. A spec
+    the DSL could build despite them (a bad setting it left out) is returned with them, so the
+    graph and target checks still run and every problem is reported in one go."""
+    from pipecast._loader import load_pipeline
+    from pipecast.errors import PipelineError
+
+    try:
+        loaded = load_pipeline(ref)
+    except PipelineError as exc:
+        if exc.spec is None:
+            raise
+        location = exc.spec.location  # type: ignore[attr-defined]
+        file = Path(location.file).resolve() if location else None
+        return exc.spec, file, list(exc.diagnostics)
+    return loaded.spec, loaded.file, []
 
 
 def _validate_document(path: str, target: str | None) -> None:

@@ -5,6 +5,7 @@ The hierarchy::
     PipecastError                  base; the CLI prints it and exits 1 (2 for UsageError)
     ├── DefinitionError            misuse of the DSL while a pipeline or component is defined
     ├── PipelineError              one or more Diagnostics from building or checking a pipeline
+    │   └── TargetsError           ... for several targets at once, grouped by target
     ├── ConfigError                missing or invalid configuration key
     ├── LoadError                  a pipeline REF cannot be imported or found
     ├── DocumentError              a compiled document is invalid (validators, diff inputs)
@@ -44,6 +45,7 @@ __all__ = [
     "RunError",
     "Severity",
     "SourceLocation",
+    "TargetsError",
     "UsageError",
     "did_you_mean",
 ]
@@ -55,7 +57,8 @@ CODES: dict[str, str] = {
     "PC001": "the steps form a cycle",
     "PC002": "a required input is not bound",
     "PC003": "type mismatch: a value, parameter or artifact of the wrong type, or an unknown type",
-    "PC004": "unknown reference: no such step, input, output, parameter, importer or component",
+    "PC004": "unknown reference: no such step, input, output, parameter, importer, component "
+    "or target",
     "PC005": "duplicate or illegal name (step id, importer id, parameter)",
     "PC006": "no instance type satisfies a step's resources (targets that place steps)",
     "PC007": "spot max_wait is shorter than the step's timeout",
@@ -65,12 +68,14 @@ CODES: dict[str, str] = {
     "PC011": "a bad value (an environment variable name, a flag)",
     "PC012": "an env name that looks like a secret (a warning: values are stored in plain text)",
     "PC013": "a compiled document fails the checks deploy runs (service limits, API models)",
+    "PC014": "a feature dropped on a target, as its targets=(...) asks (a note, not an error)",
     "PC020": "an output is used outside its branch without dsl.OneOf (or OneOf is not exclusive)",
     "PC021": "a loop item or a loop step's output is used outside its loop (use dsl.Collected)",
     "PC022": "dsl.Collected of an output that is not produced in a loop",
     "PC023": "a condition compares values of mismatched types, or an artifact",
     "PC024": "exit handler misuse: exit task inside its handler, nested handlers, RUN_STATUS",
     "PC025": "a loop's parallelism is below 1 or its items are not a list",
+    "PC030": "a cost estimate needs a count the pipeline does not give (a run-time loop's items)",
     "PC100": "the DSL was used wrongly",
     "PC101": "a size, duration or resource setting is not valid",
     "PC102": "a component or importer was called outside a pipeline function",
@@ -173,9 +178,18 @@ class DefinitionError(PipecastError):
 class PipelineError(PipecastError):
     """A pipeline has one or more problems; all of them are carried and reported together."""
 
-    def __init__(self, diagnostics: Sequence[Diagnostic], *, pipeline: str | None = None) -> None:
+    def __init__(
+        self,
+        diagnostics: Sequence[Diagnostic],
+        *,
+        pipeline: str | None = None,
+        spec: object | None = None,
+    ) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
         self.pipeline = pipeline
+        # the pipeline's spec when the DSL could build it despite these problems (a setting it
+        # left out): the CLI runs the graph and target checks on it too, to report everything
+        self.spec = spec
         errors = sum(1 for d in self.diagnostics if d.severity == "error")
         head = f"pipeline '{pipeline}': " if pipeline else ""
         summary = f"{head}{errors} error{'s' if errors != 1 else ''}"
@@ -183,6 +197,63 @@ class PipelineError(PipecastError):
 
     def render(self) -> str:
         return str(self)
+
+
+class TargetsError(PipelineError):
+    """Every problem of several targets in one report: the ones all failing targets share
+    (graph and DSL mistakes) once, then each target's own under its name."""
+
+    def __init__(
+        self,
+        shared: Sequence[Diagnostic],
+        by_target: dict[str, list[Diagnostic]],
+        other: dict[str, list[str]],
+        *,
+        pipeline: str | None = None,
+    ) -> None:
+        everything = [*shared, *(d for ds in by_target.values() for d in ds)]
+        super().__init__(everything, pipeline=pipeline)
+        self.shared = sorted(shared, key=Diagnostic.sort_key)
+        self.by_target = {k: sorted(v, key=Diagnostic.sort_key) for k, v in by_target.items()}
+        self.other = other
+        self._text = self._grouped()
+
+    def _grouped(self) -> str:
+        lines: list[str] = []
+        if self.shared:
+            lines.append("every target:")
+            lines += ["  " + d.format().replace("\n", "\n  ") for d in self.shared]
+        for name in sorted({*self.by_target, *self.other}, key=self._order):
+            if not self.by_target.get(name) and not self.other.get(name):
+                continue  # only shared problems: shown once above
+            lines.append(f"{name}:")
+            lines += ["  " + d.format().replace("\n", "\n  ") for d in self.by_target.get(name, [])]
+            lines += [f"  error: {m}" for m in self.other.get(name, [])]
+        errors = sum(1 for d in self.diagnostics if d.severity == "error")
+        errors += sum(len(m) for m in self.other.values())
+        own = [
+            name
+            for name in sorted({*self.by_target, *self.other}, key=self._order)
+            if self.other.get(name)
+            or any(d.severity == "error" for d in self.by_target.get(name, []))
+        ]
+        if any(d.severity == "error" for d in self.shared):
+            where = " (every target" + (f"; also {', '.join(own)}" if own else "") + ")"
+        else:
+            where = f" ({', '.join(own)})" if own else ""
+        head = f"pipeline '{self.pipeline}': " if self.pipeline else ""
+        lines.append(f"{head}{errors} error{'s' if errors != 1 else ''}{where}")
+        return "\n".join(lines)
+
+    def _order(self, name: str) -> int:
+        names = list(self.by_target) + [n for n in self.other if n not in self.by_target]
+        return names.index(name)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def render(self) -> str:
+        return self._text
 
 
 class ConfigError(PipecastError):

@@ -63,6 +63,12 @@ def refused_features(example: Path, target: str) -> list[str]:
     return []
 
 
+def examples_for(target: str) -> list[str]:
+    """The example names ``target`` compiles (the others it must refuse with PC008 only:
+    tests/test_goldens.py checks that)."""
+    return [f.stem for f in example_files() if not refused_features(f, target)]
+
+
 def compile_document(pipeline: Any, target: str, config: Config | None = None) -> Any:
     """Compile a ``dsl.Pipeline`` (or spec) in-process: the ``Document`` (text and notes)."""
     spec = getattr(pipeline, "spec", pipeline)

@@ -381,11 +381,10 @@ def test_an_exit_task_inside_its_own_handler_is_reported():
     )
 
 
-# SageMaker expresses most of it now: its refusals are in test_sagemaker_flow.py
-@pytest.mark.parametrize("target", ["stepfunctions", "kubeflow"])
+# kubeflow (tests/test_kubeflow_flow.py) and sagemaker (tests/test_sagemaker_flow.py) express
+# control flow since #18
+@pytest.mark.parametrize("target", ["stepfunctions"])
 def test_cloud_targets_refuse_control_flow_naming_the_construct_and_the_local_runner(target):
-    if target == "kubeflow":
-        pytest.importorskip("kfp")
     with pytest.raises(PipelineError) as info:
         compile_text(triage_like(), target)
     diags = [d for d in info.value.diagnostics if d.code == "PC008"]

@@ -207,7 +207,11 @@ def test_capabilities_and_limits_come_from_target_data():
     assert "is longer than 12 characters" in limit_msgs  # extract-frames
     assert "characters; tiny allows 20" in limit_msgs  # rendered input path
     step_named = [d for d in diags if d.code == "PC008" and d.step == "detect-east"]
-    assert step_named and "compile for a target that supports it" in step_named[0].hint
+    assert step_named
+    # the hint names the registered targets that can express the feature (#15 item 7)
+    hints = {d.message.split(": ", 1)[1].split(" (")[0]: d.hint for d in step_named}
+    assert hints["gpu"].startswith("sagemaker, stepfunctions and kubeflow can express it")
+    assert 'targets=("sagemaker", "stepfunctions", "kubeflow")' in hints["spot"]
 
 
 @dsl.component(image=IMG)
@@ -215,33 +219,15 @@ def py_node(out: Output[Dataset]):
     """A Python step (the python_components feature)."""
 
 
-@dsl.container_component(image=IMG, command=["run"])
-def lister(items: Output[list]):
-    """Writes a list (output parameters, JSON parameters)."""
-
-
-@dsl.container_component(image=IMG, command=["run"])
-def counter(item: str, n: Output[int]):
-    """Writes a number."""
-
-
-@dsl.container_component(image=IMG, command=["run"])
-def taker(out: Output[Dataset], n: int, status: str = ""):
-    """Reads a number (and may report the run's status)."""
+@dsl.component(image=IMG)
+def py_label() -> str:
+    """A text output parameter (the text_output_parameters feature)."""
+    return "label"
 
 
 @dsl.pipeline(name="every-feature")
 def every_feature(uri: str = "s3://b/list.json"):
     """One use of each feature in FEATURES, so a target missing any of them refuses it."""
-    report = taker(n=0, status=dsl.RUN_STATUS).set_name("report")
-    with dsl.ExitHandler(report):  # exit handler
-        listed = lister()
-        with dsl.ParallelFor(listed.outputs["items"]) as item:  # loops over a run-time list
-            with dsl.If(item == "a"):  # conditions
-                first = counter(item=item).set_name("first")
-            with dsl.Else():
-                other = counter(item=item).set_name("other")
-            taker(n=dsl.OneOf(first.outputs["n"], other.outputs["n"])).set_name("joined")
     manifest = dsl.importer(uri=uri, artifact_type=Dataset, manifest=True)
     (
         sink(data=manifest.output)
@@ -254,22 +240,30 @@ def every_feature(uri: str = "s3://b/list.json"):
         .set_instance_type("ml.g5.2xlarge")
     )
     py_node()
+    py_label()
 
 
 def test_ir_target_accepts_everything_the_dsl_can_express():
-    spec = every_feature.spec
     no_capabilities = dataclasses.replace(
         NO_FEATURES,
         capabilities=Capabilities(unsupported=FEATURES),
         limits=Limits(),
     )
-    with pytest.raises(PipelineError) as info:
-        graph.check(spec, no_capabilities)
-    refused = {d.message.split(": ", 1)[1].split(" (")[0] for d in info.value.diagnostics}
-    assert {d.code for d in info.value.diagnostics} == {"PC008"}
-    assert refused == {f.replace("_", " ") for f in FEATURES}, "the pipeline must use them all"
+    refused: set[str] = set()
+    # every_feature uses the step settings; the triage example adds values and control flow
+    for pipeline in (every_feature, load_example("camera_triage")):
+        with pytest.raises(PipelineError) as info:
+            graph.check(pipeline.spec, no_capabilities)
+        assert {d.code for d in info.value.diagnostics} == {"PC008"}
+        for d in info.value.diagnostics:
+            if d.message.startswith("step "):  # a step setting: "step 'x': gpu (...) ..."
+                refused.add(d.message.split(": ", 1)[1].split(" (")[0])
+            elif d.step is not None:  # a construct, once: "loops (...) ...; it is used by ..."
+                refused.add(d.message.split(" (")[0])
+    assert refused == {f.replace("_", " ") for f in FEATURES}, "the pipelines must use them all"
 
-    for pipeline in (every_feature, load_example("video_analysis"), load_example("multi_camera")):
+    examples = ("video_analysis", "multi_camera", "camera_triage")
+    for pipeline in (every_feature, *(load_example(name) for name in examples)):
         checked = graph.check(pipeline.spec, load_target("ir"))
         assert sorted(checked.order) == sorted(s.id for s in pipeline.spec.steps)
         assert checked.warnings == ()

@@ -11,14 +11,14 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, compile_text, example_files, load_example
+from helpers import ROOT, compile_text, examples_for, load_example
 from meaning import parse
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Output
 
 kfp = pytest.importorskip("kfp")
-EXAMPLE_NAMES = [f.stem for f in example_files()]
+EXAMPLE_NAMES = examples_for("kubeflow")
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from helpers import (
     GOLDEN_DIR,
     ROOT,
     Unsupported,
+    compile_text,
     expect,
     refused_features,
     run_cli,
@@ -216,3 +217,18 @@ def test_the_oldest_allowed_kfp_writes_the_same_bytes(tmp_path):
         assert (tmp_path / f"{example.stem}.yaml").read_bytes() == golden.read_bytes(), (
             f"kfp {version} writes {golden.name} differently"
         )
+    # control flow (no example of it compiles for kubeflow: camera_triage collects artifacts)
+    import kfp_flow_pipelines
+
+    script = (
+        "import sys; sys.path.insert(0, 'tests'); import pipecast, kfp_flow_pipelines as m;"
+        "sys.stdout.write(pipecast.compile(getattr(m, sys.argv[1]), 'kubeflow', "
+        "'examples/pipecast.toml'))"
+    )
+    for function in ("triage", "branches", "text_condition", "loops", "exit_python"):
+        old = subprocess.run(
+            [str(python), "-c", script, function], capture_output=True, text=True, cwd=ROOT
+        )
+        assert old.returncode == 0, old.stderr
+        pipeline = getattr(kfp_flow_pipelines, function)
+        assert old.stdout == compile_text(pipeline, "kubeflow"), f"kfp {version}: {function}"

@@ -22,12 +22,15 @@ from pipecast.runner._container import (
     ContainerRun,
     EngineUnavailable,
     Mount,
+    client_env,
     container_name,
     container_paths,
     detect,
     engine_argv,
+    env_file_lines,
     memory_flag,
     mount_flag,
+    write_env_file,
 )
 from pipecast.runner._engine import Capacity, Runner
 
@@ -43,6 +46,7 @@ RUN = ContainerRun(
         Mount("/runs/p/r1/detect/d", "/opt/ml/processing/output/d", read_only=False),
     ),
     env=(("MODEL", "yolo"), ("LOG_LEVEL", "debug")),
+    env_file="/runs/p/r1/detect/_logs/container.env",
     cpus=2.5,
     memory_bytes=16 * 1024**3,
     gpus=1,
@@ -50,10 +54,8 @@ RUN = ContainerRun(
 )
 
 COMMON_TAIL = [
-    "-e",
-    "MODEL=yolo",
-    "-e",
-    "LOG_LEVEL=debug",
+    "--env-file",
+    "/runs/p/r1/detect/_logs/container.env",
     "--mount",
     "type=bind,source=/runs/p/r1/extract/frames,target=/opt/ml/processing/input/frames,readonly",
     "--mount",
@@ -135,6 +137,53 @@ def test_argv_without_resources_gpus_user_or_command_lets_the_image_decide():
         "--x",
         "1",
     ]
+
+
+# ----- env values stay off the command line (#15 item 11) ----------------------------------------
+
+AWKWARD = (
+    ("PLAIN", "s3cr3t-value"),
+    ("SPACES", "  padded = yes  "),
+    ("MULTI", "line one\nline two"),
+    ("QUOTED", '"kept quotes"'),
+    ("CR", "ends\r"),
+    ("EMPTY", ""),
+)
+
+
+def test_env_goes_through_a_file_and_awkward_values_through_the_client_env():
+    run = dataclasses.replace(RUN, env=AWKWARD, env_file="/f/container.env")
+    argv = engine_argv("docker", "docker", run)
+    assert argv[argv.index("--env-file") + 1] == "/f/container.env"
+    # the names of values the file format cannot carry, never a value
+    named = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+    assert named == ["MULTI", "QUOTED", "CR"]
+    assert env_file_lines(AWKWARD) == "PLAIN=s3cr3t-value\nSPACES=  padded = yes  \nEMPTY=\n"
+    assert client_env(AWKWARD) == {
+        "MULTI": "line one\nline two",
+        "QUOTED": '"kept quotes"',
+        "CR": "ends\r",
+    }
+    for _, value in AWKWARD:
+        if value:
+            assert not any(value in a for a in argv), value
+
+
+def test_env_without_a_file_is_refused_rather_than_put_on_the_command_line():
+    with pytest.raises(ValueError, match="env_file"):
+        engine_argv("docker", "docker", dataclasses.replace(RUN, env_file=None))
+
+
+def test_env_file_is_private_from_its_first_byte_and_never_follows_a_link(tmp_path):
+    path = tmp_path / "container.env"
+    write_env_file(str(path), AWKWARD)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text(encoding="utf-8") == env_file_lines(AWKWARD)
+    link = tmp_path / "link.env"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FileExistsError):
+        write_env_file(str(link), AWKWARD)
+    assert not (tmp_path / "elsewhere").exists()
 
 
 @pytest.mark.parametrize(
@@ -288,14 +337,28 @@ if args[0] in ("info", "rm"):
     sys.exit(0)
 assert args[:2] == ["run", "--rm"], args
 i, env, mounts, entry = 2, dict(os.environ), [], []
-valued = {{"--name", "--user", "--cpus", "--memory", "--gpus", "--device", "-e", "--mount"}}
+valued = {{"--name", "--user", "--cpus", "--memory", "--gpus", "--device", "-e", "--mount",
+          "--env-file"}}
 while args[i].startswith("-"):
     flag = args[i]
-    if flag == "-e":
-        key, _, value = args[i + 1].partition("=")
-        env[key] = value
+    if flag == "-e":  # NAME=VALUE, or NAME: the value from this client's environment
+        key, eq, value = args[i + 1].partition("=")
+        env[key] = value if eq else os.environ[key]
+    elif flag == "--env-file":  # docker's format: NAME=VALUE lines, no quoting, no escapes
+        with open(args[i + 1], encoding="utf-8") as f:
+            text = f.read()
+        with open(os.environ["FAKE_ENGINE_LOG"] + ".envfiles", "a") as log:
+            mode = oct(os.stat(args[i + 1]).st_mode & 0o777)
+            log.write(json.dumps([args[i + 1], mode, text]) + "\\n")
+        for line in text.split("\\n"):
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.lstrip().partition("=")
+                env[key] = value
     elif flag == "--mount":
         fields = dict(f.partition("=")[::2] for f in next(csv.reader([args[i + 1]])))
+        if not os.path.exists(fields["source"]):  # docker binds only what exists
+            sys.exit("docker: Error response from daemon: invalid mount config for type "
+                     '"bind": bind source path does not exist: ' + fields["source"])
         mounts.append((fields["target"], fields["source"]))
     elif flag == "--entrypoint":
         entry = [args[i + 1]]
@@ -434,7 +497,10 @@ def test_auto_runs_the_pipeline_through_a_working_engine(tmp_path):
     assert consume_argv[consume_argv.index("--memory") + 1] == "256m"
     assert consume_argv[consume_argv.index("--cpus") + 1] == "1"
     produce_argv = runs[f"pipecast-chain-{run_dir.name}-produce-1"]
-    assert produce_argv[produce_argv.index("-e") + 1] == "START=go"
+    assert "-e" not in produce_argv and not any("START=go" in a for a in produce_argv)
+    env_file = produce_argv[produce_argv.index("--env-file") + 1]
+    assert env_file == f"{run_dir}/produce/_logs/container.env"
+    assert "--env-file" not in consume_argv  # no env, no file
     assert "--cpus" not in produce_argv and "--gpus" not in produce_argv
     assert produce_argv[produce_argv.index("--entrypoint") + 1 :][:2] == [
         "python",
@@ -442,6 +508,42 @@ def test_auto_runs_the_pipeline_through_a_working_engine(tmp_path):
     ]
     if sys.platform.startswith("linux"):
         assert produce_argv[produce_argv.index("--user") + 1] == f"{os.getuid()}:{os.getgid()}"
+
+
+SECRETS = PIPE.replace(
+    'first = produce().set_name("produce").set_env(START="go")',
+    'first = produce().set_name("produce").set_env(START="go", API_TOKEN="tok-9f3a",\n'
+    '        PEM="-----BEGIN KEY-----\\nabc\\n-----END KEY-----", NOTE=\'"quoted"\')',
+).replace(
+    "write_text(os.environ['START'] + ':' + sys.argv[2])",
+    "write_text(os.environ['START'] + ':' + sys.argv[2]); "
+    "pathlib.Path(sys.argv[2], 'env.json').write_text(__import__('json').dumps("
+    "[os.environ[k] for k in ('API_TOKEN', 'PEM', 'NOTE')]))",
+)
+
+
+def test_env_values_reach_the_container_but_never_the_engine_argv(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    path = write_pipeline(tmp_path, SECRETS)
+    result = run_cli(
+        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    (run_dir,) = (tmp_path / "runs" / "chain").glob("*")
+    seen = json.loads((run_dir / "produce" / "out" / "env.json").read_text())
+    assert seen == ["tok-9f3a", "-----BEGIN KEY-----\nabc\n-----END KEY-----", '"quoted"']
+    values = ["tok-9f3a", "BEGIN KEY", "quoted"]
+    for call in _calls(tmp_path):
+        assert not [a for a in call for v in values if v in a], call
+    (written,) = [
+        json.loads(line)
+        for line in Path(env["FAKE_ENGINE_LOG"] + ".envfiles").read_text().splitlines()
+    ]
+    assert written[0] == f"{run_dir}/produce/_logs/container.env"
+    assert written[1] == "0o600"
+    assert written[2] == "API_TOKEN=tok-9f3a\nSTART=go\n"  # env is sorted by name in the IR
+    assert not Path(written[0]).exists()  # removed after the attempt
+    assert not list(run_dir.rglob("*.env"))
 
 
 def test_auto_falls_back_to_processes_with_one_note_when_the_daemon_is_down(tmp_path):
@@ -531,3 +633,83 @@ def test_a_relative_workdir_works_for_processes_too(tmp_path):
     assert (run_dir / "consume" / "out" / "m.txt").read_text() == (
         f"go:{run_dir}/produce/out|{run_dir}/produce/out"
     )
+
+
+# ----- output parameters through an engine (#17) --------------------------------------------------
+
+FLOW = '''
+import json
+
+COUNT = (
+    "import sys, json; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+    "open(a['--count'], 'w').write(json.dumps(len(a['--camera'])))"
+)
+SHOW = (
+    "import sys, pathlib; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+    "pathlib.Path(a['--out'], 'seen.txt').write_text(a['--n'])"
+)
+
+@dsl.container_component(image="r.example.com/count:1", command=["python", "-c", COUNT])
+def count(camera: str, count: Output[int]):
+    """Writes its output parameter inside the container."""
+
+@dsl.container_component(image="r.example.com/show:1", command=["python", "-c", SHOW])
+def show(n: int, out: Output[Dataset]):
+    """Reads an output parameter as a value."""
+
+@dsl.pipeline(name="values")
+def values(cams: list = ["gate", "lobby"]):
+    with dsl.ParallelFor(cams) as cam:
+        counted = count(camera=cam)
+        with dsl.If(counted.outputs["count"] > 4):
+            show(n=counted.outputs["count"])
+'''
+
+
+def test_output_parameters_and_resume_through_an_engine(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    path = write_pipeline(tmp_path, FLOW, name="values.py")
+    args = ["run", str(path), "--local", "--workdir", str(tmp_path / "runs")]
+    result = run_cli(*args, cwd=tmp_path, env=env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    (run_dir,) = (tmp_path / "runs" / "values").glob("*")
+    # the value was written inside the "container", through the bind-mounted file
+    assert json.loads((run_dir / "count" / "0" / "count").read_text()) == 4
+    assert json.loads((run_dir / "count" / "1" / "count").read_text()) == 5
+    assert not (run_dir / "show" / "0" / "out").exists()  # 4 > 4 does not hold: skipped
+    assert (run_dir / "show" / "1" / "out" / "seen.txt").read_text() == "5"
+    runs = [c for c in _calls(tmp_path) if c[0] == "run"]
+    counted = [c for c in runs if "r.example.com/count:1" in c]
+    assert len(counted) == 2
+    for call in counted:
+        mount = next(call[i + 1] for i, a in enumerate(call) if a == "--mount")
+        assert mount.endswith(",target=/opt/ml/processing/output/count")
+        assert call[-2:] == ["--count", "/opt/ml/processing/output/count"]
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert journal["steps"]["show/0"]["status"] == "skipped"
+    # resume: every instance is reused, so the engine runs nothing
+    log = tmp_path / "engine.log"
+    log.write_text("")
+    again = run_cli(*args, "--resume", run_dir.name, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert [c for c in _calls(tmp_path) if c[0] == "run"] == []
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert {k: v["status"] for k, v in journal["steps"].items()} == {
+        "count/0": "cached",
+        "count/1": "cached",
+        "show/0": "skipped",
+        "show/1": "cached",
+    }
+
+
+def test_an_output_parameter_not_written_in_the_engine_fails_the_step(tmp_path):
+    env = _fake_bin(tmp_path, docker=WORKING)
+    body = FLOW.replace("open(a['--count'], 'w').write(json.dumps(len(a['--camera'])))", "None")
+    path = write_pipeline(tmp_path, body, name="values.py")
+    result = run_cli(
+        "run", str(path), "--local", "--workdir", str(tmp_path / "runs"), cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1
+    (run_dir,) = (tmp_path / "runs" / "values").glob("*")
+    journal = json.loads((run_dir / "run.json").read_text())
+    assert "did not write its output parameter 'count'" in journal["steps"]["count/0"]["error"]

@@ -35,10 +35,9 @@ from helpers import (
     EXAMPLES,
     Unsupported,
     compile_text,
-    example_files,
+    examples_for,
     expect,
     load_example,
-    refused_features,
     run_cli,
     write_pipeline,
 )
@@ -57,8 +56,7 @@ SCHEMA_PATH = (
     / "sagemaker-pipeline-definition"
     / "pipeline-definition.schema.json"
 )
-# the examples SageMaker expresses (the others are refused with PC008: test_goldens.py)
-EXAMPLE_NAMES = [f.stem for f in example_files() if not refused_features(f, "sagemaker")]
+EXAMPLE_NAMES = examples_for("sagemaker")
 IMG = "r.example.com/x:1.0"
 
 

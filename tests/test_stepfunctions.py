@@ -16,7 +16,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from asl_interpreter import ExecutionFailed, execute
-from helpers import EXAMPLE_CONFIG, ROOT, compile_text, example_files, load_example
+from helpers import EXAMPLE_CONFIG, ROOT, compile_text, examples_for, load_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +30,7 @@ from pipecast.compilers.stepfunctions import _durations
 from pipecast.compilers.stepfunctions_validate import _operation, validate_document
 from pipecast.dsl import Dataset, Input, Output
 
-EXAMPLE_NAMES = [f.stem for f in example_files()]
+EXAMPLE_NAMES = examples_for("stepfunctions")
 NESTED = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "nested"})
 EXACT = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "exact"})
 

@@ -96,8 +96,24 @@ def plan_command(
 
     spec, config, text = _compile(ref, target, config_file, region, artifact_root)
     result = deploy.plan(target, spec.name, text, config, fmt, _tags(target, config, tags))
-    click.echo(result.diff, nl=False)
+    click.echo(result.diff + _cost_change(spec, config, result, text, fmt), nl=False)
     sys.exit(0 if result.equal else 1)
+
+
+def _cost_change(spec: Any, config: Any, result: Any, text: str, fmt: str) -> str:
+    """What the definition change does to the price of a run (``pipecast cost`` prices)."""
+    from pipecast._cli_review import cost_change_text
+    from pipecast.compilers.cost import step_hours
+    from pipecast.errors import PipelineError
+
+    if result.deployed is None or not result.definition_changed:
+        return ""
+    try:
+        hours: dict[str, float] | None = step_hours(spec)
+    except PipelineError:  # a loop over a run-time list: no count, so per machine-hour
+        hours = None
+    discount = config.get("cost.spot_discount")
+    return cost_change_text(result.deployed.definition, text, fmt, hours, discount)
 
 
 @click.command("deploy")

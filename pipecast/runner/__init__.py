@@ -11,6 +11,10 @@ __all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "run_pipeline":
+        from ._start import run_pipeline
+
+        return run_pipeline
     if name in __all__:
         from . import _engine
 

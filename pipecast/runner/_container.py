@@ -11,6 +11,12 @@ Inputs are mounted read-only, outputs read-write, so the same code runs unchange
 Engine differences are a table (:data:`FLAVOURS`), not code paths. :func:`engine_argv` is pure
 (no I/O), so the exact command line is unit-tested without a daemon; :func:`detect` is the only
 part that runs anything (``<engine> info`` with a timeout).
+
+Environment values never reach the engine's command line, where any user of the machine can
+read them (``ps``, ``/proc/<pid>/cmdline``): they go through ``--env-file`` (written 0600 by
+:func:`write_env_file`, removed after the attempt). The env-file format has no escapes, so a
+value it cannot carry byte for byte (a line break, a leading quote that podman may unquote) is
+passed as ``-e NAME`` with the value in the engine client's own environment, equally private.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -42,11 +49,14 @@ __all__ = [
     "Engine",
     "EngineUnavailable",
     "Mount",
+    "client_env",
     "container_name",
     "container_paths",
     "detect",
     "engine_argv",
+    "env_file_lines",
     "memory_flag",
+    "write_env_file",
 ]
 
 ENGINES = ("docker", "podman")  # auto-detection order
@@ -109,6 +119,7 @@ class ContainerRun:
     args: tuple[str, ...]  # the step's arguments, paths rewritten to container paths
     mounts: tuple[Mount, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    env_file: str | None = None  # where write_env_file put the env; required when env is set
     cpus: float | None = None
     memory_bytes: int | None = None
     gpus: int = 0
@@ -146,8 +157,12 @@ def engine_argv(engine: str, binary: str, run: ContainerRun) -> list[str]:
     if run.user is not None:
         uid, gid = run.user
         argv += [f.format(uid=uid, gid=gid) for f in flavour.user_flags]
-    for key, value in run.env:
-        argv += ["-e", f"{key}={value}"]
+    if run.env:
+        if run.env_file is None:
+            raise ValueError("ContainerRun.env needs env_file: values never go on the command line")
+        argv += ["--env-file", run.env_file]
+        for key in client_env(run.env):  # the engine reads each value from its own environment
+            argv += ["-e", key]
     for m in run.mounts:
         argv += ["--mount", mount_flag(m)]
     if run.cpus is not None:
@@ -163,6 +178,30 @@ def engine_argv(engine: str, binary: str, run: ContainerRun) -> list[str]:
     else:
         argv.append(run.image)
     return argv + list(run.args)
+
+
+def _file_safe(value: str) -> bool:
+    """Whether an env-file line ``NAME=value`` gives back ``value`` byte for byte on docker and
+    podman: no line breaks (a line ends there), no leading quote (podman 5 unquotes), no NUL."""
+    return not any(c in value for c in "\n\r\0") and not value.startswith(("'", '"'))
+
+
+def env_file_lines(env: tuple[tuple[str, str], ...]) -> str:
+    """The env file's text: one ``NAME=value`` line per value the format carries exactly."""
+    return "".join(f"{key}={value}\n" for key, value in env if _file_safe(value))
+
+
+def client_env(env: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The values :func:`engine_argv` passes as ``-e NAME``: they go in the client's environment."""
+    return {key: value for key, value in env if not _file_safe(value)}
+
+
+def write_env_file(path: str, env: tuple[tuple[str, str], ...]) -> None:
+    """Write :func:`env_file_lines` to ``path``, readable by the owner only from the first byte
+    (created 0600 and exclusively, so an existing file or link is never followed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        out.write(env_file_lines(env))
 
 
 def container_paths(comp: ComponentSpec, step: StepSpec) -> dict[str, str]:

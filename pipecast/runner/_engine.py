@@ -18,6 +18,7 @@ reused on resume only when its cache key (``_journal``) is unchanged and its out
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import shutil
@@ -25,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,25 @@ from pipecast.dsl.spec import (
     render_value,
 )
 
-from ._container import ContainerRun, Engine, Mount, container_name, container_paths, engine_argv
+from ._container import (
+    ContainerRun,
+    Engine,
+    Mount,
+    client_env,
+    container_name,
+    container_paths,
+    engine_argv,
+    write_env_file,
+)
 from ._inprocess import call_in_process, failure_text
 from ._inputs import materialise
-from ._journal import Journal, cache_key, digest_folder, known_runs, read_journal, unknown_run
+from ._journal import Journal, cache_key, digest_folder
 from ._paths import safe_id
 from ._process import DEFAULT_GRACE, Processes
-from ._results import DONE, RunResult, StepResult, new_run_id
+from ._results import DONE, RunResult, StepResult
 from ._schedule import Capacity, Need, Scheduler, capacity_warnings, check_numbers
 
-__all__ = ["Capacity", "RunResult", "StepResult", "run_pipeline"]
+__all__ = ["Capacity", "RunResult", "Runner", "StepResult"]
 
 Fake = Callable[..., Any]
 
@@ -290,6 +300,15 @@ class Runner:
         log_dir: Path,
     ) -> int:
         run = self.container_run(step, text, uris, self.results[step.id].attempts)
+        for mount in run.mounts:  # an output parameter is a file the step writes: an engine
+            if not mount.read_only and not os.path.exists(mount.source):  # binds only what is
+                Path(mount.source).touch()  # there, so it starts empty (empty = not written)
+        env = dict(os.environ)
+        if run.env:  # values through a private file, never on the command line
+            env_file = log_dir / "container.env"
+            run = dataclasses.replace(run, env_file=str(env_file.resolve()))
+            write_env_file(str(env_file), run.env)
+            env.update(client_env(run.env))
         argv = engine_argv(engine.name, engine.binary, run)
 
         def remove() -> None:  # killing the client leaves the container running
@@ -300,7 +319,12 @@ class Runner:
                     [engine.binary, "rm", "-f", run.name], capture_output=True, timeout=60
                 )
 
-        return self._spawn(step, argv, dict(os.environ), log_dir, on_stop=remove)
+        try:
+            return self._spawn(step, argv, env, log_dir, on_stop=remove)
+        finally:
+            if run.env_file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(run.env_file)
 
     def _spawn(
         self,
@@ -388,7 +412,10 @@ class Runner:
             if self.stop.wait(delay):
                 break
         result.exit_code, result.finished, result.note = code, time.time(), None
-        if code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
+        problem = self.output_problem(step) if code == 0 else None
+        if problem is not None:  # before "succeeded": the scheduler may read outputs then
+            result.status, result.error = "failed", problem
+        elif code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
             result.cache_key = self.keys.get(step.id)
             result.digests = {
                 name: digest_folder(Path(folder)) for name, folder in result.outputs.items()
@@ -401,6 +428,11 @@ class Runner:
             result.error = result.error or failure_text(code, log_dir)
         self.record()
         self.on_event(result.status, result)
+
+    def output_problem(self, step: StepSpec) -> str | None:
+        """What is wrong with the outputs of a step that exited 0 (None: nothing); a problem
+        fails the step. Artifacts are folders the step may leave empty, so nothing here."""
+        return None
 
     # ----- the run ----------------------------------------------------------------------------
 
@@ -529,88 +561,3 @@ class Runner:
             with self.scheduler.lock:
                 self.scheduler.release(need)
                 self.scheduler.lock.notify_all()
-
-
-@contextlib.contextmanager
-def _stop_on_signals(runner: Runner) -> Iterator[None]:
-    """SIGINT/SIGTERM stop the run instead of killing pipecast (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if runner.stop_signal is None:
-            runner.stop_signal = signum
-        elif runner.stop.is_set():  # asked twice: do not wait for the grace period
-            runner.processes.hurry.set()
-        runner.stop.set()
-        if not runner.started:
-            raise KeyboardInterrupt  # still bringing inputs in: stop the copy now
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
-
-
-def run_pipeline(
-    checked: CheckedPipeline,
-    params: Mapping[str, Any],
-    workdir: Path,
-    *,
-    run_id: str | None = None,
-    resume: bool = False,
-    handle_signals: bool = False,
-    **options: Any,
-) -> RunResult:
-    """Run ``checked`` with ``params`` under ``workdir``; returns the per-step results.
-
-    With ``resume``, ``run_id`` names an earlier run (PC203 if there is none) and a step is
-    reused when its cache key matches the recorded one. With ``handle_signals`` (the CLI),
-    SIGINT/SIGTERM stop the steps and the result's ``state`` is ``interrupted``.
-    """
-    name = checked.spec.name
-    pipeline_dir = workdir / safe_id(name, what="pipeline name")
-    previous: dict[str, StepResult] = {}
-    if resume:
-        if run_id is None:
-            raise unknown_run("", name, pipeline_dir)
-        safe_id(run_id, what="--resume run id", known=known_runs(pipeline_dir))
-        recorded = read_journal(pipeline_dir / run_id)
-        if not recorded:
-            raise unknown_run(run_id, name, pipeline_dir)
-        previous = {k: StepResult.from_dict(v) for k, v in dict(recorded.get("steps", {})).items()}
-    run_id = safe_id(run_id or new_run_id(), what="run id")
-    run_dir = pipeline_dir / run_id
-    engine = options.get("engine")
-    journal = Journal(
-        run_dir / "run.json",
-        {
-            "pipeline": name,
-            "run_id": run_id,
-            "parameters": dict(params),
-            "engine": engine.name if engine else "process",
-        },
-    )
-    from ._flow import FlowRunner, needs_flow_runner
-
-    cls = FlowRunner if needs_flow_runner(checked) else Runner
-    runner = cls(checked, params, run_dir, previous=previous, journal=journal, **options)
-    check_numbers(runner.scheduler.capacity, checked.spec.steps)  # before any folder is made
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with _stop_on_signals(runner) if handle_signals else contextlib.nullcontext():
-        runner.run()
-    state = runner.state()
-    journal.write(state, runner.results, **runner._extra())
-    return RunResult(
-        name,
-        run_id,
-        run_dir,
-        runner.results,
-        runner.warnings,
-        state=state,
-        signal=runner._extra()["signal"],
-        branches=dict(runner._extra().get("branches", {})),
-    )

@@ -16,6 +16,13 @@ declared resources, retries, timeouts, fakes), with these rules on top:
   their artifacts; ``OneOf`` is the output of the branch that ran;
 - an exit task waits for every step of its handler to end, whatever the outcome, and receives
   ``RUN_STATUS``: ``{"state", "failed_step", "error"}``.
+
+``--resume`` is exact per instance, as in the classic runner: an instance is reused when its
+cache key (component, settings, the values it would be given, including loop items, output
+parameters, ``Collected`` lists and ``RUN_STATUS``, the digests of its input artifacts and the
+keys of the upstream instances it waits for) matches the recorded one and its outputs are
+intact. A rerun upstream instance changes its readers' keys, so exactly what it reaches reruns;
+branch decisions and loop items are computed again from the (reused or new) values.
 """
 
 from __future__ import annotations
@@ -46,7 +53,9 @@ from pipecast.dsl.spec import (
     value_matches,
 )
 
-from ._engine import Runner, StepResult
+from ._engine import Runner, StepResult, _fake_name, _source_digest
+from ._journal import cache_key, digest_folder
+from ._results import DONE
 
 __all__ = ["FlowRunner", "needs_flow_runner"]
 
@@ -80,13 +89,7 @@ class FlowRunner(Runner):
     """Runs step instances (one per loop iteration) under the rules in the module docstring."""
 
     def __init__(self, checked: CheckedPipeline, params: Any, run_dir: Path, **options: Any):
-        resuming = bool(options.pop("previous", None))
         super().__init__(checked, params, run_dir, **options)
-        if resuming:  # instance keys are not cache-keyed yet: rerun, and say so
-            self._warn(
-                "--resume reuses no step of a pipeline with control flow or output parameters "
-                "yet: every step runs again"
-            )
         spec = self.spec
         self.fakes = _Fakes(self.fakes)
         self.results = {}
@@ -170,7 +173,7 @@ class FlowRunner(Runner):
             result = self.results.get(key)
             if result is None or result.status not in _TERMINAL:
                 return _MISSING
-            if result.status != "succeeded":
+            if result.status not in DONE:
                 return None
             return self._read_parameter(key, binding.output)
         return None
@@ -210,14 +213,7 @@ class FlowRunner(Runner):
             inp = comp.input(name)
             artifact = inp is not None and inp.kind == "artifact"
             if isinstance(binding, OneOfRef):
-                binding = next(
-                    (
-                        o
-                        for o in binding.options
-                        if self.results[self._producer(o.step, index)].status == "succeeded"
-                    ),
-                    binding.options[0],
-                )
+                binding = self._chosen(binding, index)
             if isinstance(binding, ImporterRef):
                 text[name] = str(self._importer_dir(binding.importer))
                 imp = self.spec.importer(binding.importer)
@@ -250,6 +246,96 @@ class FlowRunner(Runner):
                 path.mkdir(parents=True, exist_ok=True)
             text[out.name] = uris[out.name] = str(path)
         return text, uris, typed
+
+    def _chosen(self, binding: OneOfRef, index: Index) -> OutputRef:
+        """The option of a ``OneOf`` whose branch ran (reused counts), else the first."""
+        return next(
+            (
+                o
+                for o in binding.options
+                if self.results[self._producer(o.step, index)].status in DONE
+            ),
+            binding.options[0],
+        )
+
+    # ----- resume ----------------------------------------------------------------------------
+
+    def instance_cache_key(self, key: str) -> str:
+        """The cache key of instance ``key`` now (its upstream instances have ended): what
+        :meth:`Runner.key` hashes, with the values this iteration is given (no side effects:
+        output folders are made only when the instance runs)."""
+        orig, index = self.info[key]
+        comp = self.spec.component(orig.component)
+        values: dict[str, Any] = {}
+        inputs: dict[str, Any] = {}
+        for name, binding in orig.arguments:
+            inp = comp.input(name)
+            artifact = inp is not None and inp.kind == "artifact"
+            if isinstance(binding, OneOfRef):
+                binding = self._chosen(binding, index)
+            if isinstance(binding, ImporterRef):
+                inputs[name] = self.input_digests.get(binding.importer, "missing")
+            elif isinstance(binding, OutputRef) and artifact:
+                producer = self.results[self._producer(binding.step, index)]
+                inputs[name] = producer.digests.get(binding.output, "missing")
+            elif isinstance(binding, CollectedRef) and artifact:
+                inputs[name] = [
+                    self.results[k].digests.get(binding.output, "missing")
+                    for k in self._iterations(binding.step, orig.id, index)
+                ]
+            elif isinstance(binding, RunStatusRef):
+                values[name] = self._status(orig.id)
+            elif isinstance(binding, CollectedRef):
+                values[name] = [
+                    self._recorded(k, binding.output)
+                    for k in self._iterations(binding.step, orig.id, index)
+                ]
+            else:
+                values[name] = self._step_value(orig, index, binding)
+        fake = self.fakes.get(key)
+        return cache_key(
+            {
+                "component": comp.to_dict(),
+                "source": _source_digest(comp.python_function) if comp.python_function else None,
+                "fake": _fake_name(fake) if fake is not None else None,
+                "arguments": {n: b.to_dict() for n, b in orig.arguments},
+                "env": dict(orig.env),
+                "timeout": orig.timeout_seconds,
+                "parameters": values,
+                "inputs": inputs,
+                "upstream": {
+                    p: [self.keys.get(k) for k in self._iterations(p, orig.id, index)]
+                    for p in sorted(self.checked.graph.predecessors(orig.id))
+                },
+            }
+        )
+
+    def _recorded(self, key: str, output: str) -> Any:
+        """An output parameter's value for a cache key ("missing" if the instance wrote none)."""
+        try:
+            return self._read_parameter(key, output)
+        except (OSError, ValueError):
+            return "missing"
+
+    def _reuse(self, key: str) -> bool:
+        """Reuse the recorded result of instance ``key`` if its cache key matches and every
+        output (folder or parameter file) is as recorded; True if it was."""
+        if not self.previous:
+            return False
+        if key not in self.keys:
+            self.keys[key] = self.instance_cache_key(key)
+        prev = self.previous.get(key)
+        if prev is None or prev.status not in DONE or prev.cache_key != self.keys[key]:
+            return False
+        orig, _ = self.info[key]
+        for out in self.spec.component(orig.component).outputs:
+            if prev.digests.get(out.name) != digest_folder(self.run_dir / key / out.name):
+                return False
+        prev.status = "cached"
+        self.results[key] = prev
+        self.record()
+        self.on_event("cached", prev)
+        return True
 
     def _iterations(self, step_id: str, reader: str, index: Index) -> list[str]:
         """Every instance of ``step_id`` that the instance ``index`` of ``reader`` sees: those
@@ -409,6 +495,12 @@ class FlowRunner(Runner):
                         self._finish_without_running(key, None)
                         progressed = True
                         continue
+                    if key not in self.keys:  # its upstream instances have all ended
+                        self.keys[key] = self.instance_cache_key(key)
+                        if self._reuse(key):
+                            waiting.remove(key)
+                            progressed = True
+                            continue
                     if not self._slot(step, index):
                         continue
                     instance = replace(step, id=key)
@@ -440,28 +532,28 @@ class FlowRunner(Runner):
         if self.stop.is_set():
             self.stop_running(running)
 
-    def run_step(self, step: StepSpec) -> None:
-        super().run_step(step)
-        result = self.results[step.id]
-        if result.status != "succeeded":
-            return
+    def output_problem(self, step: StepSpec) -> str | None:
+        """Every output parameter of the instance was written, as JSON of its declared type
+        (checked before the instance counts as succeeded, so no reader sees a missing value)."""
         orig, _ = self.info[step.id]
         for out in self.spec.component(orig.component).outputs:
             if out.kind != "parameter":
                 continue
             problem = self._check_parameter(step.id, out.name, out.type)
             if problem is not None:
-                result.status, result.error = "failed", problem
-                self.record()
-                self.on_event("failed", result)
-                return
+                return problem
+        return None
 
     def _check_parameter(self, key: str, name: str, type_name: str) -> str | None:
         path = self.run_dir / key / name
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            text = ""
+        if not text:  # in a container engine the file is there from the start, empty
             return f"the step did not write its output parameter '{name}' (to {path})"
+        try:
+            value = json.loads(text)
         except ValueError as exc:
             return f"output parameter '{name}' is not JSON: {exc}"
         if not value_matches(type_name, value):

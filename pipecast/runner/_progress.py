@@ -85,10 +85,17 @@ class Progress:
         )
         click.echo(f"run {result.run_id} {state}: {result.run_dir}")
         for step in final_steps:
-            res = result.steps[step]
-            if res.status not in ("succeeded", "cached"):
-                continue
-            for name, folder in sorted(res.outputs.items()):
-                page = Path(folder) / "index.html"
-                shown = page if page.is_file() else Path(folder)
-                click.echo(f"  {step}.{name}: {shown}")
+            # a final step inside a loop has one result per iteration: "<step>/<index>"
+            keys = (
+                [step]
+                if step in result.steps
+                else [k for k in result.steps if k.startswith(f"{step}/")]
+            )
+            for key in keys:
+                res = result.steps[key]
+                if res.status not in ("succeeded", "cached"):
+                    continue
+                for name, folder in sorted(res.outputs.items()):
+                    page = Path(folder) / "index.html"
+                    shown = page if page.is_file() else Path(folder)
+                    click.echo(f"  {key}.{name}: {shown}")

@@ -67,8 +67,9 @@ def run_command(
     from pipecast.dsl.units import parse_memory
 
     from ._container import detect
-    from ._engine import Capacity, run_pipeline
+    from ._engine import Capacity
     from ._progress import Progress
+    from ._start import run_pipeline
 
     loaded = load_pipeline(ref)
     spec = loaded.spec
