@@ -110,6 +110,8 @@ def features(
         for name, feature in FEATURES.items():
             if target.capabilities.supports(name) or not feature.used(spec, step):
                 continue
+            if feature.part_of and not target.capabilities.supports(feature.part_of):
+                continue  # the whole construct is refused already, in its own diagnostic
             if name not in able:
                 able[name] = able_targets(name, besides=target.name)
             if not feature.default:

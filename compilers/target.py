@@ -146,6 +146,8 @@ class Feature:
     used: Callable[[PipelineSpec, StepSpec], bool]
     default: bool = True
     hint: str | None = None
+    # a finer part of another feature: a target lacking that one lacks this one too
+    part_of: str | None = None
 
 
 _LOCAL_RUNS_IT = (
@@ -213,8 +215,9 @@ FEATURES: Mapping[str, Feature] = {
     "runtime_loops": Feature(
         "dsl.ParallelFor over a list parameter or output (items known only at run time)",
         _runtime_loops,
+        part_of="loops",
     ),
-    "one_of": Feature("dsl.OneOf(...)", _one_of),
+    "one_of": Feature("dsl.OneOf(...)", _one_of, part_of="conditions"),
 }
 
 
@@ -260,6 +263,8 @@ class Capabilities:
         if feature in self.unsupported:
             return False
         found = FEATURES.get(feature)
+        if found is not None and found.part_of is not None and not self.supports(found.part_of):
+            return False
         return found is None or found.default or feature in self.supported
 
 

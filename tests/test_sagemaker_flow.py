@@ -342,7 +342,11 @@ def _refusal(pipeline: Any) -> str:
 def test_camera_triage_is_refused_for_its_run_time_list_and_exit_handler():
     text = _refusal(load_example("camera_triage"))
     assert "step 'count-motion': runtime loops (dsl.ParallelFor over a list parameter" in text
-    assert "step 'status-report': exit handler (dsl.ExitHandler" in text
+    assert (
+        "exit handler (dsl.ExitHandler / dsl.RUN_STATUS) is not expressible on sagemaker; it is"
+        in text
+    )
+    assert "used by steps 'status-report', 'count-motion'" in text
     for words in ("Step Functions", "Kubeflow", "list literal", ".set_instances(", "EventBridge"):
         assert words in text, words
 
