@@ -27,11 +27,13 @@ $(ASL_VALIDATOR):
 
 setup: $(STAMP) $(ASL_VALIDATOR)
 
-## the main job: compile the flagship for every target, then run it here on a generated sample video
+## the main job: compile the flagship for every target, show what a run costs, then run it here on a
+## generated sample video
 demo: $(STAMP)
 	$(BIN)/pipecast validate examples/video_analysis.py
 	$(BIN)/pipecast compile examples/video_analysis.py --target all -o build/video_analysis
 	@echo "compiled documents are in build/video_analysis/"
+	$(BIN)/pipecast cost examples/video_analysis.py --target sagemaker
 	@test -f build/sample/ground_truth.json || $(BIN)/python -m pipecast.components.synthetic --out build/sample
 	@# --engine process: the example images live in a private registry; the code is installed here
 	$(BIN)/pipecast run examples/video_analysis.py --local --engine process -p video_uri=build/sample/videos --workdir build/runs

@@ -69,6 +69,9 @@ def _targets_text(targets: Iterable[str]) -> str:
 def _hint(feature: str, target: Target, able: list[str]) -> str:
     spec = FEATURES[feature]
     can = f"{_names(able)} can express it" if able else "no registered target can express it"
+    workaround = target.capabilities.hints.get(feature)
+    if workaround:  # the target's own advice: what to do instead on it
+        return f"{can}; {workaround}"
     if spec.hint:  # the feature's own advice (where else it runs) says the rest
         own = spec.hint.format(target=target.name)
         return f"{can}; {own}" if able else own
@@ -107,6 +110,8 @@ def features(
         for name, feature in FEATURES.items():
             if target.capabilities.supports(name) or not feature.used(spec, step):
                 continue
+            if feature.part_of and not target.capabilities.supports(feature.part_of):
+                continue  # the whole construct is refused already, in its own diagnostic
             if name not in able:
                 able[name] = able_targets(name, besides=target.name)
             if not feature.default:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from pipecast.dsl.spec import CollectedRef, OutputRef, ParameterRef
 from pipecast.errors import Diagnostic
 
+from . import _sagemaker_flow as _flow
+from . import _sagemaker_values as _sv
 from . import aws_jobs as jobs
 from .canonical import dumps_json
 from .diff import DocumentSummary, StepSummary
@@ -22,7 +26,7 @@ from .target import Capabilities, Document, ReviewHooks, RunShape, Target
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl.spec import PipelineSpec, StepSpec
+    from pipecast.dsl.spec import Binding, PipelineSpec, StepSpec
 
     from .graph import CheckedPipeline
 
@@ -42,6 +46,7 @@ __all__ = [
     "pipeline_name",
     "retry_policies",
     "run_shape",
+    "value_name",
 ]
 
 S3_DEPLOY_NOTE_BYTES = 100 * 1024
@@ -50,15 +55,23 @@ _PARAM_TYPES = {"str": "String", "int": "Integer", "float": "Float", "bool": "Bo
 
 
 class PipelineExpressions:
-    """SageMaker Pipelines spelling of run-time values: ``Get`` and ``Std:Join``."""
+    """SageMaker Pipelines spelling of run-time values: ``Get`` and ``Std:Join``.
 
-    def __init__(self, spec: PipelineSpec) -> None:
+    ``values``: the run-time values of the flattened pipeline's arguments (output parameters
+    read with ``Std:JsonGet``, collected lists) under names no pipeline parameter can have
+    (:func:`value_name`), so the shared job builders pass them as they pass parameters.
+    """
+
+    def __init__(self, spec: PipelineSpec, values: dict[str, Any] | None = None) -> None:
         self._types = {p.name: p.type for p in spec.parameters}
+        self._values = values or {}
 
     def run_id(self) -> Any:
         return {"Get": "Execution.PipelineExecutionId"}
 
     def parameter(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
         ref = {"Get": f"Parameters.{name}"}
         # arguments are strings: non-string parameters are converted by Std:Join
         return ref if self._types.get(name) == "str" else {"Std:Join": {"On": "", "Values": [ref]}}
@@ -111,21 +124,96 @@ def retry_policies(step: StepSpec) -> list[dict[str, Any]]:
     ]
 
 
+def value_name(step_id: str, argument: str) -> str:
+    """The name a run-time value is passed under: a NUL byte keeps it apart from every
+    pipeline parameter (whose names are identifiers) and out of every document."""
+    return f"\x00{step_id}\x00{argument}"
+
+
+def _values(found: _flow.Plan, ex: PipelineExpressions) -> tuple[PipelineSpec, dict[str, Any]]:
+    """The flattened spec with every run-time value argument renamed to its ``value_name``
+    (and collected artifacts bound to their first iteration, expanded by ``_collect``), and
+    the expressions for those names."""
+    spec = found.spec
+    table: dict[str, Any] = {}
+    steps = []
+    for inst in found.instances:
+        comp = spec.component(inst.step.component)
+        arguments: list[tuple[str, Binding]] = []
+        for name, b in inst.step.arguments:
+            inp = comp.input(name)
+            artifact = inp is not None and inp.kind == "artifact"
+            if isinstance(b, CollectedRef) and artifact:
+                b = OutputRef(inst.collected[name][0], b.output)
+            elif isinstance(b, CollectedRef):
+                reads = [_read(spec, OutputRef(p, b.output), ex) for p in inst.collected[name]]
+                parts: list[Any] = ["["]
+                for i, value in enumerate(reads):
+                    parts += [",", value] if i else [value]
+                table[value_name(inst.step.id, name)] = ex.join([*parts, "]"])
+                b = ParameterRef(value_name(inst.step.id, name))
+            elif isinstance(b, OutputRef) and not artifact:
+                read = _read(spec, b, ex)
+                table[value_name(inst.step.id, name)] = {"Std:Join": {"On": "", "Values": [read]}}
+                b = ParameterRef(value_name(inst.step.id, name))
+            arguments.append((name, b))
+        steps.append(replace(inst.step, arguments=tuple(arguments)))
+    return replace(spec, steps=tuple(steps)), table
+
+
+def _read(spec: PipelineSpec, ref: OutputRef, ex: PipelineExpressions) -> Any:
+    """An output parameter's value: its PropertyFile (Processing), or its file under the
+    uncompressed model folder (``<S3ModelArtifacts>/<output>/value.json``, spot Training)."""
+    kind = jobs.job_kind(spec.step(ref.step))
+    uri = ex.step_output(ref.step, kind, ref.output)
+    if kind == "training":
+        uri = {"Std:Join": {"On": "/", "Values": [*uri["Std:Join"]["Values"], jobs.PARAMETER_FILE]}}
+    return _sv.json_get(ref.step, kind, ref.output, uri)
+
+
+def _collect(
+    request: dict[str, Any], inst: _flow.Instance, spec: PipelineSpec, ex: PipelineExpressions
+) -> None:
+    """A collected artifact input becomes one ProcessingInput per iteration, at
+    ``<input>/0``, ``<input>/1``, ...: the folder layout of DESIGN §12."""
+    for name, producers in inst.collected.items():
+        inputs = request.get("ProcessingInputs", [])
+        at = next((k for k, i in enumerate(inputs) if i["InputName"] == name), None)
+        if at is None:
+            continue  # a parameter: joined by _values
+        template = inputs[at]
+        binding = inst.step.argument(name)
+        assert isinstance(binding, CollectedRef)
+        expanded = []
+        for i, producer in enumerate(producers):
+            s3 = dict(template["S3Input"])
+            kind = jobs.job_kind(spec.step(producer))
+            s3["S3Uri"] = ex.step_output(producer, kind, binding.output)
+            s3["LocalPath"] = f"{jobs.PROCESSING_IN}/{name}/{i}"
+            expanded.append({"InputName": f"{name}-{i}", "S3Input": s3})
+        inputs[at : at + 1] = expanded
+
+
 def _step(
-    checked: CheckedPipeline, step: StepSpec, config: Config, ex: PipelineExpressions
+    checked: CheckedPipeline,
+    inst: _flow.Instance,
+    spec: PipelineSpec,
+    config: Config,
+    ex: PipelineExpressions,
 ) -> dict[str, Any]:
-    instance = checked.placement[step.id]  # placed once by the graph check
+    step = spec.step(inst.step.id)
+    instance = checked.placement[inst.origin]  # placed once by the graph check
     kind, request = jobs.request(
-        checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
+        spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
     )
+    _collect(request, inst, spec, ex)
     out: dict[str, Any] = {
         "Name": step.id,
         "Type": "Training" if kind == "training" else "Processing",
         "Arguments": request,
     }
-    depends = checked.explicit_only_predecessors(step.id)
-    if depends:
-        out["DependsOn"] = depends
+    if inst.after:
+        out["DependsOn"] = list(inst.after)
     policies = retry_policies(step)
     if policies:
         out["RetryPolicies"] = policies
@@ -134,7 +222,27 @@ def _step(
             "Enabled": True,
             "ExpireAfter": iso_duration(step.caching.expire_after_seconds or 30 * 86400),
         }
+    parameters = [o.name for o in spec.component(step.component).outputs if o.kind == "parameter"]
+    if parameters and kind == "processing":
+        out["PropertyFiles"] = _sv.property_files(parameters, jobs.PARAMETER_FILE)
     return out
+
+
+def _condition(
+    found: _flow.Plan, cid: str, spec: PipelineSpec, ex: PipelineExpressions
+) -> dict[str, Any]:
+    def read(ref: OutputRef) -> Any:
+        return _read(spec, ref, ex)
+
+    return {
+        "Name": cid,
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [_sv.comparison_json(c, read) for c in found.conjunction(cid)],
+            "IfSteps": [],
+            "ElseSteps": [],
+        },
+    }
 
 
 # The definition language reads a JSON object as an expression when it has a ``Get`` key or a
@@ -212,7 +320,7 @@ def _checkpoint_cache_note(step: StepSpec) -> list[Diagnostic]:
 def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
     """``Target.check``: S3 locations, env names the definition reads as expressions (errors),
     and notes where SageMaker does less than the user probably means (warnings)."""
-    out = jobs.s3_diagnostics(spec, config)
+    out = jobs.s3_diagnostics(spec, config) + _flow.flow_diagnostics(spec)
     for step in spec.steps:
         out += _env_diagnostics(step) + _retry_note(step) + _checkpoint_cache_note(step)
     return out
@@ -226,13 +334,29 @@ def _parameter(p: Any) -> dict[str, Any]:
 
 
 def compile(checked: CheckedPipeline, config: Config) -> Document:
-    """The pipeline definition as canonical JSON."""
+    """The pipeline definition as canonical JSON: loops unrolled, conditions flattened into
+    Condition steps (:mod:`._sagemaker_flow`)."""
+    after = {s: checked.explicit_only_predecessors(s) for s in checked.order}
+    found = _flow.plan(checked.spec, checked.order, after)
     ex = PipelineExpressions(checked.spec)
+    spec, values = _values(found, ex)
+    ex = PipelineExpressions(checked.spec, values)
+    steps: list[dict[str, Any]] = []
+    conditions: dict[str, dict[str, Any]] = {}
+    for inst in found.instances:
+        job = _step(checked, inst, spec, config, ex)
+        if inst.condition is None:
+            steps.append(job)
+            continue
+        if inst.condition not in conditions:
+            conditions[inst.condition] = _condition(found, inst.condition, spec, ex)
+            steps.append(conditions[inst.condition])
+        conditions[inst.condition]["Arguments"]["IfSteps"].append(job)
     document = {
         "Version": "2020-12-01",
         "Metadata": {},
         "Parameters": [_parameter(p) for p in checked.spec.parameters],
-        "Steps": [_step(checked, s, config, ex) for s in checked.steps()],
+        "Steps": steps,
     }
     text = dumps_json(document)
     notes: tuple[str, ...] = ()
@@ -263,6 +387,8 @@ def expression_text(value: Any) -> Any:
     if isinstance(value, dict) and "Std:Join" in value:
         join = value["Std:Join"]
         return str(join.get("On", "")).join(str(expression_text(v)) for v in join["Values"])
+    if isinstance(value, dict) and "Std:JsonGet" in value:
+        return _sv.operand_text(value)
     if isinstance(value, list):
         return [expression_text(v) for v in value]
     if isinstance(value, dict):
@@ -273,9 +399,22 @@ def expression_text(value: Any) -> Any:
 def describe(document: dict[str, Any]) -> DocumentSummary:
     """Per step: job kind, image, instance type, spot, inputs, arguments, settings."""
     steps: dict[str, StepSummary] = {}
-    for step in document["Steps"]:
+    for step, runs_when in _flat_steps(document["Steps"], ()):
         args = step.get("Arguments", {})
         fields: dict[str, Any] = {"depends on": step.get("DependsOn", [])}
+        if runs_when:
+            fields["runs when"] = list(runs_when)
+        if step.get("PropertyFiles"):
+            fields["property files"] = {
+                f.get("PropertyFileName"): f"{f.get('OutputName')}/{f.get('FilePath')}"
+                for f in step["PropertyFiles"]
+            }
+        if step.get("Type") == "Condition":
+            fields["conditions"] = [_sv.comparison_text(c) for c in args.get("Conditions", [])]
+            for branch, label in (("IfSteps", "if steps"), ("ElseSteps", "else steps")):
+                fields[label] = [s.get("Name") for s in args.get(branch, [])]
+            steps[step["Name"]] = StepSummary(step["Name"], "condition step", fields)
+            continue
         if step.get("Type") == "Processing":
             app = args.get("AppSpecification", {})
             fields["image"] = app.get("ImageUri")
@@ -322,10 +461,25 @@ def describe(document: dict[str, Any]) -> DocumentSummary:
     return DocumentSummary("sagemaker", str(name or pipeline_name(document)), parameters, steps)
 
 
+def _flat_steps(
+    steps: list[dict[str, Any]], runs_when: tuple[str, ...]
+) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
+    """Every step, those inside a Condition step's branches with the conditions they run
+    under (``not (...)`` for an else branch), so a review shows them like top-level steps."""
+    for step in steps:
+        yield step, runs_when
+        if step.get("Type") != "Condition":
+            continue
+        args = step.get("Arguments", {})
+        text = " and ".join(_sv.comparison_text(c) for c in args.get("Conditions", []))
+        yield from _flat_steps(args.get("IfSteps", []), (*runs_when, text))
+        yield from _flat_steps(args.get("ElseSteps", []), (*runs_when, f"not ({text})"))
+
+
 def pipeline_name(document: dict[str, Any]) -> str:
     """The pipeline's name as its outputs spell it (``{root}/{pipeline}/`` before the execution
     id: the definition carries no name field), or ``pipeline`` when no output says."""
-    for step in document.get("Steps", []):
+    for step, _ in _flat_steps(document.get("Steps", []), ()):
         for value in _joins(step.get("Arguments", {})):
             for before, after in itertools.pairwise(value):
                 if after == {"Get": "Execution.PipelineExecutionId"} and isinstance(before, str):
@@ -369,7 +523,19 @@ TARGET = Target(
     suffix="sagemaker.json",
     description="SageMaker Pipelines definition: Processing steps, spot Training-as-compute",
     compile=compile,
-    capabilities=Capabilities(supported={"scale_out"}),
+    capabilities=Capabilities(
+        supported=("output_parameters", "json_parameters", "conditions", "loops", "scale_out"),
+        unsupported=("runtime_loops", "one_of"),
+        hints={
+            "runtime_loops": _flow.RUNTIME_LOOPS_HINT,
+            "one_of": "SageMaker cannot join the outputs of exclusive branches (a step outside "
+            "a ConditionStep cannot read a step that may not have run); on SageMaker read each "
+            "output inside its own dsl.If block",
+            "exit_handler": "SageMaker Pipelines stops at the first failed step and runs no exit "
+            "task: on SageMaker drop the dsl.ExitHandler (the status task then runs only on "
+            "success, as a last step) or watch the execution's status with an EventBridge rule",
+        },
+    ),
     limits=jobs.job_limits(step_id_max_length=64),
     config_section={
         "type": "object",

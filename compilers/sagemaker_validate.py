@@ -209,6 +209,93 @@ def _gets(value: Any) -> list[str]:
     return []
 
 
+_CONDITIONS = (
+    "Equals",
+    "NotEquals",
+    "GreaterThan",
+    "GreaterThanOrEqualTo",
+    "LessThan",
+    "LessThanOrEqualTo",
+)
+
+
+def _all_steps(steps: list[Any], path: str = "/Steps") -> list[tuple[str, Any, str | None]]:
+    """Every step with its path and the Condition step it is in (``IfSteps``/``ElseSteps``
+    hold whole steps, which share the pipeline's one name space)."""
+    found: list[tuple[str, Any, str | None]] = []
+    for i, step in enumerate(steps):
+        found.append((f"{path}/{i}", step, None))
+        if isinstance(step, dict) and step.get("Type") == "Condition":
+            found_args = step.get("Arguments")
+            args: dict[str, Any] = found_args if isinstance(found_args, dict) else {}
+            for branch in ("IfSteps", "ElseSteps"):
+                nested = args.get(branch, [])
+                if isinstance(nested, list):
+                    found += [
+                        (p, st, parent or step.get("Name"))
+                        for p, st, parent in _all_steps(nested, f"{path}/{i}/Arguments/{branch}")
+                    ]
+    return found
+
+
+def _condition_problems(step: dict[str, Any], path: str) -> list[str]:
+    """A Condition step's shape: a list of comparisons of known kinds, and branch lists."""
+    args = step.get("Arguments")
+    if not isinstance(args, dict):
+        return [f"{path}/Arguments: must be an object"]
+    out: list[str] = []
+    conditions = args.get("Conditions")
+    if not isinstance(conditions, list) or not conditions:
+        out.append(f"{path}/Arguments/Conditions: must be a non-empty list")
+        conditions = []
+    for j, c in enumerate(conditions):
+        where = f"{path}/Arguments/Conditions/{j}"
+        if not isinstance(c, dict) or c.get("Type") not in _CONDITIONS:
+            out.append(f"{where}: a comparison of type {', '.join(_CONDITIONS)}")
+        elif set(c) != {"Type", "LeftValue", "RightValue"}:
+            out.append(f"{where}: needs exactly Type, LeftValue and RightValue")
+    for branch in ("IfSteps", "ElseSteps"):
+        if not isinstance(args.get(branch, []), list):
+            out.append(f"{path}/Arguments/{branch}: must be a list of steps")
+    unknown = set(args) - {"Conditions", "IfSteps", "ElseSteps"}
+    if unknown:
+        out.append(f"{path}/Arguments: unknown keys {sorted(unknown)}")
+    return out
+
+
+def _json_gets(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        own = [value["Std:JsonGet"]] if "Std:JsonGet" in value else []
+        return own + [g for v in value.values() for g in _json_gets(v)]
+    if isinstance(value, list):
+        return [g for v in value for g in _json_gets(v)]
+    return []
+
+
+def _json_get_problems(step: dict[str, Any], files: dict[str, set[str]]) -> list[str]:
+    """``Std:JsonGet`` reads a declared PropertyFile of a step, or an S3 URI, at a Path."""
+    out: list[str] = []
+    for get in _json_gets(step.get("Arguments", {})):
+        if not isinstance(get, dict) or not isinstance(get.get("Path"), str):
+            out.append("Std:JsonGet needs a Path string")
+            continue
+        sources = set(get) - {"Path"}
+        if sources not in ({"PropertyFile"}, {"S3Uri"}):
+            out.append(f"Std:JsonGet reads a PropertyFile or an S3Uri, got {sorted(sources)}")
+            continue
+        ref = get.get("PropertyFile")
+        if ref is None:
+            continue
+        target = ref.get("Get", "") if isinstance(ref, dict) else ""
+        head, _, rest = str(target).partition(".")
+        owner, _, tail = rest.partition(".PropertyFiles.")
+        if head != "Steps" or not tail:
+            out.append(f"Std:JsonGet PropertyFile {ref!r} is not Steps.<step>.PropertyFiles.<name>")
+        elif tail not in files.get(owner, set()):
+            out.append(f"Std:JsonGet reads property file {tail!r}, which step {owner!r} lacks")
+    return out
+
+
 def validate_text(text: str) -> list[Problem]:
     try:
         document = json.loads(text)
@@ -217,15 +304,9 @@ def validate_text(text: str) -> list[Problem]:
     return validate_document(document)
 
 
-def validate_document(document: Any) -> list[Problem]:
-    """Every problem found in a parsed pipeline definition."""
-    if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
-        return [Problem(None, "/Steps", "a pipeline definition is an object with a Steps list")]
-    problems: list[Problem] = []
-    version = document.get("Version")
-    if version not in (None, "2020-12-01"):
-        problems.append(Problem(None, "/Version", f"unknown version {version!r}"))
-    params = set()
+def _parameters(document: dict[str, Any], problems: list[Problem]) -> set[str]:
+    """The declared parameter names; a nameless or mistyped one is a problem."""
+    params: set[str] = set()
     for i, p in enumerate(document.get("Parameters", [])):
         if not isinstance(p, dict) or "Name" not in p:
             problems.append(Problem(None, f"/Parameters/{i}", "a parameter needs a Name"))
@@ -239,66 +320,112 @@ def validate_document(document: Any) -> list[Problem]:
                     f"{p.get('Type')!r} is not String, Integer, Float or Boolean",
                 )
             )
-    names: dict[str, int] = {}
-    for i, step in enumerate(document["Steps"]):
+    return params
+
+
+def _references(
+    name: str, path: str, arguments: Any, params: set[str], names: dict[str, str]
+) -> tuple[list[Problem], set[str]]:
+    """Problems of the ``Get`` references in ``arguments``, and the steps they name."""
+    problems: list[Problem] = []
+    targets: set[str] = set()
+    for ref in _gets(arguments):
+        head, _, rest = ref.partition(".")
+        if head == "Parameters" and rest not in params:
+            problems.append(
+                Problem(name, f"{path}/Arguments", f"Get {ref!r}: no parameter {rest!r}")
+            )
+        elif head == "Steps":
+            target = rest.split(".", 1)[0]
+            if target not in names:
+                problems.append(
+                    Problem(name, f"{path}/Arguments", f"Get {ref!r}: no step {target!r}")
+                )
+            else:
+                targets.add(target)
+        elif head not in ("Parameters", "Steps", "Execution"):
+            problems.append(Problem(name, f"{path}/Arguments", f"Get {ref!r}: unknown namespace"))
+    return problems, targets
+
+
+def validate_document(document: Any) -> list[Problem]:
+    """Every problem found in a parsed pipeline definition."""
+    if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
+        return [Problem(None, "/Steps", "a pipeline definition is an object with a Steps list")]
+    problems: list[Problem] = []
+    version = document.get("Version")
+    if version not in (None, "2020-12-01"):
+        problems.append(Problem(None, "/Version", f"unknown version {version!r}"))
+    params = _parameters(document, problems)
+    every = _all_steps(document["Steps"])
+    names: dict[str, str] = {}
+    for path, step, _ in every:
         name = step.get("Name") if isinstance(step, dict) else None
         if not isinstance(name, str) or not _STEP_NAME.fullmatch(name):
             problems.append(
                 Problem(
                     None,
-                    f"/Steps/{i}/Name",
+                    f"{path}/Name",
                     f"{name!r} is not a valid step name ([A-Za-z0-9-_], 1 to 256)",
                 )
             )
             continue
         if name in names:
-            problems.append(Problem(name, f"/Steps/{i}/Name", f"duplicate of /Steps/{names[name]}"))
-        names[name] = i
+            problems.append(Problem(name, f"{path}/Name", f"duplicate of {names[name]}"))
+        names[name] = path
+    files: dict[str, set[str]] = {
+        step["Name"]: {
+            str(f.get("PropertyFileName"))
+            for f in step.get("PropertyFiles", [])
+            if isinstance(f, dict)
+        }
+        for _, step, _ in every
+        if isinstance(step, dict) and step.get("Name") in names and step.get("Type") == "Processing"
+    }
     edges: dict[str, set[str]] = {n: set() for n in names}
-    for i, step in enumerate(document["Steps"]):
+    for path, step, parent in every:
         if not isinstance(step, dict) or step.get("Name") not in names:
             continue
         name = step["Name"]
+        if parent is not None:
+            edges[name].add(parent)
         for dep in step.get("DependsOn", []):
             if dep not in names:
-                problems.append(Problem(name, f"/Steps/{i}/DependsOn", f"unknown step {dep!r}"))
+                problems.append(Problem(name, f"{path}/DependsOn", f"unknown step {dep!r}"))
             else:
                 edges[name].add(dep)
-        for ref in _gets(step.get("Arguments", {})):
-            head, _, rest = ref.partition(".")
-            if head == "Parameters" and rest not in params:
-                problems.append(
-                    Problem(name, f"/Steps/{i}/Arguments", f"Get {ref!r}: no parameter {rest!r}")
+        arguments = step.get("Arguments", {})
+        if step.get("Type") == "Condition" and isinstance(arguments, dict):
+            arguments = arguments.get("Conditions", [])  # the branches are checked as steps
+            problems += [
+                Problem(name, where, message)
+                for where, _, message in (
+                    p.partition(": ") for p in _condition_problems(step, path)
                 )
-            elif head == "Steps":
-                target = rest.split(".", 1)[0]
-                if target not in names:
-                    problems.append(
-                        Problem(name, f"/Steps/{i}/Arguments", f"Get {ref!r}: no step {target!r}")
-                    )
-                else:
-                    edges[name].add(target)
-            elif head not in ("Parameters", "Steps", "Execution"):
-                problems.append(
-                    Problem(name, f"/Steps/{i}/Arguments", f"Get {ref!r}: unknown namespace")
-                )
+            ]
+        wrong, targets = _references(name, path, arguments, params, names)
+        problems += wrong
+        edges[name] |= targets
+        checked = {**step, "Arguments": arguments}
+        problems += [
+            Problem(name, f"{path}/Arguments", m) for m in _json_get_problems(checked, files)
+        ]
         operation = _OPERATIONS.get(step.get("Type", ""))
         if operation is not None:
             args = step.get("Arguments")
             if not isinstance(args, dict):
-                problems.append(Problem(name, f"/Steps/{i}/Arguments", "must be an object"))
+                problems.append(Problem(name, f"{path}/Arguments", "must be an object"))
             else:
                 for found in check_request(operation, args):
                     where, _, message = found.partition(": ")
-                    path = f"/Steps/{i}/Arguments{where.rstrip('/')}"
-                    problems.append(Problem(name, path, message))
+                    problems.append(Problem(name, f"{path}/Arguments{where.rstrip('/')}", message))
         for j, policy in enumerate(step.get("RetryPolicies", [])):
             kinds = policy.get("ExceptionType")
             if not isinstance(kinds, list) or not kinds:
                 problems.append(
                     Problem(
                         name,
-                        f"/Steps/{i}/RetryPolicies/{j}/ExceptionType",
+                        f"{path}/RetryPolicies/{j}/ExceptionType",
                         "must be a non-empty list",
                     )
                 )

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipecast.dsl.spec import (
     CollectedRef,
+    Constant,
     ImporterRef,
+    LoopItemRef,
     OneOfRef,
     OutputRef,
     PipelineSpec,
@@ -110,6 +112,23 @@ def _text_output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     )
 
 
+def _runtime_loops(spec: PipelineSpec, step: StepSpec) -> bool:
+    """The step is in a loop whose items are known only at run time (a list parameter or
+    output, directly or through an enclosing loop's item): no compile-time unrolling."""
+    for group in spec.groups_of(step):
+        items, hops = group.items, 0
+        while isinstance(items, LoopItemRef) and hops <= len(spec.groups):
+            outer = spec.group(items.loop)  # an enclosing loop's item: look at its items
+            items, hops = (None if outer is None else outer.items), hops + 1
+        if group.kind == "loop" and not isinstance(items, Constant):
+            return True
+    return False
+
+
+def _one_of(spec: PipelineSpec, step: StepSpec) -> bool:
+    return any(isinstance(b, OneOfRef) for _, b in step.arguments)
+
+
 def _json_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     comp = spec.component(step.component)
     types = [i.type for i in comp.inputs] + [o.type for o in comp.outputs]
@@ -127,6 +146,8 @@ class Feature:
     used: Callable[[PipelineSpec, StepSpec], bool]
     default: bool = True
     hint: str | None = None
+    # a finer part of another feature: a target lacking that one lacks this one too
+    part_of: str | None = None
 
 
 _LOCAL_RUNS_IT = (
@@ -195,6 +216,12 @@ FEATURES: Mapping[str, Feature] = {
     "scale_out": Feature(
         ".set_instances(count, shard=[...])", lambda _, s: s.instances != 1, default=False
     ),
+    "runtime_loops": Feature(
+        "dsl.ParallelFor over a list parameter or output (items known only at run time)",
+        _runtime_loops,
+        part_of="loops",
+    ),
+    "one_of": Feature("dsl.OneOf(...)", _one_of, part_of="conditions"),
 }
 
 
@@ -208,12 +235,15 @@ class Capabilities:
     opt-in features (``Feature.default`` false: control flow, output parameters) it expresses.
     ``keeps_per_target``: the document keeps per-target settings (``targets=(...)``) as written
     instead of applying them (the IR, which every target is compiled from).
+    ``hints``: the workaround on this target for a feature it refuses, where it knows a better
+    one than the feature's generic hint (the targets that can are named anyway).
     """
 
     unsupported: frozenset[str] = frozenset()
     requires_image: bool = True
     supported: frozenset[str] = frozenset()
     keeps_per_target: bool = False
+    hints: Mapping[str, str] = field(default_factory=dict)
 
     def __init__(
         self,
@@ -221,20 +251,24 @@ class Capabilities:
         requires_image: bool = True,
         supported: Iterable[str] = (),
         keeps_per_target: bool = False,
+        hints: Mapping[str, str] | None = None,
     ) -> None:
-        names, opted = frozenset(unsupported), frozenset(supported)
-        unknown = sorted((names | opted) - set(FEATURES))
+        names, opted, hinted = frozenset(unsupported), frozenset(supported), dict(hints or {})
+        unknown = sorted((names | opted | set(hinted)) - set(FEATURES))
         if unknown:
             raise ValueError(f"unknown feature(s) {unknown}; features: {', '.join(FEATURES)}")
         object.__setattr__(self, "unsupported", names)
         object.__setattr__(self, "requires_image", requires_image)
         object.__setattr__(self, "supported", opted)
         object.__setattr__(self, "keeps_per_target", keeps_per_target)
+        object.__setattr__(self, "hints", hinted)
 
     def supports(self, feature: str) -> bool:
         if feature in self.unsupported:
             return False
         found = FEATURES.get(feature)
+        if found is not None and found.part_of is not None and not self.supports(found.part_of):
+            return False
         return found is None or found.default or feature in self.supported
 
 

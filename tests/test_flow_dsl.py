@@ -5,16 +5,18 @@ target refusing them cleanly until it supports them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jsonschema
 import pytest
 from helpers import ROOT, compile_text
 
 from pipecast import dsl
-from pipecast.compilers import graph
+from pipecast.compilers import graph, load_target
+from pipecast.compilers.target import Capabilities
 from pipecast.dsl import Dataset, Input, Output
 from pipecast.dsl.spec import (
     IR_VERSION,
@@ -381,12 +383,19 @@ def test_an_exit_task_inside_its_own_handler_is_reported():
     )
 
 
-# kubeflow (tests/test_kubeflow_flow.py) and stepfunctions (tests/test_stepfunctions_flow.py)
-# express control flow since #18
-@pytest.mark.parametrize("target", ["sagemaker"])
-def test_cloud_targets_refuse_control_flow_naming_the_construct_and_the_local_runner(target):
+def _without_control_flow(name: str) -> Any:
+    """A registered target as it was before #18: none of the opt-in features declared."""
+    return dataclasses.replace(load_target(name), capabilities=Capabilities())
+
+
+# every cloud target expresses control flow since #18 (tests/test_kubeflow_flow.py,
+# test_stepfunctions_flow.py, test_sagemaker_flow.py); one that does not must refuse it
+@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions", "kubeflow"])
+def test_a_target_without_control_flow_refuses_it_naming_the_construct_and_the_local_runner(
+    target,
+):
     with pytest.raises(PipelineError) as info:
-        compile_text(triage_like(), target)
+        graph.check(triage_like().spec, _without_control_flow(target))
     diags = [d for d in info.value.diagnostics if d.code == "PC008"]
     text = "\n".join(d.format() for d in diags)
     for construct in ("dsl.ParallelFor", "dsl.If", "dsl.ExitHandler", "Output[int]"):

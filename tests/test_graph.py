@@ -261,7 +261,9 @@ def test_ir_target_accepts_everything_the_dsl_can_express():
                 refused.add(d.message.split(": ", 1)[1].split(" (")[0])
             elif d.step is not None:  # a construct, once: "loops (...) ...; it is used by ..."
                 refused.add(d.message.split(" (")[0])
-    assert refused == {f.replace("_", " ") for f in FEATURES}, "the pipelines must use them all"
+    # a part of a feature (runtime loops of loops, ...) is not reported when its whole is refused
+    wholes = {f.replace("_", " ") for f, feature in FEATURES.items() if feature.part_of is None}
+    assert refused == wholes, "the pipelines must use them all"
 
     examples = ("video_analysis", "multi_camera", "camera_triage")
     for pipeline in (every_feature, *(load_example(name) for name in examples)):

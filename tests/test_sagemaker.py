@@ -13,7 +13,12 @@ service and both SageMaker SDKs emit:
 4. training ``Environment`` (the schema's TrainingStep arguments lack it);
 5. ``AlgorithmSpecification.ContainerEntrypoint``/``ContainerArguments`` (in the CreateTrainingJob
    API since 2022; the schema predates them), without which a training job cannot run an
-   arbitrary container command.
+   arbitrary container command;
+6. ``Std:JsonGet`` (reading a ``PropertyFile`` or, in newer definitions, an ``S3Uri``) wherever
+   a value is expected: the schema has no JsonGet at all, though the SDKs emit it for every
+   condition on a step's result;
+7. ``PropertyFiles`` on a Processing step (what JsonGet reads; the schema's ProcessingStep lacks
+   the key the SDK's ``ProcessingStep(property_files=...)`` writes).
 """
 
 from __future__ import annotations
@@ -106,7 +111,51 @@ def patched_schema() -> dict:
     alg = args["AlgorithmSpecification"]["properties"]
     alg["ContainerEntrypoint"] = strings
     alg["ContainerArguments"] = strings
+    d["JsonGetFunction"] = {
+        "type": "object",
+        "required": ["Std:JsonGet"],
+        "additionalProperties": False,
+        "properties": {
+            "Std:JsonGet": {
+                "type": "object",
+                "required": ["Path"],
+                "additionalProperties": False,
+                "properties": {
+                    "Path": {"type": "string"},
+                    "PropertyFile": {"$ref": "#/definitions/GetFunction"},
+                    "S3Uri": {"$ref": "#/definitions/JoinFunction"},
+                },
+                "oneOf": [{"required": ["PropertyFile"]}, {"required": ["S3Uri"]}],
+            }
+        },
+    }
+    value["anyOf"].append({"$ref": "#/definitions/JsonGetFunction"})
+    for kind in ("String", "Integer", "Float", "Boolean"):
+        name = f"{kind}ArgumentValue"
+        d[name] = {"anyOf": [d[name], {"$ref": "#/definitions/JsonGetFunction"}]}
+    d["ProcessingStep"]["properties"]["PropertyFiles"] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["PropertyFileName", "OutputName", "FilePath"],
+            "additionalProperties": False,
+            "properties": {
+                k: {"type": "string"} for k in ("PropertyFileName", "OutputName", "FilePath")
+            },
+        },
+    }
     return schema
+
+
+def job_steps(steps: list) -> list:
+    """Every Processing/Training step, those in a Condition step's branches included."""
+    found = []
+    for step in steps:
+        if step["Type"] == "Condition":
+            found += job_steps(step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"])
+        else:
+            found.append(step)
+    return found
 
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
@@ -134,7 +183,7 @@ def test_unpatched_schema_rejects_only_the_known_bugs():
 def test_examples_pass_the_document_validator_and_botocore(example):
     document = fresh(example)
     assert [str(p) for p in validate_document(document)] == []
-    for step in document["Steps"]:
+    for step in job_steps(document["Steps"]):
         op = {"Processing": "CreateProcessingJob", "Training": "CreateTrainingJob"}[step["Type"]]
         assert check_request(op, step["Arguments"]) == [], step["Name"]
 
