@@ -286,7 +286,10 @@ def run_shape(checked: CheckedPipeline, config: Config, seconds: Mapping[str, fl
         Charge("S3 PUT requests (handshakes)", puts, prices["s3_put_request"]),
         Charge("S3 GET requests (handshakes)", gets, prices["s3_get_request"]),
     )
-    notes = ("state transitions: every state entered once, retries not counted",)
+    notes = (
+        "state transitions: every state entered once (a Map's body once, not once per "
+        "iteration: a lower bound for loops), retries not counted",
+    )
     return RunShape(span, tuple(c for c in charges if c.count), jobs.service_prices_as_of(), notes)
 
 

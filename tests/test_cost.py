@@ -105,7 +105,10 @@ def _count_states(machine: dict[str, Any]) -> tuple[int, int, int]:
             resource == "arn:aws:states:::aws-sdk:s3:putObject"
         )
         gets += resource == "arn:aws:states:::aws-sdk:s3:getObject"
-        for branch in state.get("Branches", []):
+        branches = list(state.get("Branches", []))
+        if "ItemProcessor" in state:  # a Map's body counts once, as the estimate states
+            branches.append(state["ItemProcessor"])
+        for branch in branches:
             s, p, g = _count_states(branch)
             states, puts, gets = states + s, puts + p, gets + g
     return states, puts, gets
