@@ -596,17 +596,19 @@ def test_the_adapter_goes_only_in_front_of_a_python_program(command, adapted):
     assert result == [command[0], "-c", ADAPTER, "{{status}}", *command[1:]]
 
 
-def test_targets_that_refuse_control_flow_point_to_kubeflow():
-    from pipecast.compilers import load_target, target_names
+def test_a_target_that_refuses_loops_points_to_kubeflow():
+    """Every registered cloud target expresses loops since #18: a target without them (its
+    capabilities emptied) must name Kubeflow among the targets that can."""
+    import dataclasses
 
-    refusing = [n for n in target_names() if not load_target(n).capabilities.supports("loops")]
-    checked = [n for n in refusing if not load_target(n).missing_extra()]
-    assert checked, "no installed target refuses loops: nothing to check"
-    for name in checked:
-        with pytest.raises(PipelineError) as info:
-            compile_text(triage, name)
-        hints = [d.hint for d in info.value.diagnostics if "dsl.ParallelFor" in d.message]
-        assert hints and all("--target kubeflow" in h for h in hints), hints
+    from pipecast.compilers import graph, load_target
+    from pipecast.compilers.target import Capabilities
+
+    plain = dataclasses.replace(load_target("sagemaker"), capabilities=Capabilities())
+    with pytest.raises(PipelineError) as info:
+        graph.check(triage.spec, plain)
+    hints = [d.hint for d in info.value.diagnostics if "dsl.ParallelFor" in d.message]
+    assert hints and all("--target kubeflow" in h for h in hints), hints
 
 
 def test_after_into_a_branch_is_refused_and_kfps_own_refusals_are_diagnostics(monkeypatch):
