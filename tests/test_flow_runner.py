@@ -257,3 +257,22 @@ def test_the_command_line_takes_a_list_parameter_as_json_and_runs_the_loop(tmp_p
     assert recorded["steps"]["detect/1"]["status"] == "skipped"
     bad = run_cli(*args, "cams=lobby,gate")
     assert bad.returncode == 1 and "written as JSON" in bad.stderr
+
+
+@dsl.pipeline(name="python-flow-no-else")
+def python_flow_no_else(mode: str = "loud"):
+    chosen = pick(mode=mode)
+    with dsl.If(chosen.output == "loud"):
+        a = shout(text="hi")
+    with dsl.Elif(chosen.output == "soft"):
+        b = keep(text="hi")
+    keep(text=dsl.OneOf(a.output, b.output)).set_name("final")
+
+
+def test_one_of_with_no_branch_taken_fails_its_reader_naming_the_options(tmp_path):
+    result = run_offline(python_flow_no_else, tmp_path / "runs", params={"mode": "silent"})
+    assert not result.succeeded
+    final = result["final"]
+    assert final.status == "failed"
+    assert "dsl.OneOf('shout', 'keep')" in final.error and "dsl.Else()" in final.error
+    assert result["shout"].status == "skipped" and result["shout"].error is None

@@ -213,7 +213,15 @@ class FlowRunner(Runner):
             inp = comp.input(name)
             artifact = inp is not None and inp.kind == "artifact"
             if isinstance(binding, OneOfRef):
-                binding = self._chosen(binding, index)
+                options = binding
+                binding = self._chosen(options, index)
+                if self.results[self._producer(binding.step, index)].status not in DONE:
+                    ran = ", ".join(f"'{o.step}'" for o in options.options)
+                    raise RuntimeError(
+                        f"input '{name}': dsl.OneOf({ran}) has no value: none of those steps "
+                        "ran (no branch of its condition was taken); add a dsl.Else() branch "
+                        "that produces it"
+                    )
             if isinstance(binding, ImporterRef):
                 text[name] = str(self._importer_dir(binding.importer))
                 imp = self.spec.importer(binding.importer)
