@@ -76,6 +76,16 @@ def _exit_handler(spec: PipelineSpec, step: StepSpec) -> bool:
     )
 
 
+def _output_kind(spec: PipelineSpec, step_id: str, output: str) -> str | None:
+    """``"parameter"`` or ``"artifact"`` for a step's output; None when the step or output is
+    unknown (the reference checks report that)."""
+    try:
+        out = spec.component(spec.step(step_id).component).output(output)
+    except KeyError:
+        return None
+    return None if out is None else out.kind
+
+
 def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     """The step writes an output parameter or reads one (directly, collected or joined)."""
     if any(o.kind == "parameter" for o in spec.component(step.component).outputs):
@@ -83,27 +93,17 @@ def _output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
     for _, b in step.arguments:
         if isinstance(b, (CollectedRef, OneOfRef)):
             return True
-        if isinstance(b, OutputRef):
-            try:
-                out = spec.component(spec.step(b.step).component).output(b.output)
-            except KeyError:  # an unknown step: reported by the reference checks
-                continue
-            if out is not None and out.kind == "parameter":
-                return True
+        if isinstance(b, OutputRef) and _output_kind(spec, b.step, b.output) == "parameter":
+            return True
     return False
 
 
 def _collected_artifacts(spec: PipelineSpec, step: StepSpec) -> bool:
     """The step reads ``dsl.Collected`` of an artifact output (a folder per iteration)."""
-    for _, b in step.arguments:
-        if isinstance(b, CollectedRef):
-            try:
-                out = spec.component(spec.step(b.step).component).output(b.output)
-            except KeyError:  # an unknown step: reported by the reference checks
-                continue
-            if out is not None and out.kind == "artifact":
-                return True
-    return False
+    return any(
+        isinstance(b, CollectedRef) and _output_kind(spec, b.step, b.output) == "artifact"
+        for _, b in step.arguments
+    )
 
 
 def _text_output_parameters(spec: PipelineSpec, step: StepSpec) -> bool:
