@@ -38,8 +38,10 @@ demo: $(STAMP)
 	@# --engine process: the example images live in a private registry; the code is installed here
 	$(BIN)/pipecast run examples/video_analysis.py --local --engine process -p video_uri=build/sample/videos --workdir build/runs
 
-## the tests (what CI runs)
+## the tests (what CI runs): mypy --strict first (it catches a class of bugs no test needs to, and
+## scripts/mutation.sh counts the mutants it rejects as caught), then pytest
 test: $(STAMP) $(ASL_VALIDATOR)
+	MYPY=$(BIN)/mypy bash scripts/typecheck.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -163,6 +163,13 @@ cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
 # never fires; pytest-timeout's wall limit (600 s in pyproject.toml) is cut to this. The slowest
 # selected test takes under 20 s on the loaded machine.
 test_timeout="${MUTATION_TEST_TIMEOUT:-120}"
+# mypy --strict is part of `make test` (and so of CI): a mutant it rejects never reaches a user,
+# so mutmut counts it caught without running a test (one mypy run over every mutant, in mutants/).
+# MUTATION_TYPECHECK=0 runs every mutant through the tests instead.
+type_check=""
+if [ "${MUTATION_TYPECHECK:-1}" != 0 ]; then
+  type_check="type_check_command = [\"$py\", \"-m\", \"mypy\", \"--config-file\", \"../pyproject.toml\", \"-p\", \"pipecast\", \"-O\", \"json\"]"
+fi
 toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${out%, }]"; }
 {
   cat "$root/pyproject.toml"
@@ -175,6 +182,7 @@ also_copy = ["examples", "README.md", "mutation_plugin.py", "sitecustomize.py"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "mutation_plugin", "-q", "--timeout=$test_timeout"]
 pytest_add_cli_args_test_selection = $(toml_list "${test_selection[@]}")
 use_git_change_detection = false
+$type_check
 EOF
 } > "$stage/pyproject.toml.new"
 mv "$stage/pyproject.toml.new" "$stage/pyproject.toml"
