@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, compile_document, compile_text, refused_features
+from helpers import EXAMPLES, compile_document, compile_text, load_example, refused_features
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kfp_flow_pipelines import branches, exit_python, loops, text_condition, triage
@@ -27,7 +27,10 @@ from pipecast.testing import run_offline
 kfp = pytest.importorskip("kfp")
 celpy = pytest.importorskip("celpy")  # the dev extra's cel-python
 
-PIPELINES = {p.spec.name: p for p in (triage, branches, text_condition, loops, exit_python)}
+CAMERA_TRIAGE = load_example("camera_triage")
+PIPELINES = {
+    p.spec.name: p for p in (triage, branches, text_condition, loops, exit_python, CAMERA_TRIAGE)
+}
 IMG = "registry.example.com/flow:1.0"
 
 
@@ -64,12 +67,21 @@ def cel(condition: str, values: dict) -> bool:
 # ----- the example ------------------------------------------------------------------------------
 
 
-def test_camera_triage_is_refused_only_for_its_artifact_fan_in():
-    """KFP's launcher hands a step only the first artifact of a list, so a folder per iteration
-    cannot be expressed: the example's one refusal names that step and construct."""
-    refused = refused_features(EXAMPLES / "camera_triage.py", "kubeflow")
-    assert len(refused) == 1, refused
-    assert "step 'triage-summary'" in refused[0] and "collected artifacts" in refused[0]
+def test_camera_triage_compiles_with_its_artifact_fan_in_as_a_list_of_artifacts():
+    """The example's ``Collected(frames)`` is kfp's own ``Collected`` into an artifact-list
+    input (the folder is built in the container: tests/test_kubeflow_collected.py)."""
+    assert refused_features(EXAMPLES / "camera_triage.py", "kubeflow") == []
+    main = main_of(CAMERA_TRIAGE)
+    summary = main["components"]["comp-triage-summary"]["inputDefinitions"]["artifacts"]
+    assert summary["frames"]["isArtifactList"] is True
+    task, path = all_tasks(main)["triage-summary"]
+    source = task["inputs"]["artifacts"]["frames"]["taskOutputArtifact"]
+    loop, _ = all_tasks(main)[source["producerTask"]]
+    assert "parameterIterator" in loop and path == "exit-handler-1"
+    selectors = main["components"][loop["componentRef"]["name"]]["dag"]["outputs"]["artifacts"]
+    assert selectors[source["outputArtifactKey"]] == {
+        "artifactSelectors": [{"outputArtifactKey": "frames", "producerSubtask": "count-motion"}]
+    }
 
 
 # ----- kfp's own loader --------------------------------------------------------------------------

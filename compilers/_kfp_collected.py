@@ -1,0 +1,225 @@
+"""``dsl.Collected`` of an artifact on Kubeflow (DESIGN §12): one folder, ``0/``, ``1/``, …
+
+The contract (the local runner is the reference): a step reading ``dsl.Collected(
+task.outputs["x"])`` of an artifact output gets one folder with a subfolder per loop iteration,
+in iteration order. KFP's own ``dsl.Collected`` feeds the step a *list* of artifacts (the
+component input is ``Input[List[Dataset]]``, ``isArtifactList``), and KFP's launcher downloads
+every artifact of the list to its local path (``launcher_v2.go``, ``downloadArtifacts``:
+``s3://b/k`` → ``/s3/b/k``, ``gs://`` → ``/gcs/``, ``minio://`` → ``/minio/``,
+``LocalPathForURI``). But it gives a container no placeholder for the list: its
+``{{$.inputs.artifacts['x'].path}}`` is the *first* artifact only (``getPlaceholders``). What
+it does give is the whole executor input as JSON (``{{$}}``), whose
+``inputs.artifacts.<x>.artifacts`` lists the URIs in the driver's order.
+
+So the reader's own image runs a small POSIX-shell prelude in front of its command
+(``sh -c PRELUDE pipecast-collect {{$}} <k> <input> <view> … -- <command>``), as
+:mod:`._kfp_shards` does for a shard: for each collected input, ``awk`` reads that input's URIs
+out of the executor input (a JSON tokenizer, not a pattern match: only
+``inputs.artifacts.<input>.artifacts[i].uri`` counts, whatever the other inputs or the metadata
+hold), maps each to the launcher's local path, and builds ``/tmp/pipecast-collected/<input>/<i>/``:
+real folders, with each file a symbolic link to the downloaded one (no copy, no disk; the
+launcher's downloads are this pod's own, so the reader cannot change what the loop wrote). An
+iteration that wrote nothing is an empty ``<i>/``, as locally. Then it ``exec``\\ s the user's
+command, which follows ``--`` as separate arguments (never read by the shell: literals stay
+literal) and whose path for that input now names the folder.
+
+Order: KFP's driver builds the list by a breadth-first walk over the loop's iteration DAGs
+``0 … n-1`` (``backend/src/v2/driver/resolve.go``, ``CollectInputs``), so the list is in
+iteration order; the artifacts carry no iteration index to sort by (their URIs hold random
+ids), so the prelude keeps the list's order.
+
+What the image needs: a POSIX ``sh`` with ``awk``, ``find``, ``mkdir`` and ``ln`` (busybox or
+coreutils + any awk; a distroless image cannot read collected artifacts on Kubeflow). Limits: a
+file name holding a line break; an artifact URI of another scheme (``oci://``, a KFP workspace
+artifact: pipecast's steps write neither) fails the task with a message; the executor input is
+one argument, and Linux caps one argument at 128 KiB, a few hundred artifacts (kfp's own Python
+components, which read ``{{$}}`` the same way, share the cap). ``PIPECAST_MOUNT_ROOT`` moves
+the launcher's mount points, for tests that run the prelude on real files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pipecast.dsl.spec import CollectedRef, Placeholder
+from pipecast.errors import Diagnostic
+
+if TYPE_CHECKING:
+    from pipecast.dsl.spec import ComponentSpec, PipelineSpec, StepSpec
+
+__all__ = [
+    "EXECUTOR_INPUT",
+    "PRELUDE",
+    "VIEW_ROOT",
+    "collected_command",
+    "collected_inputs",
+    "collected_note",
+    "uri_diagnostics",
+    "view",
+]
+
+VIEW_ROOT = "/tmp/pipecast-collected"
+EXECUTOR_INPUT = "{{$}}"  # kfp's ExecutorInputPlaceholder: the launcher writes the JSON there
+
+# awk: the URIs of input `want`'s artifact list, one a line, in the list's order. The JSON is
+# split at its quotes; the pieces outside strings are structure ({ } [ ] , :), whose characters
+# keep a stack of (container kind, current key, array index); a piece ending in an odd run of
+# backslashes continues the same string. Exit 3: a URI with a control character.
+_AWK = r"""
+function unescape(r,   out, b, e, h, c, j) {
+  out = ""
+  while ((b = index(r, "\\")) > 0) {
+    out = out substr(r, 1, b - 1); e = substr(r, b + 1, 1)
+    if (e == "u") {
+      h = tolower(substr(r, b + 2, 4)); c = 0
+      for (j = 1; j <= 4; j++) c = c * 16 + index("0123456789abcdef", substr(h, j, 1)) - 1
+      if (c < 32 || c > 126) ctl = 1; else out = out substr(ascii, c - 31, 1)
+      r = substr(r, b + 6)
+    } else {
+      if (e == "\"" || e == "\\" || e == "/") out = out e; else ctl = 1
+      r = substr(r, b + 2)
+    }
+  }
+  return out r
+}
+BEGIN { for (i = 32; i < 127; i++) ascii = ascii sprintf("%c", i) }
+{ s = s $0 " " }
+END {
+  n = split(s, p, "\""); d = 0; k = 1
+  while (k <= n) {
+    t = p[k]; m = length(t)
+    for (j = 1; j <= m; j++) {
+      c = substr(t, j, 1)
+      if (c == "{" || c == "[") { d++; kind[d] = c; key[d] = ""; idx[d] = 0; iskey[d] = (c == "{") }
+      else if (c == "}" || c == "]") d--
+      else if (c == ",") { if (kind[d] == "[") idx[d]++; else iskey[d] = 1 }
+      else if (c == ":") iskey[d] = 0
+    }
+    if (++k > n) break
+    raw = p[k]
+    while (match(raw, /\\+$/) && RLENGTH % 2 == 1 && k < n) raw = raw "\"" p[++k]
+    k++; ctl = 0; str = unescape(raw)
+    if (kind[d] == "{" && iskey[d]) { key[d] = str; continue }
+    if (d == 6 && key[6] == "uri" && kind[5] == "[" && key[4] == "artifacts" && key[3] == want \
+        && key[2] == "artifacts" && key[1] == "inputs") {
+      if (ctl) exit 3
+      print str
+    }
+  }
+}
+"""
+
+# $1 the executor input (JSON), $2 the number of collected inputs, then (input, view) pairs,
+# "--", the user's command and arguments
+PRELUDE = (
+    """set -eu
+json=$1; k=$2; shift 2; root=${PIPECAST_MOUNT_ROOT:-}
+while [ "$k" -gt 0 ]; do
+  name=$1; view=$2; shift 2; k=$((k - 1))
+  rm -rf "$view"; mkdir -p "$view"
+  printf '%s\\n' "$json" | LC_ALL=C awk -v want="$name" '"""
+    + _AWK
+    + """' > "$view.uris" || {
+    echo "pipecast: cannot read the artifacts of input '$name' from KFP's executor input" >&2
+    exit 1
+  }
+  c=0
+  while IFS= read -r uri; do
+    case $uri in
+      s3://*) src=$root/s3/${uri#s3://} ;;
+      gs://*) src=$root/gcs/${uri#gs://} ;;
+      minio://*) src=$root/minio/${uri#minio://} ;;
+      *) echo "pipecast: cannot open collected artifact $uri of input '$name'" >&2; exit 1 ;;
+    esac
+    dst=$view/$c
+    mkdir -p "$dst"
+    if [ -d "$src" ]; then
+      (cd "$src" && find . -type d) | while IFS= read -r f; do mkdir -p "$dst/$f"; done
+      (cd "$src" && find . ! -type d) | while IFS= read -r f; do
+        f=${f#./}; ln -s "$src/$f" "$dst/$f"
+      done
+    elif [ -e "$src" ]; then
+      ln -s "$src" "$dst/${src##*/}"
+    fi
+    c=$((c + 1))
+  done < "$view.uris"
+done
+shift
+exec "$@"
+"""
+)
+
+
+def view(name: str) -> str:
+    """Where the step finds collected input ``name`` (an identifier: nothing to escape)."""
+    return f"{VIEW_ROOT}/{name}"
+
+
+def collected_inputs(comp: ComponentSpec, step: StepSpec) -> list[str]:
+    """The step's artifact inputs bound to ``dsl.Collected``, in the component's order."""
+    bound = dict(step.arguments)
+    return [
+        i.name
+        for i in comp.inputs
+        if i.kind == "artifact" and isinstance(bound.get(i.name), CollectedRef)
+    ]
+
+
+def collected_command(
+    names: list[str], command: list[Any], escape: Callable[[str], str]
+) -> list[Any]:
+    """The step's command: the prelude, its arguments, ``--``, then ``command``. ``escape``
+    spells text for Kubernetes' ``$(VAR)`` expansion (the prelude holds ``$((``)."""
+    pairs = [part for name in names for part in (name, view(name))]
+    return [
+        "sh",
+        "-c",
+        escape(PRELUDE),
+        "pipecast-collect",
+        EXECUTOR_INPUT,
+        str(len(names)),
+        *pairs,
+        "--",
+        *command,
+    ]
+
+
+def collected_note(step: str, names: list[str]) -> str:
+    """The compile note for a step reading collected artifacts: what its image needs."""
+    inputs = ", ".join(f"'{n}'" for n in names)
+    return (
+        f"note: step '{step}' reads dsl.Collected artifacts ({inputs}): on Kubeflow a POSIX-shell "
+        "prelude in its container builds each folder (0/, 1/, … linked to the downloaded "
+        "artifacts, in the order KFP lists the iterations), so its image needs sh, awk, find, "
+        "mkdir and ln"
+    )
+
+
+def uri_diagnostics(spec: PipelineSpec) -> Iterator[Diagnostic]:
+    """PC008 for the URI of a collected artifact: KFP hands the step a list of artifacts,
+    which has no one URI (the prelude gives it a local folder, read by path)."""
+    for step in spec.steps:
+        comp = spec.component(step.component)
+        collected = set(collected_inputs(comp, step))
+        used = sorted(
+            {
+                part.name
+                for arg in comp.args
+                for part in arg
+                if isinstance(part, Placeholder)
+                and part.kind == "inputUri"
+                and part.name in collected
+            }
+        )
+        for name in used:
+            yield Diagnostic(
+                "PC008",
+                f"step '{step.id}': the URI of collected artifact input '{name}' is not "
+                "expressible on kubeflow: KFP hands the step a list of artifacts, with no one "
+                "URI for all of them",
+                step.location,
+                "read the folder by its path (dsl.InputPath / Input[...]) instead, or compile "
+                "for a target that supports it (`pipecast run --local` does)",
+                step=step.id,
+            )
