@@ -65,17 +65,34 @@ EXECUTOR_INPUT = "{{$}}"  # kfp's ExecutorInputPlaceholder: the launcher writes 
 # awk: the URIs of input `want`'s artifact list, one a line, in the list's order. The JSON is
 # split at its quotes; the pieces outside strings are structure ({ } [ ] , :), whose characters
 # keep a stack of (container kind, current key, array index); a piece ending in an odd run of
-# backslashes continues the same string. Exit 3: a URI with a control character.
+# backslashes continues the same string; ``\uXXXX`` escapes (surrogate pairs too) become UTF-8
+# bytes. Exit 3: a URI with a control character (a line break would split it).
 _AWK = r"""
-function unescape(r,   out, b, e, h, c, j) {
+function hex4(h,   c, j) {
+  h = tolower(h); c = 0
+  for (j = 1; j <= 4; j++) c = c * 16 + index("0123456789abcdef", substr(h, j, 1)) - 1
+  return c
+}
+function utf8(c) {
+  if (c < 128) return byte[c]
+  if (c < 2048) return byte[192 + int(c / 64)] byte[128 + c % 64]
+  if (c < 65536) return byte[224 + int(c / 4096)] byte[128 + int(c / 64) % 64] byte[128 + c % 64]
+  return byte[240 + int(c / 262144)] byte[128 + int(c / 4096) % 64] \
+    byte[128 + int(c / 64) % 64] byte[128 + c % 64]
+}
+function unescape(r,   out, b, e, c, lo) {
   out = ""
   while ((b = index(r, "\\")) > 0) {
     out = out substr(r, 1, b - 1); e = substr(r, b + 1, 1)
     if (e == "u") {
-      h = tolower(substr(r, b + 2, 4)); c = 0
-      for (j = 1; j <= 4; j++) c = c * 16 + index("0123456789abcdef", substr(h, j, 1)) - 1
-      if (c < 32 || c > 126) ctl = 1; else out = out substr(ascii, c - 31, 1)
-      r = substr(r, b + 6)
+      c = hex4(substr(r, b + 2, 4)); r = substr(r, b + 6)
+      if (c >= 55296 && c < 56320 && substr(r, 1, 2) == "\\u") {
+        lo = hex4(substr(r, 3, 4))
+        if (lo >= 56320 && lo < 57344) {
+          c = 65536 + (c - 55296) * 1024 + lo - 56320; r = substr(r, 7)
+        }
+      }
+      if (c < 32) ctl = 1; else out = out utf8(c)
     } else {
       if (e == "\"" || e == "\\" || e == "/") out = out e; else ctl = 1
       r = substr(r, b + 2)
@@ -83,7 +100,7 @@ function unescape(r,   out, b, e, h, c, j) {
   }
   return out r
 }
-BEGIN { for (i = 32; i < 127; i++) ascii = ascii sprintf("%c", i) }
+BEGIN { for (i = 1; i < 256; i++) byte[i] = sprintf("%c", i) }
 { s = s $0 " " }
 END {
   n = split(s, p, "\""); d = 0; k = 1

@@ -608,19 +608,27 @@ def test_the_adapter_goes_only_in_front_of_a_python_program(command, adapted):
     assert result == [command[0], "-c", ADAPTER, "{{status}}", *command[1:]]
 
 
-def test_a_target_that_refuses_loops_points_to_kubeflow():
+def test_a_target_that_refuses_loops_names_the_registrys_capable_targets():
     """Every registered cloud target expresses loops since #18: a target without them (its
-    capabilities emptied) must name Kubeflow among the targets that can."""
+    capabilities emptied) names the targets that can, as the registry says (Kubeflow among
+    them), and the local runner and the IR; no target's name is written into the advice."""
     import dataclasses
 
     from pipecast.compilers import graph, load_target
-    from pipecast.compilers.target import Capabilities
+    from pipecast.compilers._features import able_targets
+    from pipecast.compilers.target import FEATURES, Capabilities
 
+    able = able_targets("loops", besides="sagemaker")
+    assert "kubeflow" in able and "stepfunctions" in able
     plain = dataclasses.replace(load_target("sagemaker"), capabilities=Capabilities())
     with pytest.raises(PipelineError) as info:
         graph.check(triage.spec, plain)
     hints = [d.hint for d in info.value.diagnostics if "dsl.ParallelFor" in d.message]
-    assert hints and all("--target kubeflow" in h for h in hints), hints
+    expected = f"{', '.join(able[:-1])} and {able[-1]} can express it; "
+    assert hints and all(h.startswith(expected) for h in hints), hints
+    assert all("`pipecast run --local`" in h and "`--target ir`" in h for h in hints), hints
+    own = FEATURES["loops"].hint
+    assert own and not any(name in own.lower() for name in ("kubeflow", "step functions")), own
 
 
 def test_after_into_a_branch_is_refused_and_kfps_own_refusals_are_diagnostics(monkeypatch):
