@@ -55,7 +55,7 @@ __all__ = [
     "collected_command",
     "collected_inputs",
     "collected_note",
-    "uri_diagnostics",
+    "diagnostics",
     "view",
 ]
 
@@ -213,30 +213,67 @@ def collected_note(step: str, names: list[str]) -> str:
     )
 
 
-def uri_diagnostics(spec: PipelineSpec) -> Iterator[Diagnostic]:
-    """PC008 for the URI of a collected artifact: KFP hands the step a list of artifacts,
-    which has no one URI (the prelude gives it a local folder, read by path)."""
+def diagnostics(spec: PipelineSpec) -> Iterator[Diagnostic]:
+    """PC008 for what KFP cannot do with a list of artifacts: hand it into a group the loop is
+    not in (a ``dsl.If``, another ``ParallelFor``, an ``ExitHandler``, the ``ParallelFor`` of a
+    scaled-out step's shards: kfp's compiler fails on it), and give it one URI."""
     for step in spec.steps:
         comp = spec.component(step.component)
-        collected = set(collected_inputs(comp, step))
-        used = sorted(
-            {
-                part.name
-                for arg in comp.args
-                for part in arg
-                if isinstance(part, Placeholder)
-                and part.kind == "inputUri"
-                and part.name in collected
-            }
+        names = collected_inputs(comp, step)
+        if names:
+            yield from _group_problems(spec, step, names)
+            yield from _uri_problems(step, comp, names)
+
+
+def _group_problems(spec: PipelineSpec, step: StepSpec, names: list[str]) -> Iterator[Diagnostic]:
+    around = [g.id for g in spec.groups_of(step)]
+    for name in names:
+        ref = step.argument(name)
+        assert isinstance(ref, CollectedRef)
+        try:
+            producer = [g.id for g in spec.groups_of(spec.step(ref.step))]
+        except KeyError:  # an unknown step: reported by the reference checks
+            continue
+        inner = [g for g in around if g not in producer]
+        if not inner and step.instances == 1:
+            continue
+        where = (
+            f"inside '{inner[0]}', a group the loop of '{ref.step}' is not in"
+            if inner
+            else "in a scaled-out step (the ParallelFor of its shards)"
         )
-        for name in used:
-            yield Diagnostic(
-                "PC008",
-                f"step '{step.id}': the URI of collected artifact input '{name}' is not "
-                "expressible on kubeflow: KFP hands the step a list of artifacts, with no one "
-                "URI for all of them",
-                step.location,
-                "read the folder by its path (dsl.InputPath / Input[...]) instead, or compile "
-                "for a target that supports it (`pipecast run --local` does)",
-                step=step.id,
-            )
+        yield Diagnostic(
+            "PC008",
+            f"step '{step.id}': input '{name}' collects artifacts {where}: not expressible on "
+            "kubeflow (kfp cannot pass a list of artifacts into a group)",
+            step.location,
+            "read the collected folder in a step next to the loop (outside any dsl.If, "
+            "ParallelFor or ExitHandler the loop is not in, and not scaled out), e.g. one that "
+            "copies it into one artifact, or compile for a target that supports it "
+            "(`pipecast run --local` does)",
+            step=step.id,
+        )
+
+
+def _uri_problems(step: StepSpec, comp: ComponentSpec, names: list[str]) -> Iterator[Diagnostic]:
+    """The URI of a collected artifact: KFP hands the step a list of artifacts, which has no
+    one URI (the prelude gives it a local folder, read by path)."""
+    used = sorted(
+        {
+            part.name
+            for arg in comp.args
+            for part in arg
+            if isinstance(part, Placeholder) and part.kind == "inputUri" and part.name in names
+        }
+    )
+    for name in used:
+        yield Diagnostic(
+            "PC008",
+            f"step '{step.id}': the URI of collected artifact input '{name}' is not "
+            "expressible on kubeflow: KFP hands the step a list of artifacts, with no one "
+            "URI for all of them",
+            step.location,
+            "read the folder by its path (dsl.InputPath / Input[...]) instead, or compile "
+            "for a target that supports it (`pipecast run --local` does)",
+            step=step.id,
+        )

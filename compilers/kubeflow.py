@@ -246,14 +246,10 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
             (name,) = status
             command = adapted_command(command, str(by_name[name])) or command
         if scaled:
-            sources = [
-                (n, collected.view(n) if n in lists else str(by_name[n].path))
-                for n in step.shard
-                if n in step_inputs
-            ]
+            sources = [(n, str(by_name[n].path)) for n in step.shard if n in step_inputs]
             index = by_name[shards.SHARD_INDEX]
             command = shards.shard_command(index, step.instances, sources, command, pod_text)
-        if lists:  # outermost: the folders exist before a shard's view is linked from them
+        if lists:  # never with ``scaled`` (refused: _kfp_collected.diagnostics)
             command = collected.collected_command(lists, command, pod_text)
         return dsl.ContainerSpec(image=comp.image, command=command, args=args)
 
@@ -576,14 +572,14 @@ def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
 
 def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
     """``Target.check``: spot needs a node selector; literals must stay literal; control flow
-    in the shapes kfp accepts; a manifest input cannot be sharded; a collected artifact has
-    no one URI."""
+    in the shapes kfp accepts; a manifest input cannot be sharded; a list of collected
+    artifacts stays next to its loop and has no one URI."""
     return (
         spot_diagnostics(spec, config)
         + literal_diagnostics(spec)
         + flow_diagnostics(spec)
         + shards.manifest_diagnostics(spec)
-        + list(collected.uri_diagnostics(spec))
+        + list(collected.diagnostics(spec))
     )
 
 

@@ -347,3 +347,82 @@ def test_the_uri_of_a_collected_artifact_is_refused():
         compile_text(collected_uri, "kubeflow")
     (problem,) = [d.format() for d in info.value.diagnostics]
     assert "the URI of collected artifact input 'parts'" in problem and "PC008" in problem
+
+
+@dsl.container_component(image=IMG, command=["use-parts"])
+def use_parts(parts: Input[Dataset]):
+    """Reads the collected folder by path."""
+
+
+@dsl.container_component(image=IMG, command=["use-parts"], instances=2, shard=["parts"])
+def use_parts_scaled(parts: Input[Dataset]):
+    """Reads the collected folder on two machines."""
+
+
+@dsl.container_component(image=IMG, command=["report"])
+def report(status: str):
+    """An exit task."""
+
+
+def _in_if(flag: str = "a"):
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    with dsl.If(flag == "a"):
+        use_parts(parts=dsl.Collected(made.outputs["part"]))
+
+
+def _in_other_loop(flags: list = ["a"]):  # noqa: B006
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    with dsl.ParallelFor(flags):
+        use_parts(parts=dsl.Collected(made.outputs["part"]))
+
+
+def _in_exit_handler():
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    with dsl.ExitHandler(report(status=dsl.RUN_STATUS)):
+        use_parts(parts=dsl.Collected(made.outputs["part"]))
+
+
+def _scaled_out():
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    use_parts_scaled(parts=dsl.Collected(made.outputs["part"]))
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (_in_if, "inside 'condition-"),
+        (_in_other_loop, "inside 'loop-"),
+        (_in_exit_handler, "inside 'exit-handler-"),
+        (_scaled_out, "in a scaled-out step"),
+    ],
+)
+def test_a_list_of_artifacts_handed_into_a_group_is_refused_before_kfp(body, where):
+    """kfp's compiler fails (a TypeError) on a list of artifacts entering a group the loop is
+    not in: pipecast says so first, with the step and the group."""
+    with pytest.raises(PipelineError) as info:
+        compile_text(dsl.pipeline(name="into-group")(body), "kubeflow")
+    (problem,) = [d.format() for d in info.value.diagnostics]
+    assert "step 'use-parts" in problem and "input 'parts' collects artifacts" in problem
+    assert where in problem and "kfp refuses" not in problem
+
+
+def test_a_reader_inside_the_same_outer_loop_compiles_and_loads(tmp_path):
+    from kfp.components import load_component_from_file
+
+    @dsl.pipeline(name="nested-collect")
+    def nested(flags: list = ["a", "b"]):  # noqa: B006
+        with dsl.ParallelFor(flags):
+            with dsl.ParallelFor([1, 2]) as item:
+                made = make_part(item=item)
+            use_parts(parts=dsl.Collected(made.outputs["part"]))
+
+    path = tmp_path / "nested.yaml"
+    path.write_text(compile_text(nested, "kubeflow"), encoding="utf-8")
+    assert load_component_from_file(str(path)).name == "nested-collect"
+    main = parse("kubeflow", path.read_text(encoding="utf-8"))["main"]
+    inputs = main["components"]["comp-use-parts"]["inputDefinitions"]["artifacts"]
+    assert inputs["parts"]["isArtifactList"] is True
