@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXECUTOR_INPUT",
+    "JSON_STRING_AWK",
     "PRELUDE",
     "VIEW_ROOT",
     "collected_command",
@@ -62,12 +63,10 @@ __all__ = [
 VIEW_ROOT = "/tmp/pipecast-collected"
 EXECUTOR_INPUT = "{{$}}"  # kfp's ExecutorInputPlaceholder: the launcher writes the JSON there
 
-# awk: the URIs of input `want`'s artifact list, one a line, in the list's order. The JSON is
-# split at its quotes; the pieces outside strings are structure ({ } [ ] , :), whose characters
-# keep a stack of (container kind, current key, array index); a piece ending in an odd run of
-# backslashes continues the same string; ``\uXXXX`` escapes (surrogate pairs too) become UTF-8
-# bytes. Exit 3: a URI with a control character (a line break would split it).
-_AWK = r"""
+# awk functions: ``unescape(r)`` is the text of a JSON string's inside ``r`` as bytes (UTF-8 for
+# ``\uXXXX``, surrogate pairs too); it sets ``ctl`` when the text holds a control character,
+# ``nul`` for U+0000 (no awk string holds it) and ``bad`` for an escape JSON does not have.
+JSON_STRING_AWK = r"""
 function hex4(h,   c, j) {
   h = tolower(h); c = 0
   for (j = 1; j <= 4; j++) c = c * 16 + index("0123456789abcdef", substr(h, j, 1)) - 1
@@ -92,16 +91,29 @@ function unescape(r,   out, b, e, c, lo) {
           c = 65536 + (c - 55296) * 1024 + lo - 56320; r = substr(r, 7)
         }
       }
-      if (c < 32) ctl = 1; else out = out utf8(c)
+      if (c == 0) nul = 1; else out = out utf8(c)
+      if (c < 32) ctl = 1
     } else {
-      if (e == "\"" || e == "\\" || e == "/") out = out e; else ctl = 1
+      c = index("btnfr", e)
+      if (e == "\"" || e == "\\" || e == "/") out = out e
+      else if (e != "" && c > 0) { out = out byte[substr("0809101213", 2 * c - 1, 2) + 0]; ctl = 1 }
+      else bad = 1
       r = substr(r, b + 2)
     }
   }
   return out r
 }
 BEGIN { for (i = 1; i < 256; i++) byte[i] = sprintf("%c", i) }
-{ s = s $0 " " }
+"""
+
+# awk: the URIs of input `want`'s artifact list, one a line, in the list's order. The JSON is
+# split at its quotes; the pieces outside strings are structure ({ } [ ] , :), whose characters
+# keep a stack of (container kind, current key, array index); a piece ending in an odd run of
+# backslashes continues the same string. Exit 3: a URI with a control character (a line break
+# would split it) or a broken escape.
+_AWK = (
+    JSON_STRING_AWK
+    + r"""{ s = s $0 " " }
 END {
   n = split(s, p, "\""); d = 0; k = 1
   while (k <= n) {
@@ -116,16 +128,17 @@ END {
     if (++k > n) break
     raw = p[k]
     while (match(raw, /\\+$/) && RLENGTH % 2 == 1 && k < n) raw = raw "\"" p[++k]
-    k++; ctl = 0; str = unescape(raw)
+    k++; ctl = 0; bad = 0; str = unescape(raw)
     if (kind[d] == "{" && iskey[d]) { key[d] = str; continue }
     if (d == 6 && key[6] == "uri" && kind[5] == "[" && key[4] == "artifacts" && key[3] == want \
         && key[2] == "artifacts" && key[1] == "inputs") {
-      if (ctl) exit 3
+      if (ctl || bad) exit 3
       print str
     }
   }
 }
 """
+)
 
 # $1 the executor input (JSON), $2 the number of collected inputs, then (input, view) pairs,
 # "--", the user's command and arguments

@@ -23,8 +23,9 @@ and ``ExitHandler`` blocks with ``Collected`` and ``OneOf``; :mod:`.kubeflow_sta
 Python exit task ``dsl.RUN_STATUS`` in pipecast's shape; :mod:`.kubeflow_review` reads the
 documents back for ``diff``/``plan``; :mod:`._kfp_collected` turns the list of artifacts KFP
 hands a step reading ``Collected`` of an artifact into pipecast's folder ``0/``, ``1/``, … (a
-shell prelude in the step's container: why, and what the image needs). What KFP cannot express
-(a ``str`` output parameter, ...) is refused with PC008.
+shell prelude in the step's container: why, and what the image needs); :mod:`._kfp_text` turns
+the JSON string a step writes for a ``str`` output into the raw text KFP keeps. What KFP cannot
+express is refused with PC008.
 
 Speed: kfp spends most of a large compile in two places that do not shape the output (an
 ``inspect.stack()`` per resource setter, and re-sanitizing every task name once per task). While
@@ -54,6 +55,7 @@ from pipecast.errors import Diagnostic, MissingExtraError, PipecastError, Pipeli
 
 from . import _kfp_collected as collected
 from . import _kfp_shards as shards
+from . import _kfp_text as text_outputs
 from ._kfp_speedups import kfp_speedups, swap
 from .kubeflow_flow import (
     FlowBuilder,
@@ -183,6 +185,7 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
     dsl = kfp.dsl
     status = set(run_status_inputs(step))
     lists = collected.collected_inputs(comp, step)  # a list of artifacts (``_kfp_collected``)
+    texts = text_outputs.text_outputs(comp)
     params = []
     for inp in comp.inputs:
         if inp.kind == "artifact":
@@ -245,6 +248,9 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
         if len(status) == 1:  # RUN_STATUS in pipecast's shape (kubeflow_status)
             (name,) = status
             command = adapted_command(command, str(by_name[name])) or command
+        if texts:  # JSON strings into KFP's raw text, after the program (_kfp_text)
+            files = [str(by_name[n]) for n in texts]
+            command = text_outputs.text_command(files, command, pod_text)
         if scaled:
             sources = [(n, str(by_name[n].path)) for n in step.shard if n in step_inputs]
             index = by_name[shards.SHARD_INDEX]
@@ -345,8 +351,11 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
         status_note(s.id, _adapts_status(spec, s)) for s in spec.steps if any(run_status_inputs(s))
     )
     for step in spec.steps:
-        if lists := collected.collected_inputs(spec.component(step.component), step):
+        comp = spec.component(step.component)
+        if lists := collected.collected_inputs(comp, step):
             notes += (collected.collected_note(step.id, lists),)
+        if texts := text_outputs.text_outputs(comp):
+            notes += (text_outputs.text_note(step.id, texts),)
 
     names = [p.name for p in spec.parameters]
 
@@ -603,7 +612,7 @@ TARGET = Target(
     description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
     compile=compile,
     capabilities=Capabilities(
-        unsupported={"disk", "text_output_parameters"},
+        unsupported={"disk"},
         supported={
             "output_parameters",
             "json_parameters",
