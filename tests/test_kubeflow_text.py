@@ -9,6 +9,7 @@ command as KFP's launcher would (the ``output_file`` placeholder replaced by a p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,9 @@ from hypothesis import strategies as st
 from meaning import parse
 
 from pipecast import dsl
+from pipecast.compilers._kfp_collected import VIEW_ROOT
 from pipecast.compilers._kfp_text import WRAPPER
-from pipecast.dsl import Output
+from pipecast.dsl import Dataset, Input, Output
 from pipecast.testing import run_offline
 
 kfp = pytest.importorskip("kfp")
@@ -165,3 +167,52 @@ def test_the_document_loads_and_notes_what_the_image_needs(tmp_path):
     notes = compile_document(text_out, "kubeflow").notes
     assert any("step 'say' writes text output parameters ('text')" in n for n in notes)
     assert all("sh, awk and mv" in n for n in notes if "text output" in n)
+
+
+@dsl.container_component(image=IMG, command=["make-part"])
+def make_part(item: int, part: Output[Dataset]):
+    """Writes one part."""
+
+
+@dsl.container_component(image=IMG, command=["describe"])
+def describe(parts: Input[Dataset], text: Output[str]):
+    """Reads the collected folder, writes a text."""
+
+
+@dsl.pipeline(name="collect-and-say")
+def collect_and_say():
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    describe(parts=dsl.Collected(made.outputs["part"]))
+
+
+DESCRIBE = (
+    "import json, os, sys\n"
+    "args = dict(zip(sys.argv[1::2], sys.argv[2::2]))\n"
+    "parts = sorted(os.listdir(args['--parts']))\n"
+    "open(args['--text'], 'w').write(json.dumps(' '.join(parts)))\n"
+)
+
+
+def test_a_step_with_both_wrappers_gets_its_folder_and_hands_on_its_text(tmp_path):
+    """The collected-artifacts prelude runs first, then the text wrapper, then the program."""
+    main = parse("kubeflow", compile_text(collect_and_say, "kubeflow"))["main"]
+    container = dict(main["deploymentSpec"]["executors"]["exec-describe"]["container"])
+    command = container["command"]
+    assert command[3] == "pipecast-collect" and "pipecast-text" in command
+    assert command.index("pipecast-text") < command.index("describe")
+    uris = [f"s3://b/run/make-part/{i}/part" for i in range(2)]
+    for uri in uris:
+        (tmp_path / "s3" / uri[5:]).mkdir(parents=True)
+    executor_input = {"inputs": {"artifacts": {"parts": {"artifacts": [{"uri": u} for u in uris]}}}}
+    view = tmp_path / "view"
+    argv = []
+    for text in (*command, *container["args"]):
+        text = text.replace("$$", "$").replace("{{$}}", json.dumps(executor_input))
+        text = text.replace("{{$.outputs.parameters['text'].output_file}}", str(tmp_path / "t"))
+        argv.append(text.replace(VIEW_ROOT, str(view)))
+    argv[len(command) - 1 : len(command)] = [sys.executable, "-c", DESCRIBE]
+    env = {**os.environ, "PIPECAST_MOUNT_ROOT": str(tmp_path)}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "t").read_text() == "0 1"  # raw text, as KFP keeps it
