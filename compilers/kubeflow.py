@@ -21,8 +21,11 @@ Values between steps and control flow (DESIGN §12) are kfp's own: output parame
 :mod:`.kubeflow_flow` builds the tasks inside kfp's ``If``/``Elif``/``Else``, ``ParallelFor``
 and ``ExitHandler`` blocks with ``Collected`` and ``OneOf``; :mod:`.kubeflow_status` gives a
 Python exit task ``dsl.RUN_STATUS`` in pipecast's shape; :mod:`.kubeflow_review` reads the
-documents back for ``diff``/``plan``. What KFP cannot express (a folder of every iteration's
-artifacts, a ``str`` output parameter, ...) is refused with PC008.
+documents back for ``diff``/``plan``; :mod:`._kfp_collected` turns the list of artifacts KFP
+hands a step reading ``Collected`` of an artifact into pipecast's folder ``0/``, ``1/``, … (a
+shell prelude in the step's container: why, and what the image needs); :mod:`._kfp_text` turns
+the JSON string a step writes for a ``str`` output into the raw text KFP keeps. What KFP cannot
+express is refused with PC008.
 
 Speed: kfp spends most of a large compile in two places that do not shape the output (an
 ``inspect.stack()`` per resource setter, and re-sanitizing every task name once per task). While
@@ -50,7 +53,9 @@ from pipecast.dsl.spec import (
 )
 from pipecast.errors import Diagnostic, MissingExtraError, PipecastError, PipelineError
 
+from . import _kfp_collected as collected
 from . import _kfp_shards as shards
+from . import _kfp_text as text_outputs
 from ._kfp_speedups import kfp_speedups, swap
 from .kubeflow_flow import (
     FlowBuilder,
@@ -179,10 +184,13 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
     declared type. An input bound to ``dsl.RUN_STATUS`` is kfp's ``PipelineTaskFinalStatus``."""
     dsl = kfp.dsl
     status = set(run_status_inputs(step))
+    lists = collected.collected_inputs(comp, step)  # a list of artifacts (``_kfp_collected``)
+    texts = text_outputs.text_outputs(comp)
     params = []
     for inp in comp.inputs:
         if inp.kind == "artifact":
-            ann: Any = dsl.Input[_artifact_class(kfp, inp.type)]
+            cls = _artifact_class(kfp, inp.type)
+            ann: Any = dsl.Input[list[cls]] if inp.name in lists else dsl.Input[cls]  # type: ignore[valid-type]
         elif inp.name in status:
             ann = dsl.PipelineTaskFinalStatus
         else:
@@ -223,12 +231,14 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
                 if isinstance(run, Placeholder):
                     part, value = run, by_name[run.name]
                     # kfp placeholders render as {{$...}} strings, which kfp parses back
-                    if part.kind == "inputUri":
+                    if part.kind == "inputPath" and part.name in step.shard and scaled:
+                        text += shards.view(part.name)
+                    elif part.kind == "inputPath" and part.name in lists:
+                        text += collected.view(part.name)
+                    elif part.kind == "inputUri":
                         text += str(value.uri)
                     elif part.kind == "outputPath" and part.name in parameter_outputs:
                         text += str(value)  # {{$.outputs.parameters['x'].output_file}}
-                    elif part.kind == "inputPath" and part.name in step.shard and scaled:
-                        text += shards.view(part.name)
                     elif part.kind in ("inputPath", "outputPath"):
                         text += str(value.path)
                     else:
@@ -238,10 +248,15 @@ def _component(kfp: Any, comp: ComponentSpec, step: StepSpec) -> Any:
         if len(status) == 1:  # RUN_STATUS in pipecast's shape (kubeflow_status)
             (name,) = status
             command = adapted_command(command, str(by_name[name])) or command
+        if texts:  # JSON strings into KFP's raw text, after the program (_kfp_text)
+            files = [str(by_name[n]) for n in texts]
+            command = text_outputs.text_command(files, command, pod_text)
         if scaled:
             sources = [(n, str(by_name[n].path)) for n in step.shard if n in step_inputs]
             index = by_name[shards.SHARD_INDEX]
             command = shards.shard_command(index, step.instances, sources, command, pod_text)
+        if lists:  # never with ``scaled`` (refused: _kfp_collected.diagnostics)
+            command = collected.collected_command(lists, command, pod_text)
         return dsl.ContainerSpec(image=comp.image, command=command, args=args)
 
     body.__name__ = step.id
@@ -335,6 +350,12 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
     ) + tuple(
         status_note(s.id, _adapts_status(spec, s)) for s in spec.steps if any(run_status_inputs(s))
     )
+    for step in spec.steps:
+        comp = spec.component(step.component)
+        if lists := collected.collected_inputs(comp, step):
+            notes += (collected.collected_note(step.id, lists),)
+        if texts := text_outputs.text_outputs(comp):
+            notes += (text_outputs.text_note(step.id, texts),)
 
     names = [p.name for p in spec.parameters]
 
@@ -560,12 +581,14 @@ def literal_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
 
 def diagnostics(spec: PipelineSpec, config: Config) -> list[Diagnostic]:
     """``Target.check``: spot needs a node selector; literals must stay literal; control flow
-    in the shapes kfp accepts; a manifest input cannot be sharded."""
+    in the shapes kfp accepts; a manifest input cannot be sharded; a list of collected
+    artifacts stays next to its loop and has no one URI."""
     return (
         spot_diagnostics(spec, config)
         + literal_diagnostics(spec)
         + flow_diagnostics(spec)
         + shards.manifest_diagnostics(spec)
+        + list(collected.diagnostics(spec))
     )
 
 
@@ -589,7 +612,7 @@ TARGET = Target(
     description="Kubeflow Pipelines v2 (KFP IR YAML written by the kfp compiler)",
     compile=compile,
     capabilities=Capabilities(
-        unsupported={"disk", "collected_artifacts", "text_output_parameters"},
+        unsupported={"disk"},
         supported={
             "output_parameters",
             "json_parameters",

@@ -150,8 +150,8 @@ class Feature:
     part_of: str | None = None
 
 
+# the targets that express it are named before this, from the registry (``_features._hint``)
 _LOCAL_RUNS_IT = (
-    "Kubeflow (`--target kubeflow`) and Step Functions (`--target stepfunctions`) express it, "
     "the local runner (`pipecast run --local`) runs it and `--target ir` keeps it; compile for "
     "one of those, or leave the construct out for {target}"
 )

@@ -10,8 +10,11 @@ always post a status report.
 Values between steps (``moving: Output[int]``), a loop with bounded parallelism, a condition
 per camera, a fan-in and an exit handler (DESIGN §12). The local runner runs all of it
 (``pipecast run examples/camera_triage.py --local``), ``--target ir`` keeps it, Step Functions
-expresses it (Map, Choice, Catch; ``examples/compiled/camera-triage.stepfunctions.json``); a
-target that cannot refuses it with a clear error.
+expresses it (Map, Choice, Catch; ``examples/compiled/camera-triage.stepfunctions.json``), and so
+does Kubeflow (kfp's own ParallelFor, If, Collected and ExitHandler; a shell prelude in
+triage-summary's container turns the list of frames artifacts into ``frames/0/``, ``frames/1/``,
+…: ``examples/compiled/camera-triage.kubeflow.yaml``); a target that cannot refuses it with a
+clear error.
 """
 
 from pipecast import dsl

@@ -76,8 +76,8 @@ def triage(
     cameras: list = ["lobby", "gate", "dock"],  # noqa: B006
     min_moving: int = 1,
 ):
-    """camera_triage without its artifact fan-in (Kubeflow has none): loop, condition per
-    iteration, collected parameter, exit handler with RUN_STATUS."""
+    """camera_triage without its artifact fan-in (tests/test_kubeflow_collected.py has that):
+    loop, condition per iteration, collected parameter, exit handler with RUN_STATUS."""
     report = status_report(status=dsl.RUN_STATUS)
     with dsl.ExitHandler(report):
         with dsl.ParallelFor(cameras, parallelism=2) as camera:

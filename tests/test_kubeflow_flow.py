@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, compile_document, compile_text, refused_features
+from helpers import EXAMPLES, compile_document, compile_text, load_example, refused_features
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kfp_flow_pipelines import branches, exit_python, loops, text_condition, triage
@@ -27,7 +27,10 @@ from pipecast.testing import run_offline
 kfp = pytest.importorskip("kfp")
 celpy = pytest.importorskip("celpy")  # the dev extra's cel-python
 
-PIPELINES = {p.spec.name: p for p in (triage, branches, text_condition, loops, exit_python)}
+CAMERA_TRIAGE = load_example("camera_triage")
+PIPELINES = {
+    p.spec.name: p for p in (triage, branches, text_condition, loops, exit_python, CAMERA_TRIAGE)
+}
 IMG = "registry.example.com/flow:1.0"
 
 
@@ -64,12 +67,21 @@ def cel(condition: str, values: dict) -> bool:
 # ----- the example ------------------------------------------------------------------------------
 
 
-def test_camera_triage_is_refused_only_for_its_artifact_fan_in():
-    """KFP's launcher hands a step only the first artifact of a list, so a folder per iteration
-    cannot be expressed: the example's one refusal names that step and construct."""
-    refused = refused_features(EXAMPLES / "camera_triage.py", "kubeflow")
-    assert len(refused) == 1, refused
-    assert "step 'triage-summary'" in refused[0] and "collected artifacts" in refused[0]
+def test_camera_triage_compiles_with_its_artifact_fan_in_as_a_list_of_artifacts():
+    """The example's ``Collected(frames)`` is kfp's own ``Collected`` into an artifact-list
+    input (the folder is built in the container: tests/test_kubeflow_collected.py)."""
+    assert refused_features(EXAMPLES / "camera_triage.py", "kubeflow") == []
+    main = main_of(CAMERA_TRIAGE)
+    summary = main["components"]["comp-triage-summary"]["inputDefinitions"]["artifacts"]
+    assert summary["frames"]["isArtifactList"] is True
+    task, path = all_tasks(main)["triage-summary"]
+    source = task["inputs"]["artifacts"]["frames"]["taskOutputArtifact"]
+    loop, _ = all_tasks(main)[source["producerTask"]]
+    assert "parameterIterator" in loop and path == "exit-handler-1"
+    selectors = main["components"][loop["componentRef"]["name"]]["dag"]["outputs"]["artifacts"]
+    assert selectors[source["outputArtifactKey"]] == {
+        "artifactSelectors": [{"outputArtifactKey": "frames", "producerSubtask": "count-motion"}]
+    }
 
 
 # ----- kfp's own loader --------------------------------------------------------------------------
@@ -345,11 +357,6 @@ def test_output_parameters_keep_the_container_contract():
 # ----- what kubeflow refuses, cleanly -----------------------------------------------------------
 
 
-@dsl.container_component(image=IMG, command=["say"])
-def say(text: Output[str]):
-    """Writes a text output parameter."""
-
-
 @dsl.container_component(image=IMG, command=["listen"])
 def listen(text: str):
     """Reads text."""
@@ -367,14 +374,8 @@ def _refusals(pipeline) -> list[str]:
     return [d.format() for d in info.value.diagnostics]
 
 
-def test_text_output_parameters_exit_tasks_with_inputs_and_odd_dict_keys_are_refused():
-    @dsl.pipeline(name="text-out")
-    def text_out():
-        listen(text=say().outputs["text"])
-
-    (problem,) = _refusals(text_out)
-    assert "text output parameters" in problem and "step 'say'" in problem
-
+def test_exit_tasks_with_inputs_and_odd_dict_keys_are_refused():
+    """(Text output parameters compile since #18: tests/test_kubeflow_text.py.)"""
     @dsl.pipeline(name="exit-reads")
     def exit_reads():
         first = use_it(value=1).set_name("first")
@@ -596,19 +597,27 @@ def test_the_adapter_goes_only_in_front_of_a_python_program(command, adapted):
     assert result == [command[0], "-c", ADAPTER, "{{status}}", *command[1:]]
 
 
-def test_a_target_that_refuses_loops_points_to_kubeflow():
+def test_a_target_that_refuses_loops_names_the_registrys_capable_targets():
     """Every registered cloud target expresses loops since #18: a target without them (its
-    capabilities emptied) must name Kubeflow among the targets that can."""
+    capabilities emptied) names the targets that can, as the registry says (Kubeflow among
+    them), and the local runner and the IR; no target's name is written into the advice."""
     import dataclasses
 
     from pipecast.compilers import graph, load_target
-    from pipecast.compilers.target import Capabilities
+    from pipecast.compilers._features import able_targets
+    from pipecast.compilers.target import FEATURES, Capabilities
 
+    able = able_targets("loops", besides="sagemaker")
+    assert "kubeflow" in able and "stepfunctions" in able
     plain = dataclasses.replace(load_target("sagemaker"), capabilities=Capabilities())
     with pytest.raises(PipelineError) as info:
         graph.check(triage.spec, plain)
     hints = [d.hint for d in info.value.diagnostics if "dsl.ParallelFor" in d.message]
-    assert hints and all("--target kubeflow" in h for h in hints), hints
+    expected = f"{', '.join(able[:-1])} and {able[-1]} can express it; "
+    assert hints and all(h.startswith(expected) for h in hints), hints
+    assert all("`pipecast run --local`" in h and "`--target ir`" in h for h in hints), hints
+    own = FEATURES["loops"].hint
+    assert own and not any(name in own.lower() for name in ("kubeflow", "step functions")), own
 
 
 def test_after_into_a_branch_is_refused_and_kfps_own_refusals_are_diagnostics(monkeypatch):

@@ -217,7 +217,7 @@ def test_the_oldest_allowed_kfp_writes_the_same_bytes(tmp_path):
         assert (tmp_path / f"{example.stem}.yaml").read_bytes() == golden.read_bytes(), (
             f"kfp {version} writes {golden.name} differently"
         )
-    # control flow (no example of it compiles for kubeflow: camera_triage collects artifacts)
+    # control flow beyond the examples (camera_triage and camera_triage_fixed are above)
     import kfp_flow_pipelines
 
     script = (
