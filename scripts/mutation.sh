@@ -63,7 +63,7 @@ report() {
 # that first pass and the clean run short. The runner and deploy have their own test modules;
 # the DSL and the compilers are reached by almost every other module, so they get the whole fast
 # suite except the runner's and deploy's modules (slow, and they do not check compiled documents).
-runner_tests=(tests/test_runner*.py tests/test_flow_runner.py tests/test_retries.py)
+runner_tests=(tests/test_runner*.py tests/test_flow_runner.py tests/test_retries.py tests/test_scale_out.py)
 deploy_tests=(tests/test_deploy*.py)
 tests_for() {
   case "$1" in
