@@ -87,17 +87,10 @@ slow_tests=(
 # Single tests left out: stack introspection itself (under mutmut a trampoline frame sits between
 # the function and its caller, so it fails on unmutated code), and tests that drive the code in a
 # server or child process only (mutmut cannot attribute them; in-process tests make the same calls).
-# Two runner tests race on a loaded machine, and more so under mutmut's slower trampolines: the
-# scheduler sees a step "succeeded" before the thread that ran it has rewritten run.json, or has
-# checked the step's output parameters (the flow runner then reads a file that is not there and
-# the run crashes). A flaky test would "kill" mutants at random, so both are left out until the
-# races are fixed (docs/mutation.md).
 # test_the_cli_module_is_what_runs checks that a child python imports this checkout, which in a
 # staging tree it does not (by design: see the note on subprocesses below).
 deselected=(
   tests/test_runner_interrupts.py::test_the_cli_module_is_what_runs
-  tests/test_runner_resume.py::test_the_journal_is_written_after_every_step
-  tests/test_flow_runner.py::test_an_output_parameter_the_step_did_not_write_fails_it
   tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller
   tests/test_deploy.py::test_moto_server_through_aws_endpoint_url
   tests/test_deploy.py::test_no_credentials_through_the_cli
