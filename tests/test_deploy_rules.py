@@ -764,3 +764,25 @@ def test_the_role_check_asks_iam_for_each_permission_and_names_the_denied_ones(m
     assert backend.role(no_role) is None
     assert backend.role_problems(text, no_role) == []
     assert backend.role_problems(_machine({"Type": "Pass"}), config) == []
+
+
+def test_a_role_denied_two_permissions_stops_create_naming_both(monkeypatch):
+    backend = deploy.backend("stepfunctions")
+    role_arn = "arn:aws:iam::123456789012:role/states"
+    config = EXAMPLE_CONFIG.with_overrides({"stepfunctions.role_arn": role_arn})
+    text = _machine(_sdk("s3:getObject", "acme"), _sdk("s3:listObjectsV2", "acme"))
+    needed = backend.needed_permissions(text)
+    with _stubbed(monkeypatch, backend, "iam") as stub:
+        for action, resource in needed:
+            stub.add_response(
+                "simulate_principal_policy",
+                {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": "implicitDeny"}]},
+                {"PolicySourceArn": role_arn, "ActionNames": [action], "ResourceArns": [resource]},
+            )
+        with pytest.raises(DeployError) as info:
+            backend.create(NAME, text, config, {})  # refused before any Step Functions call
+    assert str(info.value) == "; ".join(
+        f"role {role_arn} is not allowed {action} on {resource} (implicitDeny); "
+        "the state machine needs it (see the compile note)"
+        for action, resource in needed
+    )
