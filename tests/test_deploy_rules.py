@@ -11,7 +11,7 @@ import hashlib
 import json
 
 import pytest
-from helpers import EXAMPLE_CONFIG, available_targets, compile_text, load_example
+from helpers import EXAMPLE_CONFIG, EXAMPLES, available_targets, compile_text, load_example
 
 from pipecast import deploy
 from pipecast.config import Config
@@ -695,7 +695,12 @@ def _stubbed(monkeypatch, backend, service: str):
     from botocore.stub import Stubber
 
     real = botocore.session.get_session().create_client(service, region_name=REGION)
-    monkeypatch.setattr(backend, "client", lambda name, region: real)
+
+    def client(name: str, region: str | None):
+        assert (name, region) == (service, REGION), "the config's region, the right service"
+        return real
+
+    monkeypatch.setattr(backend, "client", client)
     return Stubber(real)
 
 
@@ -786,3 +791,59 @@ def test_a_role_denied_two_permissions_stops_create_naming_both(monkeypatch):
         "the state machine needs it (see the compile note)"
         for action, resource in needed
     )
+
+
+def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_change(
+    capsys, aws, tmp_path
+):
+    """In-process, so the flags' handling is what runs: ``--config`` names a file the pipeline
+    does not sit beside, ``--region``/``--artifact-root`` override it, compile notes go to
+    stderr, and a changed machine is priced per run at the config's spot discount."""
+    import re
+
+    import boto3
+
+    from pipecast.compilers import cost
+
+    config = tmp_path / "elsewhere.toml"
+    text = (EXAMPLES / "pipecast.toml").read_text()
+    config.write_text(text.replace('region = "us-east-1"', 'region = "ap-south-1"'))
+    flagship = (EXAMPLES / "video_analysis.py").read_text()
+    old, new = tmp_path / "old.py", tmp_path / "new.py"
+    old.write_text(flagship)
+    new.write_text(
+        flagship.replace(
+            'Resources(cpu=4, memory="16GiB", gpu=1)', 'Resources(cpu=8, memory="32GiB", gpu=1)'
+        )
+    )
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="other-bucket")
+    flags = [
+        "-t",
+        "sagemaker",
+        "--config",
+        str(config),
+        "--region",
+        REGION,
+        "--artifact-root",
+        "s3://other-bucket/p",
+    ]
+    code, _, err = _cli(capsys, "deploy", str(old), *flags)
+    assert code == 0 and "warning[PC008]" in err  # the compile notes, on stderr
+    sagemaker = boto3.client("sagemaker", region_name=REGION)  # --region, not the file's
+    definition = sagemaker.describe_pipeline(PipelineName=NAME)["PipelineDefinition"]
+    assert "s3://other-bucket/p/" in definition and "s3://acme-ml/" not in definition
+
+    def priced(discount: float | None) -> float:
+        body = text if discount is None else text + f"\n[cost]\nspot_discount = {discount}\n"
+        config.write_text(body.replace('region = "us-east-1"', 'region = "ap-south-1"'))
+        code, out, _ = _cli(capsys, "plan", str(new), *flags)
+        assert code == 1 and "instance type: ml.g4dn.xlarge → ml.g4dn.2xlarge" in out
+        percent = round(100 * (cost.DEFAULT_SPOT_DISCOUNT if discount is None else discount))
+        assert f"spot {percent}% below on demand" in out
+        found = re.search(r"detect-objects: .* spot, \+\$([0-9.]+) per run", out)
+        assert found, out  # per run: plan knows the steps' hours
+        return float(found.group(1))
+
+    # what spot saves scales the change: at 50 % off it costs (1 - 0.5) / (1 - default) as much
+    half, default = priced(0.5), priced(None)
+    assert half == pytest.approx(default * 0.5 / (1 - cost.DEFAULT_SPOT_DISCOUNT), rel=0.02)
