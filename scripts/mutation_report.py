@@ -89,9 +89,10 @@ def row(name: str, counts: Counter[str]) -> str:
     total = sum(counts.values())
     checked = total - counts["not checked"]
     detected = sum(counts[s] for s in DETECTED)
+    typed = counts["caught by type check"]
     score = f"{100.0 * detected / checked:.1f} %" if checked else "-"
     return (
-        f"| {name} | {total} | {checked} | {detected} | {counts['survived']} | "
+        f"| {name} | {total} | {checked} | {detected - typed} | {typed} | {counts['survived']} | "
         f"{counts['no tests']} | {score} |"
     )
 
@@ -109,8 +110,8 @@ def main() -> None:
     lines = [s for module in sorted(survivors) for s in survivors[module]]
     Path("survivors.txt").write_text("".join(s + "\n" for s in lines))
     header = (
-        "| {} | mutants | checked | killed | survived | no tests | score |\n"
-        "|---|---:|---:|---:|---:|---:|---:|"
+        "| {} | mutants | checked | killed by tests | caught by mypy | survived | no tests "
+        "| score |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     )
     print(header.format("area"))
     for area in AREAS:

@@ -11,7 +11,7 @@ import hashlib
 import json
 
 import pytest
-from helpers import EXAMPLE_CONFIG, available_targets, compile_text, load_example
+from helpers import EXAMPLE_CONFIG, EXAMPLES, available_targets, compile_text, load_example
 
 from pipecast import deploy
 from pipecast.config import Config
@@ -355,6 +355,31 @@ def test_no_region_anywhere_is_one_line_saying_where_to_set_it(monkeypatch, tmp_
     assert client("sagemaker", "eu-west-1").meta.region_name == "eu-west-1"
 
 
+def test_clients_share_botocore_data_but_read_the_environment_afresh(monkeypatch, tmp_path):
+    from pipecast.deploy.aws import client
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    first = client("sagemaker", None)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
+    second = client("stepfunctions", None)
+    third = client("stepfunctions", "us-west-2")
+    assert first.meta.region_name == "eu-west-1"
+    assert second.meta.region_name == "ap-south-1"
+    assert third.meta.region_name == "us-west-2"
+    assert first._request_signer._credentials.access_key == "first"
+    assert second._request_signer._credentials.access_key == "second"
+    # one loader for all three, and boto3's data folder on it once however many sessions wrap it
+    loaders = {id(c._loader) for c in (first, second, third)}
+    assert len(loaders) == 1
+    paths = first._loader.search_paths
+    assert len(paths) == len(set(paths))
+
+
 # ----- the commands' tags ----------------------------------------------------------------------
 
 
@@ -499,3 +524,326 @@ def test_a_network_failure_uploading_a_large_definition_says_so(aws, monkeypatch
     assert str(info.value).startswith(
         "PutObject (pipeline definition): cannot reach https://s3.test;"
     )
+
+
+# ----- the Step Functions role: what a definition needs ------------------------------------------
+
+
+def _machine(*states: dict) -> str:
+    return json.dumps({"StartAt": "s0", "States": {f"s{i}": s for i, s in enumerate(states)}})
+
+
+def _sdk(call: str, bucket: object = None) -> dict:
+    arguments = {} if bucket is None else {"Bucket": bucket}
+    return {"Type": "Task", "Resource": f"arn:aws:states:::aws-sdk:{call}", "Arguments": arguments}
+
+
+def _map(mode: str, *states: dict, reader: dict | None = None) -> dict:
+    state: dict = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": mode},
+            "StartAt": "s0",
+            "States": {f"s{i}": s for i, s in enumerate(states)},
+        },
+    }
+    if reader is not None:
+        state["ItemReader"] = reader
+    return state
+
+
+@pytest.mark.parametrize(
+    ("states", "needed"),
+    [
+        # objects of a literal bucket: the object ARN; a computed bucket: any bucket
+        ([_sdk("s3:getObject", "acme")], [("s3:GetObject", "arn:aws:s3:::acme/*")]),
+        ([_sdk("s3:getObject", "{% $b %}")], [("s3:GetObject", "arn:aws:s3:::*/*")]),
+        ([_sdk("s3:getObject", 7)], [("s3:GetObject", "arn:aws:s3:::*/*")]),
+        ([_sdk("s3:getObject")], [("s3:GetObject", "arn:aws:s3:::*/*")]),
+        # listing is an action on the bucket itself, under another IAM name
+        ([_sdk("s3:listObjectsV2", "acme")], [("s3:ListBucket", "arn:aws:s3:::acme")]),
+        ([_sdk("s3:putObject", "acme")], [("s3:PutObject", "arn:aws:s3:::acme/*")]),
+        # another service: its action on any resource; a wait suffix is not part of the name
+        ([_sdk("sqs:sendMessage.waitForTaskToken")], [("sqs:SendMessage", "*")]),
+        # the SageMaker integrations are not SDK calls: the role's SageMaker policy covers them
+        ([{"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync"}], []),
+        # the same call twice is one permission; the list is sorted
+        (
+            [_sdk("s3:putObject", "b"), _sdk("s3:getObject", "a"), _sdk("s3:getObject", "a")],
+            [("s3:GetObject", "arn:aws:s3:::a/*"), ("s3:PutObject", "arn:aws:s3:::b/*")],
+        ),
+        # inside an inline Map and a Parallel branch too, but only a distributed Map starts
+        # child executions; its ItemReader reads an object
+        ([_map("INLINE", _sdk("s3:getObject", "in"))], [("s3:GetObject", "arn:aws:s3:::in/*")]),
+        (
+            [
+                _map(
+                    "DISTRIBUTED", _sdk("s3:getObject", "in"), reader={"Arguments": {"Bucket": "r"}}
+                )
+            ],
+            [
+                ("s3:GetObject", "arn:aws:s3:::in/*"),
+                ("s3:GetObject", "arn:aws:s3:::r/*"),
+                ("states:StartExecution", "*"),
+            ],
+        ),
+        (
+            [_map("DISTRIBUTED", reader={"Resource": "arn:aws:states:::s3:getObject"})],
+            [("s3:GetObject", "arn:aws:s3:::*/*"), ("states:StartExecution", "*")],
+        ),
+        (
+            [
+                {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "a", "States": {"a": _sdk("s3:getObject", "one")}},
+                        {"StartAt": "b", "States": {"b": _sdk("s3:listObjectsV2", "two")}},
+                    ],
+                }
+            ],
+            [("s3:GetObject", "arn:aws:s3:::one/*"), ("s3:ListBucket", "arn:aws:s3:::two")],
+        ),
+        ([{"Type": "Pass"}, {"Type": "Succeed"}], []),
+    ],
+)
+def test_the_state_machine_role_needs_what_its_sdk_calls_and_maps_do(states, needed):
+    backend = deploy.backend("stepfunctions")
+    assert backend.needed_permissions(_machine(*states)) == needed
+
+
+@pytest.mark.parametrize(
+    ("target", "step", "required"),
+    [
+        ("sagemaker", "extract-frames", "AppSpecification"),
+        ("stepfunctions", "detect-objects", "OutputDataConfig"),
+    ],
+)
+def test_a_problem_in_one_step_names_that_step(target, step, required):
+    document = json.loads(flagship_text(target))
+    if target == "sagemaker":
+        arguments = next(s for s in document["Steps"] if s["Name"] == step)["Arguments"]
+    else:
+        arguments = document["States"][step]["Arguments"]
+    del arguments[required]
+    problems = deploy.backend(target).validate(json.dumps(document))
+    assert len(problems) == 1
+    assert (
+        problems[0].startswith(f"step '{step}': ")
+        and f"missing required '{required}'" in problems[0]
+    )
+    # a problem of the whole document names no step
+    whole = json.loads(flagship_text(target))
+    if target == "sagemaker":
+        whole["Version"] = "nope"
+    else:
+        whole["StartAt"] = "missing-state"
+    assert deploy.backend(target).validate(json.dumps(whole)) == [
+        "/Version: unknown version 'nope'"
+        if target == "sagemaker"
+        else "/StartAt: 'missing-state' is not a state in this scope"
+    ]
+
+
+def test_a_state_machine_is_created_standard_with_sorted_tags(monkeypatch):
+    """The exact CreateStateMachine call (botocore's Stubber checks every parameter): a STANDARD
+    machine (an EXPRESS one cannot run .sync jobs longer than 5 minutes), tags in key order."""
+    import botocore.session
+    from botocore.stub import Stubber
+
+    backend = deploy.backend("stepfunctions")
+    text = flagship_text("stepfunctions")
+    sfn = botocore.session.get_session().create_client("stepfunctions", region_name=REGION)
+    monkeypatch.setattr(backend, "client", lambda service, region: sfn)
+    arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:{NAME}"
+    with Stubber(sfn) as stub:
+        stub.add_response(
+            "create_state_machine",
+            {"stateMachineArn": arn, "creationDate": "2026-01-01T00:00:00Z"},
+            {
+                "name": NAME,
+                "definition": text,
+                "roleArn": EXAMPLE_CONFIG.get("stepfunctions.role_arn"),
+                "type": "STANDARD",
+                "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}],
+            },
+        )
+        assert backend.create(NAME, text, EXAMPLE_CONFIG, {"b": "2", "a": "1"}) == arn
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_tags_are_added_in_the_configured_region(target, aws):
+    """The environment says eu-west-1 (the fixture); pipecast.toml says us-east-1, where the
+    pipeline lives: tagging must go there."""
+    import boto3
+
+    created = deploy.deploy(target, NAME, flagship_text(target), EXAMPLE_CONFIG, {})
+    deploy.backend(target).tag(created.arn, {"team": "vision"}, EXAMPLE_CONFIG)
+    if target == "sagemaker":
+        listed = boto3.client("sagemaker", region_name=REGION).list_tags(ResourceArn=created.arn)
+        tags = {t["Key"]: t["Value"] for t in listed["Tags"]}
+    else:
+        client = boto3.client("stepfunctions", region_name=REGION)
+        listed = client.list_tags_for_resource(resourceArn=created.arn)
+        tags = {t["key"]: t["value"] for t in listed["tags"]}
+    assert tags == {"team": "vision"}
+
+
+def _stubbed(monkeypatch, backend, service: str):
+    """A real botocore client of ``service`` behind botocore's Stubber, as the backend's client."""
+    import botocore.session
+    from botocore.stub import Stubber
+
+    real = botocore.session.get_session().create_client(service, region_name=REGION)
+
+    def client(name: str, region: str | None):
+        assert (name, region) == (service, REGION), "the config's region, the right service"
+        return real
+
+    monkeypatch.setattr(backend, "client", client)
+    return Stubber(real)
+
+
+def test_a_state_machine_without_tags_fetches_as_no_tags(monkeypatch):
+    backend = deploy.backend("stepfunctions")
+    arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:{NAME}"
+    with _stubbed(monkeypatch, backend, "stepfunctions") as stub:
+        stub.add_response(
+            "list_state_machines",
+            {
+                "stateMachines": [
+                    {
+                        "stateMachineArn": arn,
+                        "name": NAME,
+                        "type": "STANDARD",
+                        "creationDate": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            },
+            {},
+        )
+        stub.add_response(
+            "describe_state_machine",
+            {
+                "stateMachineArn": arn,
+                "name": NAME,
+                "definition": "{}",
+                "roleArn": "arn:r",
+                "type": "STANDARD",
+                "creationDate": "2026-01-01T00:00:00Z",
+            },
+            {"stateMachineArn": arn},
+        )
+        stub.add_response("list_tags_for_resource", {}, {"resourceArn": arn})  # no "tags" key
+        deployed = backend.fetch(NAME, EXAMPLE_CONFIG)
+    assert deployed is not None and (deployed.arn, dict(deployed.tags)) == (arn, {})
+
+
+def test_the_role_check_asks_iam_for_each_permission_and_names_the_denied_ones(monkeypatch):
+    backend = deploy.backend("stepfunctions")
+    role_arn = "arn:aws:iam::123456789012:role/states"
+    config = EXAMPLE_CONFIG.with_overrides({"stepfunctions.role_arn": role_arn})
+    text = _machine(_sdk("s3:getObject", "acme"), _sdk("s3:listObjectsV2", "acme"))
+    verdicts = {"s3:GetObject": "allowed", "s3:ListBucket": "explicitDeny"}
+    with _stubbed(monkeypatch, backend, "iam") as stub:
+        for action, resource in backend.needed_permissions(text):
+            stub.add_response(
+                "simulate_principal_policy",
+                {
+                    "EvaluationResults": [
+                        {"EvalActionName": action, "EvalDecision": verdicts[action]}
+                    ]
+                },
+                {"PolicySourceArn": role_arn, "ActionNames": [action], "ResourceArns": [resource]},
+            )
+        assert backend.role_problems(text, config) == [
+            f"role {role_arn} is not allowed s3:ListBucket on arn:aws:s3:::acme (explicitDeny); "
+            "the state machine needs it (see the compile note)"
+        ]
+        stub.assert_no_pending_responses()
+    # no role configured, or nothing needed: no question to IAM at all
+    monkeypatch.setattr(backend, "client", lambda *a: pytest.fail("IAM was asked"))
+    data = json.loads(json.dumps(EXAMPLE_CONFIG.data))
+    del data["stepfunctions"]["role_arn"]
+    no_role = Config(data, "no-role.toml")
+    assert backend.role(no_role) is None
+    assert backend.role_problems(text, no_role) == []
+    assert backend.role_problems(_machine({"Type": "Pass"}), config) == []
+
+
+def test_a_role_denied_two_permissions_stops_create_naming_both(monkeypatch):
+    backend = deploy.backend("stepfunctions")
+    role_arn = "arn:aws:iam::123456789012:role/states"
+    config = EXAMPLE_CONFIG.with_overrides({"stepfunctions.role_arn": role_arn})
+    text = _machine(_sdk("s3:getObject", "acme"), _sdk("s3:listObjectsV2", "acme"))
+    needed = backend.needed_permissions(text)
+    with _stubbed(monkeypatch, backend, "iam") as stub:
+        for action, resource in needed:
+            stub.add_response(
+                "simulate_principal_policy",
+                {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": "implicitDeny"}]},
+                {"PolicySourceArn": role_arn, "ActionNames": [action], "ResourceArns": [resource]},
+            )
+        with pytest.raises(DeployError) as info:
+            backend.create(NAME, text, config, {})  # refused before any Step Functions call
+    assert str(info.value) == "; ".join(
+        f"role {role_arn} is not allowed {action} on {resource} (implicitDeny); "
+        "the state machine needs it (see the compile note)"
+        for action, resource in needed
+    )
+
+
+def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_change(
+    capsys, aws, tmp_path
+):
+    """In-process, so the flags' handling is what runs: ``--config`` names a file the pipeline
+    does not sit beside, ``--region``/``--artifact-root`` override it, compile notes go to
+    stderr, and a changed machine is priced per run at the config's spot discount."""
+    import re
+
+    import boto3
+
+    from pipecast.compilers import cost
+
+    config = tmp_path / "elsewhere.toml"
+    text = (EXAMPLES / "pipecast.toml").read_text()
+    config.write_text(text.replace('region = "us-east-1"', 'region = "ap-south-1"'))
+    flagship = (EXAMPLES / "video_analysis.py").read_text()
+    old, new = tmp_path / "old.py", tmp_path / "new.py"
+    old.write_text(flagship)
+    new.write_text(
+        flagship.replace(
+            'Resources(cpu=4, memory="16GiB", gpu=1)', 'Resources(cpu=8, memory="32GiB", gpu=1)'
+        )
+    )
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="other-bucket")
+    flags = [
+        "-t",
+        "sagemaker",
+        "--config",
+        str(config),
+        "--region",
+        REGION,
+        "--artifact-root",
+        "s3://other-bucket/p",
+    ]
+    code, _, err = _cli(capsys, "deploy", str(old), *flags)
+    assert code == 0 and "warning[PC008]" in err  # the compile notes, on stderr
+    sagemaker = boto3.client("sagemaker", region_name=REGION)  # --region, not the file's
+    definition = sagemaker.describe_pipeline(PipelineName=NAME)["PipelineDefinition"]
+    assert "s3://other-bucket/p/" in definition and "s3://acme-ml/" not in definition
+
+    def priced(discount: float | None) -> float:
+        body = text if discount is None else text + f"\n[cost]\nspot_discount = {discount}\n"
+        config.write_text(body.replace('region = "us-east-1"', 'region = "ap-south-1"'))
+        code, out, _ = _cli(capsys, "plan", str(new), *flags)
+        assert code == 1 and "instance type: ml.g4dn.xlarge → ml.g4dn.2xlarge" in out
+        percent = round(100 * (cost.DEFAULT_SPOT_DISCOUNT if discount is None else discount))
+        assert f"spot {percent}% below on demand" in out
+        found = re.search(r"detect-objects: .* spot, \+\$([0-9.]+) per run", out)
+        assert found, out  # per run: plan knows the steps' hours
+        return float(found.group(1))
+
+    # what spot saves scales the change: at 50 % off it costs (1 - 0.5) / (1 - default) as much
+    half, default = priced(0.5), priced(None)
+    assert half == pytest.approx(default * 0.5 / (1 - cost.DEFAULT_SPOT_DISCOUNT), rel=0.02)

@@ -231,6 +231,33 @@ def test_run_pipeline_resume_reuses_by_key_and_refuses_unknown_ids(tmp_path):
     assert caught.value.diagnostic.code == "PC203" and first.run_id in str(caught.value)
 
 
+def test_a_dependent_starts_only_after_the_journal_records_its_parent(tmp_path, monkeypatch):
+    """The race that made the test above flaky, made certain: writing run.json is slow (as on
+    a loaded machine), and the scheduler must still not start ``use`` before the journal says
+    ``make`` succeeded (the status and its journal entry change under one lock)."""
+    import time
+
+    from pipecast.runner import _journal
+
+    checked = graph.check(pair.spec)
+    write = _journal.Journal.write
+
+    def slow_write(self, state, steps, **extra):
+        time.sleep(0.3)
+        write(self, state, steps, **extra)
+
+    monkeypatch.setattr(_journal.Journal, "write", slow_write)
+    seen = {}
+
+    def use_fake(data, out):
+        seen["journal"] = json.loads((Path(out.path).parents[1] / "run.json").read_text())
+
+    fakes = {**_fakes([]), "use": use_fake}
+    result = run_pipeline(checked, {"n": 1}, tmp_path, fakes=fakes, capacity=Capacity(2, 2**33, 0))
+    assert result.succeeded
+    assert seen["journal"]["steps"]["make"]["status"] == "succeeded"
+
+
 def test_the_journal_is_written_after_every_step(tmp_path):
     """A step sees the journal already recording the steps that finished before it."""
     checked = graph.check(pair.spec)

@@ -53,13 +53,40 @@ def client(service: str, region: str | None) -> Any:
     except ImportError:
         raise MissingExtraError("boto3", "aws") from None
     with aws_errors(f"{service} client"):
-        session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
+        core = _botocore_session()
+        session = boto3.session.Session(botocore_session=core, region_name=region)
+        # boto3 appends its data folder to the loader of every session it wraps (the list it
+        # mutates is the loader's own): keep each folder once, in order
+        paths = core.get_component("data_loader").search_paths
+        paths[:] = dict.fromkeys(paths)
         if session.region_name is None:
             raise DeployError(
                 'no AWS region: set region = "..." in pipecast.toml, --region, or '
                 "AWS_DEFAULT_REGION"
             )
         return session.client(service)
+
+
+# botocore's data loader, shared by every session of the process: each new session would
+# otherwise parse endpoints.json and the service model again (0.15 s of JSON per client, most of
+# a plan's time). What it caches is the installed botocore/boto3 data, never credentials or
+# settings, which each session still reads from the environment.
+_LOADERS: dict[str | None, Any] = {}
+
+
+def _botocore_session() -> Any:
+    """A new botocore session (fresh credentials, profile and endpoint settings) whose data
+    loader is the process's shared one."""
+    import botocore.loaders
+    import botocore.session
+
+    core = botocore.session.Session()
+    data_path = core.get_config_variable("data_path")
+    loader = _LOADERS.get(data_path)
+    if loader is None:
+        loader = _LOADERS[data_path] = botocore.loaders.create_loader(data_path)
+    core.register_component("data_loader", loader)
+    return core
 
 
 @contextmanager

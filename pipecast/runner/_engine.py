@@ -444,20 +444,24 @@ class Runner:
                 break
         result.exit_code, result.finished, result.note = code, time.time(), None
         problem = self.output_problem(step) if code == 0 else None
-        if problem is not None:  # before "succeeded": the scheduler may read outputs then
-            result.status, result.error = "failed", problem
-        elif code == 0:  # digests first: the scheduler reads them once it sees "succeeded"
-            result.cache_key = self.keys.get(step.id)
-            result.digests = {
-                name: digest_folder(Path(folder)) for name, folder in result.outputs.items()
-            }
-            result.status, result.error = "succeeded", None
-        elif self.stop.is_set():
-            result.status, result.error = "interrupted", "stopped by an interrupt"
-        else:
-            result.status = "failed"
-            result.error = result.error or failure_text(code, log_dir)
-        self.record()
+        digests = {}
+        if code == 0 and problem is None:  # digests first: read once the step "succeeded"
+            digests = {name: digest_folder(Path(f)) for name, f in result.outputs.items()}
+        # The final status and the journal that records it change together, under the
+        # scheduler's lock: the scheduler starts dependents only when it sees a parent done, and
+        # they may read run.json, which must then already say so.
+        with self.scheduler.lock:
+            if problem is not None:
+                result.status, result.error = "failed", problem
+            elif code == 0:
+                result.cache_key, result.digests = self.keys.get(step.id), digests
+                result.status, result.error = "succeeded", None
+            elif self.stop.is_set():
+                result.status, result.error = "interrupted", "stopped by an interrupt"
+            else:
+                result.status = "failed"
+                result.error = result.error or failure_text(code, log_dir)
+            self.record()
         self.on_event(result.status, result)
 
     def output_problem(self, step: StepSpec) -> str | None:
@@ -584,9 +588,10 @@ class Runner:
             self.run_step(step)
         except Exception as exc:  # never leave a step "running": its dependents would wait forever
             result = self.results[step.id]
-            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-            result.finished = time.time()
-            self.record()
+            with self.scheduler.lock:
+                result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+                result.finished = time.time()
+                self.record()
             self.on_event("failed", result)
         finally:
             with self.scheduler.lock:
