@@ -847,3 +847,48 @@ def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_
     # what spot saves scales the change: at 50 % off it costs (1 - 0.5) / (1 - default) as much
     half, default = priced(0.5), priced(None)
     assert half == pytest.approx(default * 0.5 / (1 - cost.DEFAULT_SPOT_DISCOUNT), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("root", "key"),
+    [
+        ("s3://acme-ml/runs/", "runs/{name}/_definitions/{digest}.json"),
+        ("s3://acme-ml//a/b//", "a/b/{name}/_definitions/{digest}.json"),
+        ("s3://acme-ml", "{name}/_definitions/{digest}.json"),
+    ],
+)
+def test_a_large_definitions_key_has_no_empty_or_doubled_parts(aws, monkeypatch, root, key):
+    import boto3
+
+    from pipecast.deploy import sagemaker as backend
+
+    text = flagship_text("sagemaker")
+    monkeypatch.setattr(backend, "INLINE_LIMIT", 10)
+    deploy.deploy(
+        "sagemaker", NAME, text, EXAMPLE_CONFIG.with_overrides({"artifact_root": root}), {}
+    )
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="acme-ml")["Contents"]
+    assert [o["Key"] for o in listed] == [key.format(name=NAME, digest=digest)]
+
+
+def test_a_sagemaker_pipeline_is_created_in_one_call_with_its_display_name(monkeypatch):
+    """The exact CreatePipeline call (botocore's Stubber checks every parameter)."""
+    from pipecast.deploy import sagemaker as backend
+
+    text = flagship_text("sagemaker")
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{NAME}"
+    with _stubbed(monkeypatch, backend, "sagemaker") as stub:
+        stub.add_response(
+            "create_pipeline",
+            {"PipelineArn": arn},
+            {
+                "PipelineName": NAME,
+                "PipelineDisplayName": NAME,
+                "RoleArn": EXAMPLE_CONFIG.get("sagemaker.role_arn"),
+                "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}],
+                "PipelineDefinition": text,
+            },
+        )
+        assert backend.create(NAME, text, EXAMPLE_CONFIG, {"b": "2", "a": "1"}) == arn
+        stub.assert_no_pending_responses()
