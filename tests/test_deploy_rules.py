@@ -15,6 +15,7 @@ from helpers import EXAMPLE_CONFIG, EXAMPLES, available_targets, compile_text, l
 
 from pipecast import deploy
 from pipecast.config import Config
+from pipecast.deploy.aws import Deployed
 from pipecast.errors import ConfigError, DeployError, DocumentError, UsageError
 
 AWS_TARGETS = [t for t in ("sagemaker", "stepfunctions") if t in available_targets()]
@@ -892,3 +893,64 @@ def test_a_sagemaker_pipeline_is_created_in_one_call_with_its_display_name(monke
         )
         assert backend.create(NAME, text, EXAMPLE_CONFIG, {"b": "2", "a": "1"}) == arn
         stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("error", "not_found"),
+    [
+        ({"Code": "ResourceNotFound", "Message": "x"}, True),
+        ({"Code": "ValidationException", "Message": "Pipeline 'p' does not exist."}, True),
+        ({"Code": "ValidationException", "Message": "Could not find pipeline p"}, True),
+        ({"Message": "Pipeline 'p' does not exist."}, True),
+        ({"Code": "ValidationException", "Message": "Pipeline name too long"}, False),
+        ({"Code": "AccessDeniedException", "Message": "not allowed"}, False),
+        ({}, False),
+    ],
+)
+def test_sagemaker_tells_a_pipeline_that_does_not_exist_from_other_errors(error, not_found):
+    """DescribePipeline of a missing pipeline is a ResourceNotFound or a ValidationException
+    saying so, by region and API version; only those mean "nothing deployed yet"."""
+    import botocore.session
+    from botocore.stub import Stubber
+
+    from pipecast.deploy import sagemaker as backend
+
+    real = botocore.session.get_session().create_client("sagemaker", region_name=REGION)
+    code = error.get("Code", "ValidationException")
+    with pytest.MonkeyPatch.context() as patch, Stubber(real) as stub:
+        patch.setattr(backend, "client", lambda *a: real)
+        stub.add_client_error(
+            "describe_pipeline", service_error_code=code, service_message=error.get("Message", "")
+        )
+        if not_found:
+            assert backend.fetch(NAME, EXAMPLE_CONFIG) is None
+        else:
+            with pytest.raises(DeployError) as info:
+                backend.fetch(NAME, EXAMPLE_CONFIG)
+            assert str(info.value).startswith("DescribePipeline") and f"({code})" in str(info.value)
+
+
+def test_a_deployed_sagemaker_pipeline_without_tags_fetches_as_no_tags(monkeypatch):
+    from pipecast.deploy import sagemaker as backend
+
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{NAME}"
+    with _stubbed(monkeypatch, backend, "sagemaker") as stub:
+        stub.add_response(
+            "describe_pipeline",
+            {
+                "PipelineArn": arn,
+                "PipelineDefinition": '{"Version": "2020-12-01"}',
+                "RoleArn": "arn:aws:iam::123456789012:role/r",
+            },
+            {"PipelineName": NAME},
+        )
+        stub.add_response("list_tags", {}, {"ResourceArn": arn, "MaxResults": 100})  # no "Tags"
+        deployed = backend.fetch(NAME, EXAMPLE_CONFIG)
+        stub.assert_no_pending_responses()
+    assert deployed == Deployed(
+        arn, '{"Version": "2020-12-01"}', "arn:aws:iam::123456789012:role/r", {}
+    )
+    # a pipeline the service describes without a definition is not one pipecast deployed
+    with _stubbed(monkeypatch, backend, "sagemaker") as stub:
+        stub.add_response("describe_pipeline", {"PipelineArn": arn}, {"PipelineName": NAME})
+        assert backend.fetch(NAME, EXAMPLE_CONFIG) is None

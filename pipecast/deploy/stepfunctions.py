@@ -29,7 +29,7 @@ _SDK_ACTIONS = {"s3:ListObjectsV2": "s3:ListBucket"}
 def _find_arn(sfn: Any, name: str) -> str | None:
     with aws_errors("ListStateMachines"):
         for page in sfn.get_paginator("list_state_machines").paginate():
-            for machine in page.get("stateMachines", []):
+            for machine in page["stateMachines"]:  # required in every page (botocore's model)
                 if machine["name"] == name:
                     return str(machine["stateMachineArn"])
     return None
