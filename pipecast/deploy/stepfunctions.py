@@ -62,14 +62,14 @@ def needed_permissions(text: str) -> list[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
 
     def bucket_arn(arguments: Any, objects: bool) -> str:
-        bucket = arguments.get("Bucket", "*") if isinstance(arguments, dict) else "*"
+        bucket = arguments.get("Bucket") if isinstance(arguments, dict) else None
         bucket = bucket if isinstance(bucket, str) and "{%" not in bucket else "*"
         return f"arn:aws:s3:::{bucket}" + ("/*" if objects else "")
 
     def walk(machine: dict[str, Any]) -> None:
         for state in machine.get("States", {}).values():
-            resource = str(state.get("Resource", ""))
-            if resource.startswith("arn:aws:states:::aws-sdk:"):
+            resource = state.get("Resource")
+            if isinstance(resource, str) and resource.startswith("arn:aws:states:::aws-sdk:"):
                 service, _, call = resource.removeprefix("arn:aws:states:::aws-sdk:").partition(":")
                 api = f"{service}:{call[:1].upper()}{call[1:]}".split(".")[0]
                 action = _SDK_ACTIONS.get(api, api)
