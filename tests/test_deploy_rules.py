@@ -828,6 +828,8 @@ def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_
         "--artifact-root",
         "s3://other-bucket/p",
     ]
+    code, out, _ = _cli(capsys, "plan", str(old), *flags)
+    assert code == 1 and "not deployed yet" in out and "cost change" not in out
     code, _, err = _cli(capsys, "deploy", str(old), *flags)
     assert code == 0 and "warning[PC008]" in err  # the compile notes, on stderr
     sagemaker = boto3.client("sagemaker", region_name=REGION)  # --region, not the file's
@@ -856,6 +858,7 @@ def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_
         ("s3://acme-ml/runs/", "runs/{name}/_definitions/{digest}.json"),
         ("s3://acme-ml//a/b//", "a/b/{name}/_definitions/{digest}.json"),
         ("s3://acme-ml", "{name}/_definitions/{digest}.json"),
+        ("s3://acme-ml/Xa/bX/", "Xa/bX/{name}/_definitions/{digest}.json"),
     ],
 )
 def test_a_large_definitions_key_has_no_empty_or_doubled_parts(aws, monkeypatch, root, key):
@@ -865,12 +868,24 @@ def test_a_large_definitions_key_has_no_empty_or_doubled_parts(aws, monkeypatch,
 
     text = flagship_text("sagemaker")
     monkeypatch.setattr(backend, "INLINE_LIMIT", 10)
+    regions, real_client = [], backend.client
+
+    def client(service, region):
+        regions.append((service, region))
+        return real_client(service, region)
+
+    monkeypatch.setattr(backend, "client", client)
     deploy.deploy(
         "sagemaker", NAME, text, EXAMPLE_CONFIG.with_overrides({"artifact_root": root}), {}
     )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="acme-ml")["Contents"]
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_objects_v2(Bucket="acme-ml")["Contents"]
     assert [o["Key"] for o in listed] == [key.format(name=NAME, digest=digest)]
+    stored = s3.get_object(Bucket="acme-ml", Key=listed[0]["Key"])
+    assert stored["ContentType"] == "application/json" and stored["Body"].read() == text.encode()
+    # every call in the config's region (the environment says eu-west-1)
+    assert ("s3", REGION) in regions and {r for _, r in regions} == {REGION}
 
 
 def test_a_sagemaker_pipeline_is_created_in_one_call_with_its_display_name(monkeypatch):
