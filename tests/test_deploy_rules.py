@@ -969,3 +969,104 @@ def test_a_deployed_sagemaker_pipeline_without_tags_fetches_as_no_tags(monkeypat
     with _stubbed(monkeypatch, backend, "sagemaker") as stub:
         stub.add_response("describe_pipeline", {"PipelineArn": arn}, {"PipelineName": NAME})
         assert backend.fetch(NAME, EXAMPLE_CONFIG) is None
+
+
+# ----- plan and deploy against an odd deployment ------------------------------------------------
+
+
+def _deployed_as(monkeypatch, target: str, deployed: Deployed | None):
+    """The backend's fetch returns ``deployed``; updates and tags are recorded, not sent."""
+    chosen = deploy.backend(target)
+    calls: list[str] = []
+    monkeypatch.setattr(chosen, "fetch", lambda name, config: deployed)
+    monkeypatch.setattr(chosen, "update", lambda *a: calls.append("update"))
+    monkeypatch.setattr(chosen, "tag", lambda *a: calls.append("tag"))
+    monkeypatch.setattr(chosen, "role_problems", lambda *a: [], raising=False)
+    return calls
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_is_text_by_default_and_shows_a_role_set_where_there_was_none(target, monkeypatch):
+    text = flagship_text(target)
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, None, {}))
+    result = deploy.plan(target, NAME, changed, EXAMPLE_CONFIG, tags={"team": "vision"})
+    role = EXAMPLE_CONFIG.get(f"{target}.role_arn")
+    lines = result.diff.splitlines()
+    assert lines[0] == f"pipeline '{NAME}' ({target}): 1 step changed"  # text, not markdown
+    assert f"~ role: (none) → {role}" in lines and "+ tag team=vision" in lines
+    assert lines.index(f"~ role: (none) → {role}") > 0  # after the definition's lines
+    assert not result.equal and result.definition_changed
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_against_a_definition_edited_outside_pipecast_shows_the_change(target, monkeypatch):
+    """What is deployed may be any document the service took (edited in the console): plan
+    compares it, it does not refuse it."""
+    text = flagship_text(target)
+    _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", '{"hand": "made"}', None, {}))
+    result = deploy.plan(target, NAME, text, EXAMPLE_CONFIG)
+    assert not result.equal and result.definition_changed
+    assert result.diff.startswith(f"pipeline '{NAME}' ({target}):")
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_a_deploy_failing_at_its_first_call_applied_nothing_and_names_every_part(
+    target, monkeypatch
+):
+    text = flagship_text(target)
+    calls = _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, "arn:old", {}))
+
+    def refuse(*a):
+        raise DeployError("UpdatePipeline: access denied")
+
+    monkeypatch.setattr(deploy.backend(target), "update", refuse)
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    with pytest.raises(DeployError) as info:
+        deploy.deploy(target, NAME, changed, EXAMPLE_CONFIG, {"team": "vision"})
+    assert str(info.value) == (
+        f"{target} pipeline '{NAME}' partly deployed: applied nothing; not applied "
+        "definition, role, tags (UpdatePipeline: access denied); run pipecast deploy again to "
+        "finish"
+    )
+    assert calls == []  # the tags were not attempted after the failure
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_a_deploy_applies_definition_role_and_tags_and_says_so(target, monkeypatch):
+    text = flagship_text(target)
+    calls = _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, "arn:old", {}))
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    done = deploy.deploy(target, NAME, changed, EXAMPLE_CONFIG, {"team": "vision"})
+    assert (done.action, done.applied) == ("updated", ("definition", "role", "tags"))
+    assert calls == ["update", "tag"]
+
+
+def test_an_aws_data_path_gets_a_loader_of_its_own(monkeypatch, tmp_path):
+    """``AWS_DATA_PATH`` (extra or patched service models) is honoured: the shared loader is per
+    data path, and searches it first."""
+    from pipecast.deploy.aws import client
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    plain = client("sagemaker", None)
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    custom = client("sagemaker", None)
+    assert custom._loader is not plain._loader
+    assert custom._loader.search_paths[0] == str(tmp_path)
+    assert str(tmp_path) not in plain._loader.search_paths
+    assert client("stepfunctions", None)._loader is custom._loader
+
+
+def test_without_boto3_a_deploy_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    from pipecast.deploy.aws import client
+    from pipecast.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 now fails
+    with pytest.raises(MissingExtraError) as info:
+        client("sagemaker", "eu-west-1")
+    assert str(info.value) == "this needs the 'boto3' package: pip install 'pipecast[aws]'"
