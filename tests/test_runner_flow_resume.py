@@ -3,12 +3,15 @@ iteration or a step reading output parameters is reused only when its cache key 
 is given, its input digests, the keys of the instances before it) matches and its outputs are
 intact; a rerun upstream instance reruns exactly what reads it; branch decisions are made again
 from the values. Every step is a real subprocess that appends its instance folder to a calls
-file, so each test sees exactly which instances ran."""
+file, so each test sees exactly which instances ran; the tests at the end use fakes that can
+write something else when they rerun, to show a reader is not reused with what it no longer
+reads."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,3 +194,188 @@ def test_a_failed_iteration_reruns_on_resume_and_the_rest_is_reused(runs):
     result, ran = runs(COUNTS, resume=True)
     assert result.state == "succeeded"
     assert ran == ["count-motion/2", "detect/2", "report", "total"]
+
+
+# ----- what a reused instance was given: fakes with a memory, so a rerun can write new data -----
+
+
+class Fan:
+    """A loop whose iterations make frames and a count, a reader per iteration, a fan-in of both,
+    a reader of an imported file and an exit task given RUN_STATUS; every step is a fake that
+    records its instance key, and writes what ``self.state`` says (so a rerun can differ)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        @dsl.container_component(image="local/make:1", command=["true"])
+        def make(cam: str, frames: Output[Dataset], count: Output[int]):
+            """Frames and a count per camera."""
+
+        @dsl.container_component(image="local/look:1", command=["true"])
+        def look(frames: Input[Dataset], seen: Output[Dataset]):
+            """Reads one iteration's frames."""
+
+        @dsl.container_component(image="local/fan-in:1", command=["true"])
+        def fan_in(counts: list, frames: Input[Dataset], total: Output[Dataset]):
+            """Reads every iteration's count and frames."""
+
+        @dsl.container_component(image="local/read:1", command=["true"])
+        def read(data: Input[Dataset], copy: Output[Dataset]):
+            """Reads an imported file."""
+
+        @dsl.container_component(image="local/report:1", command=["true"])
+        def report(status: str, out: Output[Dataset]):
+            """Writes the run's status."""
+
+        @dsl.pipeline(name="fan")
+        def fan(cams: list, data: str):
+            rep = report(status=dsl.RUN_STATUS).set_name("report")
+            with dsl.ExitHandler(rep):
+                with dsl.ParallelFor(cams) as cam:
+                    made = make(cam=cam).set_name("make")
+                    look(frames=made.outputs["frames"]).set_name("look")
+                fan_in(
+                    counts=dsl.Collected(made.outputs["count"]),
+                    frames=dsl.Collected(made.outputs["frames"]),
+                ).set_name("fan-in")
+                read(data=dsl.importer(uri=data).output).set_name("read")
+
+        self.spec = fan.spec
+        self.workdir = tmp_path / "runs"
+        self.data = tmp_path / "data.txt"
+        self.data.write_text("v1")
+        self.state: dict[str, Any] = {"frames": "", "count": 0, "fail": set()}
+        self.ran: list[str] = []
+        self.events: list[tuple[str, str]] = []
+        self.fakes = {
+            "make": self.make,
+            "look": self.look,
+            "fan-in": self.fan_in,
+            "read": self.read,
+            "report": self.report,
+        }
+
+    def _note(self, out: Any) -> None:
+        key = Path(out.path).parent.relative_to(self.workdir / "fan" / "r1").as_posix()
+        self.ran.append(key)
+        if key in self.state["fail"]:
+            raise RuntimeError(f"{key} broke")
+
+    def make(self, cam, frames, count):
+        self._note(frames)
+        Path(frames.path, "f.txt").write_text(cam + self.state["frames"])
+        Path(count).write_text(json.dumps(len(cam) + self.state["count"]))
+
+    def look(self, frames, seen):
+        self._note(seen)
+        Path(seen.path, "s.txt").write_text(Path(frames.path, "f.txt").read_text())
+
+    def fan_in(self, counts, frames, total):
+        self._note(total)
+        texts = [Path(frames.path, str(i), "f.txt").read_text() for i in range(len(counts))]
+        Path(total.path, "t.json").write_text(json.dumps([counts, texts]))
+
+    def read(self, data, copy):
+        self._note(copy)
+        Path(copy.path, "c.txt").write_text(Path(data.path, "data.txt").read_text())
+
+    def report(self, status, out):
+        self._note(out)
+        Path(out.path, "status.json").write_text(status)
+
+    def __call__(self, *, resume: bool, fakes: dict[str, Any] | None = None):
+        self.ran, self.events = [], []
+        result = run_pipeline(
+            graph.check(self.spec),
+            {"cams": ["lobby", "gate"], "data": str(self.data)},
+            self.workdir,
+            run_id="r1",
+            resume=resume,
+            fakes={**self.fakes, **(fakes or {})},
+            capacity=Capacity(cpu=4, memory=16 * 1024**3, gpu=0),
+            backoff_scale=0.0,
+            on_event=lambda kind, r: self.events.append((kind, r.step)),
+        )
+        return result, sorted(self.ran)
+
+    def read_output(self, *parts: str) -> Any:
+        return json.loads(self.workdir.joinpath("fan", "r1", *parts).read_text())
+
+
+ALL_FAN = sorted(["make/0", "make/1", "look/0", "look/1", "fan-in", "read", "report"])
+
+
+@pytest.fixture
+def fan(tmp_path):
+    return Fan(tmp_path)
+
+
+def test_an_unchanged_resume_tells_the_caller_each_instance_was_cached(fan):
+    first, ran = fan(resume=False)
+    assert first.state == "succeeded" and ran == ALL_FAN
+    again, ran = fan(resume=True)
+    assert again.state == "succeeded" and ran == []
+    assert sorted(fan.events) == [("cached", key) for key in ALL_FAN]
+
+
+def test_a_rerun_that_writes_different_frames_reruns_their_readers(fan):
+    fan(resume=False)
+    (fan.workdir / "fan" / "r1" / "make" / "0" / "frames" / "f.txt").write_text("tampered")
+    fan.state["frames"] = "-new"  # the rerun writes other frames than the first run did
+    result, ran = fan(resume=True)
+    assert result.state == "succeeded"
+    # make/1, look/1 and read are reused; the exit task waits for changed keys: it reruns
+    assert ran == ["fan-in", "look/0", "make/0", "report"]
+    seen = (fan.workdir / "fan" / "r1" / "look" / "0" / "seen" / "s.txt").read_text()
+    assert seen == "lobby-new"
+    assert fan.read_output("fan-in", "total", "t.json") == [[5, 4], ["lobby-new", "gate"]]
+
+
+def test_a_rerun_that_writes_a_different_count_reruns_the_fan_in(fan):
+    fan(resume=False)
+    (fan.workdir / "fan" / "r1" / "make" / "1" / "count").write_text("0")
+    fan.state["count"] = 10  # same frames, another count
+    result, ran = fan(resume=True)
+    assert result.state == "succeeded"
+    assert ran == ["fan-in", "make/1", "report"]  # look/1 reads identical frames: reused
+    assert fan.read_output("fan-in", "total", "t.json") == [[5, 14], ["lobby", "gate"]]
+
+
+def test_new_contents_of_an_imported_file_rerun_its_reader(fan):
+    fan(resume=False)
+    fan.data.write_text("v2")  # same URI, other data
+    result, ran = fan(resume=True)
+    assert result.state == "succeeded"
+    assert ran == ["read", "report"]
+    copy = fan.workdir / "fan" / "r1" / "read" / "copy" / "c.txt"
+    assert copy.read_text() == "v2"
+
+
+def test_the_exit_task_reruns_when_the_run_status_it_was_given_changed(fan):
+    fan.state["fail"] = {"look/1"}
+    first, _ = fan(resume=False)
+    assert first.state == "failed"
+    assert fan.read_output("report", "out", "status.json")["state"] == "FAILED"
+    fan.state["fail"] = set()  # the same instance, the same inputs: now it works
+    result, ran = fan(resume=True)
+    assert result.state == "succeeded"
+    assert ran == ["look/1", "report"]
+    assert fan.read_output("report", "out", "status.json") == {
+        "state": "SUCCEEDED",
+        "failed_step": None,
+        "error": None,
+    }
+
+
+def test_another_fake_for_a_step_reruns_its_instances(fan):
+    fan(resume=False)
+
+    def other_look(frames, seen):
+        fan.ran.append("other")
+        Path(seen.path, "s.txt").write_text("other")
+
+    result, ran = fan(resume=True, fakes={"look": other_look})
+    assert result.state == "succeeded"
+    assert ran == ["other", "other", "report"]
+    assert {k: r.status for k, r in result.steps.items() if k.startswith("look")} == {
+        "look/0": "succeeded",
+        "look/1": "succeeded",
+    }
