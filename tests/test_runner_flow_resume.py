@@ -275,6 +275,7 @@ class Fan:
 
     def read(self, data, copy):
         self._note(copy)
+        self.state["uri"] = data.uri
         Path(copy.path, "c.txt").write_text(Path(data.path, "data.txt").read_text())
 
     def report(self, status, out):
@@ -347,6 +348,7 @@ def test_new_contents_of_an_imported_file_rerun_its_reader(fan):
     assert ran == ["read", "report"]
     copy = fan.workdir / "fan" / "r1" / "read" / "copy" / "c.txt"
     assert copy.read_text() == "v2"
+    assert fan.state["uri"] == str(fan.data)  # what the importer was given, not its copy
 
 
 def test_the_exit_task_reruns_when_the_run_status_it_was_given_changed(fan):
