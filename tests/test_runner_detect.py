@@ -90,3 +90,13 @@ def test_container_names_are_hashed_only_beyond_the_limit(extra):
     else:
         assert len(name) == 128 and name.startswith("pipecast-p-r-sss")
         assert name != f"pipecast-p-r-{step}-1"[:128]
+
+
+def test_an_engine_that_fails_without_a_word_is_named_alone(path_only):
+    _engine(path_only, "docker", "#!/bin/sh\nexit 1\n")
+    found = detect("auto")
+    assert found.engine is None
+    assert found.note == (
+        "note: `docker info` failed; running container steps as local processes "
+        "(--engine process silences this)"
+    )
