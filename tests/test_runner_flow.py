@@ -374,3 +374,111 @@ def test_a_fake_for_a_step_replaces_it_in_every_nested_iteration(tmp_path):
     assert result.succeeded
     assert [r.step for r in result.iterations("make")] == ["make/0/0", "make/0/1", "make/1/0"]
     assert all(r.status == "succeeded" for r in result.iterations("make"))
+
+
+# ----- failures travel down chains and through conditions --------------------------------------
+
+
+def test_a_failure_skips_every_instance_downstream_with_the_reason(tmp_path):
+    @dsl.container_component(image="local/a:1", command=["false"])
+    def produce(x: int, n: Output[int], out: Output[Dataset]):
+        """Fails for x == 2."""
+
+    @dsl.container_component(image="local/b:1", command=["false"])
+    def relay(data: Input[Dataset], out: Output[Dataset]):
+        """Passes its input on."""
+
+    @dsl.container_component(image="local/c:1", command=["false"])
+    def note(out: Output[Dataset]):
+        """Runs when the count is high, reading nothing."""
+
+    @dsl.pipeline(name="chain")
+    def chain(xs: list):
+        with dsl.ParallelFor(xs) as x:
+            made = produce(x=x).set_name("produce")
+            second = relay(data=made.outputs["out"]).set_name("second")
+            relay(data=second.output).set_name("third")
+            with dsl.If(made.outputs["n"] > 0):
+                note().set_name("note")
+
+    def produce_fake(x, n, out):
+        if x == 2:
+            raise RuntimeError("x is 2")
+        Path(n).write_text(json.dumps(x))
+
+    def relay_fake(data, out):
+        Path(out.path, "ok").write_text("ok")
+
+    def note_fake(out):
+        Path(out.path, "ok").write_text("ok")
+
+    fakes = {"produce": produce_fake, "second": relay_fake, "third": relay_fake, "note": note_fake}
+    result, _ = run(chain, tmp_path, {"xs": [1, 2]}, fakes)
+    status = {k: (r.status, r.error) for k, r in result.steps.items() if k.endswith("/1")}
+    assert status == {
+        "produce/1": ("failed", status["produce/1"][1]),
+        "second/1": ("skipped", "an upstream step failed"),
+        "third/1": ("skipped", "an upstream step failed"),  # behind a skipped step, too
+        "note/1": ("skipped", "an upstream step failed"),  # its condition reads the failed step
+    }
+    assert all(result[f"{s}/0"].status == "succeeded" for s in ("second", "third", "note"))
+
+
+# ----- parallelism of nested loops ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outer", [None, 2])
+def test_inner_loop_parallelism_holds_in_every_outer_iteration(tmp_path, outer):
+    @dsl.container_component(image="local/a:1", command=["false"])
+    def work(g: int, i: int, out: Output[Dataset]):
+        """One per group and item."""
+
+    @dsl.pipeline(name="bounded")
+    def bounded(groups: list, items: list):
+        with dsl.ParallelFor(groups, parallelism=outer) as g:
+            with dsl.ParallelFor(items, parallelism=1) as i:
+                work(g=g, i=i).set_name("work")
+
+    lock = threading.Lock()
+    now: dict[int, int] = {0: 0, 1: 0}
+    most: dict[int, int] = {0: 0, 1: 0}
+
+    def work_fake(g, i, out):
+        with lock:
+            now[g] += 1
+            most[g] = max(most[g], now[g])
+        time.sleep(0.05)
+        with lock:
+            now[g] -= 1
+
+    result, _ = run(bounded, tmp_path, {"groups": [0, 1], "items": [0, 1, 2]}, {"work": work_fake})
+    assert result.succeeded
+    assert most == {0: 1, 1: 1}
+
+
+def test_a_parallelism_of_two_runs_two_iterations_at_once(tmp_path):
+    @dsl.container_component(image="local/a:1", command=["false"])
+    def work(i: int, out: Output[Dataset]):
+        """Waits for a partner iteration."""
+
+    @dsl.pipeline(name="pairs")
+    def pairs(items: list):
+        with dsl.ParallelFor(items, parallelism=2) as i:
+            work(i=i).set_name("work")
+
+    barrier = threading.Barrier(2, timeout=2)
+    lock = threading.Lock()
+    counts = {"now": 0, "most": 0}
+
+    def work_fake(i, out):
+        with lock:
+            counts["now"] += 1
+            counts["most"] = max(counts["most"], counts["now"])
+        barrier.wait()  # only passes when two iterations are in flight together
+        time.sleep(0.05)
+        with lock:
+            counts["now"] -= 1
+
+    result, _ = run(pairs, tmp_path, {"items": [0, 1, 2, 3]}, {"work": work_fake})
+    assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
+    assert counts["most"] == 2
