@@ -435,9 +435,11 @@ def test_inner_loop_parallelism_holds_in_every_outer_iteration(tmp_path, outer):
 
     @dsl.pipeline(name="bounded")
     def bounded(groups: list, items: list):
-        with dsl.ParallelFor(groups, parallelism=outer) as g:
-            with dsl.ParallelFor(items, parallelism=1) as i:
-                work(g=g, i=i).set_name("work")
+        with (
+            dsl.ParallelFor(groups, parallelism=outer) as g,
+            dsl.ParallelFor(items, parallelism=1) as i,
+        ):
+            work(g=g, i=i).set_name("work")
 
     lock = threading.Lock()
     now: dict[int, int] = {0: 0, 1: 0}
