@@ -8,6 +8,7 @@ fills is the folder a step's ``Input`` points at.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,60 @@ def test_a_local_folder_input_is_copied_whole(tmp_path, data):
     dest = tmp_path / "in"
     materialise(str(data), dest, manifest=False)
     assert files(dest) == {"a.txt": "A", "day1/cam/b.txt": "B"}
+
+
+# ----- S3 prefixes ----------------------------------------------------------------------------
+
+
+def test_an_s3_prefix_brings_exactly_its_objects_keeping_their_folders(s3, tmp_path):
+    for key in ("raw/a.txt", "raw/day1/b.txt", "raw/day1/c.txt", "other/z.txt", "rawx.txt"):
+        s3.put_object(Bucket="data", Key=key, Body=key.encode())
+    dest = tmp_path / "runs" / "r1" / "in"  # folders above it are made too
+    materialise("s3://data/raw/", dest, manifest=False)
+    assert files(dest) == {
+        "a.txt": "raw/a.txt",
+        "day1/b.txt": "raw/day1/b.txt",
+        "day1/c.txt": "raw/day1/c.txt",
+    }
+
+
+def test_an_s3_prefix_without_a_slash_keeps_the_names_under_it(s3, tmp_path):
+    s3.put_object(Bucket="data", Key="raw/a.txt", Body=b"A")
+    s3.put_object(Bucket="data", Key="raw/b/c.txt", Body=b"C")
+    dest = tmp_path / "in"
+    materialise("s3://data/raw", dest, manifest=False)
+    assert files(dest) == {"a.txt": "A", "b/c.txt": "C"}
+
+
+def test_an_s3_uri_of_one_object_brings_that_object_under_its_name(s3, tmp_path):
+    s3.put_object(Bucket="data", Key="lists/raw/a.txt", Body=b"A")
+    dest = tmp_path / "in"
+    materialise("s3://data/lists/raw/a.txt", dest, manifest=False)
+    assert files(dest) == {"a.txt": "A"}
+
+
+def test_an_empty_s3_prefix_is_refused(s3, tmp_path):
+    s3.put_object(Bucket="data", Key="raw/a.txt", Body=b"A")
+    with pytest.raises(LoadError) as caught:
+        materialise("s3://data/empty/", tmp_path / "in", manifest=False)
+    assert str(caught.value) == "input s3://data/empty/ holds no objects"
+    assert not (tmp_path / "in").exists()
+
+
+def test_an_unsafe_s3_key_is_called_an_s3_key(s3, tmp_path):
+    s3.put_object(Bucket="data", Key="raw/../x.txt", Body=b"A")
+    with pytest.raises(RunError) as caught:
+        materialise("s3://data/raw/", tmp_path / "in", manifest=False)
+    assert caught.value.diagnostic.code == "PC201"
+    assert caught.value.diagnostic.message.startswith("S3 key '../x.txt' in s3://data/raw/../x.txt")
+
+
+def test_an_input_that_cannot_be_copied_is_refused_and_leaves_nothing_behind(tmp_path, data):
+    os.mkfifo(data / "pipe")
+    (data / "b-link").symlink_to(data / "pipe")  # a link to a named pipe: no file to copy
+    dest = tmp_path / "in"
+    with pytest.raises(LoadError) as caught:
+        materialise(str(data), dest, manifest=False)
+    assert str(caught.value).startswith(f"cannot materialise input {data}: ")
+    assert "named pipe" in str(caught.value)
+    assert list(tmp_path.glob("*in*")) == []  # neither the folder nor a half-made copy
