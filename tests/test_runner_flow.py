@@ -484,3 +484,41 @@ def test_a_parallelism_of_two_runs_two_iterations_at_once(tmp_path):
     result, _ = run(pairs, tmp_path, {"items": [0, 1, 2, 3]}, {"work": work_fake})
     assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
     assert counts["most"] == 2
+
+
+def test_a_fan_in_waits_for_a_loop_whose_items_an_upstream_step_writes(tmp_path):
+    @dsl.container_component(image="local/list:1", command=["false"])
+    def listing(out: Output[list]):
+        """The loop's items, known only once this ran."""
+
+    @dsl.container_component(image="local/each:1", command=["false"])
+    def each(item: str, n: Output[int]):
+        """One per item."""
+
+    @dsl.container_component(image="local/sum:1", command=["false"])
+    def fan_in(ns: list, out: Output[Dataset]):
+        """Reads every iteration's n."""
+
+    @dsl.pipeline(name="late-items")
+    def late():
+        listed = listing().set_name("listing")
+        with dsl.ParallelFor(listed.outputs["out"]) as item:
+            counted = each(item=item).set_name("each")
+        fan_in(ns=dsl.Collected(counted.outputs["n"])).set_name("fan-in")
+
+    seen = {}
+
+    def listing_fake(out):
+        time.sleep(0.1)
+        Path(out).write_text(json.dumps(["a", "bb", "ccc"]))
+
+    def each_fake(item, n):
+        Path(n).write_text(json.dumps(len(item)))
+
+    def fan_in_fake(ns, out):
+        seen["ns"] = ns
+
+    fakes = {"listing": listing_fake, "each": each_fake, "fan-in": fan_in_fake}
+    result, _ = run(late, tmp_path, {}, fakes)
+    assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
+    assert seen["ns"] == [1, 2, 3]
