@@ -9,7 +9,9 @@ reads."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +383,47 @@ def test_another_fake_for_a_step_reruns_its_instances(fan):
         "look/0": "succeeded",
         "look/1": "succeeded",
     }
+
+
+MODULE = """
+from pipecast import dsl
+
+
+@dsl.component
+def shout(text: str) -> str:
+    return text.upper() + "{mark}"
+
+
+@dsl.pipeline(name="edited")
+def edited():
+    with dsl.ParallelFor(["a", "b"]) as item:
+        shout(text=item).set_name("shout")
+"""
+
+
+def test_an_edited_python_component_reruns_on_resume(tmp_path, monkeypatch):
+    source = tmp_path / "edited_steps.py"
+    source.write_text(MODULE.format(mark="!"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_steps")
+    try:
+
+        def once(resume: bool):
+            return run_pipeline(
+                graph.check(module.edited.spec),
+                {},
+                tmp_path / "runs",
+                run_id="r1",
+                resume=resume,
+                capacity=Capacity(cpu=2, memory=8 * 1024**3, gpu=0),
+            )
+
+        assert once(False).succeeded
+        assert once(True)["shout/0"].status == "cached"
+        source.write_text(MODULE.format(mark="?"))  # the function's code changed, not its name
+        module = importlib.reload(module)
+        again = once(True)
+        assert [r.status for r in again.iterations("shout")] == ["succeeded", "succeeded"]
+        assert json.loads((again.run_dir / "shout" / "0" / "Output").read_text()) == "A?"
+    finally:
+        sys.modules.pop("edited_steps", None)
