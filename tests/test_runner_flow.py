@@ -522,3 +522,50 @@ def test_a_fan_in_waits_for_a_loop_whose_items_an_upstream_step_writes(tmp_path)
     result, _ = run(late, tmp_path, {}, fakes)
     assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
     assert seen["ns"] == [1, 2, 3]
+
+
+@pytest.mark.timeout(20)
+def test_a_nested_loop_over_what_each_iteration_wrote_runs_under_outer_parallelism(tmp_path):
+    """Iteration 0's inner loop runs before iteration 1 starts: its items are known once
+    iteration 0 wrote them, without waiting for the other iterations (this used to hang)."""
+
+    @dsl.container_component(image="local/make:1", command=["false"])
+    def make(cam: str, parts: Output[list]):
+        """This camera's parts."""
+
+    @dsl.container_component(image="local/use:1", command=["false"])
+    def use(part: str, out: Output[Dataset]):
+        """One per part."""
+
+    @dsl.pipeline(name="per-iteration-items")
+    def nested(cams: list):
+        with dsl.ParallelFor(cams, parallelism=1) as cam:
+            made = make(cam=cam).set_name("make")
+            with dsl.ParallelFor(made.outputs["parts"]) as part:
+                use(part=part).set_name("use")
+
+    order: list[str] = []
+
+    def make_fake(cam, parts):
+        order.append(f"make {cam}")
+        Path(parts).write_text(json.dumps([f"{cam}1", f"{cam}2"]))
+
+    def use_fake(part, out):
+        order.append(f"use {part}")
+
+    fakes = {"make": make_fake, "use": use_fake}
+    result, _ = run(nested, tmp_path, {"cams": ["a", "b"]}, fakes)
+    assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
+    assert [r.step for r in result.iterations("use")] == [
+        "use/0/0",
+        "use/0/1",
+        "use/1/0",
+        "use/1/1",
+    ]
+    assert order[0] == "make a" and sorted(order[1:3]) == ["use a1", "use a2"]
+    assert order[3] == "make b" and sorted(order[4:]) == ["use b1", "use b2"]
+    assert journal(result)["loops"] == {
+        "loop-1": ["a", "b"],
+        "loop-2/0": ["a1", "a2"],
+        "loop-2/1": ["b1", "b2"],
+    }
