@@ -569,3 +569,47 @@ def test_a_nested_loop_over_what_each_iteration_wrote_runs_under_outer_paralleli
         "loop-2/0": ["a1", "a2"],
         "loop-2/1": ["b1", "b2"],
     }
+
+
+def test_the_exit_task_names_the_first_failure_in_iteration_order(tmp_path):
+    """Iteration 1's nested items are known first (its step is quicker): the status still
+    names iteration 0's failure, the first in iteration order."""
+
+    @dsl.container_component(image="local/make:1", command=["false"])
+    def make(cam: str, parts: Output[list]):
+        """This camera's parts; slow for the first camera."""
+
+    @dsl.container_component(image="local/use:1", command=["false"])
+    def use(part: str, out: Output[Dataset]):
+        """Fails for every part."""
+
+    @dsl.container_component(image="local/report:1", command=["false"])
+    def report(status: str, out: Output[Dataset]):
+        """The exit task."""
+
+    @dsl.pipeline(name="first-failure")
+    def first_failure(cams: list):
+        rep = report(status=dsl.RUN_STATUS).set_name("report")
+        with dsl.ExitHandler(rep), dsl.ParallelFor(cams) as cam:
+            made = make(cam=cam).set_name("make")
+            with dsl.ParallelFor(made.outputs["parts"]) as part:
+                use(part=part).set_name("use")
+
+    seen: list[str] = []
+
+    def make_fake(cam, parts):
+        if cam == "a":
+            time.sleep(0.3)
+        Path(parts).write_text(json.dumps([f"{cam}1"]))
+
+    def use_fake(part, out):
+        raise RuntimeError(f"{part} broke")
+
+    def report_fake(status, out):
+        seen.append(status)
+
+    fakes = {"make": make_fake, "use": use_fake, "report": report_fake}
+    result, _ = run(first_failure, tmp_path, {"cams": ["a", "b"]}, fakes)
+    assert result.state == "failed"
+    (status,) = seen
+    assert json.loads(status)["error"].startswith("use/0/0: ")
