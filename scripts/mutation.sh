@@ -116,7 +116,10 @@ else
 fi
 test_selection=("${selected[@]}" -m "not slow")
 for f in "${slow_tests[@]}"; do test_selection+=("--ignore=$f"); done
-for t in "${deselected[@]}"; do test_selection+=("--deselect=$t"); done
+# MUTATION_DESELECT: more test ids to leave out, space-separated (e.g. a new test that needs a
+# fix the staged code of a --survivors re-run predates)
+read -r -a extra_deselected <<< "${MUTATION_DESELECT:-}"
+for t in "${deselected[@]}" "${extra_deselected[@]}"; do test_selection+=("--deselect=$t"); done
 
 # Repository folder -> installed package folder (a module or folder argument keeps its tail).
 installed_path() {

@@ -27,6 +27,14 @@ EXAMPLE_CONFIG: Config = load_config(EXAMPLES / "pipecast.toml")
 REGENERATE = os.environ.get("PIPECAST_REGENERATE") == "1"
 
 
+def package_dir(name: str) -> Path:
+    """The folder of ``pipecast.<name>`` as imported: ``compilers/`` in this checkout,
+    ``pipecast/compilers/`` in an installed or mutation-staged tree (never ``ROOT / name``)."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files(f"pipecast.{name}")))
+
+
 def example_files() -> list[Path]:
     """Every example pipeline file (each defines exactly one pipeline)."""
     return sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))

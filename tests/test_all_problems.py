@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from helpers import EXAMPLES, ROOT, compile_document, run_cli, write_pipeline
+from helpers import EXAMPLES, compile_document, package_dir, run_cli, write_pipeline
 
 from pipecast import compilers, dsl
 from pipecast.compilers import graph
@@ -282,7 +282,9 @@ def test_per_target_settings_are_in_the_ir_and_schema_valid():
     steps = {s["id"]: s for s in data["steps"]}
     assert steps["produce"]["only_on"] == {"caching": ["kubeflow", "sagemaker"]}
     assert steps["consume"]["only_on"] == {"retry": ["sagemaker"], "timeout": ["stepfunctions"]}
-    schema = json.loads((ROOT / "schemas" / "pipeline.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(
+        (package_dir("schemas") / "pipeline.schema.json").read_text(encoding="utf-8")
+    )
     jsonschema.validate(data, schema)
     assert PipelineSpec.from_dict(data) == spec
     bad = json.loads(json.dumps(data))

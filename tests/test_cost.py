@@ -16,13 +16,23 @@ from typing import Any
 import jsonschema
 import networkx as nx
 import pytest
-from helpers import EXAMPLES, GOLDEN_DIR, ROOT, example_files, load_example, write_pipeline
+from helpers import (
+    EXAMPLES,
+    GOLDEN_DIR,
+    ROOT,
+    example_files,
+    load_example,
+    package_dir,
+    write_pipeline,
+)
 
 from pipecast.cli import main
 
 AWS = ("sagemaker", "stepfunctions")
-CATALOGUE = json.loads((ROOT / "compilers/data/sagemaker_instances.json").read_text())
-SERVICES = json.loads((ROOT / "compilers/data/aws_service_prices.json").read_text())["prices"]
+CATALOGUE = json.loads((package_dir("compilers") / "data/sagemaker_instances.json").read_text())
+SERVICES = json.loads((package_dir("compilers") / "data/aws_service_prices.json").read_text())[
+    "prices"
+]
 FLAGSHIP = EXAMPLES / "video_analysis.py"
 DESIGN_KEYS = {
     "target",
@@ -221,7 +231,7 @@ def test_json_has_the_design_keys_and_matches_its_schema(example, target, capsys
     assert set(got) >= DESIGN_KEYS
     assert got["steps"] and all(set(s) >= STEP_KEYS for s in got["steps"])
     assert set(got["monolith"]) == MONOLITH_KEYS
-    schema = json.loads((ROOT / "schemas/cost.schema.json").read_text())
+    schema = json.loads((package_dir("schemas") / "cost.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(got)
     for s in got["steps"]:  # DESIGN §14's formula, on the document's own numbers
         factor = 1 - got["spot_discount"] if s["spot"] else 1
@@ -419,7 +429,7 @@ def test_plan_prints_the_price_change_per_run(target, tmp_path, capsys, monkeypa
 
 
 def test_the_shipped_catalogue_is_what_a_prices_file_must_be():
-    schema = json.loads((ROOT / "schemas/price_catalogue.schema.json").read_text())
+    schema = json.loads((package_dir("schemas") / "price_catalogue.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(CATALOGUE)
     wrong = {**CATALOGUE, "instance_types": [{**CATALOGUE["instance_types"][0], "vcpu": 0}]}
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(wrong))

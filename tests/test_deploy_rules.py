@@ -15,6 +15,7 @@ from helpers import EXAMPLE_CONFIG, EXAMPLES, available_targets, compile_text, l
 
 from pipecast import deploy
 from pipecast.config import Config
+from pipecast.deploy.aws import Deployed
 from pipecast.errors import ConfigError, DeployError, DocumentError, UsageError
 
 AWS_TARGETS = [t for t in ("sagemaker", "stepfunctions") if t in available_targets()]
@@ -827,6 +828,8 @@ def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_
         "--artifact-root",
         "s3://other-bucket/p",
     ]
+    code, out, _ = _cli(capsys, "plan", str(old), *flags)
+    assert code == 1 and "not deployed yet" in out and "cost change" not in out
     code, _, err = _cli(capsys, "deploy", str(old), *flags)
     assert code == 0 and "warning[PC008]" in err  # the compile notes, on stderr
     sagemaker = boto3.client("sagemaker", region_name=REGION)  # --region, not the file's
@@ -847,3 +850,223 @@ def test_plan_and_deploy_take_config_region_and_artifact_root_flags_and_price_a_
     # what spot saves scales the change: at 50 % off it costs (1 - 0.5) / (1 - default) as much
     half, default = priced(0.5), priced(None)
     assert half == pytest.approx(default * 0.5 / (1 - cost.DEFAULT_SPOT_DISCOUNT), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("root", "key"),
+    [
+        ("s3://acme-ml/runs/", "runs/{name}/_definitions/{digest}.json"),
+        ("s3://acme-ml//a/b//", "a/b/{name}/_definitions/{digest}.json"),
+        ("s3://acme-ml", "{name}/_definitions/{digest}.json"),
+        ("s3://acme-ml/Xa/bX/", "Xa/bX/{name}/_definitions/{digest}.json"),
+    ],
+)
+def test_a_large_definitions_key_has_no_empty_or_doubled_parts(aws, monkeypatch, root, key):
+    import boto3
+
+    from pipecast.deploy import sagemaker as backend
+
+    text = flagship_text("sagemaker")
+    monkeypatch.setattr(backend, "INLINE_LIMIT", 10)
+    regions, real_client = [], backend.client
+
+    def client(service, region):
+        regions.append((service, region))
+        return real_client(service, region)
+
+    monkeypatch.setattr(backend, "client", client)
+    deploy.deploy(
+        "sagemaker", NAME, text, EXAMPLE_CONFIG.with_overrides({"artifact_root": root}), {}
+    )
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_objects_v2(Bucket="acme-ml")["Contents"]
+    assert [o["Key"] for o in listed] == [key.format(name=NAME, digest=digest)]
+    stored = s3.get_object(Bucket="acme-ml", Key=listed[0]["Key"])
+    assert stored["ContentType"] == "application/json" and stored["Body"].read() == text.encode()
+    # every call in the config's region (the environment says eu-west-1)
+    assert ("s3", REGION) in regions and {r for _, r in regions} == {REGION}
+
+
+def test_a_sagemaker_pipeline_is_created_in_one_call_with_its_display_name(monkeypatch):
+    """The exact CreatePipeline call (botocore's Stubber checks every parameter)."""
+    from pipecast.deploy import sagemaker as backend
+
+    text = flagship_text("sagemaker")
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{NAME}"
+    with _stubbed(monkeypatch, backend, "sagemaker") as stub:
+        stub.add_response(
+            "create_pipeline",
+            {"PipelineArn": arn},
+            {
+                "PipelineName": NAME,
+                "PipelineDisplayName": NAME,
+                "RoleArn": EXAMPLE_CONFIG.get("sagemaker.role_arn"),
+                "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}],
+                "PipelineDefinition": text,
+            },
+        )
+        assert backend.create(NAME, text, EXAMPLE_CONFIG, {"b": "2", "a": "1"}) == arn
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("error", "not_found"),
+    [
+        ({"Code": "ResourceNotFound", "Message": "x"}, True),
+        ({"Code": "ValidationException", "Message": "Pipeline 'p' does not exist."}, True),
+        ({"Code": "ValidationException", "Message": "Could not find pipeline p"}, True),
+        ({"Message": "Pipeline 'p' does not exist."}, True),
+        ({"Code": "ValidationException", "Message": "Pipeline name too long"}, False),
+        ({"Code": "AccessDeniedException", "Message": "not allowed"}, False),
+        ({}, False),
+    ],
+)
+def test_sagemaker_tells_a_pipeline_that_does_not_exist_from_other_errors(error, not_found):
+    """DescribePipeline of a missing pipeline is a ResourceNotFound or a ValidationException
+    saying so, by region and API version; only those mean "nothing deployed yet"."""
+    import botocore.session
+    from botocore.stub import Stubber
+
+    from pipecast.deploy import sagemaker as backend
+
+    real = botocore.session.get_session().create_client("sagemaker", region_name=REGION)
+    code = error.get("Code", "ValidationException")
+    with pytest.MonkeyPatch.context() as patch, Stubber(real) as stub:
+        patch.setattr(backend, "client", lambda *a: real)
+        stub.add_client_error(
+            "describe_pipeline", service_error_code=code, service_message=error.get("Message", "")
+        )
+        if not_found:
+            assert backend.fetch(NAME, EXAMPLE_CONFIG) is None
+        else:
+            with pytest.raises(DeployError) as info:
+                backend.fetch(NAME, EXAMPLE_CONFIG)
+            assert str(info.value).startswith("DescribePipeline") and f"({code})" in str(info.value)
+
+
+def test_a_deployed_sagemaker_pipeline_without_tags_fetches_as_no_tags(monkeypatch):
+    from pipecast.deploy import sagemaker as backend
+
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{NAME}"
+    with _stubbed(monkeypatch, backend, "sagemaker") as stub:
+        stub.add_response(
+            "describe_pipeline",
+            {
+                "PipelineArn": arn,
+                "PipelineDefinition": '{"Version": "2020-12-01"}',
+                "RoleArn": "arn:aws:iam::123456789012:role/r",
+            },
+            {"PipelineName": NAME},
+        )
+        stub.add_response("list_tags", {}, {"ResourceArn": arn, "MaxResults": 100})  # no "Tags"
+        deployed = backend.fetch(NAME, EXAMPLE_CONFIG)
+        stub.assert_no_pending_responses()
+    assert deployed == Deployed(
+        arn, '{"Version": "2020-12-01"}', "arn:aws:iam::123456789012:role/r", {}
+    )
+    # a pipeline the service describes without a definition is not one pipecast deployed
+    with _stubbed(monkeypatch, backend, "sagemaker") as stub:
+        stub.add_response("describe_pipeline", {"PipelineArn": arn}, {"PipelineName": NAME})
+        assert backend.fetch(NAME, EXAMPLE_CONFIG) is None
+
+
+# ----- plan and deploy against an odd deployment ------------------------------------------------
+
+
+def _deployed_as(monkeypatch, target: str, deployed: Deployed | None):
+    """The backend's fetch returns ``deployed``; updates and tags are recorded, not sent."""
+    chosen = deploy.backend(target)
+    calls: list[str] = []
+    monkeypatch.setattr(chosen, "fetch", lambda name, config: deployed)
+    monkeypatch.setattr(chosen, "update", lambda *a: calls.append("update"))
+    monkeypatch.setattr(chosen, "tag", lambda *a: calls.append("tag"))
+    monkeypatch.setattr(chosen, "role_problems", lambda *a: [], raising=False)
+    return calls
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_is_text_by_default_and_shows_a_role_set_where_there_was_none(target, monkeypatch):
+    text = flagship_text(target)
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, None, {}))
+    result = deploy.plan(target, NAME, changed, EXAMPLE_CONFIG, tags={"team": "vision"})
+    role = EXAMPLE_CONFIG.get(f"{target}.role_arn")
+    lines = result.diff.splitlines()
+    assert lines[0] == f"pipeline '{NAME}' ({target}): 1 step changed"  # text, not markdown
+    assert f"~ role: (none) → {role}" in lines and "+ tag team=vision" in lines
+    assert lines.index(f"~ role: (none) → {role}") > 0  # after the definition's lines
+    assert not result.equal and result.definition_changed
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_plan_against_a_definition_edited_outside_pipecast_shows_the_change(target, monkeypatch):
+    """What is deployed may be any document the service took (edited in the console): plan
+    compares it, it does not refuse it."""
+    text = flagship_text(target)
+    _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", '{"hand": "made"}', None, {}))
+    result = deploy.plan(target, NAME, text, EXAMPLE_CONFIG)
+    assert not result.equal and result.definition_changed
+    assert result.diff.startswith(f"pipeline '{NAME}' ({target}):")
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_a_deploy_failing_at_its_first_call_applied_nothing_and_names_every_part(
+    target, monkeypatch
+):
+    text = flagship_text(target)
+    calls = _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, "arn:old", {}))
+
+    def refuse(*a):
+        raise DeployError("UpdatePipeline: access denied")
+
+    monkeypatch.setattr(deploy.backend(target), "update", refuse)
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    with pytest.raises(DeployError) as info:
+        deploy.deploy(target, NAME, changed, EXAMPLE_CONFIG, {"team": "vision"})
+    assert str(info.value) == (
+        f"{target} pipeline '{NAME}' partly deployed: applied nothing; not applied "
+        "definition, role, tags (UpdatePipeline: access denied); run pipecast deploy again to "
+        "finish"
+    )
+    assert calls == []  # the tags were not attempted after the failure
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_a_deploy_applies_definition_role_and_tags_and_says_so(target, monkeypatch):
+    text = flagship_text(target)
+    calls = _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, "arn:old", {}))
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    done = deploy.deploy(target, NAME, changed, EXAMPLE_CONFIG, {"team": "vision"})
+    assert (done.action, done.applied) == ("updated", ("definition", "role", "tags"))
+    assert calls == ["update", "tag"]
+
+
+def test_an_aws_data_path_gets_a_loader_of_its_own(monkeypatch, tmp_path):
+    """``AWS_DATA_PATH`` (extra or patched service models) is honoured: the shared loader is per
+    data path, and searches it first."""
+    from pipecast.deploy.aws import client
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    plain = client("sagemaker", None)
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    custom = client("sagemaker", None)
+    assert custom._loader is not plain._loader
+    assert custom._loader.search_paths[0] == str(tmp_path)
+    assert str(tmp_path) not in plain._loader.search_paths
+    assert client("stepfunctions", None)._loader is custom._loader
+
+
+def test_without_boto3_a_deploy_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    from pipecast.deploy.aws import client
+    from pipecast.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 now fails
+    with pytest.raises(MissingExtraError) as info:
+        client("sagemaker", "eu-west-1")
+    assert str(info.value) == "this needs the 'boto3' package: pip install 'pipecast[aws]'"

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import jsonschema
 import pytest
-from helpers import ROOT, compile_text
+from helpers import ROOT, compile_text, package_dir
 
 from pipecast import dsl
 from pipecast.compilers import graph, load_target
@@ -33,7 +33,7 @@ from pipecast.errors import PipelineError
 from pipecast.params import parse_params
 
 IMG = "registry.example.com/x:1.0"
-SCHEMA = json.loads((ROOT / "schemas" / "pipeline.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((package_dir("schemas") / "pipeline.schema.json").read_text(encoding="utf-8"))
 
 
 @dsl.container_component(image=IMG, command=["count"])

@@ -21,12 +21,12 @@ import pytest
 from asl_interpreter import ExecutionFailed, execute
 from helpers import (
     EXAMPLE_CONFIG,
-    ROOT,
     Unsupported,
     compile_document,
     compile_text,
     expect,
     job_step_part,
+    package_dir,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,9 +81,9 @@ def both_aws(*checks: Any) -> dict[str, list[Any]]:
 
 # ----- the instance catalogue, read without the compiler ---------------------------------------
 
-CATALOGUE = json.loads((ROOT / "compilers" / "data" / "sagemaker_instances.json").read_text())[
-    "instance_types"
-]
+CATALOGUE = json.loads(
+    (package_dir("compilers") / "data" / "sagemaker_instances.json").read_text()
+)["instance_types"]
 
 
 def cheapest(kind: str, cpu: float, memory: int, gpu: int = 0, model: str | None = None) -> str:

@@ -378,3 +378,57 @@ def test_s3_manifest_entry_escaping_is_refused_naming_entry_and_manifest(s3, tmp
     text = str(caught.value)
     assert "PC201" in text and "'../evil.txt'" in text and "s3://data/lists/m.json" in text
     assert not any(p.name == "evil.txt" for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "it is empty"),
+        ("a\x00b", "it contains a NUL or control character"),
+        ("a\nb", "it contains a NUL or control character"),
+        ("a\x7fb", "it contains a NUL or control character"),
+        ("a\\b", "it contains a backslash"),
+        ("/etc/passwd", "it is an absolute path"),
+        ("/", "it is an absolute path"),
+        ("a//b", "it has an empty or '.' part"),
+        ("a/", "it has an empty or '.' part"),
+        ("./a", "it has an empty or '.' part"),
+        ("a/../../b", "it has a '..' part"),
+        ("..", "it has a '..' part"),
+        ("x" * 256, "a part is longer than 255 bytes"),
+        ("é" * 128, "a part is longer than 255 bytes"),  # 256 bytes in UTF-8, 128 characters
+        ("x" * 255, None),  # at the limit
+        ("a/" + "x" * 255, None),
+        ("a/b.txt", None),
+        ("..a/b..", None),  # dots inside a name are a name
+        ("~/x", None),  # no shell here: '~' is a folder named '~'
+    ],
+)
+def test_every_unsafe_name_has_its_own_reason(name, problem):
+    """Each check says what is wrong in words a user can act on (they reach the PC201 message),
+    and a name at a limit passes."""
+    assert path_problem(name) == problem
+
+
+def test_inside_joins_the_parts_and_refuses_a_symlink_already_on_disk_that_leads_out(tmp_path):
+    folder, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    (folder / "ok").mkdir(parents=True)
+    elsewhere.mkdir()
+    (folder / "out").symlink_to(elsewhere, target_is_directory=True)
+    assert inside(folder, "ok/a/b.txt", what="key", source="s") == folder / "ok" / "a" / "b.txt"
+    assert inside(folder, "not-yet/a", what="key", source="s") == folder / "not-yet" / "a"
+    with pytest.raises(RunError) as info:
+        inside(folder, "out/b.txt", what="manifest entry", source="s3://b/m.json")
+    diagnostic = info.value.diagnostic
+    assert diagnostic.code == "PC201"
+    assert diagnostic.message == (
+        f"manifest entry 'out/b.txt' in s3://b/m.json would be written outside its folder: "
+        f"it resolves to {elsewhere.resolve() / 'b.txt'}, outside {folder.resolve()}"
+    )
+    assert diagnostic.hint == (
+        "use plain relative paths such as 'day1/a.mp4' (no '..', no leading '/')"
+    )
+    with pytest.raises(RunError) as named:
+        inside(folder, "../x", what="key", source="s", hint="rename the key")
+    assert named.value.diagnostic.hint == "rename the key"
+    assert "it has a '..' part" in named.value.diagnostic.message

@@ -90,3 +90,41 @@ def test_container_names_are_hashed_only_beyond_the_limit(extra):
     else:
         assert len(name) == 128 and name.startswith("pipecast-p-r-sss")
         assert name != f"pipecast-p-r-{step}-1"[:128]
+
+
+def test_an_engine_that_fails_without_a_word_is_named_alone(path_only):
+    _engine(path_only, "docker", "#!/bin/sh\nexit 1\n")
+    found = detect("auto")
+    assert found.engine is None
+    assert found.note == (
+        "note: `docker info` failed; running container steps as local processes "
+        "(--engine process silences this)"
+    )
+
+
+def _probe_answers(codes: dict[str, int]):
+    def probe(argv, timeout):
+        name = Path(argv[0]).name
+        return codes[name], f"{name}: no daemon" if codes[name] else ""
+
+    return probe
+
+
+def test_an_explicit_engine_is_the_only_one_tried():
+    which = {"docker": "/bin/docker", "podman": "/bin/podman"}.get
+    with pytest.raises(EngineUnavailable) as info:
+        detect("podman", which=which, probe=_probe_answers({"docker": 0, "podman": 125}))
+    assert str(info.value) == (
+        "--engine podman: podman is installed but cannot run containers "
+        "(`podman info` failed: podman: no daemon); start its daemon or use --engine process"
+    )
+
+
+def test_auto_names_every_engine_that_did_not_answer():
+    which = {"docker": "/bin/docker", "podman": "/bin/podman"}.get
+    found = detect("auto", which=which, probe=_probe_answers({"docker": 1, "podman": 125}))
+    assert found.engine is None
+    assert found.note == (
+        "note: `docker info` failed: docker: no daemon; `podman info` failed: podman: no daemon; "
+        "running container steps as local processes (--engine process silences this)"
+    )

@@ -18,8 +18,10 @@ from helpers import run_cli, write_pipeline
 from pipecast import dsl
 from pipecast.compilers import graph
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
+from pipecast.runner import run_pipeline
 from pipecast.runner._container import (
     ContainerRun,
+    Engine,
     EngineUnavailable,
     Mount,
     client_env,
@@ -713,3 +715,210 @@ def test_an_output_parameter_not_written_in_the_engine_fails_the_step(tmp_path):
     (run_dir,) = (tmp_path / "runs" / "values").glob("*")
     journal = json.loads((run_dir / "run.json").read_text())
     assert "did not write its output parameter 'count'" in journal["steps"]["count/0"]["error"]
+
+
+# ----- runs through a fake engine, in-process (the runner in this process, the engine a script) --
+
+
+def _in_process_engine(tmp_path: Path, monkeypatch, script: str = WORKING) -> Engine:
+    env = _fake_bin(tmp_path, docker=script)
+    monkeypatch.setenv("FAKE_ENGINE_LOG", env["FAKE_ENGINE_LOG"])
+    return Engine("docker", str(tmp_path / "bin" / "docker"))
+
+
+def _run_engine(pipeline, tmp_path: Path, engine: Engine, **params):
+    return run_pipeline(
+        graph.check(pipeline.spec),
+        params,
+        tmp_path / "runs",
+        run_id="r1",
+        engine=engine,
+        capacity=Capacity(cpu=4, memory=16 * 1024**3, gpu=0),
+        backoff_scale=0.0,
+    )
+
+
+def test_an_engine_run_gets_env_through_a_private_file_and_output_parameters_through_mounts(
+    tmp_path, monkeypatch
+):
+    engine = _in_process_engine(tmp_path, monkeypatch)
+    count_script = (
+        "import sys, json; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+        "open(a['--n'], 'w').write(json.dumps(len(a['--cam'])))"
+    )
+    make_script = (
+        "import os, sys, pathlib; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+        "pathlib.Path(a['--out'], 'token.txt').write_text(os.environ['TOKEN'])"
+    )
+
+    @dsl.container_component(image="r.example.com/count:1", command=["python", "-c", count_script])
+    def count(cam: str, n: Output[int]):
+        """Writes an output parameter inside the container."""
+
+    @dsl.container_component(image="r.example.com/make:1", command=["python", "-c", make_script])
+    def make(out: Output[Dataset]):
+        """Reads a value from its environment."""
+
+    @dsl.pipeline(name="eng")
+    def eng(cams: list):
+        make().set_name("make").set_env(TOKEN="tok-1")
+        with dsl.ParallelFor(cams) as cam:
+            count(cam=cam).set_name("count")
+
+    result = _run_engine(eng, tmp_path, engine, cams=["a", "bb"])
+    assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
+    run_dir = result.run_dir
+    # the parameter files exist before the container starts (an engine binds only what is there)
+    assert [json.loads((run_dir / "count" / i / "n").read_text()) for i in "01"] == [1, 2]
+    assert (run_dir / "make" / "out" / "token.txt").read_text() == "tok-1"
+    (written,) = [
+        json.loads(line)
+        for line in Path(os.environ["FAKE_ENGINE_LOG"] + ".envfiles").read_text().splitlines()
+    ]
+    assert written == [str(run_dir / "make" / "_logs" / "container.env"), "0o600", "TOKEN=tok-1\n"]
+    assert not (run_dir / "make" / "_logs" / "container.env").exists()
+
+
+def test_each_worker_of_a_scaled_out_step_is_its_own_container(tmp_path, monkeypatch):
+    engine = _in_process_engine(tmp_path, monkeypatch)
+    split_script = (
+        "import sys, pathlib; out = pathlib.Path(sys.argv[2]); "
+        "[(out / f'{i}.txt').write_text(str(i)) for i in range(4)]"
+    )
+    copy_script = (
+        "import sys, shutil; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "
+        "shutil.copytree(a['--items'], a['--out'], dirs_exist_ok=True)"
+    )
+
+    @dsl.container_component(image="r.example.com/split:1", command=["python", "-c", split_script])
+    def split(out: Output[Dataset]):
+        """Four items."""
+
+    @dsl.container_component(
+        image="r.example.com/copy:1",
+        command=["python", "-c", copy_script],
+        instances=2,
+        shard=["items"],
+    )
+    def copy(items: Input[Dataset], out: Output[Dataset]):
+        """Copies its shard."""
+
+    @dsl.pipeline(name="scaled-eng")
+    def scaled():
+        copy(items=split().set_name("split").output).set_name("copy")
+
+    result = _run_engine(scaled, tmp_path, engine)
+    assert result.succeeded, {k: (r.status, r.error) for k, r in result.steps.items()}
+    merged = sorted(p.name for p in (result.run_dir / "copy" / "out").iterdir())
+    assert merged == ["0.txt", "1.txt", "2.txt", "3.txt"]
+    names = sorted(c[3] for c in _calls(tmp_path) if c[0] == "run")
+    assert names == [
+        "pipecast-scaled-eng-r1-copy.w0-1",
+        "pipecast-scaled-eng-r1-copy.w1-1",
+        "pipecast-scaled-eng-r1-split-1",
+    ]
+
+
+# `docker rm` prints the name of what it removed: that must not reach pipecast's own output
+ECHOING = WORKING.replace(
+    'if args[0] in ("info", "rm"):\n    sys.exit(0)',
+    'if args[0] == "rm":\n    print(args[-1], flush=True)\n    sys.exit(0)\n'
+    'if args[0] == "info":\n    sys.exit(0)',
+)
+
+
+def _slow_pipeline(script: str):
+    @dsl.container_component(image="r.example.com/slow:1", command=["python", "-c", script])
+    def slow(out: Output[Dataset]):
+        """Never finishes in time."""
+
+    @dsl.pipeline(name="slow")
+    def p():
+        slow().set_name("slow").set_timeout(1)
+
+    return p
+
+
+def test_a_timed_out_container_is_removed_quietly(tmp_path, monkeypatch, capfd):
+    assert ECHOING != WORKING
+    engine = _in_process_engine(tmp_path, monkeypatch, ECHOING)
+    result = _run_engine(_slow_pipeline("import time; time.sleep(30)"), tmp_path, engine)
+    assert result["slow"].exit_code == 124
+    name = "pipecast-slow-r1-slow-1"
+    assert _calls(tmp_path)[-1] == ["rm", "-f", name]
+    assert name not in capfd.readouterr().out
+
+
+def test_a_container_that_cannot_be_removed_still_counts_as_timed_out(tmp_path, monkeypatch):
+    engine = _in_process_engine(tmp_path, monkeypatch)
+    # the step removes the engine's client: `docker rm` then cannot even start
+    script = f"import os, time; os.remove({engine.binary!r}); time.sleep(30)"
+    result = _run_engine(_slow_pipeline(script), tmp_path, engine)
+    step = result["slow"]
+    assert (step.status, step.exit_code) == ("failed", 124)
+    assert "timed out after 1s" in (Path(step.log_dir) / "stderr.txt").read_text()
+
+
+def _container_run_of(pipeline, step_id: str, tmp_path: Path, worker=None, **params):
+    runner = Runner(
+        graph.check(pipeline.spec), params, tmp_path / "r", capacity=Capacity(2, 2**33, 0)
+    )
+    step = pipeline.spec.step(step_id)
+    text, uris, _ = runner._values(step)
+    return runner.container_run(step, text, uris, attempt=1, worker=worker)
+
+
+def test_an_imported_input_is_mounted_but_its_uri_stays_the_one_given(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text("a")
+
+    @dsl.pipeline(name="imp")
+    def imp(uri: str):
+        train(data=dsl.importer(uri=uri).output).set_name("train")
+
+    run = _container_run_of(imp, "train", tmp_path, uri=f"file://{tmp_path / 'raw'}")
+    assert run.args[:4] == (
+        "--data",
+        "/opt/ml/processing/input/data",
+        "--uri",
+        f"file://{tmp_path / 'raw'}",
+    )
+    assert run.mounts[0].target == "/opt/ml/processing/input/data"
+    assert run.mounts[0].read_only
+
+
+def test_a_worker_container_is_named_after_its_worker(tmp_path):
+    run = _container_run_of(fit, "train", tmp_path, worker=3)
+    assert run.name == "pipecast-fit-r-train.w3-1"
+
+
+def test_cpus_are_capped_at_one_when_the_machine_cannot_say_how_many_it_has(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    step = fit.spec.step("train")
+    big = dataclasses.replace(step, resources=Resources(cpu=4, memory="512MiB"))
+    runner = Runner(graph.check(fit.spec), {}, tmp_path / "r", capacity=Capacity(8, 2**33, 0))
+    run = runner.container_run(big, *runner._values(big)[:2], attempt=1)
+    assert run.cpus == 1
+
+
+def test_the_host_user_is_passed_only_on_linux(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")  # Docker Desktop maps file owners itself
+    assert _container_run_of(fit, "train", tmp_path).user is None
+
+
+@pytest.mark.parametrize(
+    ("value", "in_file"),
+    [("XX", True), ("a'b", True), ("'single'", False), ('"double"', False), ("x\0y", False)],
+)
+def test_which_values_the_env_file_carries(value, in_file):
+    env = (("V", value),)
+    assert (env_file_lines(env) == f"V={value}\n") is in_file
+    assert client_env(env) == ({} if in_file else {"V": value})
+
+
+def test_env_without_a_file_names_the_rule():
+    with pytest.raises(ValueError) as caught:
+        engine_argv("docker", "docker", dataclasses.replace(RUN, env_file=None))
+    assert str(caught.value) == (
+        "ContainerRun.env needs env_file: values never go on the command line"
+    )

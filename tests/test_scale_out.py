@@ -112,11 +112,11 @@ def test_set_instances_and_the_decorator_reach_the_ir():
 
 def test_the_ir_document_keeps_the_scale_out_and_fits_its_schema():
     import jsonschema
-    from helpers import ROOT
+    from helpers import package_dir
 
     from pipecast.dsl.spec import PipelineSpec
 
-    schema = json.loads((ROOT / "schemas" / "pipeline.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((package_dir("schemas") / "pipeline.schema.json").read_text("utf-8"))
     text = compile_text(_pipeline(4), "ir")
     jsonschema.validate(json.loads(text), schema)
     step = PipelineSpec.from_json(text).step("work")

@@ -77,7 +77,8 @@ def test_shared_code_never_names_a_target():
     offenders = []
     for folder in ("compilers", "dsl", "pipecast"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if _TARGET_FILES.match(path.name) or str(path.relative_to(ROOT)) in _ALLOWED:
+            allowed = any(path.as_posix().endswith("/" + a) for a in _ALLOWED)  # any layout
+            if _TARGET_FILES.match(path.name) or allowed:
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and node.value in names:

@@ -67,7 +67,7 @@ def _tags(target: str, config: Any, tags: tuple[str, ...]) -> dict[str, str]:
     """The tags the pipeline is deployed with: ``[<target>] tags`` overridden by ``--tag``."""
     from pipecast.errors import UsageError
 
-    tag_map = {str(k): str(v) for k, v in (config.get(f"{target}.tags", {}) or {}).items()}
+    tag_map = {str(k): str(v) for k, v in (config.get(f"{target}.tags") or {}).items()}
     for item in tags:
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -8,7 +8,6 @@ definition writes the same object.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import TYPE_CHECKING, Any
 
 from pipecast.errors import ConfigError
@@ -48,8 +47,8 @@ def fetch(name: str, config: Config) -> Deployed | None:
     with aws_errors("ListTags"):
         listed = sm.list_tags(ResourceArn=arn, MaxResults=100).get("Tags", [])
     tags = {t["Key"]: t["Value"] for t in listed}
-    text = definition if isinstance(definition, str) else json.dumps(definition)
-    return Deployed(arn, text, response.get("RoleArn"), tags)
+    # botocore's model types PipelineDefinition as a string: the JSON text, as deployed
+    return Deployed(arn, str(definition), response.get("RoleArn"), tags)
 
 
 def role(config: Config) -> str | None:

@@ -29,7 +29,7 @@ _SDK_ACTIONS = {"s3:ListObjectsV2": "s3:ListBucket"}
 def _find_arn(sfn: Any, name: str) -> str | None:
     with aws_errors("ListStateMachines"):
         for page in sfn.get_paginator("list_state_machines").paginate():
-            for machine in page.get("stateMachines", []):
+            for machine in page["stateMachines"]:  # required in every page (botocore's model)
                 if machine["name"] == name:
                     return str(machine["stateMachineArn"])
     return None
@@ -62,14 +62,14 @@ def needed_permissions(text: str) -> list[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
 
     def bucket_arn(arguments: Any, objects: bool) -> str:
-        bucket = arguments.get("Bucket", "*") if isinstance(arguments, dict) else "*"
+        bucket = arguments.get("Bucket") if isinstance(arguments, dict) else None
         bucket = bucket if isinstance(bucket, str) and "{%" not in bucket else "*"
         return f"arn:aws:s3:::{bucket}" + ("/*" if objects else "")
 
     def walk(machine: dict[str, Any]) -> None:
         for state in machine.get("States", {}).values():
-            resource = str(state.get("Resource", ""))
-            if resource.startswith("arn:aws:states:::aws-sdk:"):
+            resource = state.get("Resource")
+            if isinstance(resource, str) and resource.startswith("arn:aws:states:::aws-sdk:"):
                 service, _, call = resource.removeprefix("arn:aws:states:::aws-sdk:").partition(":")
                 api = f"{service}:{call[:1].upper()}{call[1:]}".split(".")[0]
                 action = _SDK_ACTIONS.get(api, api)

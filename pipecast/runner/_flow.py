@@ -131,9 +131,11 @@ class FlowRunner(Runner):
         self.items[(loop.id, outer)] = items
         return items
 
-    def _expand(self, step_id: str) -> list[Index] | None:
-        indices: list[Index] = [()]
-        for loop in self.loops[step_id]:
+    def _expand(self, step_id: str, prefix: Index = ()) -> list[Index] | None:
+        """The instances of ``step_id`` in the iteration ``prefix`` of its outer loops; None
+        while the items of a loop they are in are not known yet."""
+        indices: list[Index] = [prefix]
+        for loop in self.loops[step_id][len(prefix) :]:
             grown: list[Index] = []
             for index in indices:
                 items = self._loop_items(loop, index)
@@ -142,6 +144,28 @@ class FlowRunner(Runner):
                 grown += [(*index, i) for i in range(len(items))]
             indices = grown
         return indices
+
+    def _expand_known(self, step_id: str) -> tuple[list[Index], bool]:
+        """The instances of ``step_id`` known now, and whether that is all of them: an
+        iteration of an outer loop whose nested loop's items it wrote itself can go on before
+        the other iterations have written theirs."""
+        indices: list[Index] = [()]
+        complete = True
+        for loop in self.loops[step_id]:
+            grown: list[Index] = []
+            for index in indices:
+                items = self._loop_items(loop, index)
+                if items is None:
+                    complete = False
+                    continue
+                grown += [(*index, i) for i in range(len(items))]
+            indices = grown
+        return indices, complete
+
+    def _all_created(self, step_id: str, prefix: Index) -> bool:
+        """Whether every instance of ``step_id`` in the iteration ``prefix`` exists."""
+        wanted = self._expand(step_id, prefix)
+        return wanted is not None and set(wanted) <= set(self.instances.get(step_id, ()))
 
     # ----- values ----------------------------------------------------------------------------
 
@@ -355,9 +379,18 @@ class FlowRunner(Runner):
             shared += 1
         return [
             instance_key(step_id, i)
-            for i in self.instances[step_id]
+            for i in self.instances.get(step_id, [])
             if i[:shared] == index[:shared]
         ]
+
+    def _shared(self, step_id: str, reader: str) -> int:
+        """How many loops (outermost first) ``step_id`` and ``reader`` are both in."""
+        shared = 0
+        for mine, theirs in zip(self.loops[step_id], self.loops[reader], strict=False):
+            if mine.id != theirs.id:
+                break
+            shared += 1
+        return shared
 
     def _collect_folder(self, key: str, name: str, ref: CollectedRef, index: Index) -> Path:
         """A folder with one subfolder per iteration (``0/``, ``1/``, ...): copies of the
@@ -417,7 +450,7 @@ class FlowRunner(Runner):
         graph = self.checked.graph
         failed = False
         for pred in graph.predecessors(step.id):
-            if pred not in self.instances:
+            if not self._all_created(pred, index[: self._shared(pred, step.id)]):
                 return "wait"
             keys = self._iterations(pred, step.id, index)
             states = [self.results[k] for k in keys]
@@ -433,7 +466,7 @@ class FlowRunner(Runner):
 
     def _iteration_done(self, loop: GroupSpec, prefix: Index) -> bool:
         for member in self.members.get(loop.id, ()):
-            if member not in self.instances:
+            if not self._all_created(member, prefix):
                 return False
             for i in self.instances[member]:
                 key = instance_key(member, i)
@@ -476,17 +509,19 @@ class FlowRunner(Runner):
             while (unexpanded or waiting or running) and not self.stop.is_set():
                 progressed = False
                 for step_id in list(unexpanded):
-                    indices = self._expand(step_id)
-                    if indices is None:
-                        continue
-                    unexpanded.remove(step_id)
-                    self.instances[step_id] = indices
-                    for index in indices:
+                    indices, complete = self._expand_known(step_id)
+                    have = self.instances.setdefault(step_id, [])
+                    new = [i for i in indices if i not in set(have)]
+                    have.extend(new)
+                    have.sort()  # iteration order, whatever order they became known in
+                    for index in new:
                         key = instance_key(step_id, index)
                         self.results[key] = StepResult(key)
                         self.info[key] = (self.spec.step(step_id), index)
                         waiting.append(key)
-                    progressed = True
+                    if complete:
+                        unexpanded.remove(step_id)
+                    progressed = progressed or bool(new) or complete
                 for key in list(waiting):
                     step, index = self.info[key]
                     state = self._readiness(step, index)
