@@ -1070,3 +1070,22 @@ def test_without_boto3_a_deploy_says_which_extra_to_install(monkeypatch):
     with pytest.raises(MissingExtraError) as info:
         client("sagemaker", "eu-west-1")
     assert str(info.value) == "this needs the 'boto3' package: pip install 'pipecast[aws]'"
+
+
+@pytest.mark.parametrize("target", AWS_TARGETS)
+def test_a_deploy_failing_at_its_tags_names_both_parts_it_applied(target, monkeypatch):
+    text = flagship_text(target)
+    calls = _deployed_as(monkeypatch, target, Deployed(f"arn:{target}", text, "arn:old", {}))
+
+    def refuse(*a):
+        raise DeployError("TagResource: slow down")
+
+    monkeypatch.setattr(deploy.backend(target), "tag", refuse)
+    changed = text.replace("track-objects:0.1.0", "track-objects:0.2.0")
+    with pytest.raises(DeployError) as info:
+        deploy.deploy(target, NAME, changed, EXAMPLE_CONFIG, {"team": "vision"})
+    assert str(info.value) == (
+        f"{target} pipeline '{NAME}' partly deployed: applied definition, role; not applied "
+        "tags (TagResource: slow down); run pipecast deploy again to finish"
+    )
+    assert calls == ["update"]
