@@ -746,3 +746,64 @@ def test_one_machine_or_no_shard_replicates_every_input():
     assert one["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
     copies = json.loads(compile_text(_pipeline(2, shard=[], aws=True), "sagemaker"))["Steps"][0]
     assert set(_inputs(copies["Arguments"], False).values()) == {"FullyReplicated"}
+
+
+def _workers(tmp_path: Path, files: dict[int, list[str]]) -> dict[int, Path]:
+    folders = {}
+    for index, keys in files.items():
+        folder = folders[index] = tmp_path / f"w{index}"
+        folder.mkdir()
+        for key in keys:
+            (folder / key).parent.mkdir(parents=True, exist_ok=True)
+            (folder / key).write_text(f"{index}:{key}")
+    return folders
+
+
+@pytest.mark.parametrize(
+    ("files", "clashes"),
+    [
+        # a file where another worker has a folder, either way round, at any depth
+        ({0: ["a/b.txt"], 1: ["a"]}, ["workers 0 and 1 both wrote 'out/a'"]),
+        ({0: ["a"], 1: ["a/b.txt"]}, ["workers 0 and 1 both wrote 'out/a/b.txt'"]),
+        ({0: ["a/b/c.txt"], 1: ["a/b"]}, ["workers 0 and 1 both wrote 'out/a/b'"]),
+        ({0: ["a/b"], 1: ["a/b/c.txt"]}, ["workers 0 and 1 both wrote 'out/a/b/c.txt'"]),
+        # every clash of one worker is named, not just its first
+        (
+            {0: ["x", "y"], 1: ["x", "y"]},
+            ["workers 0 and 1 both wrote 'out/x'", "workers 0 and 1 both wrote 'out/y'"],
+        ),
+    ],
+)
+def test_merge_names_every_clash_between_files_and_folders(tmp_path, files, clashes):
+    with pytest.raises(ShardClash) as err:
+        merge_outputs(_workers(tmp_path, files), tmp_path / "merged", "out")
+    diagnostic = err.value.diagnostic
+    assert diagnostic.code == "PC205"
+    assert diagnostic.message == (
+        "; ".join(clashes) + " (a sharded step's workers share one output folder)"
+    )
+    assert diagnostic.hint == (
+        "write file names derived from your inputs (e.g. the input file's name), so that no "
+        "two machines write the same one"
+    )
+    assert not (tmp_path / "merged").exists()  # nothing moved
+
+
+@pytest.mark.parametrize(("count", "more"), [(5, ""), (6, "; and 1 more"), (8, "; and 3 more")])
+def test_merge_shows_five_clashes_and_counts_the_rest(tmp_path, count, more):
+    names = [f"f{i}" for i in range(count)]
+    with pytest.raises(ShardClash) as err:
+        merge_outputs(_workers(tmp_path, {0: names, 1: names}), tmp_path / "m", "o")
+    shown = "; ".join(f"workers 0 and 1 both wrote 'o/{n}'" for n in names[:5])
+    assert err.value.diagnostic.message == (
+        f"{shown}{more} (a sharded step's workers share one output folder)"
+    )
+
+
+def test_merge_moves_nested_files_into_a_folder_that_does_not_exist_yet(tmp_path):
+    workers = _workers(tmp_path, {0: ["d1/d2/a.txt"], 1: ["d1/b.txt", "c.txt"]})
+    dest = tmp_path / "not" / "yet" / "out"
+    merge_outputs(workers, dest, "out")
+    assert sorted(objects(dest)) == ["c.txt", "d1/b.txt", "d1/d2/a.txt"]
+    assert (dest / "d1" / "d2" / "a.txt").read_text() == "0:d1/d2/a.txt"
+    assert (dest / "c.txt").read_text() == "1:c.txt"
