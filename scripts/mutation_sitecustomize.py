@@ -12,3 +12,17 @@ import os
 
 if os.environ.get("MUTANT_UNDER_TEST") == "stats":
     os.environ["MUTANT_UNDER_TEST"] = ""
+
+# A child that imports the mutated copy of the DSL (``pipecast validate`` run by a test) goes
+# through mutmut's trampolines too: treat mutmut's frames as pipecast's own there as well, as
+# mutation_plugin.py does in the test process, so file:line still names the user's file.
+try:
+    import mutmut
+
+    from pipecast.dsl import _location
+
+    _mutmut_dir = os.path.dirname(os.path.abspath(mutmut.__file__)) + os.sep
+    if _mutmut_dir not in _location._OWN_DIRS:
+        _location._OWN_DIRS = (*_location._OWN_DIRS, _mutmut_dir)
+except Exception:  # not a pipecast child, or no mutmut here: nothing to adjust
+    pass
