@@ -190,6 +190,10 @@ cd "$stage"
 # editable install: mutmut's trampolines cannot run outside its process, and it could not attribute
 # a kill to them anyway. So CLI behaviour is mutation-tested through in-process tests only.
 export PYTHONHASHSEED=0
+# Children started by tests (`python -m pipecast validate ...` from run_cli) import the mutated copy
+# from their working directory, mutants/; with it on PYTHONPATH they also load its sitecustomize
+# (scripts/mutation_sitecustomize.py), which keeps their file:line on the user's file.
+export PYTHONPATH="$PWD/mutants${PYTHONPATH:+:$PYTHONPATH}"
 TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
 
 if [ "$mode" = survivors ]; then
