@@ -89,9 +89,14 @@ slow_tests=(
 # server or child process only (mutmut cannot attribute them; in-process tests make the same calls).
 # test_the_cli_module_is_what_runs checks that a child python imports this checkout, which in a
 # staging tree it does not (by design: see the note on subprocesses below).
+# test_validate_groups_by_target_with_file_and_line runs `python -m pipecast validate` in a child,
+# which imports the mutated DSL from mutants/ without this plugin, so its file:line names mutmut's
+# trampoline (putting mutants/ on the child's PYTHONPATH for the sitecustomize broke mutmut's own
+# pytest run; not pursued further).
 deselected=(
   tests/test_runner_interrupts.py::test_the_cli_module_is_what_runs
   tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller
+  tests/test_all_problems.py::test_validate_groups_by_target_with_file_and_line
   tests/test_deploy.py::test_moto_server_through_aws_endpoint_url
   tests/test_deploy.py::test_no_credentials_through_the_cli
 )
@@ -190,10 +195,6 @@ cd "$stage"
 # editable install: mutmut's trampolines cannot run outside its process, and it could not attribute
 # a kill to them anyway. So CLI behaviour is mutation-tested through in-process tests only.
 export PYTHONHASHSEED=0
-# Children started by tests (`python -m pipecast validate ...` from run_cli) import the mutated copy
-# from their working directory, mutants/; with it on PYTHONPATH they also load its sitecustomize
-# (scripts/mutation_sitecustomize.py), which keeps their file:line on the user's file.
-export PYTHONPATH="$PWD/mutants${PYTHONPATH:+:$PYTHONPATH}"
 TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
 
 if [ "$mode" = survivors ]; then
