@@ -77,26 +77,25 @@ tests_for() {
 # executions (minutes each: they would dominate every mutant they touch; the layouts they run are
 # checked structurally in test_stepfunctions.py and test_sfn_layout_rules.py). Tests that reach the
 # code only through a subprocess cannot be attributed to a function by mutmut, so the
-# subprocess-heavy CLI/determinism modules are left out too (and test_ci_skips, which runs pytest
-# inside pytest). Tests marked slow never run. New test modules join their area by default.
+# subprocess-heavy CLI/determinism/all-problems modules are left out too (a child imports the
+# mutated DSL from mutants/ without the location plugin, so its file:line names mutmut's
+# trampoline), and test_ci_skips, which runs pytest inside pytest. Tests marked slow never run.
+# New test modules join their area by default.
 slow_tests=(
   tests/test_stepfunctions_moto.py tests/test_packaging.py tests/test_component_images.py
   tests/test_flagship.py tests/test_determinism.py tests/test_cli.py tests/test_readme_example.py
   tests/test_ci_skips.py
+  tests/test_all_problems.py
 )
 # Single tests left out: stack introspection itself (under mutmut a trampoline frame sits between
 # the function and its caller, so it fails on unmutated code), and tests that drive the code in a
 # server or child process only (mutmut cannot attribute them; in-process tests make the same calls).
 # test_the_cli_module_is_what_runs checks that a child python imports this checkout, which in a
 # staging tree it does not (by design: see the note on subprocesses below).
-# test_validate_groups_by_target_with_file_and_line runs `python -m pipecast validate` in a child,
-# which imports the mutated DSL from mutants/ without this plugin, so its file:line names mutmut's
-# trampoline (putting mutants/ on the child's PYTHONPATH for the sitecustomize broke mutmut's own
-# pytest run; not pursued further).
+
 deselected=(
   tests/test_runner_interrupts.py::test_the_cli_module_is_what_runs
   tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller
-  tests/test_all_problems.py::test_validate_groups_by_target_with_file_and_line
   tests/test_deploy.py::test_moto_server_through_aws_endpoint_url
   tests/test_deploy.py::test_no_credentials_through_the_cli
 )
