@@ -79,13 +79,15 @@ tests_for() {
 # code only through a subprocess cannot be attributed to a function by mutmut, so the
 # subprocess-heavy CLI/determinism/all-problems modules are left out too (a child imports the
 # mutated DSL from mutants/ without the location plugin, so its file:line names mutmut's
-# trampoline), and test_ci_skips, which runs pytest inside pytest. Tests marked slow never run.
+# trampoline), test_ci_skips, which runs pytest inside pytest, and test_exported_members, which
+# would see mutmut's generated names in every mutated module. Tests marked slow never run.
 # New test modules join their area by default.
 slow_tests=(
   tests/test_stepfunctions_moto.py tests/test_packaging.py tests/test_component_images.py
   tests/test_flagship.py tests/test_determinism.py tests/test_cli.py tests/test_readme_example.py
   tests/test_ci_skips.py
   tests/test_all_problems.py
+  tests/test_exported_members.py
 )
 # Single tests left out: stack introspection itself (under mutmut a trampoline frame sits between
 # the function and its caller, so it fails on unmutated code), and tests that drive the code in a

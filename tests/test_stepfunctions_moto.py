@@ -259,12 +259,15 @@ class MotoStepFunctions:
         arn = self.client.start_execution(
             stateMachineArn=machine, name=name, input=json.dumps(params)
         )["executionArn"]
-        for _ in range(6000):  # a safety net against a hung run, not a timing assertion
+        # a safety net against a hung run, not a timing assertion: moto interprets the machine in
+        # threads, and a large exact layout took over a minute on a loaded 2-core machine
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
             described = self.client.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":
                 return described
             time.sleep(0.01)
-        raise AssertionError(f"execution {name} did not finish")
+        raise AssertionError(f"execution {name} did not finish in 5 minutes")
 
 
 @pytest.fixture
