@@ -134,24 +134,16 @@ class FlowRunner(Runner):
     def _expand(self, step_id: str, prefix: Index = ()) -> list[Index] | None:
         """The instances of ``step_id`` in the iteration ``prefix`` of its outer loops; None
         while the items of a loop they are in are not known yet."""
-        indices: list[Index] = [prefix]
-        for loop in self.loops[step_id][len(prefix) :]:
-            grown: list[Index] = []
-            for index in indices:
-                items = self._loop_items(loop, index)
-                if items is None:
-                    return None
-                grown += [(*index, i) for i in range(len(items))]
-            indices = grown
-        return indices
+        indices, complete = self._expand_known(step_id, prefix)
+        return indices if complete else None
 
-    def _expand_known(self, step_id: str) -> tuple[list[Index], bool]:
-        """The instances of ``step_id`` known now, and whether that is all of them: an
-        iteration of an outer loop whose nested loop's items it wrote itself can go on before
-        the other iterations have written theirs."""
-        indices: list[Index] = [()]
+    def _expand_known(self, step_id: str, prefix: Index = ()) -> tuple[list[Index], bool]:
+        """The instances of ``step_id`` in the iteration ``prefix`` known now, and whether that
+        is all of them: an iteration of an outer loop whose nested loop's items it wrote itself
+        can go on before the other iterations have written theirs."""
+        indices: list[Index] = [prefix]
         complete = True
-        for loop in self.loops[step_id]:
+        for loop in self.loops[step_id][len(prefix) :]:
             grown: list[Index] = []
             for index in indices:
                 items = self._loop_items(loop, index)
@@ -372,11 +364,7 @@ class FlowRunner(Runner):
     def _iterations(self, step_id: str, reader: str, index: Index) -> list[str]:
         """Every instance of ``step_id`` that the instance ``index`` of ``reader`` sees: those
         in the iterations of the loops both are in, in order."""
-        shared = 0
-        for mine, theirs in zip(self.loops[step_id], self.loops[reader], strict=False):
-            if mine.id != theirs.id:
-                break
-            shared += 1
+        shared = self._shared(step_id, reader)
         return [
             instance_key(step_id, i)
             for i in self.instances.get(step_id, [])
@@ -511,7 +499,8 @@ class FlowRunner(Runner):
                 for step_id in list(unexpanded):
                     indices, complete = self._expand_known(step_id)
                     have = self.instances.setdefault(step_id, [])
-                    new = [i for i in indices if i not in set(have)]
+                    known = set(have)
+                    new = [i for i in indices if i not in known]
                     have.extend(new)
                     have.sort()  # iteration order, whatever order they became known in
                     for index in new:
