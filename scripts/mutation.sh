@@ -3,7 +3,9 @@
 #   scripts/mutation.sh pipecast/runner/           # one area (its own stage and tests)
 #   scripts/mutation.sh compilers/ dsl/_spec.py    # several; the stage is named after them
 #   scripts/mutation.sh --survivors pipecast/runner/   # after adding tests: re-test the survivors
+#   scripts/mutation.sh --update pipecast/runner/  # after a change: re-measure only what it touched
 #   scripts/mutation.sh --report                   # one table over every stage in build/mutation/
+#   MUTATION_SAMPLE=1000 scripts/mutation.sh compilers/  # a random sample: score with a 95 % interval
 # Not part of CI; run one area at a time (see docs/mutation.md for the times).
 #
 # Why a staging tree: the project installs with a setuptools package-dir mapping (pipecast.dsl is
@@ -16,7 +18,8 @@
 # Environment: PYTHON (default .venv/bin/python), MUTATION_JOBS (default: CPU count),
 # MUTATION_STAGE (default build/mutation/<areas>), MUTATION_SKIP_CANARY=1 to skip the
 # planted-mutant check, MUTATION_TESTS (test files or folders, instead of the areas' own tests),
-# MUTATION_EXAMPLES (hypothesis examples per property test, default 10), MUTATION_NICE (default 19).
+# MUTATION_EXAMPLES (hypothesis examples per property test, default 10), MUTATION_NICE (default 19),
+# MUTATION_SAMPLE=n (test a uniform random sample of n mutants, not all), MUTATION_SEED (default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -34,6 +37,7 @@ mode=run
 case "${1:-}" in
   --survivors) mode=survivors; shift ;;
   --report) mode=report; shift ;;
+  --update) mode=update; shift ;;
 esac
 
 tar_copy() {  # tar_copy SRC DEST: copy a folder's contents without caches
@@ -80,7 +84,8 @@ tests_for() {
 # subprocess-heavy CLI/determinism/all-problems modules are left out too (a child imports the
 # mutated DSL from mutants/ without the location plugin, so its file:line names mutmut's
 # trampoline), test_ci_skips, which runs pytest inside pytest, and test_exported_members, which
-# would see mutmut's generated names in every mutated module. Tests marked slow never run.
+# would see mutmut's generated names in every mutated module, and test_mutation_tools, which tests
+# these scripts (a stage holds no scripts/). Tests marked slow never run.
 # New test modules join their area by default.
 slow_tests=(
   tests/test_stepfunctions_moto.py tests/test_packaging.py tests/test_component_images.py
@@ -88,6 +93,7 @@ slow_tests=(
   tests/test_ci_skips.py
   tests/test_all_problems.py
   tests/test_exported_members.py
+  tests/test_mutation_tools.py
 )
 # Single tests left out: stack introspection itself (under mutmut a trampoline frame sits between
 # the function and its caller, so it fails on unmutated code), and tests that drive the code in a
@@ -143,7 +149,40 @@ for arg in "$@"; do
   if [ -d "$root/${arg%/}" ]; then patterns+=("$p/*"); else patterns+=("$p"); fi
 done
 
-if [ "$mode" = survivors ]; then
+stage_layout() {  # stage_layout DEST: the code, tests and examples in the installed layout
+  mkdir -p "$1/pipecast"
+  for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$1/pipecast/"; done
+  for d in deploy runner; do tar_copy "pipecast/$d" "$1/pipecast/$d"; done
+  for d in dsl compilers components schemas; do tar_copy "$d" "$1/pipecast/$d"; done
+  for d in tests examples; do tar_copy "$d" "$1/$d"; done
+  cp README.md "$1/"
+}
+
+sync_tree() {  # sync_tree SRC DEST: DEST's files become SRC's; only changed files are rewritten
+  local f
+  while IFS= read -r f; do
+    cmp -s "$1/$f" "$2/$f" || { mkdir -p "$(dirname "$2/$f")" && cp "$1/$f" "$2/$f"; }
+  done < <(cd "$1" && find . -type f)
+  while IFS= read -r f; do
+    [ -e "$1/$f" ] || rm -f "$2/$f"
+  done < <(cd "$2" && find . -type f ! -path '*/__pycache__/*')
+}
+
+if [ "$mode" = update ]; then
+  # An earlier full pass's stage, brought up to date: a changed file gets a new modification time
+  # (an unchanged one keeps its own), so mutmut regenerates only changed files and forgets only the
+  # verdicts of functions whose code changed (it hashes each function); it collects coverage for
+  # new tests only. Then the survivors are re-tested with the current tests (below).
+  [ -d "$stage/mutants" ] || { echo "no $stage/mutants: run a full pass first" >&2; exit 2; }
+  if [ -f "$stage/sample.txt" ]; then
+    echo "$stage holds a random sample: run a fresh sample (MUTATION_SAMPLE) instead" >&2; exit 2
+  fi
+  fresh="$stage.sync"
+  rm -rf "$fresh" && stage_layout "$fresh"
+  for d in pipecast tests examples; do sync_tree "$fresh/$d" "$stage/$d"; done
+  cmp -s "$fresh/README.md" "$stage/README.md" || cp "$fresh/README.md" "$stage/"
+  rm -rf "$fresh"
+elif [ "$mode" = survivors ]; then
   # Same staged code and mutants; the current tests and selection. mutmut collects coverage for
   # the new tests, then re-tests the survivors of the last run; the earlier verdicts are kept
   # aside and merged by the report (killed mutants stay killed: tests were only added).
@@ -151,12 +190,7 @@ if [ "$mode" = survivors ]; then
   rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
 else
   # The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
-  rm -rf "$stage" && mkdir -p "$stage/pipecast"  # (and verdicts-before/: a new pass)
-  for f in pipecast/*.py pipecast/py.typed; do cp "$f" "$stage/pipecast/"; done
-  for d in deploy runner; do tar_copy "pipecast/$d" "$stage/pipecast/$d"; done
-  for d in dsl compilers components schemas; do tar_copy "$d" "$stage/pipecast/$d"; done
-  for d in tests examples; do tar_copy "$d" "$stage/$d"; done
-  cp README.md "$stage/"
+  rm -rf "$stage" && stage_layout "$stage"  # (and verdicts-before/: a new pass)
 fi
 cp scripts/mutation_plugin.py "$stage/"
 cp scripts/mutation_sitecustomize.py "$stage/sitecustomize.py"
@@ -198,6 +232,14 @@ cd "$stage"
 export PYTHONHASHSEED=0
 TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
 
+if [ "$mode" = update ]; then
+  # The mutants of changed and new functions, then the survivors with the current tests: new tests
+  # may kill old survivors, and mutmut never re-tests a decided mutant by itself.
+  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs"
+  report
+  mode=survivors
+  [ -s survivors.txt ] || exit 0
+fi
 if [ "$mode" = survivors ]; then
   # mutmut forgets the verdicts of the mutants it does not re-test: keep them (the report merges)
   "$py" "$root/scripts/mutation_report.py" --keep mutants
@@ -232,5 +274,14 @@ PY
   rm -rf "$canary"
 fi
 
+if [ -n "${MUTATION_SAMPLE:-}" ]; then
+  # An area too big for a full pass: a uniform random sample (sample.txt), which the report
+  # marks with a 95 % interval. mutmut re-runs mypy over every mutant, but tests only these.
+  "$py" "$root/scripts/mutation_sample.py" "$MUTATION_SAMPLE" "${MUTATION_SEED:-12}"
+  mapfile -t names < sample.txt
+  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
+  report
+  exit 0
+fi
 time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs"
 report

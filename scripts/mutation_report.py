@@ -6,11 +6,15 @@ reads mutmut's per-file ``.meta`` results rather than its text output, so the nu
 on mutmut's display format. A mutant counts as detected when the tests fail on it, time out on it or
 crash on it; "no tests" (no fast test reaches the function) counts against the score: that is a
 gap too. Scores are over the mutants checked, so an interrupted run still reports what it saw.
+A stage that ran a random sample (``MUTATION_SAMPLE``, its ``sample.txt``) gets a 95 % Wilson
+interval next to each score: what the sample says about all of the area's mutants. A stopped
+full pass gets none (mutmut runs the cheapest mutants first, so they are no random sample).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections import Counter
@@ -59,7 +63,8 @@ def collect(mutants: Path, survivors: dict[str, list[str]]) -> dict[str, Counter
         before = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
         if before.is_file():
             for name, code in _read_meta(before)["exit_code_by_key"].items():
-                if status_of(codes.get(name)) == "not checked":
+                # (a mutant of a function since changed or removed has another name or none)
+                if name in codes and status_of(codes[name]) == "not checked":
                     codes[name] = code
         counts = by_module.setdefault(module, Counter())
         survived = survivors[module] = []
@@ -84,13 +89,27 @@ def keep(mutants: Path) -> None:
         kept.write_text(json.dumps(data))
 
 
-def row(name: str, counts: Counter[str]) -> str:
+def wilson(detected: int, checked: int) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion: sound near 100 % and for small samples, where
+    the normal approximation runs past 100 %."""
+    z = 1.959964
+    p = detected / checked
+    centre = (p + z * z / (2 * checked)) / (1 + z * z / checked)
+    half = z * math.sqrt(p * (1 - p) / checked + z * z / (4 * checked * checked))
+    half /= 1 + z * z / checked
+    return centre - half, centre + half
+
+
+def row(name: str, counts: Counter[str], sampled: bool = False) -> str:
     """One table row; the score is over the mutants checked (all of them after a full run)."""
     total = sum(counts.values())
     checked = total - counts["not checked"]
     detected = sum(counts[s] for s in DETECTED)
     typed = counts["caught by type check"]
     score = f"{100.0 * detected / checked:.1f} %" if checked else "-"
+    if sampled and checked and checked < total:
+        low, high = wilson(detected, checked)
+        score += f" ({100 * low:.1f}–{100 * high:.1f})"
     return (
         f"| {name} | {total} | {checked} | {detected - typed} | {typed} | {counts['survived']} | "
         f"{counts['no tests']} | {score} |"
@@ -105,27 +124,33 @@ def main() -> None:
     # keeps its newest verdicts, so re-measuring one module does not count its mutants twice.
     by_module: dict[str, Counter[str]] = {}
     survivors: dict[str, list[str]] = {}
+    sampled: set[str] = set()
     for folder in sys.argv[1:] or ["mutants"]:
-        by_module.update(collect(Path(folder), survivors))
+        modules = collect(Path(folder), survivors)
+        by_module.update(modules)
+        if (Path(folder).parent / "sample.txt").is_file():
+            sampled.update(modules)
+        else:
+            sampled.difference_update(modules)
     lines = [s for module in sorted(survivors) for s in survivors[module]]
     Path("survivors.txt").write_text("".join(s + "\n" for s in lines))
     header = (
         "| {} | mutants | checked | killed by tests | caught by mypy | survived | no tests "
-        "| score |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| score (95 % interval if sampled) |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     )
     print(header.format("area"))
     for area in AREAS:
         total: Counter[str] = Counter()
-        for module, counts in by_module.items():
-            if module.startswith(area + "/"):
-                total += counts
+        in_area = [module for module in by_module if module.startswith(area + "/")]
+        for module in in_area:
+            total += by_module[module]
         if total:
-            print(row(repo_path(area + "/"), total))
+            print(row(repo_path(area + "/"), total, bool(in_area) and set(in_area) <= sampled))
     print()
     print(header.format("module"))
     for module, counts in sorted(by_module.items(), key=lambda kv: repo_path(kv[0])):
         if sum(counts.values()):
-            print(row(repo_path(module), counts))
+            print(row(repo_path(module), counts, module in sampled))
 
 
 if __name__ == "__main__":
