@@ -96,7 +96,8 @@ slow_tests=(
   tests/test_mutation_tools.py
 )
 # Single tests left out: stack introspection itself (under mutmut a trampoline frame sits between
-# the function and its caller, so it fails on unmutated code), and tests that drive the code in a
+# the function and its caller, so it fails on unmutated code), test_dsl_surface (it lists a
+# module's public globals, and mutmut adds its own to a mutated pipecast.dsl), and tests that drive the code in a
 # server or child process only (mutmut cannot attribute them; in-process tests make the same calls).
 # test_the_cli_module_is_what_runs checks that a child python imports this checkout, which in a
 # staging tree it does not (by design: see the note on subprocesses below).
@@ -104,6 +105,7 @@ slow_tests=(
 deselected=(
   tests/test_runner_interrupts.py::test_the_cli_module_is_what_runs
   tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller
+  tests/test_public_api.py::test_dsl_surface
   tests/test_deploy.py::test_moto_server_through_aws_endpoint_url
   tests/test_deploy.py::test_no_credentials_through_the_cli
 )
