@@ -236,7 +236,10 @@ TIMEFORMAT="mutmut run: %0R s wall, %0U s user + %0S s system CPU"
 
 if [ "$mode" = update ]; then
   # The mutants of changed and new functions, then the survivors with the current tests: new tests
-  # may kill old survivors, and mutmut never re-tests a decided mutant by itself.
+  # may kill old survivors, and mutmut never re-tests a decided mutant by itself. The verdicts an
+  # earlier --survivors run kept aside go back into mutmut's files first. (A changed test
+  # selection, e.g. a module added to slow_tests, makes mutmut reset every verdict: a full pass.)
+  "$py" "$root/scripts/mutation_report.py" --restore mutants
   time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs"
   report
   mode=survivors

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from collections import Counter
@@ -100,6 +101,27 @@ def wilson(detected: int, checked: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+def restore(mutants: Path) -> None:
+    """Before an --update run: put the kept verdicts back into mutmut's own files, so that mutmut
+    tests only the mutants without one (it then forgets those of functions whose code changed),
+    and drop ``verdicts-before/``: from here on mutmut's files hold every verdict."""
+    kept_root = mutants.parent / "verdicts-before"
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        kept = kept_root / meta.relative_to(mutants)
+        if not kept.is_file():
+            continue
+        data = _read_meta(meta)
+        codes = data["exit_code_by_key"]
+        for name, code in _read_meta(kept)["exit_code_by_key"].items():
+            if name in codes and codes[name] is None:
+                codes[name] = code
+        partial = meta.with_name(meta.name + ".partial")
+        partial.write_text(json.dumps(data, indent=4))
+        partial.replace(meta)
+    if kept_root.is_dir():
+        shutil.rmtree(kept_root)
+
+
 def row(name: str, counts: Counter[str], sampled: bool = False) -> str:
     """One table row; the score is over the mutants checked (all of them after a full run)."""
     total = sum(counts.values())
@@ -117,8 +139,9 @@ def row(name: str, counts: Counter[str], sampled: bool = False) -> str:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--keep"]:
-        keep(Path(sys.argv[2] if len(sys.argv) > 2 else "mutants"))
+    if sys.argv[1:2] in (["--keep"], ["--restore"]):
+        action = keep if sys.argv[1] == "--keep" else restore
+        action(Path(sys.argv[2] if len(sys.argv) > 2 else "mutants"))
         return
     # Several mutants/ folders (one per stage, oldest first): a module measured in more than one
     # keeps its newest verdicts, so re-measuring one module does not count its mutants twice.

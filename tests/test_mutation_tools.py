@@ -94,3 +94,21 @@ def test_sample_names_are_every_mutant_once_in_a_stable_order(tmp_path: Path) ->
     _meta(tmp_path / "pipecast/b.py.meta", {"b.g__mutmut_2": None, "b.g__mutmut_1": 0})
     _meta(tmp_path / "pipecast/a.py.meta", {"a.f__mutmut_1": None})
     assert sample.mutant_names(tmp_path) == ["a.f__mutmut_1", "b.g__mutmut_1", "b.g__mutmut_2"]
+
+
+def test_restore_puts_kept_verdicts_back_where_mutmut_has_none(tmp_path: Path) -> None:
+    meta = tmp_path / "mutants/pipecast/dsl/_x.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(
+        json.dumps({"exit_code_by_key": {"f__mutmut_1": None, "f__mutmut_2": 0}, "other": 7})
+    )
+    _meta(
+        tmp_path / "verdicts-before/pipecast/dsl/_x.py.meta",
+        {"f__mutmut_1": 1, "f__mutmut_2": 1, "gone": 0},
+    )
+    report.restore(tmp_path / "mutants")
+    assert json.loads(meta.read_text()) == {
+        "exit_code_by_key": {"f__mutmut_1": 1, "f__mutmut_2": 0},
+        "other": 7,
+    }
+    assert not (tmp_path / "verdicts-before").exists()
