@@ -131,12 +131,24 @@ else
   esac
   mapfile -t selected < <(printf '%s\n' "${selected[@]}" | sort -u)
 fi
+# Only the exclusions inside the selection are passed: mutmut resets every verdict of a stage when
+# its test arguments change, so a module added to slow_tests must not reset the runner's stage.
+in_selection() {  # in_selection FILE: is FILE one of the selected files or under a selected folder?
+  local s
+  for s in "${selected[@]}"; do
+    case "$1" in "$s" | "${s%/}"/*) return 0 ;; esac
+  done
+  return 1
+}
 test_selection=("${selected[@]}" -m "not slow")
-for f in "${slow_tests[@]}"; do test_selection+=("--ignore=$f"); done
+for f in "${slow_tests[@]}"; do in_selection "$f" && test_selection+=("--ignore=$f"); done
 # MUTATION_DESELECT: more test ids to leave out, space-separated (e.g. a new test that needs a
 # fix the staged code of a --survivors re-run predates)
 read -r -a extra_deselected <<< "${MUTATION_DESELECT:-}"
-for t in "${deselected[@]}" "${extra_deselected[@]}"; do test_selection+=("--deselect=$t"); done
+for t in "${deselected[@]}" "${extra_deselected[@]}"; do
+  case " ${test_selection[*]} " in *" --ignore=${t%%::*} "*) continue ;; esac  # (already out)
+  [ -n "$t" ] && in_selection "${t%%::*}" && test_selection+=("--deselect=$t")
+done
 
 # Repository folder -> installed package folder (a module or folder argument keeps its tail).
 installed_path() {
