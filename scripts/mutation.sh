@@ -5,6 +5,7 @@
 #   scripts/mutation.sh --survivors pipecast/runner/   # after adding tests: re-test the survivors
 #   scripts/mutation.sh --update pipecast/runner/  # after a change: re-measure only what it touched
 #   scripts/mutation.sh --report                   # one table over every stage in build/mutation/
+#   scripts/mutation.sh --strata build/mutation/runner   # what a stopped pass measured (by cost)
 #   MUTATION_SAMPLE=1000 scripts/mutation.sh compilers/  # a random sample: score with a 95 % interval
 # Not part of CI; run one area at a time (see docs/mutation.md for the times).
 #
@@ -38,6 +39,9 @@ case "${1:-}" in
   --survivors) mode=survivors; shift ;;
   --report) mode=report; shift ;;
   --update) mode=update; shift ;;
+  --strata)
+    [ -d "${2:-}/mutants" ] || { echo "usage: scripts/mutation.sh --strata build/mutation/<stage>" >&2; exit 2; }
+    exec "$py" "$root/scripts/mutation_report.py" --strata "$2/mutants" ;;
 esac
 
 tar_copy() {  # tar_copy SRC DEST: copy a folder's contents without caches

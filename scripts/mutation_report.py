@@ -53,20 +53,26 @@ def _read_meta(path: Path) -> dict[str, Any]:
     raise SystemExit(f"{path}: not readable JSON")
 
 
+def verdicts(mutants: Path, meta: Path) -> dict[str, int | None]:
+    """One module's verdicts by mutant. A --survivors re-run re-tests only the last survivors,
+    and mutmut forgets every other verdict; the script keeps the earlier ones in
+    verdicts-before/ (same layout), and they fill the gaps here."""
+    codes = dict(_read_meta(meta)["exit_code_by_key"])
+    before = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
+    if before.is_file():
+        for name, code in _read_meta(before)["exit_code_by_key"].items():
+            # (a mutant of a function since changed or removed has another name or none)
+            if name in codes and status_of(codes[name]) == "not checked":
+                codes[name] = code
+    return codes
+
+
 def collect(mutants: Path, survivors: dict[str, list[str]]) -> dict[str, Counter[str]]:
     """Verdict counts by installed module path; each module's survivors go into ``survivors``."""
     by_module: dict[str, Counter[str]] = {}
     for meta in sorted(mutants.rglob("*.py.meta")):
         module = meta.relative_to(mutants).as_posix()[: -len(".meta")]
-        codes = dict(_read_meta(meta)["exit_code_by_key"])
-        # A --survivors re-run re-tests only the last survivors, and mutmut forgets every other
-        # verdict; the script keeps the earlier ones in verdicts-before/ (same layout).
-        before = mutants.parent / "verdicts-before" / meta.relative_to(mutants)
-        if before.is_file():
-            for name, code in _read_meta(before)["exit_code_by_key"].items():
-                # (a mutant of a function since changed or removed has another name or none)
-                if name in codes and status_of(codes[name]) == "not checked":
-                    codes[name] = code
+        codes = verdicts(mutants, meta)
         counts = by_module.setdefault(module, Counter())
         survived = survivors[module] = []
         for name, code in sorted(codes.items()):
@@ -88,6 +94,54 @@ def keep(mutants: Path) -> None:
                 data["exit_code_by_key"][name] = code
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text(json.dumps(data))
+
+
+def cost_of(stats: dict[str, Any], name: str) -> float:
+    """mutmut's own estimate of a mutant's cost: the time of every test that reaches its function
+    (the order a pass runs mutants in, cheapest first)."""
+    function = name.replace("__init__.", "").partition("__mutmut_")[0]
+    durations = stats["duration_by_test"]
+    return float(
+        sum(
+            durations.get(t, 0.0) for t in stats["tests_by_mangled_function_name"].get(function, ())
+        )
+    )
+
+
+def strata(mutants: Path) -> list[str]:
+    """What a stopped pass measured. mutmut runs mutants cheapest first, so a pass stopped early
+    has decided exactly the mutants cheaper than the first undecided one: a stratum of the area
+    defined by cost. Its score is exact after a full pass, and estimated with an interval after a
+    random sample (the sample's members in the stratum are a random sample of it)."""
+    stats = json.loads((mutants / "mutmut-stats.json").read_text())
+    sample_file = mutants.parent / "sample.txt"
+    sampled = set(sample_file.read_text().split()) if sample_file.is_file() else None
+    lines = []
+    for area in AREAS:
+        codes: dict[str, int | None] = {}
+        for meta in sorted((mutants / area).rglob("*.py.meta")):
+            codes.update(verdicts(mutants, meta))
+        if not codes:
+            continue
+        measured = codes if sampled is None else {n: c for n, c in codes.items() if n in sampled}
+        open_costs = [
+            cost_of(stats, n) for n, c in measured.items() if status_of(c) == "not checked"
+        ]
+        limit = min(open_costs) if open_costs else float("inf")
+        below = [status_of(c) for n, c in measured.items() if cost_of(stats, n) < limit]
+        stratum = sum(1 for n in codes if cost_of(stats, n) < limit)
+        detected = sum(1 for status in below if status in DETECTED)
+        what = f"{len(below)} of the sample's {len(measured)}" if sampled else f"all {len(below)}"
+        line = (
+            f"{repo_path(area + '/')}: the {stratum} of {len(codes)} mutants "
+            f"({100 * stratum / len(codes):.1f} %) whose tests take under {limit:.2f} s; "
+            f"{what} decided there: {100 * detected / max(len(below), 1):.1f} % caught"
+        )
+        if sampled is not None and below:
+            low, high = wilson(detected, len(below))
+            line += f" (95 % interval {100 * low:.1f}–{100 * high:.1f})"
+        lines.append(line)
+    return lines
 
 
 def wilson(detected: int, checked: int) -> tuple[float, float]:
@@ -139,6 +193,9 @@ def row(name: str, counts: Counter[str], sampled: bool = False) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--strata"]:
+        print("\n".join(strata(Path(sys.argv[2] if len(sys.argv) > 2 else "mutants"))))
+        return
     if sys.argv[1:2] in (["--keep"], ["--restore"]):
         action = keep if sys.argv[1] == "--keep" else restore
         action(Path(sys.argv[2] if len(sys.argv) > 2 else "mutants"))

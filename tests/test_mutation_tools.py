@@ -112,3 +112,38 @@ def test_restore_puts_kept_verdicts_back_where_mutmut_has_none(tmp_path: Path) -
         "other": 7,
     }
     assert not (tmp_path / "verdicts-before").exists()
+
+
+def test_strata_name_what_a_stopped_pass_decided(tmp_path: Path) -> None:
+    mutants = tmp_path / "mutants"
+    # three functions: f's tests take 1 s, g's 3 s, h's 10 s; the pass stopped inside g
+    stats = {
+        "duration_by_test": {"t1": 1.0, "t2": 2.0, "t3": 7.0},
+        "tests_by_mangled_function_name": {
+            "pipecast.dsl.m.x_f": ["t1"],
+            "pipecast.dsl.m.x_g": ["t1", "t2"],
+            "pipecast.dsl.m.x_h": ["t1", "t2", "t3"],
+        },
+    }
+    mutants.mkdir()
+    (mutants / "mutmut-stats.json").write_text(json.dumps(stats))
+    codes: dict[str, int | None] = {
+        "pipecast.dsl.m.x_f__mutmut_1": 1,
+        "pipecast.dsl.m.x_f__mutmut_2": 0,
+        "pipecast.dsl.m.x_g__mutmut_1": None,
+        "pipecast.dsl.m.x_h__mutmut_1": None,
+    }
+    _meta(mutants / "pipecast/dsl/m.py.meta", codes)
+    (line,) = report.strata(mutants)
+    assert line == (
+        "dsl/: the 2 of 4 mutants (50.0 %) whose tests take under 3.00 s; "
+        "all 2 decided there: 50.0 % caught"
+    )
+    (tmp_path / "sample.txt").write_text(
+        "pipecast.dsl.m.x_f__mutmut_1\npipecast.dsl.m.x_g__mutmut_1\n"
+    )
+    (line,) = report.strata(mutants)
+    assert line.startswith("dsl/: the 2 of 4 mutants (50.0 %) whose tests take under 3.00 s; ")
+    assert line.endswith(
+        "1 of the sample's 2 decided there: 100.0 % caught (95 % interval 20.7–100.0)"
+    )
