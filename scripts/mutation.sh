@@ -229,6 +229,13 @@ if [ "${MUTATION_TYPECHECK:-1}" != 0 ]; then
   type_check="type_check_command = [\"$py\", \"-m\", \"mypy\", \"--config-file\", \"../pyproject.toml\", \"-p\", \"pipecast\", \"-O\", \"json\"]"
 fi
 toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; echo "[${out%, }]"; }
+if [ "$mode" = survivors ] && [ -f "$stage/pyproject.toml" ]; then
+  # Re-testing survivors keeps the pass's own test selection: a changed selection would make
+  # mutmut reset the stage and run its whole stats pass again (many minutes); new test modules
+  # are in the selection anyway (it names folders). The survivors got past mypy already, so the
+  # type check (12 minutes for compilers/) is left out; the verdicts it gave are kept aside.
+  grep -v '^type_check_command' "$stage/pyproject.toml" > "$stage/pyproject.toml.new"
+else
 {
   cat "$root/pyproject.toml"
   cat <<EOF
@@ -243,6 +250,7 @@ use_git_change_detection = false
 $type_check
 EOF
 } > "$stage/pyproject.toml.new"
+fi
 mv "$stage/pyproject.toml.new" "$stage/pyproject.toml"
 echo "stage: $stage; tests: ${test_selection[*]}"
 
