@@ -469,3 +469,97 @@ def test_sharding_a_manifest_is_refused_on_kubeflow():
         "import the objects' S3 prefix instead of a manifest for kubeflow; sagemaker, "
         "stepfunctions and the local runner shard a manifest"
     )
+
+
+# ----- the review's summary of a Kubeflow document ----------------------------------------------
+
+
+@dsl.container_component(image=IMG, command=["make-n"])
+def make_n(count: int, data: Output[Dataset], n: Output[int]):
+    """Writes an artifact and a number."""
+
+
+@dsl.container_component(image=IMG, command=["use"])
+def use_all(data: Input[Dataset], label: str, n: int):
+    """Reads an artifact, a text and a number."""
+
+
+@dsl.container_component(image=IMG, command=["report"])
+def status_report(status: str):
+    """Reports how the run ended."""
+
+
+@dsl.pipeline(name="described")
+def described(cams: list = ["a"], k: int = 2):  # noqa: B006
+    done = status_report(status=dsl.RUN_STATUS).set_name("report")
+    with dsl.ExitHandler(done):
+        made = (
+            make_n(count=k)
+            .set_name("make")
+            .set_retry(Retry(max_attempts=3))
+            .set_caching(True)
+            .set_env(A="1")
+            .set_spot(Spot("2h"))
+        )
+        with dsl.If(made.outputs["n"] > 1):
+            use_all(data=made.outputs["data"], label="x", n=made.outputs["n"]).set_name("in-if")
+        with dsl.ParallelFor(cams, parallelism=2) as cam:
+            use_all(data=made.outputs["data"], label=cam, n=3).set_name("in-loop")
+        with dsl.ParallelFor([1, 2]):
+            use_all(data=made.outputs["data"], label="y", n=4).set_name("in-literal")
+
+
+def test_the_review_summary_reads_each_task_and_group_where_it_sits():
+    from pipecast.compilers.kubeflow_review import describe
+
+    documents = list(yaml.safe_load_all(compile_text(described, "kubeflow")))
+    summary = describe(documents)
+    assert summary.name == "described" and set(summary.parameters) == {"cams", "k"}
+    groups = {
+        s.id: (s.kind, dict(s.fields)) for s in summary.steps.values() if s.kind != "container task"
+    }
+    (handler,) = [g for g, (kind, _) in groups.items() if kind == "group"]
+    (condition,) = [g for g, (kind, _) in groups.items() if kind == "condition"]
+    literal, runtime = sorted(
+        (g for g, (kind, _) in groups.items() if kind == "loop"),
+        key=lambda g: groups[g][1]["items"] != "[1, 2]",
+    )
+    assert groups[handler][1] == {"in": None, "depends on": []}
+    assert groups[condition][1] == {
+        "in": handler,
+        "condition": "int(make-n) > 1",  # kfp's CEL with each parameter by its bare name
+        "depends on": ["make"],
+    }
+    assert groups[literal][1] == {
+        "in": handler,
+        "items": "[1, 2]",
+        "parallelism": None,
+        "depends on": ["make"],
+    }
+    assert groups[runtime][1] == {
+        "in": handler,
+        "items": "cams",
+        "parallelism": 2,
+        "depends on": ["make"],
+    }
+    make = dict(summary.steps["make"].fields)
+    assert make["inputs"] == {"count": "k"} and make["in"] == handler
+    assert make["retry"]["maxRetryCount"] == 2 and make["caching"] == {"enableCache": True}
+    assert make["env"] == {"A": "1"} and make["spot"] is True
+    assert make["node selector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
+    assert "runs when" not in make and make["image"] == IMG and make["command"] == ["make-n"]
+    report = dict(summary.steps["report"].fields)
+    assert report["inputs"] == {"status": f"final status of {handler}"}
+    assert report["depends on"] == [handler] and "in" not in report
+    assert report["runs when"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert (report["retry"], report["spot"], report["node selector"], report["env"]) == (
+        None,
+        None,
+        None,
+        {},
+    )
+    in_if = dict(summary.steps["in-if"].fields)
+    assert in_if["in"] == f"{handler}/{condition}"
+    assert in_if["inputs"] == {"data": "make-data", "label": "x", "n": "make-n"}
+    assert summary.steps["in-loop"].fields["in"] == f"{handler}/{runtime}"
+    assert summary.steps["in-literal"].fields["in"] == f"{handler}/{literal}"
