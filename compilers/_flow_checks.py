@@ -419,7 +419,11 @@ def flow_binding_problem(
             return True, ("PC003", f"{where} is an artifact, got a loop item", "use a parameter")
         t = _loop_item_type(ix, binding)
         if t is not None and not parameter_fits(t, inp.type):
-            return True, ("PC003", f"{where} is {inp.type}, the loop's items are {t}", "")
+            return True, (
+                "PC003",
+                f"{where} is {inp.type}, the loop's items are {t}",
+                f"loop over {inp.type} values",
+            )
         return True, None
     if isinstance(binding, RunStatusRef):
         ok = inp.kind == "parameter" and inp.type == "str"

@@ -17,7 +17,7 @@ from pipecast.compilers import graph, load_target
 from pipecast.compilers.canonical import dumps_json
 from pipecast.compilers.target import FEATURES, Capabilities, Limits, Target
 from pipecast.dsl import Dataset, Input, Output, Resources, Spot
-from pipecast.dsl.spec import ComponentSpec, PipelineSpec, StepSpec
+from pipecast.dsl.spec import ComponentSpec, Constant, PipelineSpec, StepSpec
 from pipecast.errors import PipelineError
 
 IMG = "registry.example.com/x:1.0"
@@ -403,3 +403,31 @@ def test_random_bad_bindings_are_all_reported(data):
 def test_component_spec_round_trip_keeps_placeholders():
     comp = load_example("multi_camera").spec.component("detect-objects")
     assert ComponentSpec.from_dict(comp.to_dict()) == comp
+
+
+def test_a_steps_problem_points_at_the_step_else_at_the_pipeline():
+    """A diagnostic about a step carries the step's ``file:line`` (where the user called it);
+    a step without one (a spec from JSON) falls back to the pipeline's."""
+
+    @dsl.pipeline(name="located")
+    def located():
+        node()
+
+    spec = located.spec
+    (step,) = spec.steps
+    assert step.location is not None and spec.location is not None
+    assert step.location != spec.location
+    unknown_component = dataclasses.replace(step, component="nope")
+    unknown_input = dataclasses.replace(step, arguments=(("extra", Constant(1)),))
+    for bad in (unknown_component, unknown_input):
+        for where in (step.location, None):
+            moved = dataclasses.replace(bad, location=where)
+            with pytest.raises(PipelineError) as info:
+                graph.check(dataclasses.replace(spec, steps=(moved,)))
+            (problem,) = [d for d in info.value.diagnostics if d.code == "PC004"]
+            assert problem.location == (where or spec.location), problem
+    with pytest.raises(PipelineError) as info:
+        graph.check(dataclasses.replace(spec, steps=(dataclasses.replace(step, component="nope"),)))
+    (problem,) = info.value.diagnostics
+    assert problem.message == "step 'node' uses unknown component 'nope'"
+    assert problem.hint == "add the component to the spec"

@@ -345,8 +345,17 @@ def test_the_uri_of_a_collected_artifact_is_refused():
 
     with pytest.raises(PipelineError) as info:
         compile_text(collected_uri, "kubeflow")
-    (problem,) = [d.format() for d in info.value.diagnostics]
-    assert "the URI of collected artifact input 'parts'" in problem and "PC008" in problem
+    (problem,) = info.value.diagnostics
+    assert (problem.code, problem.step) == ("PC008", "use-uri")
+    assert problem.location == collected_uri.spec.step("use-uri").location is not None
+    assert problem.message == (
+        "step 'use-uri': the URI of collected artifact input 'parts' is not expressible on "
+        "kubeflow: KFP hands the step a list of artifacts, with no one URI for all of them"
+    )
+    assert problem.hint == (
+        "read the folder by its path (dsl.InputPath / Input[...]) instead, or compile for a "
+        "target that supports it (`pipecast run --local` does)"
+    )
 
 
 @dsl.container_component(image=IMG, command=["use-parts"])
@@ -403,11 +412,30 @@ def _scaled_out():
 def test_a_list_of_artifacts_handed_into_a_group_is_refused_before_kfp(body, where):
     """kfp's compiler fails (a TypeError) on a list of artifacts entering a group the loop is
     not in: pipecast says so first, with the step and the group."""
+    pipeline = dsl.pipeline(name="into-group")(body)
     with pytest.raises(PipelineError) as info:
-        compile_text(dsl.pipeline(name="into-group")(body), "kubeflow")
-    (problem,) = [d.format() for d in info.value.diagnostics]
-    assert "step 'use-parts" in problem and "input 'parts' collects artifacts" in problem
-    assert where in problem and "kfp refuses" not in problem
+        compile_text(pipeline, "kubeflow")
+    (problem,) = info.value.diagnostics
+    spec = pipeline.spec
+    (reader,) = (s for s in spec.steps if s.id.startswith("use-parts"))
+    producer = {g.id for g in spec.groups_of(spec.step("make-part"))}
+    inner = [g.id for g in spec.groups_of(reader) if g.id not in producer]
+    said = (
+        f"inside '{inner[0]}', a group the loop of 'make-part' is not in"
+        if inner
+        else "in a scaled-out step (the ParallelFor of its shards)"
+    )
+    assert where in said
+    assert (problem.code, problem.step, problem.location) == ("PC008", reader.id, reader.location)
+    assert problem.message == (
+        f"step '{reader.id}': input 'parts' collects artifacts {said}: not expressible on "
+        "kubeflow (kfp cannot pass a list of artifacts into a group)"
+    )
+    assert problem.hint == (
+        "read the collected folder in a step next to the loop (outside any dsl.If, ParallelFor "
+        "or ExitHandler the loop is not in, and not scaled out), e.g. one that copies it into "
+        "one artifact, or compile for a target that supports it (`pipecast run --local` does)"
+    )
 
 
 def test_a_reader_inside_the_same_outer_loop_compiles_and_loads(tmp_path):

@@ -7,6 +7,7 @@ KFP's driver evaluates with CEL, on the values the local runner decided its bran
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -376,6 +377,7 @@ def _refusals(pipeline) -> list[str]:
 
 def test_exit_tasks_with_inputs_and_odd_dict_keys_are_refused():
     """(Text output parameters compile since #18: tests/test_kubeflow_text.py.)"""
+
     @dsl.pipeline(name="exit-reads")
     def exit_reads():
         first = use_it(value=1).set_name("first")
@@ -482,6 +484,80 @@ def test_loop_items_compare_as_kfp_types_them_or_are_refused():
     assert "kfp types such items as text" in problem
 
 
+@dsl.container_component(image=IMG, command=["label"])
+def label_of(label: Output[str], size: Output[int]):
+    """A text and a number."""
+
+
+def _item_compared_with(other: str) -> dsl.Pipeline:
+    """A loop over a run-time list whose item a condition compares with ``other``."""
+
+    def body(
+        cams: list = ["a"],  # noqa: B006
+        rows: list = [{"name": "a"}],  # noqa: B006
+        mode: str = "a",
+        limit: int = 1,
+    ):
+        made = label_of()
+        with dsl.ParallelFor(cams) as cam:
+            if other.startswith("item of"):
+                literal = ["x", "y"] if other.endswith("text") else [1, 2]
+                with dsl.ParallelFor(literal) as item, dsl.If(cam == item):
+                    use_it(value=1).set_name("matched")
+                return
+            if other == "field of a dict item":
+                with dsl.ParallelFor(rows) as row, dsl.If(cam == row["name"]):
+                    use_it(value=1).set_name("matched")
+                return
+            operand = {
+                "str parameter": mode,
+                "int parameter": limit,
+                "str output": made.outputs["label"],
+                "int output": made.outputs["size"],
+                "str constant": "a",
+                "int constant": 1,
+            }[other]
+            with dsl.If(cam == operand):
+                use_it(value=1).set_name("matched")
+
+    return dsl.pipeline(name="item-compared")(body)
+
+
+TEXT_OPERANDS = ["str parameter", "str output", "str constant", "item of a literal list of text"]
+OTHER_OPERANDS = [
+    "int parameter",
+    "int output",
+    "int constant",
+    "item of a literal list of ints",
+    "field of a dict item",
+]
+
+
+@pytest.mark.parametrize("other", TEXT_OPERANDS + OTHER_OPERANDS)
+def test_a_run_time_loop_item_compares_only_with_what_kfp_also_types_as_text(other):
+    """kfp types an item of a run-time list as text: comparing it with text is what the local
+    run does; with anything else (a number, or a dict item's field, also text-typed by kfp
+    but a value of any type at run time) kfp would compare text, so it is refused."""
+    pipeline = _item_compared_with(other)
+    if other in TEXT_OPERANDS:
+        assert "matched" in _branch_conditions(main_of(pipeline))
+        return
+    with pytest.raises(PipelineError) as info:
+        compile_text(pipeline, "kubeflow")
+    (problem,) = info.value.diagnostics
+    condition = next(g for g in pipeline.spec.groups if g.kind == "condition")
+    assert (problem.code, problem.location) == ("PC008", condition.location)
+    assert problem.message == (
+        f"condition '{condition.id}' compares a loop item of a run-time list (or a dict item's "
+        "field) with a value that is not text: not expressible on kubeflow, where kfp types "
+        "such items as text and would compare text"
+    )
+    assert problem.hint == (
+        "loop over a literal list, compare inside the step, or compile for a target that "
+        "supports it (`pipecast run --local` does)"
+    )
+
+
 def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refused():
     @dsl.pipeline(name="inner-exit")
     def inner_exit(cams: list = ["a"]):  # noqa: B006
@@ -490,8 +566,20 @@ def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refuse
             with dsl.ExitHandler(report):
                 use_it(value=1).set_name("guarded")
 
-    (problem,) = _refusals(inner_exit)
-    assert "only at the top of the pipeline" in problem
+    with pytest.raises(PipelineError) as info:
+        compile_text(inner_exit, "kubeflow")
+    (problem,) = info.value.diagnostics
+    handler = next(g for g in inner_exit.spec.groups if g.kind == "exit_handler")
+    assert handler.parent is not None and handler.location is not None
+    assert (problem.code, problem.location) == ("PC008", handler.location)
+    assert problem.message == (
+        f"exit handler '{handler.id}' inside '{handler.parent}' is not expressible on kubeflow: "
+        "kfp allows dsl.ExitHandler only at the top of the pipeline"
+    )
+    assert problem.hint == (
+        "move the `with dsl.ExitHandler(...)` block out of the loop or condition, or compile "
+        "for a target that supports it (`pipecast run --local` does)"
+    )
 
     from pipecast.dsl.spec import Comparison, Constant, ParameterRef, PipelineSpec
 
@@ -504,8 +592,24 @@ def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refuse
             "groups": [{**group.to_dict(), "when": [c.to_dict() for c in (*group.when, extra)]}],
         }
     )
-    (problem,) = _refusals(edited)
-    assert "not an If/Elif/Else branch of one comparison" in problem
+    # the same edit on the spec the DSL built keeps the condition's file:line
+    located = dataclasses.replace(
+        spec, groups=(dataclasses.replace(group, when=(*group.when, extra)),)
+    )
+    assert group.location is not None
+    for shape, where in ((edited, None), (located, group.location)):
+        with pytest.raises(PipelineError) as info:
+            compile_text(shape, "kubeflow")
+        (problem,) = info.value.diagnostics
+        assert (problem.code, problem.location) == ("PC008", where)
+        assert problem.message == (
+            f"condition '{group.id}' is not an If/Elif/Else branch of one comparison whose "
+            "`unless` is the earlier branches' comparisons: not expressible on kubeflow"
+        )
+        assert problem.hint == (
+            "write it with dsl.If / dsl.Elif / dsl.Else (an IR edited by hand may hold other "
+            "shapes), or compile for a target that supports it"
+        )
 
 
 # ----- RUN_STATUS: KFP's final status reaches a Python exit task in pipecast's shape ------------

@@ -231,8 +231,10 @@ def test_manifest_importer_is_passed_as_the_file_with_a_note():
 
     (target,), _ = resolve_targets("kubeflow")
     document = compile_spec(imp.spec, target, EXAMPLE_CONFIG)
-    (note,) = document.notes
-    assert "is a manifest file" in note and "not the objects it lists" in note
+    assert document.notes == (
+        "note: importer 'importer' is a manifest file; on Kubeflow the steps receive the "
+        "manifest itself, not the objects it lists",
+    )
     tasks = next(yaml.safe_load_all(document.text))["root"]["dag"]["tasks"]
     uris = {name: tasks[name]["inputs"]["parameters"]["uri"] for name in ("importer", "importer-2")}
     assert uris["importer"] == {"componentInputParameter": "source"}
@@ -241,3 +243,323 @@ def test_manifest_importer_is_passed_as_the_file_with_a_note():
         "outputArtifactKey": "artifact",
         "producerTask": "importer",
     }
+
+
+# ----- strings Kubeflow would resolve are refused, each with where it is ------------------------
+
+
+@dsl.container_component(
+    image=IMG,
+    command=["run", "{{$.x}}"],
+    args=['{"Concat": [1]}', ["pre-", dsl.param("x")], dsl.input_path("data")],
+)
+def literal_user(data: Input[Dataset], x: str):
+    """Receives strings KFP or Kubernetes would read as references."""
+
+
+@dsl.pipeline(name="unsafe-literals")
+def unsafe_literals(p: str = "a{{channel:x}}"):
+    imp = dsl.importer(uri="s3://b/$(HOME)", artifact_type=Dataset)
+    literal_user(data=imp.output, x="$$")
+
+
+def test_every_string_kubeflow_would_resolve_is_refused_with_where_it_is():
+    from pipecast.compilers.kubeflow import literal_diagnostics
+
+    spec = unsafe_literals.spec
+    (imp,) = spec.importers
+    step = spec.step("literal-user")
+    found = [
+        ("default of parameter 'p'", "a{{channel:x}}", "{{channel:", spec.parameters[0].location),
+        (f"importer '{imp.id}' URI", "s3://b/$(HOME)", "$(", imp.location),
+        ("step 'literal-user': argument x", "$$", "$$", step.location),
+        ("step 'literal-user': command entry", "{{$.x}}", "{{$", step.location),
+        ("step 'literal-user': argument", '{"Concat": [1]}', '{"Concat"', step.location),
+    ]
+    problems = literal_diagnostics(spec)
+    assert [(d.code, d.message, d.location, d.step) for d in problems] == [
+        (
+            "PC008",
+            f"{where} {text!r} contains {marker!r}, which Kubeflow would resolve at run time "
+            "instead of passing it on: it cannot reach the job unchanged on this target",
+            location,
+            None if where.startswith(("default", "importer")) else "literal-user",
+        )
+        for where, text, marker, location in found
+    ]
+    assert {d.hint for d in problems} == {
+        "KFP and Kubernetes have no escape for it; pass the text in an input file (an "
+        "artifact); sagemaker and stepfunctions pass it as is"
+    }
+    assert all(d.location is not None for d in problems)
+
+
+# ----- the review's resources: each quantity once, in the user's units --------------------------
+
+
+def _quantities(memory: str, memory_gb: float, cpu: str, cpus: float) -> dict[str, object]:
+    """A task's resources as kfp writes them: each quantity as limit and request, in the user's
+    units and as a number (memory in GB)."""
+    return {
+        "resourceMemoryLimit": memory,
+        "resourceMemoryRequest": memory,
+        "memoryLimit": memory_gb,
+        "memoryRequest": memory_gb,
+        "resourceCpuLimit": cpu,
+        "resourceCpuRequest": cpu,
+        "cpuLimit": cpus,
+        "cpuRequest": cpus,
+    }
+
+
+@pytest.mark.parametrize(
+    ("memory", "memory_gb"),
+    [
+        ("2Ki", 2048 / 1e9),
+        ("512Mi", 512 * 2**20 / 1e9),
+        ("8Gi", 8 * 2**30 / 1e9),
+        ("1Ti", 2**40 / 1e9),
+        ("3K", 3e-6),
+        ("5M", 0.005),
+        ("4G", 4.0),
+        ("1T", 1000.0),
+        ("1000", 1e-6),
+    ],
+)
+@pytest.mark.parametrize(("cpu", "cpus"), [("500m", 0.5), ("4", 4.0)])
+def test_agreeing_copies_of_a_quantity_show_once_in_every_unit(memory, memory_gb, cpu, cpus):
+    from pipecast.compilers.kubeflow_review import resources_summary
+
+    resources = {**_quantities(memory, memory_gb, cpu, cpus), "other": 1}
+    assert resources_summary(resources) == {"cpu": cpu, "memory": memory, "other": 1}
+    off = {**resources, "memoryRequest": memory_gb * 2}
+    assert resources_summary(off)["memory"] == {
+        "resourceMemoryLimit": memory,
+        "resourceMemoryRequest": memory,
+        "memoryLimit": memory_gb,
+        "memoryRequest": memory_gb * 2,
+    }
+
+
+def test_disagreeing_copies_and_accelerators_are_shown_as_written():
+    from pipecast.compilers.kubeflow_review import resources_summary
+
+    resources = {**_quantities("8Gi", 8 * 2**30 / 1e9, "2", 2.0), "resourceCpuRequest": "1"}
+    gpu = {"count": "1", "resourceCount": "1", "type": "T4", "resourceType": "T4"}
+    got = resources_summary({**resources, "accelerator": gpu})
+    assert got == {
+        "memory": "8Gi",
+        "cpu": {
+            "resourceCpuLimit": "2",
+            "resourceCpuRequest": "1",
+            "cpuLimit": 2.0,
+            "cpuRequest": 2.0,
+        },
+        "accelerator": "1 × T4",
+    }
+    odd = {**gpu, "resourceCount": "2"}
+    assert resources_summary({"accelerator": odd}) == {"accelerator": odd}
+    assert resources_summary({"memoryLimit": 1.0})["memory"] == {
+        "resourceMemoryLimit": None,
+        "resourceMemoryRequest": None,
+        "memoryLimit": 1.0,
+        "memoryRequest": None,
+    }
+    assert resources_summary({}) == {}
+
+
+# ----- what Kubeflow says about spot, exit tasks, text outputs and sharded manifests -----------
+
+
+def test_spot_without_a_node_selector_is_refused_per_spot_step():
+    from pipecast.errors import PipelineError
+
+    @dsl.pipeline(name="spot-unset")
+    def spot_unset():
+        make().set_spot(Spot("2h"))
+        make().set_spot(Spot("2h"))
+        make()
+
+    config = Config({k: v for k, v in EXAMPLE_CONFIG.data.items() if k != "kubeflow"})
+    with pytest.raises(PipelineError) as info:
+        compile_text(spot_unset, "kubeflow", config)
+    spec = spot_unset.spec
+    assert [(d.code, d.message, d.hint, d.step, d.location) for d in info.value.diagnostics] == [
+        (
+            "PC008",
+            f"step '{step}': spot capacity on Kubeflow needs a node selector, and [kubeflow] "
+            "spot_node_selector is not configured",
+            "add to pipecast.toml (with your cluster's spot label): [kubeflow] "
+            'spot_node_selector = { "eks.amazonaws.com/capacityType" = "SPOT" }; or drop '
+            ".set_spot() for this target",
+            step,
+            spec.step(step).location,
+        )
+        for step in ("make", "make-2")
+    ]
+
+
+def test_exit_tasks_and_text_outputs_get_a_note_saying_what_kubeflow_hands_them():
+    from helpers import compile_document
+
+    @dsl.container_component(image=IMG, command=["python", "-m", "report"])
+    def python_report(status: str):
+        """A Python exit task."""
+
+    @dsl.container_component(image=IMG, command=["report"])
+    def plain_report(status: str):
+        """An exit task that is not Python."""
+
+    @dsl.container_component(image=IMG, command=["label"])
+    def label(first: Output[str], second: Output[str], count: Output[int]):
+        """Writes text."""
+
+    @dsl.pipeline(name="noted-python")
+    def noted_python():
+        with dsl.ExitHandler(python_report(status=dsl.RUN_STATUS)):
+            label()
+
+    @dsl.pipeline(name="noted-plain")
+    def noted_plain():
+        with dsl.ExitHandler(plain_report(status=dsl.RUN_STATUS)):
+            make()
+
+    text = (
+        "note: step 'label' writes text output parameters ('first', 'second'): on Kubeflow a "
+        "POSIX-shell wrapper in its container turns the JSON string it writes into the raw text "
+        "KFP reads, so its image needs sh, awk and mv"
+    )
+    adapted = (
+        "note: step 'python-report' reads dsl.RUN_STATUS: on Kubeflow a small adapter in its "
+        'container turns KFP\'s final status into {"state", "failed_step", "error"}; '
+        "failed_step is always null there (KFP does not name the failed task), error is KFP's "
+        "message, and a cancelled run is FAILED"
+    )
+    as_is = (
+        "note: step 'plain-report' reads dsl.RUN_STATUS, and its command is not a Python "
+        "interpreter that an adapter could run in front of: on Kubeflow it receives KFP's final "
+        'status as JSON, {"state", "error": {"code", "message"}, "pipelineJobResourceName", '
+        '"pipelineTaskName"}, not {"state", "failed_step", "error"} (state may be CANCELLED)'
+    )
+    assert set(compile_document(noted_python, "kubeflow").notes) == {adapted, text}
+    assert set(compile_document(noted_plain, "kubeflow").notes) == {as_is}
+
+
+def test_sharding_a_manifest_is_refused_on_kubeflow():
+    from pipecast.errors import PipelineError
+
+    @dsl.container_component(image=IMG, command=["read"], instances=2, shard=["video"])
+    def read_all(video: Input[Dataset]):
+        """Reads its share."""
+
+    @dsl.pipeline(name="sharded-manifest")
+    def sharded_manifest(source: str = "s3://b/list.json"):
+        read_all(video=dsl.importer(uri=source, artifact_type=Dataset, manifest=True).output)
+
+    with pytest.raises(PipelineError) as info:
+        compile_text(sharded_manifest, "kubeflow")
+    (problem,) = info.value.diagnostics
+    assert (problem.code, problem.step) == ("PC008", "read-all")
+    assert problem.location == sharded_manifest.spec.step("read-all").location is not None
+    assert problem.message == (
+        "step 'read-all': sharding the manifest input 'video' is not expressible on kubeflow "
+        "(the step receives the manifest file itself)"
+    )
+    assert problem.hint == (
+        "import the objects' S3 prefix instead of a manifest for kubeflow; sagemaker, "
+        "stepfunctions and the local runner shard a manifest"
+    )
+
+
+# ----- the review's summary of a Kubeflow document ----------------------------------------------
+
+
+@dsl.container_component(image=IMG, command=["make-n"])
+def make_n(count: int, data: Output[Dataset], n: Output[int]):
+    """Writes an artifact and a number."""
+
+
+@dsl.container_component(image=IMG, command=["use"])
+def use_all(data: Input[Dataset], label: str, n: int):
+    """Reads an artifact, a text and a number."""
+
+
+@dsl.container_component(image=IMG, command=["report"])
+def status_report(status: str):
+    """Reports how the run ended."""
+
+
+@dsl.pipeline(name="described")
+def described(cams: list = ["a"], k: int = 2):  # noqa: B006
+    done = status_report(status=dsl.RUN_STATUS).set_name("report")
+    with dsl.ExitHandler(done):
+        made = (
+            make_n(count=k)
+            .set_name("make")
+            .set_retry(Retry(max_attempts=3))
+            .set_caching(True)
+            .set_env(A="1")
+            .set_spot(Spot("2h"))
+        )
+        with dsl.If(made.outputs["n"] > 1):
+            use_all(data=made.outputs["data"], label="x", n=made.outputs["n"]).set_name("in-if")
+        with dsl.ParallelFor(cams, parallelism=2) as cam:
+            use_all(data=made.outputs["data"], label=cam, n=3).set_name("in-loop")
+        with dsl.ParallelFor([1, 2]):
+            use_all(data=made.outputs["data"], label="y", n=4).set_name("in-literal")
+
+
+def test_the_review_summary_reads_each_task_and_group_where_it_sits():
+    from pipecast.compilers.kubeflow_review import describe
+
+    documents = list(yaml.safe_load_all(compile_text(described, "kubeflow")))
+    summary = describe(documents)
+    assert summary.name == "described" and set(summary.parameters) == {"cams", "k"}
+    groups = {
+        s.id: (s.kind, dict(s.fields)) for s in summary.steps.values() if s.kind != "container task"
+    }
+    (handler,) = [g for g, (kind, _) in groups.items() if kind == "group"]
+    (condition,) = [g for g, (kind, _) in groups.items() if kind == "condition"]
+    literal, runtime = sorted(
+        (g for g, (kind, _) in groups.items() if kind == "loop"),
+        key=lambda g: groups[g][1]["items"] != "[1, 2]",
+    )
+    assert groups[handler][1] == {"in": None, "depends on": []}
+    assert groups[condition][1] == {
+        "in": handler,
+        "condition": "int(make-n) > 1",  # kfp's CEL with each parameter by its bare name
+        "depends on": ["make"],
+    }
+    assert groups[literal][1] == {
+        "in": handler,
+        "items": "[1, 2]",
+        "parallelism": None,
+        "depends on": ["make"],
+    }
+    assert groups[runtime][1] == {
+        "in": handler,
+        "items": "cams",
+        "parallelism": 2,
+        "depends on": ["make"],
+    }
+    make = dict(summary.steps["make"].fields)
+    assert make["inputs"] == {"count": "k"} and make["in"] == handler
+    assert make["retry"]["maxRetryCount"] == 2 and make["caching"] == {"enableCache": True}
+    assert make["env"] == {"A": "1"} and make["spot"] is True
+    assert make["node selector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
+    assert "runs when" not in make and make["image"] == IMG and make["command"] == ["make-n"]
+    report = dict(summary.steps["report"].fields)
+    assert report["inputs"] == {"status": f"final status of {handler}"}
+    assert report["depends on"] == [handler] and "in" not in report
+    assert report["runs when"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert (report["retry"], report["spot"], report["node selector"], report["env"]) == (
+        None,
+        None,
+        None,
+        {},
+    )
+    in_if = dict(summary.steps["in-if"].fields)
+    assert in_if["in"] == f"{handler}/{condition}"
+    assert in_if["inputs"] == {"data": "make-data", "label": "x", "n": "make-n"}
+    assert summary.steps["in-loop"].fields["in"] == f"{handler}/{runtime}"
+    assert summary.steps["in-literal"].fields["in"] == f"{handler}/{literal}"

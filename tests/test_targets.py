@@ -53,15 +53,103 @@ def test_capabilities_list_only_known_features():
     assert set(FEATURES) >= {"spot", "gpu", "caching", "disk"}
 
 
+def test_capabilities_keep_what_they_are_given():
+    default = Capabilities()
+    assert (default.unsupported, default.requires_image, default.supported) == (
+        frozenset(),
+        True,
+        frozenset(),
+    )
+    assert default.keeps_per_target is False and default.hints == {}
+    given = Capabilities(
+        unsupported=["gpu"],
+        requires_image=False,
+        supported=("loops",),
+        keeps_per_target=True,
+        hints={"gpu": "use a CPU"},
+    )
+    assert (given.unsupported, given.requires_image, given.supported) == (
+        frozenset({"gpu"}),
+        False,
+        frozenset({"loops"}),
+    )
+    assert given.keeps_per_target is True and given.hints == {"gpu": "use a CPU"}
+
+
+def test_a_target_that_keeps_per_target_settings_gets_the_spec_as_written():
+    """``keeps_per_target`` (the IR): settings for other targets stay, with no PC014 note; a
+    target without it gets the step without them and one note per dropped setting."""
+    import dataclasses
+
+    from pipecast import dsl
+    from pipecast.compilers._features import project
+    from pipecast.dsl import Retry
+
+    @dsl.container_component(image="r/a:1", command=["a"])
+    def work():
+        """Works."""
+
+    @dsl.pipeline(name="kept")
+    def kept():
+        work().set_retry(Retry(max_attempts=2), targets=("kubeflow",))
+
+    spec = kept.spec
+    sagemaker = load_target("sagemaker")
+    keeper = dataclasses.replace(sagemaker, capabilities=Capabilities(keeps_per_target=True))
+    assert project(spec, keeper) == (spec, [])
+    dropping = dataclasses.replace(sagemaker, capabilities=Capabilities())
+    projected, (note,) = project(spec, dropping)
+    assert projected.step("work").retry is None and spec.step("work").retry is not None
+    assert (note.code, note.severity, note.step) == ("PC014", "warning", "work")
+    assert (
+        note.message
+        == "step 'work': retry is left out on sagemaker, as targets=(\"kubeflow\",) asks"
+    )
+    assert note.hint == "add 'sagemaker' to targets=(...) to keep it here"
+
+
 def test_bad_registrations_are_usage_errors(monkeypatch):
     monkeypatch.setitem(TARGETS, "ghost", "no_such_module_anywhere")
-    with pytest.raises(UsageError, match="cannot be loaded"):
+    with pytest.raises(UsageError) as info:
         load_target("ghost")
+    assert str(info.value) == (
+        "target 'ghost' (no_such_module_anywhere) cannot be loaded: No module named "
+        "'no_such_module_anywhere'"
+    )
+    monkeypatch.setitem(TARGETS, "ghost", "pipecast.compilers.ir:NOPE")
+    with pytest.raises(UsageError) as info:
+        load_target("ghost")
+    assert str(info.value).startswith(
+        "target 'ghost' (pipecast.compilers.ir:NOPE) cannot be loaded: module "
+    )
     monkeypatch.setitem(TARGETS, "ghost", "pipecast.compilers.ir")  # a Target named "ir"
-    with pytest.raises(
-        UsageError, match=r"not a pipecast\.compilers\.target\.Target named 'ghost'"
-    ):
+    with pytest.raises(UsageError) as info:
         load_target("ghost")
+    assert str(info.value) == (
+        "target 'ghost' (pipecast.compilers.ir) is not a pipecast.compilers.target.Target named "
+        "'ghost'"
+    )
+    monkeypatch.setitem(TARGETS, "ghost", "pipecast.compilers.ir:compile")  # not a Target
+    with pytest.raises(UsageError) as info:
+        load_target("ghost")
+    assert str(info.value) == (
+        "target 'ghost' (pipecast.compilers.ir:compile) is not a pipecast.compilers.target.Target "
+        "named 'ghost'"
+    )
+    assert load_target("ir") is load_target("ir")  # the module's own TARGET by default
+
+
+def test_an_unknown_target_is_a_usage_error_with_the_closest_name():
+    names = ", ".join(target_names())
+    with pytest.raises(UsageError) as info:
+        load_target("sagemkaer")
+    assert str(info.value) == (
+        f"unknown target 'sagemkaer'; did you mean 'sagemaker'? (targets: {names}, all)"
+    )
+    with pytest.raises(UsageError) as info:
+        load_target("zzz")
+    assert str(info.value) == f"unknown target 'zzz' (targets: {names}, all)"
+    assert names.startswith("ir, sagemaker, stepfunctions, kubeflow")
 
 
 # modules that belong to one target (or are the registry) may name targets; no other module may
