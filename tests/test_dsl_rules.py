@@ -9,6 +9,7 @@ import pytest
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Output, Resources, Retry, Spot
+from pipecast.dsl.spec import PipelineSpec
 from pipecast.errors import DefinitionError, PipelineError
 
 IMG = "r.example.com/x:1.0"
@@ -251,6 +252,29 @@ def test_task_setter_mistakes_are_reported_at_the_call(body, code, message, hint
     assert d.location.file.endswith("test_dsl_rules.py")
     if hint:
         assert d.hint == hint
+
+
+def test_setting_mistakes_are_all_collected_and_the_rest_of_the_pipeline_is_built() -> None:
+    """Issue #15 item 7: a bad duration does not stop the pipeline function, so a second one is
+    reported too, and the spec is still built (without the bad settings) for the graph check."""
+
+    @dsl.pipeline(name="typos")
+    def typos():
+        bare().set_name("first").set_timeout("soon")  # first typo
+        bare().set_name("second").set_caching(True, expire_after="later")  # second typo
+
+    with pytest.raises(PipelineError) as info:
+        _ = typos.spec
+    found = [(d.code, d.message, d.location.line) for d in info.value.diagnostics]
+    assert found == [
+        ("PC101", "timeout 'soon' is not a duration", _line("# first typo")),
+        ("PC101", "expire_after 'later' is not a duration", _line("# second typo")),
+    ]
+    spec = info.value.spec
+    assert isinstance(spec, PipelineSpec)
+    assert [s.id for s in spec.steps] == ["first", "second"]
+    assert spec.step("first").timeout_seconds is None
+    assert spec.step("second").caching is None
 
 
 def test_caching_settings():

@@ -15,6 +15,21 @@ from pipecast.errors import DefinitionError
 
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
 
+# the hint a user reads for each kind of mistake: how to write the value instead
+SIZE_HINTS = {
+    "is not a size": "write sizes as '512MiB', '16GiB' or '1.5TiB' (GB/MB are decimal)",
+    "must be positive": "give a size such as '1GiB'",
+    "has no unit": "write '{value}GiB' or '{value}MiB' ('{value}B' for bytes)",
+    "must be a size string like '16GiB'": "write sizes as '512MiB', '16GiB' or '1.5TiB'",
+}
+DURATION_HINTS = {
+    "is not a duration": "write durations as '90s', '30m', '2h', '1d' or a number of seconds",
+    "must be positive": "give a duration such as '30m'",
+    "must be a string like '30m'": (
+        "write durations as '90s', '30m', '2h', '1d' or a number of seconds"
+    ),
+}
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -67,7 +82,7 @@ def test_bad_sizes_are_pc101_naming_the_field(value, fragment):
     assert info.value.diagnostic.code == "PC101"
     assert fragment in info.value.diagnostic.message
     assert "Resources.disk" in info.value.diagnostic.message
-    assert info.value.diagnostic.hint
+    assert info.value.diagnostic.hint == SIZE_HINTS[fragment].format(value=str(value).strip())
 
 
 @pytest.mark.parametrize(
@@ -110,6 +125,16 @@ def test_bad_durations_are_pc101_naming_the_field(value, fragment):
     assert info.value.diagnostic.code == "PC101"
     assert fragment in info.value.diagnostic.message
     assert "Retry.backoff" in info.value.diagnostic.message
+    assert info.value.diagnostic.hint == DURATION_HINTS[fragment]
+
+
+def test_without_a_field_name_the_message_names_the_kind_of_value() -> None:
+    with pytest.raises(DefinitionError) as info:
+        parse_duration("soon")
+    assert info.value.diagnostic.message == "duration 'soon' is not a duration"
+    with pytest.raises(DefinitionError) as info:
+        parse_memory("16")
+    assert info.value.diagnostic.message == "memory '16' has no unit"
 
 
 @pytest.mark.parametrize(
