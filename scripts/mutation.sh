@@ -211,7 +211,7 @@ elif [ "$mode" = survivors ]; then
   rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
   # The pass's own selection is kept (below), which may predate a module added to slow_tests
   # since: such modules cannot run in a stage, so they are left out of its copy instead.
-  for f in "${slow_tests[@]}"; do rm -f "$stage/$f"; done
+  for f in "${slow_tests[@]}"; do rm -f "$stage/$f" "$stage/mutants/$f"; done  # (mutmut keeps old copies)
 else
   # The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
   rm -rf "$stage" && stage_layout "$stage"  # (and verdicts-before/: a new pass)
