@@ -4,16 +4,19 @@ user's own line, and a hint that says what to do instead."""
 from __future__ import annotations
 
 import inspect
+import os
 
 import pytest
 
 from pipecast import dsl
-from pipecast.dsl import Dataset, Input, Output, Resources, Retry, Spot
-from pipecast.dsl.spec import PipelineSpec
-from pipecast.errors import DefinitionError, PipelineError
+from pipecast.dsl import Dataset, Input, Model, Output, Resources, Retry, Spot
+from pipecast.dsl.spec import PipelineSpec, Placeholder
+from pipecast.errors import DefinitionError, PipelineError, SourceLocation
 
 IMG = "r.example.com/x:1.0"
 HERE = __file__
+# this file as locations show it: relative to the working directory when below it
+SHOWN = HERE if os.path.relpath(HERE).startswith("..") else os.path.relpath(HERE)
 
 
 def _line(marker: str) -> int:
@@ -123,6 +126,120 @@ def test_bare_python_component_has_no_image_and_no_settings():
     comp = SPEC.component("bare")
     assert comp.image == "" and comp.name == "bare"
     assert comp.command[-1].endswith(":bare")
+
+
+def test_a_python_component_records_the_users_file_and_line() -> None:
+    @dsl.component(image=IMG)  # MARK-python-location
+    def located(n: int = 1) -> int:
+        return n
+
+    here = SourceLocation(SHOWN, _line("# MARK-python-location"))
+    assert located.spec.location == here
+
+
+def test_a_python_component_scales_out_from_its_decorator() -> None:
+    @dsl.component(image=IMG, instances=3, shard=["frames", "frames"])
+    def sharded(frames: Input[Dataset], reference: Input[Dataset], out: Output[Dataset]):
+        """Every machine sees a third of the frames and all of the reference."""
+
+    assert (sharded.defaults.instances, sharded.defaults.shard) == (3, ("frames",))
+
+
+def test_a_python_component_returning_no_parameter_type_is_pc105_at_its_def() -> None:
+    def define() -> dsl.Component:
+        @dsl.component(image=IMG)  # MARK-returns-set
+        def returns_set() -> set:
+            return set()
+
+        return returns_set
+
+    d = _diagnostic(define).diagnostic
+    assert d.code == "PC105"
+    assert d.message == "'returns_set' returns <class 'set'>, which is not a parameter type"
+    assert d.hint == (
+        "return str, int, float, bool, list or dict, or a typing.NamedTuple of them; "
+        "write artifacts into an Output[Dataset] argument"
+    )
+    assert d.location == SourceLocation(SHOWN, _line("# MARK-returns-set"))
+
+
+def test_without_args_inputs_then_outputs_are_passed_as_name_value_pairs() -> None:
+    @dsl.container_component(image=IMG, command=["run"])
+    def four(
+        frames: Input[Dataset],
+        model: Input[Model],
+        size: int,
+        label: str,
+        out: Output[Dataset],
+        log: Output[Dataset],
+    ):
+        """Two of each kind."""
+
+    assert four.spec.args == (
+        ("--frames",),
+        (Placeholder("inputPath", "frames"),),
+        ("--model",),
+        (Placeholder("inputPath", "model"),),
+        ("--size",),
+        (Placeholder("value", "size"),),
+        ("--label",),
+        (Placeholder("value", "label"),),
+        ("--out",),
+        (Placeholder("outputPath", "out"),),
+        ("--log",),
+        (Placeholder("outputPath", "log"),),
+    )
+
+
+def test_with_image_on_a_python_component_changes_only_the_image() -> None:
+    pinned = bare.with_image("r.example.com/py:2")
+    assert pinned.spec.image == "r.example.com/py:2"
+    assert (pinned.spec.command, pinned.spec.python_function) == (
+        bare.spec.command,
+        bare.spec.python_function,
+    )
+    error = _diagnostic(lambda: bare.with_image(IMG, command=["x"]))  # MARK-python-command
+    d = error.diagnostic
+    assert d.code == "PC103"
+    assert d.message == "'bare' is a Python function component: its command runs the function"
+    assert d.hint == "change only the image (it must have the function's module installed)"
+    assert d.location == SourceLocation(SHOWN, _line("# MARK-python-command"))
+
+
+def test_with_image_shows_a_valid_image() -> None:
+    d = _diagnostic(lambda: bare.with_image("a b")).diagnostic
+    assert (d.code, d.message) == (
+        "PC103",
+        "image must be a non-empty string without spaces, got 'a b'",
+    )
+    assert d.hint == "e.g. .with_image('123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.0')"
+
+
+def test_a_container_component_records_the_users_file_and_line() -> None:
+    @dsl.container_component(image=IMG, command=["run"])  # MARK-container-location
+    def located(n: int = 1):
+        """Located."""
+
+    assert located.spec.location == SourceLocation(SHOWN, _line("# MARK-container-location"))
+
+
+def test_a_bad_image_or_command_shows_a_valid_one_at_the_decorator() -> None:
+    def no_image() -> object:
+        return dsl.container_component(image=" ", command=["run"])  # MARK-no-image
+
+    def no_command() -> object:
+        return dsl.container_component(image=IMG, command=[])  # MARK-no-command
+
+    d = _diagnostic(no_image).diagnostic
+    assert (d.code, d.message) == ("PC103", "image must be a non-empty string, got ' '")
+    assert d.hint == "e.g. image='123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.0'"
+    assert d.location == SourceLocation(SHOWN, _line("# MARK-no-image"))
+    d = _diagnostic(no_command).diagnostic
+    assert (d.code, d.message) == ("PC103", "command must be a non-empty list of strings, got []")
+    assert d.hint == "e.g. command=['python', '-m', 'detector']"
+    assert d.location == SourceLocation(SHOWN, _line("# MARK-no-command"))
+    d = _diagnostic(lambda: dsl.container_component(image=IMG, command=["run", 3])).diagnostic
+    assert d.message == "command must be a non-empty list of strings, got ['run', 3]"
 
 
 def test_input_uri_placeholder_names_its_input():
@@ -357,9 +474,47 @@ def _container(**kwargs):
 def test_argument_template_mistakes_are_pc106(args, message, hint):
     d = _diagnostic(_container(args=args)).diagnostic
     assert d.code == "PC106"
-    assert message in d.message
+    assert d.message == message
     assert d.hint == hint
     assert d.location.file.endswith("test_dsl_rules.py")
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        ([], "args never pass 'a', 'b' to the container", None),
+        (
+            [dsl.input_path("a"), dsl.input_uri("c")],
+            "placeholder inputUri('c') names no such input",
+            "declared: a, b",
+        ),
+        (
+            [dsl.input_path("a"), dsl.input_path("b"), dsl.param("a")],
+            "placeholder value('a') names no such input",
+            "declared: none",
+        ),
+        (
+            [dsl.input_path("a"), dsl.input_path("b"), dsl.output_path("a")],
+            "placeholder outputPath('a') names no such output",
+            "declared: none",
+        ),
+    ],
+)
+def test_template_mistakes_list_every_name_or_none(
+    args: list[object], message: str, hint: str | None
+) -> None:
+    def define() -> dsl.Component:
+        @dsl.container_component(image=IMG, command=["run"], args=args)  # type: ignore[arg-type]
+        def two_inputs(a: Input[Dataset], b: Input[Dataset]):
+            """Two folders in, no parameters, no outputs."""
+
+        return two_inputs
+
+    d = _diagnostic(define).diagnostic
+    assert d.code == "PC106"
+    assert d.message == message
+    if hint is not None:
+        assert d.hint == hint
 
 
 def test_argument_template_numbers_become_text():

@@ -232,3 +232,28 @@ def test_bad_retries_are_pc101(kwargs, fragment):
     assert info.value.diagnostic.code == "PC101"
     assert fragment in info.value.diagnostic.message
     assert info.value.diagnostic.location.file.endswith("test_dsl_values.py")
+
+
+def test_a_bad_spot_names_its_field_and_shows_a_valid_spot() -> None:
+    with pytest.raises(DefinitionError) as info:
+        Spot(max_wait="soon")
+    assert info.value.diagnostic.code == "PC101"
+    assert info.value.diagnostic.message == "Spot.max_wait 'soon' is not a duration"
+    with pytest.raises(DefinitionError) as info:
+        Spot(checkpoints="yes")  # type: ignore[arg-type]
+    assert info.value.diagnostic.code == "PC101"
+    assert info.value.diagnostic.message == "Spot.checkpoints must be True or False, got 'yes'"
+    assert info.value.diagnostic.hint == "e.g. Spot(max_wait='2h', checkpoints=True)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "hint"),
+    [
+        ({"max_attempts": 0}, "e.g. Retry(max_attempts=3)"),
+        ({"backoff_rate": 0.5}, "e.g. Retry(max_attempts=3, backoff='30s', backoff_rate=2)"),
+    ],
+)
+def test_a_bad_retry_shows_a_valid_retry(kwargs: dict[str, float], hint: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        Retry(**kwargs)  # type: ignore[arg-type]
+    assert info.value.diagnostic.hint == hint

@@ -169,6 +169,71 @@ def test_a_bad_decorator_setting_is_reported_where_the_component_is_declared():
     assert err.value.diagnostic.code == "PC041" and "did you mean" not in str(err.value)
 
 
+def _scale_error(instances: object, shard: object, *, artifacts: bool = True) -> DefinitionError:
+    """What the decorators say about ``instances=``/``shard=`` on ``item_s(items, reference, n)``
+    (or, without artifacts, on ``counts(n, item)``): defined inside the test, so the check runs
+    there."""
+    settings = {"image": IMG, "command": ["x"], "instances": instances, "shard": shard}
+    with pytest.raises(DefinitionError) as err:
+        if artifacts:
+
+            @dsl.container_component(**settings)  # type: ignore[arg-type]
+            def item_s(item: int, items: Input[Dataset], reference: Input[Dataset]):
+                """A parameter named like an artifact input."""
+
+        else:
+
+            @dsl.container_component(**settings)  # type: ignore[arg-type]
+            def counts(n: int, item: str):
+                """Parameters only."""
+
+    return err.value
+
+
+def test_a_bad_count_says_what_a_count_is_and_shows_one() -> None:
+    d = _scale_error(0, ["items"]).diagnostic
+    assert d.code == "PC040"
+    assert d.message == "instances must be a whole number of machines, at least 1; got 0"
+    assert d.hint == "e.g. .set_instances(4, shard=['frames'])"
+
+
+@pytest.mark.parametrize(
+    ("shard", "artifacts", "message", "hint"),
+    [
+        (
+            "items",
+            True,
+            "shard must be a list of input names, got 'items'",
+            "e.g. shard=['items']",  # the component's first artifact input
+        ),
+        ("n", False, "shard must be a list of input names, got 'n'", "e.g. shard=['frames']"),
+        (
+            ["item"],
+            True,
+            "shard names 'item', which is a parameter of 'item-s'",  # no "did you mean 'items'"
+            "shard splits artifact inputs by object; its artifact inputs: items, reference",
+        ),
+        (
+            ["nope"],
+            True,
+            "shard names 'nope', which is not an input of 'item-s'",
+            "shard splits artifact inputs by object; its artifact inputs: items, reference",
+        ),
+        (
+            ["item"],
+            False,
+            "shard names 'item', which is a parameter of 'counts'",
+            "shard splits artifact inputs by object; its artifact inputs: none",
+        ),
+    ],
+)
+def test_a_bad_shard_says_what_the_name_is_and_which_names_fit(
+    shard: object, artifacts: bool, message: str, hint: str
+) -> None:
+    d = _scale_error(2, shard, artifacts=artifacts).diagnostic
+    assert (d.code, d.message, d.hint) == ("PC041", message, hint)
+
+
 # ----- the graph check (on specs, as a loaded IR document would give) ---------------------------
 
 
