@@ -82,7 +82,9 @@ def comparison_json(c: Comparison, read: Any) -> dict[str, Any]:
 
 def operand_text(value: Any) -> str:
     """An operand or value as review text: ``{Steps.a.PropertyFiles.n}``, ``{Parameters.p}``,
-    constants as JSON (so a string shows quoted and never looks like a reference)."""
+    constants as JSON (so a string shows quoted and never looks like a reference); the literal
+    parts of a ``Std:Join`` or of a ``Std:JsonGet`` URI as text
+    (``{json at {Steps.t.ModelArtifacts.S3ModelArtifacts}/n/value.json}``)."""
     if isinstance(value, dict) and "Get" in value:
         return "{" + str(value["Get"]) + "}"
     if isinstance(value, dict) and "Std:JsonGet" in value:
@@ -90,11 +92,16 @@ def operand_text(value: Any) -> str:
         source = get.get("PropertyFile", get.get("S3Uri"))
         if isinstance(source, dict) and "Get" in source:
             return "{" + str(source["Get"]) + "}"
-        return "{json at " + operand_text(source) + "}"
+        return "{json at " + _uri_text(source) + "}"
     if isinstance(value, dict) and "Std:Join" in value:
         join = value["Std:Join"]
-        return str(join.get("On", "")).join(operand_text(v) for v in join.get("Values", []))
+        return str(join.get("On", "")).join(_uri_text(v) for v in join.get("Values", []))
     return json.dumps(value, ensure_ascii=False)  # a constant: JSON, so strings show quoted
+
+
+def _uri_text(value: Any) -> str:
+    """A part of a URI or joined text: literal text as it is (``.../best/value.json``)."""
+    return value if isinstance(value, str) else operand_text(value)
 
 
 def comparison_text(condition: Any) -> str:

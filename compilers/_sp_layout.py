@@ -129,6 +129,8 @@ class _Builder:
         return self.memo[nodes]
 
     def _best(self, nodes: tuple[str, ...]) -> _Plan:
+        if not nodes:  # a pipeline without steps: nothing to lay out, in every mode
+            return _Plan(Sequence(()), {}, 0.0)
         if len(nodes) == 1:
             return _Plan(Sequence((nodes[0],)), {}, self.weight[nodes[0]])
         parts = self._components(nodes)

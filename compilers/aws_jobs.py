@@ -296,6 +296,10 @@ def choose_instance(step: StepSpec) -> tuple[str | None, Diagnostic | None]:
 
 
 def _distance(it: InstanceType, step: StepSpec) -> float:
+    """How far ``it`` is from the step's request, to name the closest types when none fits: the
+    share of the requested vCPUs and of the memory it lacks (0 to 1 each), 2 per missing GPU, 1
+    for another GPU model, plus a thousandth of its hourly price (of two equally close types,
+    the cheaper first). Without a request: its price."""
     r = step.resources
     if r is None:
         return it.price_per_hour

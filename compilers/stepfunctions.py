@@ -266,7 +266,7 @@ def run_shape(checked: CheckedPipeline, config: Config, seconds: Mapping[str, fl
 
     plan = layout(checked.graph, seconds, mode=config.get("stepfunctions.layout", "nested"))
     span = makespan(plan.root, seconds)
-    if not checked.placement:  # the graph check refused the pipeline for this target
+    if checked.target != TARGET.name:  # the graph check refused the pipeline for this target
         return RunShape(span, notes=("state transitions not counted: no state machine",))
     missing = {k: v for k, v in _ESTIMATE_CONFIG.items() if config.get(k) in (None, "")}
     try:

@@ -8,13 +8,17 @@ and that a request only carries the sections it needs (the service rejects empty
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from helpers import compile_text
 
 from pipecast import dsl
+from pipecast.compilers import _aws_models, graph, load_target
 from pipecast.compilers import aws_jobs as _aws_jobs
 from pipecast.dsl import Dataset, Input, Model, Output, Resources, Retry, Spot
+from pipecast.dsl.spec import ResourceSpec, StepSpec
 from pipecast.errors import PipelineError
 
 IMG = "r.example.com/x:1.0"
@@ -459,6 +463,223 @@ def test_closest_types_prefer_the_requested_gpu_model():
     closest = d.hint.removeprefix("closest types: ").split(";")[0].split("), ")
     # among the 8-GPU types (the largest), the one with the requested model comes first
     assert closest[0].startswith("ml.g5.48xlarge (192 vCPU, 768 GiB, 8 A10G GPU"), closest
+
+
+def _closest(resources: Resources, spot: bool = False) -> list[str]:
+    """The instance types the PC006 hint names for an unsatisfiable request, in order."""
+
+    @dsl.pipeline(name="closest")
+    def closest():
+        task = make().set_resources(resources)
+        if spot:
+            task.set_spot(Spot())
+
+    with pytest.raises(PipelineError) as info:
+        compile_text(closest, "sagemaker")
+    (d,) = info.value.diagnostics
+    assert d.code == "PC006"
+    listed = d.hint.removeprefix("closest types: ").split(";")[0]
+    return [entry.split(" (")[0] for entry in listed.split("), ")]
+
+
+def test_closest_types_rank_by_the_summed_shortfall_of_cpu_and_memory():
+    # 100 vCPU and 500 GiB fit no CPU type. Relative shortfalls (cpu + memory): ml.g5.48xlarge
+    # none (192 vCPU, 768 GiB; a GPU type, so only a pinned type would use it), ml.m5.24xlarge
+    # 4 % + 23 % (96, 384), ml.p3.16xlarge 36 % + 2 % (64, 488), ml.r5.12xlarge 52 % + 23 %
+    assert _closest(Resources(cpu=100, memory="500GiB")) == [
+        "ml.g5.48xlarge",
+        "ml.m5.24xlarge",
+        "ml.p3.16xlarge",
+    ]
+
+
+@pytest.mark.parametrize("gpu_type", ["V100", "v100"])
+def test_closest_types_have_the_requested_gpu_model_in_any_case(gpu_type: str) -> None:
+    # no V100 type has 100 vCPU: the V100 types come first, the least short first, even though
+    # ml.g5.48xlarge (192 vCPU, A10G) is short of nothing but the model
+    @dsl.pipeline(name="v100")
+    def v100():
+        make().set_resources(Resources(cpu=100, memory="16GiB", gpu=1, gpu_type=gpu_type))
+
+    with pytest.raises(PipelineError) as info:
+        compile_text(v100, "sagemaker")
+    (d,) = info.value.diagnostics
+    assert (
+        d.message == f"step 'make': no processing instance has 100 vCPU, 16 GiB, 1 GPU {gpu_type}"
+    )
+    assert d.hint == (
+        "closest types: ml.p3.16xlarge (64 vCPU, 488 GiB, 8 V100 GPU), "
+        "ml.p3.8xlarge (32 vCPU, 244 GiB, 4 V100 GPU), "
+        "ml.p3.2xlarge (8 vCPU, 61 GiB, 1 V100 GPU); "
+        "lower the request or pin .set_instance_type()"
+    )
+
+
+def _type(name: str, vcpu: int, memory_gib: float, price: float, **more: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "type": name,
+        "vcpu": vcpu,
+        "memory_gib": memory_gib,
+        "gpu": 0,
+        "gpu_model": None,
+        "gpu_memory_gib": 0,
+        "price_per_hour": price,
+        "job_kinds": ["processing", "training"],
+    }
+    return {**row, **more}
+
+
+# a catalogue as a prices file may give it (``pipecast cost`` places with cheapest_fit over it)
+TYPES = _aws_jobs.instance_types(
+    [
+        _type("cpu.small", 2, 4, 0.1),
+        _type("cpu.large", 8, 32, 0.4),
+        _type("cpu.large.twin", 8, 32, 0.4),
+        _type("gpu.t4", 4, 16, 0.7, gpu=1, gpu_model="T4", gpu_memory_gib=16),
+        # cheaper than cpu.large, but a CPU step never pays for a GPU
+        _type("gpu.l4", 16, 64, 0.3, gpu=1, gpu_model="L4", gpu_memory_gib=24),
+        _type("gpu.a10g", 8, 32, 1.2, gpu=1, gpu_model="A10G", gpu_memory_gib=24),
+        _type("gpu.quad", 48, 192, 5.0, gpu=4, gpu_model="T4", gpu_memory_gib=64),
+        _type(
+            "train.a100",
+            96,
+            1152,
+            30.0,
+            gpu=8,
+            gpu_model="A100",
+            gpu_memory_gib=320,
+            job_kinds=["training"],
+        ),
+    ]
+)
+GIB = 1024**3
+
+
+@pytest.mark.parametrize(
+    ("kind", "resources", "chosen"),
+    [
+        ("processing", None, "cpu.small"),  # no request: the cheapest type without a GPU
+        ("training", None, "cpu.small"),
+        ("processing", ResourceSpec(cpu=2, memory_bytes=4 * GIB), "cpu.small"),  # exact fit
+        ("processing", ResourceSpec(cpu=2, memory_bytes=4 * GIB + 1), "cpu.large"),
+        ("processing", ResourceSpec(cpu=2.5, memory_bytes=GIB), "cpu.large"),
+        # equal prices: the name decides, so placement never depends on the file's order
+        ("processing", ResourceSpec(cpu=8, memory_bytes=32 * GIB), "cpu.large"),
+        ("processing", ResourceSpec(cpu=9, memory_bytes=GIB), None),  # a CPU step never gets a GPU
+        ("processing", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=1), "gpu.l4"),
+        ("processing", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=1, gpu_type="t4"), "gpu.t4"),
+        ("processing", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=1, gpu_type="a10g"), "gpu.a10g"),
+        ("processing", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=1, gpu_type="A10G"), "gpu.a10g"),
+        ("processing", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=2), "gpu.quad"),
+        (
+            "processing",
+            ResourceSpec(cpu=1, memory_bytes=17 * GIB, gpu=1, gpu_type="T4"),
+            "gpu.quad",
+        ),
+        ("processing", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=8), None),  # training only
+        ("training", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=8), "train.a100"),
+        ("training", ResourceSpec(cpu=1, memory_bytes=GIB, gpu=1, gpu_type="H100"), None),
+    ],
+)
+def test_cheapest_fit_over_any_catalogue(
+    kind: str, resources: ResourceSpec | None, chosen: str | None
+) -> None:
+    found = _aws_jobs.cheapest_fit(kind, resources, TYPES)
+    assert (found.type if found else None) == chosen
+
+
+def _step(resources: ResourceSpec | None) -> StepSpec:
+    return StepSpec(id="s", component="c", arguments=(), resources=resources)
+
+
+@pytest.mark.parametrize(
+    ("resources", "distance"),
+    [
+        # what the step lacks: half its vCPUs, half its memory, one of two GPUs, the model
+        (ResourceSpec(cpu=4, memory_bytes=8 * GIB, gpu=2, gpu_type="T4"), 0.5 + 0.5 + 2 + 1 + 0.5),
+        (ResourceSpec(cpu=4, memory_bytes=8 * GIB, gpu=1, gpu_type="a10g"), 0.5 + 0.5 + 0.5),
+        (ResourceSpec(cpu=1, memory_bytes=2 * GIB, gpu=0), 0.5),  # more than asked: no credit
+        (ResourceSpec(cpu=8, memory_bytes=4 * GIB, gpu=5), 0.75 + 0 + 8 + 0.5),
+        (None, 500.0),  # no request: the price alone
+    ],
+)
+def test_the_distance_that_ranks_the_closest_types(
+    resources: ResourceSpec | None, distance: float
+) -> None:
+    (it,) = _aws_jobs.instance_types(
+        [_type("x", 2, 4, 500.0, gpu=1, gpu_model="A10G", gpu_memory_gib=24)]
+    )
+    assert _aws_jobs._distance(it, _step(resources)) == pytest.approx(distance, abs=1e-12)
+
+
+# ----- the service limits both AWS targets check ---------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "step_id_length"), [("sagemaker", 64), ("stepfunctions", 48)])
+def test_job_limits_are_the_job_requests_limits(target: str, step_id_length: int) -> None:
+    """A step runs as a Processing or a Training job: each limit is the stricter of the two
+    request models (botocore's, through the shipped slice), so no step is refused late."""
+    shapes = _aws_models.shapes("sagemaker")
+
+    def stricter(processing: str, training: str) -> int:
+        return min(shapes[processing]["max"], shapes[training]["max"])
+
+    limits = _aws_jobs.job_limits(step_id_length)
+    assert limits.max_steps is None
+    assert limits.max_inputs_per_step == stricter("ProcessingInputs", "InputDataConfig") == 10
+    assert limits.max_outputs_per_step == shapes["ProcessingOutputs"]["max"] == 10
+    assert limits.max_arg_count == stricter("ContainerArguments", "TrainingContainerArguments")
+    assert limits.max_arg_length == stricter("ContainerArgument", "TrainingContainerArgument")
+    assert limits.max_env_vars == stricter("ProcessingEnvironmentMap", "TrainingEnvironmentMap")
+    assert limits.step_id_max_length == step_id_length
+    # CreatePipeline's PipelineDefinition and CreateStateMachine's definition: 1 MiB each
+    assert limits.max_document_bytes == 1_048_576
+    # Training has no maximum in its model: the Processing one is assumed (aws_jobs)
+    assert limits.max_instances == {
+        "default": ("Processing job", shapes["ProcessingInstanceCount"]["max"]),
+        "spot": ("Training job", shapes["ProcessingInstanceCount"]["max"]),
+    }
+    # argument lengths are checked with the longer (Processing) folders
+    assert limits.placeholder_text == {
+        "inputPath": "/opt/ml/processing/input/{name}",
+        "outputPath": "/opt/ml/processing/output/{name}",
+    }
+    assert load_target(target).limits == limits  # what the target declares, with its id length
+
+
+@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions"])
+@pytest.mark.parametrize(("placeholder", "folder"), [("in", "input/data"), ("out", "output/out")])
+def test_an_argument_is_measured_with_the_processing_folder(
+    target: str, placeholder: str, folder: str
+) -> None:
+    """A path argument counts as the container sees it: 256 characters pass, 257 are PC009."""
+    path = f"/opt/ml/processing/{folder}"
+    limits = _aws_jobs.job_limits(64)
+    checked = replace(load_target(target), limits=limits)  # limits as declared now
+
+    def pipeline(length: int) -> Any:
+        pad = "x" * (length - len(path))
+        given = {"in": dsl.input_path("data"), "out": dsl.output_path("out")}
+        args = [[pad, given.pop(placeholder)], *given.values()]
+
+        @dsl.container_component(image=IMG, command=["long"], args=args)
+        def long(data: Input[Dataset], out: Output[Dataset]):
+            """One long path argument."""
+
+        @dsl.pipeline(name="long")
+        def long_pipeline():
+            long(data=make().output)
+
+        return long_pipeline.spec
+
+    graph.check(pipeline(256), checked)
+    with pytest.raises(PipelineError) as info:
+        graph.check(pipeline(257), checked)
+    (d,) = info.value.diagnostics
+    assert (d.code, d.step) == ("PC009", "long")
+    assert d.message == (
+        f"step 'long': argument '{'x' * 57}...' is 257 characters; {target} allows 256"
+    )
 
 
 def test_retry_policy_counts_retries_not_attempts():

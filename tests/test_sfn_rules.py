@@ -227,3 +227,52 @@ def test_durations_default_to_the_median_hint():
         make().set_name("b")
 
     assert _durations(check(none.spec)) == {"a": 1.0, "b": 1.0}
+
+
+@dsl.container_component(image=IMG, command=["prep"])
+def prep(camera: str, shift: str, frames: Output[Dataset]):
+    """One iteration's Processing job."""
+
+
+@dsl.container_component(image=IMG, command=["fit"], spot=Spot("2h", checkpoints=True))
+def fit(camera: str, shift: str, model: Output[Dataset]):
+    """One iteration's spot (Training) job, with a checkpoint folder."""
+
+
+def _jobs(machine: dict) -> dict[str, dict]:
+    """Every SageMaker Task state, inside Parallel branches and Map bodies too."""
+    found = {}
+    for name, state in machine["States"].items():
+        if state["Type"] == "Task" and ":sagemaker:" in state["Resource"]:
+            found[name] = state
+        for inner in [*state.get("Branches", []), state.get("ItemProcessor", {"States": {}})]:
+            found.update(_jobs(inner))
+    return found
+
+
+def test_each_loop_iteration_writes_under_its_own_folders():
+    """Iterations never share a folder: a Processing output goes to ``{output}/{i}/{j}/``, a
+    spot job's outputs to ``{step}/{i}/{j}/`` (the service adds the job name) and its checkpoints
+    to ``{step}/_checkpoints/{i}/{j}/``."""
+
+    @dsl.pipeline(name="per-camera")
+    def per_camera():
+        with (
+            dsl.ParallelFor(["lobby", "gate"]) as camera,
+            dsl.ParallelFor(["day", "night"]) as shift,
+        ):
+            prep(camera=camera, shift=shift)
+            fit(camera=camera, shift=shift)
+
+    jobs = _jobs(_machine(per_camera))
+    loops = {"loop-1": {"index": 1}, "loop-2": {"index": 0}}  # gate, day
+    bindings = {"states": {"input": {"run": "run-7", "loops": loops, "params": {}, "uris": {}}}}
+    run = "s3://acme-ml/pipelines/per-camera/run-7"
+    (output,) = jobs["prep"]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert evaluate(output["S3Output"]["S3Uri"], bindings) == f"{run}/prep/frames/1/0/"
+    fit_args = jobs["fit"]["Arguments"]
+    assert evaluate(fit_args["OutputDataConfig"]["S3OutputPath"], bindings) == f"{run}/fit/1/0/"
+    assert evaluate(fit_args["CheckpointConfig"], bindings) == {
+        "LocalPath": "/opt/ml/checkpoints",
+        "S3Uri": f"{run}/fit/_checkpoints/1/0/",
+    }

@@ -22,12 +22,14 @@ from hypothesis import strategies as st
 
 from pipecast import dsl
 from pipecast._api import compile_spec
-from pipecast.compilers import graph, load_target
+from pipecast.compilers import aws_jobs, graph, load_target, stepfunctions
 from pipecast.compilers._sp_layout import Handshakes, Parallel, Sequence, layout, makespan
 from pipecast.compilers.canonical import dumps_json
 from pipecast.compilers.sagemaker_validate import check_request
 from pipecast.compilers.stepfunctions import _durations
 from pipecast.compilers.stepfunctions_validate import _operation, validate_document
+from pipecast.compilers.target import Charge, RunShape
+from pipecast.config import Config
 from pipecast.dsl import Dataset, Input, Output
 
 EXAMPLE_NAMES = examples_for("stepfunctions")
@@ -577,3 +579,80 @@ def test_the_key_order_oracle_sees_an_unsorted_object():
     assert _keys_sorted_everywhere('{"a":{"b":1,"c":[{"d":1,"e":2}]}}')
     assert not _keys_sorted_everywhere('{"a":{"c":[{"d":1,"e":2}],"b":1}}')
     assert not _keys_sorted_everywhere('{"a":[{"e":1,"d":2}]}')
+
+
+# ----- a pipeline without steps ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["nested", "exact", "auto"])
+def test_an_empty_graph_lays_out_as_nothing_in_every_mode(mode: str) -> None:
+    plan = layout(nx.DiGraph(), mode=mode)
+    assert (plan.root, plan.added) == (Sequence(()), {})
+    assert makespan(plan.root) == 0
+
+
+def test_a_pipeline_without_steps_compiles_alike_in_every_layout() -> None:
+    """Only the start state: "exact" once wrote a Parallel state without branches (PC013)."""
+
+    @dsl.pipeline(name="nothing")
+    def nothing() -> None:
+        pass
+
+    target = load_target("stepfunctions")
+    texts = {
+        mode: compile_spec(
+            nothing.spec, target, EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": mode})
+        ).text
+        for mode in ("nested", "exact", "auto")
+    }
+    assert texts["exact"] == texts["nested"] == texts["auto"]
+    machine = json.loads(texts["exact"])
+    assert (machine["StartAt"], list(machine["States"])) == ("start", ["start"])
+    assert validate_document(machine) == []
+
+
+# ----- cost support: what one run costs on top of the jobs ---------------------------------------
+
+
+def _two_steps(caching: bool = False) -> dsl.Pipeline:
+    @dsl.pipeline(name="two-steps")
+    def two_steps() -> None:
+        source = gen_source().set_name("source").set_expected_duration("1m")
+        if caching:
+            source.set_caching(True)  # Step Functions cannot cache: the target refuses it
+        gen_relay(data=source.output).set_name("relay").set_expected_duration("2m")
+
+    return two_steps
+
+
+SECONDS = {"source": 60.0, "relay": 120.0}  # in series: a three-minute run
+
+
+def test_a_pipeline_the_target_refuses_has_a_makespan_but_no_transitions() -> None:
+    checked = graph.check(_two_steps(caching=True).spec)  # what pipecast cost falls back to
+    shape = stepfunctions.run_shape(checked, EXAMPLE_CONFIG, SECONDS)
+    assert shape == RunShape(180.0, notes=("state transitions not counted: no state machine",))
+
+
+def test_a_configuration_that_cannot_compile_is_named_in_the_note() -> None:
+    """The first line of the error says why (the rest of a long message would not fit)."""
+    data = {**EXAMPLE_CONFIG.data, "colour": "red", "stepfunctions": {"shape": "round"}}
+    checked = graph.check(_two_steps().spec, load_target("stepfunctions"))
+    shape = stepfunctions.run_shape(checked, Config(data, "team.toml"), SECONDS)
+    reason = "team.toml: (top level): unknown key 'colour'"
+    assert shape == RunShape(
+        180.0,
+        notes=(f"state transitions not counted: the state machine does not compile ({reason})",),
+    )
+
+
+def test_a_pipeline_without_steps_still_enters_its_start_state() -> None:
+    @dsl.pipeline(name="nothing")
+    def nothing() -> None:
+        pass
+
+    checked = graph.check(nothing.spec, load_target("stepfunctions"))
+    shape = stepfunctions.run_shape(checked, EXAMPLE_CONFIG, {})
+    price = aws_jobs.service_prices()["stepfunctions_state_transition"]
+    assert shape.makespan_seconds == 0
+    assert shape.charges == (Charge("Step Functions state transitions", 1, price),)
