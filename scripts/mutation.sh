@@ -210,8 +210,11 @@ elif [ "$mode" = survivors ]; then
   [ -s "$stage/survivors.txt" ] || { echo "no $stage/survivors.txt: run a full pass first" >&2; exit 2; }
   rm -rf "$stage/tests" && tar_copy tests "$stage/tests"
   # The pass's own selection is kept (below), which may predate a module added to slow_tests
-  # since: such modules cannot run in a stage, so they are left out of its copy instead.
-  for f in "${slow_tests[@]}"; do rm -f "$stage/$f" "$stage/mutants/$f"; done  # (mutmut keeps old copies)
+  # since: such modules cannot run in a stage, so they are left out of its copy instead (only
+  # those: other test modules import some of the ignored ones; mutmut keeps old copies too).
+  for f in "${slow_tests[@]}"; do
+    grep -q -- "--ignore=$f\"" "$stage/pyproject.toml" || rm -f "$stage/$f" "$stage/mutants/$f"
+  done
 else
   # The staging tree: the installed layout, real copies (mutmut walks it and does not follow links).
   rm -rf "$stage" && stage_layout "$stage"  # (and verdicts-before/: a new pass)
