@@ -21,3 +21,17 @@ def pytest_configure(config: Any) -> None:
     mutmut_dir = os.path.dirname(os.path.abspath(mutmut.__file__)) + os.sep
     if mutmut_dir not in _location._OWN_DIRS:
         _location._OWN_DIRS = (*_location._OWN_DIRS, mutmut_dir)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """``MUTATION_DESELECT`` (test ids, space-separated) leaves tests out here as well as in the
+    stage's selection: a --survivors re-run keeps the pass's selection, and new tests that need
+    a fix the staged code predates must still be left out (this file is no part of the
+    selection mutmut compares, so changing it resets nothing)."""
+    dropped = tuple(os.environ.get("MUTATION_DESELECT", "").split())
+    if not dropped:
+        return
+    kept = [item for item in items if not item.nodeid.startswith(dropped)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
