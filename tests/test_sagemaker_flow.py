@@ -275,6 +275,30 @@ def test_the_patched_schema_still_refuses_a_bad_condition_and_a_bad_json_get():
     assert any("lacks" in str(p) for p in validate_document(bad))
 
 
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda a: a.update(Conditions=[]), "/Arguments/Conditions: must be a non-empty list"),
+        (lambda a: a.update(IfSteps="x"), "/Arguments/IfSteps: must be a list of steps"),
+        (lambda a: a.update(ElseSteps={}), "/Arguments/ElseSteps: must be a list of steps"),
+        (lambda a: a.update(Other=1), "/Arguments: unknown keys ['Other']"),
+        (
+            lambda a: a["Conditions"][0].update(Extra=1),
+            "/Arguments/Conditions/0: needs exactly Type, LeftValue and RightValue",
+        ),
+    ],
+)
+def test_the_validator_names_each_bad_part_of_a_condition_step(edit, says):
+    document = json.loads(compile_text(triage, "sagemaker"))
+    condition = next(s for s in document["Steps"] if s["Type"] == "Condition")
+    assert [str(p) for p in validate_document(document)] == []
+    edit(condition["Arguments"])
+    problems = [str(p) for p in validate_document(document)]
+    assert problems == [
+        f"step '{condition['Name']}': /Steps/{document['Steps'].index(condition)}{says}"
+    ]
+
+
 def test_moto_accepts_the_definition(monkeypatch):
     import boto3
     from moto import mock_aws
