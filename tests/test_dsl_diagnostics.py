@@ -346,3 +346,19 @@ def test_comparing_with_an_unsupported_operand_is_pc140_with_the_kinds_allowed()
         "compare pipeline parameters, output parameters, loop items and constants "
         "(str, int, float, bool, list, dict)"
     )
+
+
+def test_a_pipeline_parameter_of_another_type_is_pc003_with_the_declaration_to_write() -> None:
+    _, _, take = _components()
+
+    def build() -> None:
+        @dsl.pipeline(name="p")
+        def p(word: str = "a") -> None:
+            take(n=word)  # here
+
+        p.spec  # noqa: B018 (building the spec is what reports)
+
+    (d,) = _pipeline_errors(build)
+    assert (d.code, d.hint) == ("PC003", "declare 'word: int' or pass a int")
+    assert d.message.endswith("is int, but pipeline parameter 'word' is str")
+    _at(d, build, "here")
