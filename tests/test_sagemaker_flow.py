@@ -13,6 +13,7 @@ and a workaround.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -438,6 +439,99 @@ def test_collected_strings_and_list_parameters_are_refused():
     text = _refusal(strings)
     assert "collects the str output 'named.name'" in text
     assert "pipeline parameter 'cams' is a list" in text
+
+
+def test_each_flattening_refusal_has_its_code_message_hint_step_and_line():
+    @dsl.container_component(image=IMAGE, command=["x"])
+    def named(name: Output[str]):
+        """Writes a name."""
+
+    @dsl.container_component(image=IMAGE, command=["x"])
+    def names(all: list, out: Output[Dataset]):
+        """Reads names."""
+
+    @dsl.pipeline(name="refusals")  # pipeline
+    def refusals(x: int = 1, cams: list = ["a"], word: str = "a"):  # noqa: B006
+        level(x=x).set_name("first")
+        with dsl.If(x > 1):
+            inner = level(x=x).set_name("inner")
+            with dsl.If(inner.outputs["level"] > 3):  # reads-inner
+                echo().set_name("deeper")
+        echo().set_name("after-branch").after(inner)  # after-branch
+        with dsl.ParallelFor(["a", "b"]):
+            n = named()
+        names(all=dsl.Collected(n.outputs["name"]))  # collects
+        with dsl.If(word > "m"):  # orders
+            echo().set_name("ordered")
+
+    lines, first = inspect.getsourcelines(
+        test_each_flattening_refusal_has_its_code_message_hint_step_and_line
+    )
+
+    def at(marker: str) -> int:
+        return first + next(
+            i for i, text in enumerate(lines) if text.rstrip().endswith(f"# {marker}")
+        )
+
+    with pytest.raises(PipelineError) as info:
+        compile_text(refusals, "sagemaker")
+    got = [
+        (d.code, d.message, d.hint, d.step, d.location.line if d.location else None, d.severity)
+        for d in info.value.diagnostics
+    ]
+    and_others = "Step Functions, Kubeflow and the local runner"
+    assert got == [
+        (
+            "PC008",
+            "pipeline parameter 'cams' is a list: SageMaker pipeline parameters are String, "
+            "Integer, Float or Boolean",
+            "use a list literal in the pipeline (a loop over it is unrolled), or a str parameter "
+            f"the step parses; {and_others} take list parameters",
+            None,
+            at("pipeline"),
+            "error",
+        ),
+        (
+            "PC008",
+            "condition 'condition-2' reads 'inner.level', which is produced inside another "
+            "branch: SageMaker evaluates every condition step of the flattened pipeline, and "
+            "that step may not have run",
+            "compare values produced outside every dsl.If, or compile for Step Functions or "
+            "Kubeflow, which nest conditions",
+            None,
+            at("reads-inner"),
+            "error",
+        ),
+        (
+            "PC008",
+            "step 'after-branch' runs after 'inner', which runs only in a branch 'after-branch' "
+            "is not in: on SageMaker a step cannot wait for a step that may not run",
+            f"move the step into the same dsl.If block, or drop the .after(); {and_others} run "
+            "it either way",
+            "after-branch",
+            at("after-branch"),
+            "error",
+        ),
+        (
+            "PC008",
+            "step 'names': input 'all' collects the str output 'named.name': SageMaker can join "
+            "numbers and booleans into a JSON list, not quote strings or nest lists",
+            "collect an output artifact instead (one folder per iteration), or compile for Step "
+            "Functions or Kubeflow",
+            "names",
+            at("collects"),
+            "error",
+        ),
+        (
+            "PC008",
+            "condition 'condition-4' orders strings (>): SageMaker compares only numbers with "
+            "<, <=, > and >=",
+            "compare strings with == or != on SageMaker",
+            None,
+            at("orders"),
+            "error",
+        ),
+    ]
 
 
 def test_unrolled_names_over_64_characters_are_refused():
