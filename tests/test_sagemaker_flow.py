@@ -544,9 +544,17 @@ def test_unrolled_names_over_64_characters_are_refused():
                 stack.enter_context(dsl.ParallelFor([0]))
             echo().set_name(name)
 
-    text = _refusal(long)
+    with pytest.raises(PipelineError) as info:
+        compile_text(long, "sagemaker")
     unrolled = name + "-0" * 9
-    assert f"becomes SageMaker step '{unrolled}', longer than 64 characters" in text
+    (d,) = [d for d in info.value.diagnostics if d.severity == "error"]
+    assert (d.code, d.message, d.hint, d.step) == (
+        "PC009",
+        f"step '{name}' becomes SageMaker step '{unrolled}', longer than 64 characters",
+        "choose a shorter .set_name(), or loop over fewer items",
+        name,
+    )
+    assert d.location is not None and d.location.line == long.spec.step(name).location.line
 
 
 def test_loop_parallelism_is_a_warning_not_a_silent_drop():
