@@ -146,12 +146,11 @@ in_selection() {  # in_selection FILE: is FILE one of the selected files or unde
 }
 test_selection=("${selected[@]}" -m "not slow")
 for f in "${slow_tests[@]}"; do in_selection "$f" && test_selection+=("--ignore=$f"); done
-# MUTATION_DESELECT: more test ids to leave out, space-separated (e.g. a new test that needs a
-# fix the staged code of a --survivors re-run predates)
-read -r -a extra_deselected <<< "${MUTATION_DESELECT:-}"
-for t in "${deselected[@]}" "${extra_deselected[@]}"; do
+# (MUTATION_DESELECT, more test ids to leave out, is applied by mutation_plugin.py in every mode:
+# in the selection it would reset a stage each time it changed.)
+for t in "${deselected[@]}"; do
   case " ${test_selection[*]} " in *" --ignore=${t%%::*} "*) continue ;; esac  # (already out)
-  [ -n "$t" ] && in_selection "${t%%::*}" && test_selection+=("--deselect=$t")
+  in_selection "${t%%::*}" && test_selection+=("--deselect=$t")
 done
 
 # Repository folder -> installed package folder (a module or folder argument keeps its tail).
@@ -258,7 +257,18 @@ EOF
 } > "$stage/pyproject.toml.new"
 fi
 mv "$stage/pyproject.toml.new" "$stage/pyproject.toml"
-echo "stage: $stage; tests: ${test_selection[*]}"
+if [ "$mode" = survivors ]; then
+  echo "stage: $stage; tests: the pass's own selection (in $stage/pyproject.toml)"
+else
+  echo "stage: $stage; tests: ${test_selection[*]}"
+fi
+
+run_named() {  # run_named: test the mutants named on stdin (one per line), then report
+  local names
+  mapfile -t names
+  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
+  report
+}
 
 cd "$stage"
 # Subprocesses started by tests (python -m pipecast ...) import the repository's code through the
@@ -281,9 +291,7 @@ fi
 if [ "$mode" = survivors ]; then
   # mutmut forgets the verdicts of the mutants it does not re-test: keep them (the report merges)
   "$py" "$root/scripts/mutation_report.py" --keep mutants
-  mapfile -t names < <(cut -d: -f1 survivors.txt)
-  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
-  report
+  cut -d: -f1 survivors.txt | run_named
   exit 0
 fi
 
@@ -316,9 +324,7 @@ if [ -n "${MUTATION_SAMPLE:-}" ]; then
   # An area too big for a full pass: a uniform random sample (sample.txt), which the report
   # marks with a 95 % interval. mutmut re-runs mypy over every mutant, but tests only these.
   "$py" "$root/scripts/mutation_sample.py" "$MUTATION_SAMPLE" "${MUTATION_SEED:-12}"
-  mapfile -t names < sample.txt
-  time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs" "${names[@]}"
-  report
+  run_named < sample.txt
   exit 0
 fi
 time nice -n "$niceness" "$py" -m mutmut run --max-children "$jobs"

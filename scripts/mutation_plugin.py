@@ -24,10 +24,10 @@ def pytest_configure(config: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """``MUTATION_DESELECT`` (test ids, space-separated) leaves tests out here as well as in the
-    stage's selection: a --survivors re-run keeps the pass's selection, and new tests that need
-    a fix the staged code predates must still be left out (this file is no part of the
-    selection mutmut compares, so changing it resets nothing)."""
+    """``MUTATION_DESELECT`` (test ids or prefixes, space-separated) leaves tests out, in every
+    mode: e.g. new tests that need a fix the staged code of a --survivors re-run predates. Here
+    rather than in the stage's selection, because mutmut resets a stage whose selection changes
+    (this file is no part of what it compares)."""
     dropped = tuple(os.environ.get("MUTATION_DESELECT", "").split())
     if not dropped:
         return

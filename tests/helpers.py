@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -18,13 +19,53 @@ from meaning import check_all
 
 from pipecast._api import compile_spec, resolve_targets
 from pipecast.config import Config, load_config
-from pipecast.errors import PipelineError
+from pipecast.errors import Diagnostic, PipelineError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 GOLDEN_DIR = EXAMPLES / "compiled"
 EXAMPLE_CONFIG: Config = load_config(EXAMPLES / "pipecast.toml")
 REGENERATE = os.environ.get("PIPECAST_REGENERATE") == "1"
+
+
+def shown_path(path: str) -> str:
+    """``path`` as pipecast's locations show it: relative to the working directory when below
+    it, as given otherwise."""
+    return path if os.path.relpath(path).startswith("..") else os.path.relpath(path)
+
+
+def marked_line(where: str | Callable[..., Any], marker: str) -> int:
+    """The line that ends with the comment ``# marker``: in the file ``where``, or within the
+    source of the function ``where`` (so one marker name can serve every test of a file)."""
+    if callable(where):
+        lines, first = inspect.getsourcelines(where)
+        numbered = list(enumerate((line.rstrip("\n") for line in lines), first))
+    else:
+        numbered = list(enumerate(Path(where).read_text(encoding="utf-8").splitlines(), 1))
+    (number,) = [n for n, line in numbered if line.rstrip().endswith(f"# {marker}")]
+    return number
+
+
+def only_diagnostic(pipeline: Any, target: str | None = None) -> Diagnostic:
+    """The one diagnostic of a pipeline the DSL refuses (``target`` None: building its spec)
+    or that ``target`` refuses; fails if there is not exactly one."""
+    with pytest.raises(PipelineError) as info:
+        if target is None:
+            pipeline.spec  # noqa: B018 (building the spec runs the function)
+        else:
+            compile_text(pipeline, target)
+    (diagnostic,) = info.value.diagnostics
+    return diagnostic
+
+
+def points_at(diagnostic: Diagnostic, file: str, marker: str) -> bool:
+    """Whether ``diagnostic`` is located at the line of ``file`` marked ``# marker``."""
+    location = diagnostic.location
+    return (
+        location is not None
+        and Path(location.file).resolve() == Path(file).resolve()
+        and location.line == marked_line(file, marker)
+    )
 
 
 def package_dir(name: str) -> Path:

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import marked_line, only_diagnostic, points_at
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Output
 from pipecast.dsl.spec import Comparison, Constant, LoopItemRef, OutputRef, ParameterRef
-from pipecast.errors import DefinitionError, Diagnostic, PipelineError
+from pipecast.errors import DefinitionError
 
 IMG = "registry.example.com/x:1.0"
 COMPARE_HINT = (
@@ -31,29 +32,6 @@ def count_motion(camera: str, count: Output[int], frames: Output[Dataset]):
 @dsl.container_component(image=IMG, command=["use"])
 def use_int(n: int):
     """Take an int."""
-
-
-def _line(marker: str) -> int:
-    """The line of this file that ends with the comment ``# marker``."""
-    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
-    (number,) = [n for n, line in enumerate(lines, 1) if line.endswith(f"# {marker}")]
-    return number
-
-
-def _only_diagnostic(pipeline: dsl.Pipeline) -> Diagnostic:
-    with pytest.raises(PipelineError) as info:
-        pipeline.spec  # noqa: B018 (building the spec runs the function)
-    (diagnostic,) = info.value.diagnostics
-    return diagnostic
-
-
-def _at(diagnostic: Diagnostic, marker: str) -> bool:
-    location = diagnostic.location
-    return (
-        location is not None
-        and Path(location.file).resolve() == Path(__file__).resolve()
-        and location.line == _line(marker)
-    )
 
 
 def test_each_operand_of_a_condition_becomes_its_binding_in_the_ir() -> None:
@@ -100,7 +78,7 @@ def test_an_if_elif_else_chain_shares_the_if_and_excludes_the_earlier_branches()
         ("condition-4", "condition", "condition-1", (), (equals(1), equals(2), equals(3))),
     ]
     else_location = chain.spec.groups[-1].location  # not part of a group's equality
-    assert else_location is not None and else_location.line == _line("chain-else")
+    assert else_location is not None and else_location.line == marked_line(__file__, "chain-else")
     assert Path(else_location.file).resolve() == Path(__file__).resolve()
 
 
@@ -133,13 +111,13 @@ def test_a_condition_must_be_a_comparison(construct: str) -> None:
         with getattr(dsl, construct)(n):  # not-compared
             use_int(n=2)
 
-    d = _only_diagnostic(not_compared)
+    d = only_diagnostic(not_compared)
     assert d.code == "PC140"
     assert d.message == f"dsl.{construct} takes a comparison, got <pipeline parameter n: int>"
     assert d.hint == (
         f"e.g. dsl.{construct}(task.outputs['count'] > 0) or dsl.{construct}(param == 'x')"
     )
-    assert _at(d, "not-compared")
+    assert points_at(d, __file__, "not-compared")
 
 
 @pytest.mark.parametrize(
@@ -151,11 +129,11 @@ def test_an_operand_that_is_no_value_cannot_be_compared(value: object, shown: st
         with dsl.If(n == value):  # no-value
             use_int(n=1)
 
-    d = _only_diagnostic(no_value)
+    d = only_diagnostic(no_value)
     assert d.code == "PC140"
     assert d.message == f"{shown} cannot be compared in a condition"
     assert d.hint == COMPARE_HINT
-    assert _at(d, "no-value")
+    assert points_at(d, __file__, "no-value")
 
 
 @pytest.mark.parametrize("construct", ["Elif", "Else"])
@@ -191,11 +169,11 @@ def test_elif_and_else_must_follow_an_if_directly(construct: str) -> None:
                 use_int(n=3)
 
     for pipeline in (no_if, step_between, after_else, other_level):
-        d = _only_diagnostic(pipeline)
+        d = only_diagnostic(pipeline)
         assert d.code == "PC140"
         assert d.message == f"dsl.{construct} must follow a dsl.If or dsl.Elif block directly"
         assert d.hint == FOLLOW_HINT
-        assert _at(d, pipeline.name)
+        assert points_at(d, __file__, pipeline.name)
 
 
 def test_parallel_for_loops_over_lists_only() -> None:
@@ -225,10 +203,10 @@ def test_parallel_for_loops_over_lists_only() -> None:
         (over_artifact, "<output count-motion.frames: Dataset>"),
         (over_count, "<output count-motion.count: int>"),
     ):
-        d = _only_diagnostic(pipeline)
+        d = only_diagnostic(pipeline)
         assert (d.code, d.message) == ("PC140", f"dsl.ParallelFor loops over a list, got {shown}")
         assert d.hint == hint
-        assert _at(d, pipeline.name)
+        assert points_at(d, __file__, pipeline.name)
 
 
 @pytest.mark.parametrize("parallelism", [2.0, True, "4"])
@@ -238,11 +216,11 @@ def test_parallelism_must_be_a_whole_number(parallelism: object) -> None:
         with dsl.ParallelFor([1, 2], parallelism=parallelism):  # type: ignore[arg-type]  # parallelism
             use_int(n=1)
 
-    d = _only_diagnostic(bad_parallelism)
+    d = only_diagnostic(bad_parallelism)
     assert d.code == "PC140"
     assert d.message == f"parallelism must be a whole number, got {parallelism!r}"
     assert d.hint == "e.g. dsl.ParallelFor(items, parallelism=4), or None for no limit"
-    assert _at(d, "parallelism")
+    assert points_at(d, __file__, "parallelism")
 
 
 def test_an_exit_handler_takes_a_task() -> None:
@@ -251,7 +229,7 @@ def test_an_exit_handler_takes_a_task() -> None:
         with dsl.ExitHandler(use_int):  # exit-component
             use_int(n=1)
 
-    d = _only_diagnostic(exit_component)
+    d = only_diagnostic(exit_component)
     assert d.code == "PC140"
     assert d.message == (
         f"dsl.ExitHandler takes the exit task, got <pipecast component 'use-int' image='{IMG}'>"
@@ -260,4 +238,4 @@ def test_an_exit_handler_takes_a_task() -> None:
         "create the task first: `report = post_status(status=dsl.RUN_STATUS)`, "
         "then `with dsl.ExitHandler(report):`"
     )
-    assert _at(d, "exit-component")
+    assert points_at(d, __file__, "exit-component")

@@ -5,12 +5,11 @@ mutant is switched on."""
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
+from helpers import marked_line, shown_path
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Output
@@ -18,14 +17,7 @@ from pipecast.errors import DefinitionError, Diagnostic, PipelineError
 
 IMG = "r.example.com/x:1.0"
 # this file as locations show it: relative to the working directory when below it
-SHOWN = __file__ if os.path.relpath(__file__).startswith("..") else os.path.relpath(__file__)
-
-
-def _line(marker: str, fn: Callable[..., Any]) -> int:
-    """The line of ``fn``'s source that holds ``marker`` (a comment naming the expected line)."""
-    lines, first = inspect.getsourcelines(fn)
-    (offset,) = [i for i, text in enumerate(lines) if f"# {marker}" in text]
-    return first + offset
+SHOWN = shown_path(__file__)
 
 
 def _definition_error(fn: Callable[[], Any]) -> Diagnostic:
@@ -43,7 +35,7 @@ def _pipeline_errors(fn: Callable[[], Any]) -> list[Diagnostic]:
 def _at(diagnostic: Diagnostic, fn: Callable[..., Any], marker: str) -> None:
     assert diagnostic.location is not None
     assert diagnostic.location.file == SHOWN
-    assert diagnostic.location.line == _line(marker, fn)
+    assert diagnostic.location.line == marked_line(fn, marker)
 
 
 def test_env_of_other_than_strings_is_pc107_at_the_decorator() -> None:
@@ -288,7 +280,7 @@ def test_duplicate_step_ids_point_at_the_name_given_and_say_how_to_fix_it() -> N
     (d,) = [e for e in errors if "same" in e.message]
     assert (d.code, d.message, d.hint) == (
         "PC005",
-        f"duplicate step id 'same' (first defined at {SHOWN}:{_line('first', build)})",
+        f"duplicate step id 'same' (first defined at {SHOWN}:{marked_line(build, 'first')})",
         "give each step a unique id with .set_name('...')",
     )
     _at(d, build, "here")
@@ -319,7 +311,7 @@ def test_a_condition_group_records_the_line_of_its_with() -> None:
 
     (group,) = p.spec.groups
     assert group.location is not None
-    line = _line("here", test_a_condition_group_records_the_line_of_its_with)
+    line = marked_line(test_a_condition_group_records_the_line_of_its_with, "here")
     assert (group.location.file, group.location.line) == (SHOWN, line)
 
 

@@ -3,40 +3,24 @@ a call to it as a diagnostic with its code, the message and hint a user reads, a
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+from helpers import marked_line, only_diagnostic, shown_path
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Model
 from pipecast.dsl.spec import Constant, ImporterSpec, ParameterRef
-from pipecast.errors import DefinitionError, Diagnostic, PipelineError, SourceLocation
+from pipecast.errors import DefinitionError, SourceLocation
 
 IMG = "registry.example.com/x:1.0"
 HERE = __file__
 # this file as locations show it: relative to the working directory when below it
-SHOWN = HERE if os.path.relpath(HERE).startswith("..") else os.path.relpath(HERE)
+SHOWN = shown_path(HERE)
 URI_HINT = "e.g. dsl.importer(uri='s3://bucket/videos/')"
 
 
 @dsl.container_component(image=IMG, command=["use"])
 def use_frames(frames: Input[Dataset]):
     """Take a folder."""
-
-
-def _line(marker: str) -> int:
-    """The line of this file that ends with the comment ``# marker``."""
-    lines = Path(HERE).read_text(encoding="utf-8").splitlines()
-    (number,) = [n for n, line in enumerate(lines, 1) if line.endswith(f"# {marker}")]
-    return number
-
-
-def _only_diagnostic(pipeline: dsl.Pipeline) -> Diagnostic:
-    with pytest.raises(PipelineError) as info:
-        pipeline.spec  # noqa: B018 (building the spec runs the function)
-    (diagnostic,) = info.value.diagnostics
-    return diagnostic
 
 
 def test_importers_reach_the_ir_with_their_line() -> None:
@@ -48,8 +32,8 @@ def test_importers_reach_the_ir_with_their_line() -> None:
     importers = imports.spec.importers
     # an importer's location is left out of its equality (the IR compares without it)
     assert [i.location for i in importers] == [
-        SourceLocation(SHOWN, _line("first")),
-        SourceLocation(SHOWN, _line("second")),
+        SourceLocation(SHOWN, marked_line(__file__, "first")),
+        SourceLocation(SHOWN, marked_line(__file__, "second")),
     ]
     assert importers == (
         ImporterSpec("importer", ParameterRef("videos"), "Dataset", False),
@@ -63,7 +47,7 @@ def test_an_importer_outside_a_pipeline_is_pc102() -> None:
     d = info.value.diagnostic
     assert (d.code, d.message) == ("PC102", "dsl.importer() was called outside a pipeline")
     assert d.hint == "call it inside a @dsl.pipeline function"
-    assert d.location == SourceLocation(SHOWN, _line("outside"))
+    assert d.location == SourceLocation(SHOWN, marked_line(__file__, "outside"))
 
 
 def test_an_importer_uri_parameter_must_be_a_str() -> None:
@@ -71,10 +55,10 @@ def test_an_importer_uri_parameter_must_be_a_str() -> None:
     def int_uri(n: int = 1) -> None:
         dsl.importer(uri=n)  # int-uri
 
-    d = _only_diagnostic(int_uri)
+    d = only_diagnostic(int_uri)
     assert (d.code, d.message) == ("PC003", "importer uri parameter 'n' is int, not str")
     assert d.hint == "declare it as str"
-    assert d.location == SourceLocation(SHOWN, _line("int-uri"))
+    assert d.location == SourceLocation(SHOWN, marked_line(__file__, "int-uri"))
 
 
 @pytest.mark.parametrize("uri", ["", 5, None])
@@ -83,11 +67,11 @@ def test_an_importer_uri_must_be_a_string(uri: object) -> None:
     def bad_uri() -> None:
         dsl.importer(uri=uri)  # bad-uri
 
-    d = _only_diagnostic(bad_uri)
+    d = only_diagnostic(bad_uri)
     assert d.code == "PC003"
     assert d.message == f"importer uri must be a string or a str parameter, got {uri!r}"
     assert d.hint == URI_HINT
-    assert d.location == SourceLocation(SHOWN, _line("bad-uri"))
+    assert d.location == SourceLocation(SHOWN, marked_line(__file__, "bad-uri"))
 
 
 @pytest.mark.parametrize("artifact_type", [int, "Dataset", Dataset()])
@@ -96,11 +80,11 @@ def test_an_importer_artifact_type_is_one_of_the_artifact_classes(artifact_type:
     def bad_type() -> None:
         dsl.importer(uri="s3://b/v/", artifact_type=artifact_type)  # type: ignore[arg-type]  # bad-type
 
-    d = _only_diagnostic(bad_type)
+    d = only_diagnostic(bad_type)
     assert d.code == "PC003"
     assert d.message == (f"artifact_type must be Artifact, Dataset or Model, got {artifact_type!r}")
     assert d.hint == "one of Artifact, Dataset, Model"
-    assert d.location == SourceLocation(SHOWN, _line("bad-type"))
+    assert d.location == SourceLocation(SHOWN, marked_line(__file__, "bad-type"))
 
 
 def test_every_artifact_class_can_be_imported() -> None:
@@ -116,7 +100,7 @@ def test_an_importer_manifest_flag_is_a_bool() -> None:
     def bad_manifest() -> None:
         dsl.importer(uri="s3://b/m.json", manifest="yes")  # type: ignore[arg-type]  # bad-manifest
 
-    d = _only_diagnostic(bad_manifest)
+    d = only_diagnostic(bad_manifest)
     assert (d.code, d.message) == ("PC003", "manifest must be True or False")
     assert d.hint == "manifest=True when uri is a manifest file"
-    assert d.location == SourceLocation(SHOWN, _line("bad-manifest"))
+    assert d.location == SourceLocation(SHOWN, marked_line(__file__, "bad-manifest"))

@@ -4,9 +4,9 @@ user's own line, and a hint that says what to do instead."""
 from __future__ import annotations
 
 import inspect
-import os
 
 import pytest
+from helpers import shown_path
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Model, Output, Resources, Retry, Spot
@@ -16,7 +16,7 @@ from pipecast.errors import DefinitionError, PipelineError, SourceLocation
 IMG = "r.example.com/x:1.0"
 HERE = __file__
 # this file as locations show it: relative to the working directory when below it
-SHOWN = HERE if os.path.relpath(HERE).startswith("..") else os.path.relpath(HERE)
+SHOWN = shown_path(HERE)
 
 
 def _line(marker: str) -> int:

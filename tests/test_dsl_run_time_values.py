@@ -4,13 +4,10 @@ at the user's line; their reprs are what error messages show, so they are pinned
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
+from helpers import only_diagnostic, points_at
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Input, Output
-from pipecast.errors import Diagnostic, PipelineError
 
 IMG = "registry.example.com/x:1.0"
 IF_HINT = "its value is only known when the pipeline runs: write `with dsl.If(value == ...):`"
@@ -34,30 +31,6 @@ def use_frames(frames: Input[Dataset]):
     """Take a folder."""
 
 
-def _line(marker: str) -> int:
-    """The line of this file that holds ``marker`` (a comment at the end of that line)."""
-    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
-    (number,) = [n for n, line in enumerate(lines, 1) if line.endswith(f"# {marker}")]
-    return number
-
-
-def _only_diagnostic(pipeline: dsl.Pipeline) -> Diagnostic:
-    with pytest.raises(PipelineError) as info:
-        pipeline.spec  # noqa: B018 (building the spec runs the function)
-    (diagnostic,) = info.value.diagnostics
-    return diagnostic
-
-
-def _at(diagnostic: Diagnostic, marker: str) -> bool:
-    """Whether ``diagnostic`` points at the line of this file marked ``marker``."""
-    location = diagnostic.location
-    return (
-        location is not None
-        and Path(location.file).resolve() == Path(__file__).resolve()
-        and location.line == _line(marker)
-    )
-
-
 # ----- Python control flow on run-time values: PC120 ---------------------------------------------
 
 
@@ -67,14 +40,14 @@ def test_a_pipeline_parameter_in_a_python_if_names_dsl_if_with_its_name() -> Non
         if camera:  # param-if
             use_text(text="x")
 
-    d = _only_diagnostic(param_if)
+    d = only_diagnostic(param_if)
     assert d.code == "PC120"
     assert d.message == "pipeline parameter 'camera' was used in a condition"
     assert d.hint == (
         "its value is only known when the pipeline runs; pass it to a component, "
         "or guard steps with `with dsl.If(camera == ...):`"
     )
-    assert _at(d, "param-if")
+    assert points_at(d, __file__, "param-if")
 
 
 def test_a_pipeline_parameter_in_a_python_for_names_dsl_parallel_for() -> None:
@@ -83,11 +56,11 @@ def test_a_pipeline_parameter_in_a_python_for_names_dsl_parallel_for() -> None:
         for camera in cameras:  # param-for
             use_text(text=camera)
 
-    d = _only_diagnostic(param_for)
+    d = only_diagnostic(param_for)
     assert d.code == "PC120"
     assert d.message == "pipeline parameter 'cameras' was used in a Python `for`"
     assert d.hint == FOR_HINT
-    assert _at(d, "param-for")
+    assert points_at(d, __file__, "param-for")
 
 
 def test_an_output_parameter_in_a_python_if_names_the_output_and_dsl_if() -> None:
@@ -97,11 +70,11 @@ def test_an_output_parameter_in_a_python_if_names_the_output_and_dsl_if() -> Non
         if counted.outputs["count"]:  # output-if
             use_text(text="x")
 
-    d = _only_diagnostic(output_if)
+    d = only_diagnostic(output_if)
     assert d.code == "PC120"
     assert d.message == "output 'count' of 'count-motion' was used in a Python `if`"
     assert d.hint == IF_HINT
-    assert _at(d, "output-if")
+    assert points_at(d, __file__, "output-if")
 
 
 def test_a_loop_item_in_a_python_if_or_for_names_the_item() -> None:
@@ -123,23 +96,23 @@ def test_a_loop_item_in_a_python_if_or_for_names_the_item() -> None:
             for camera in cameras:  # item-for
                 use_text(text=camera)
 
-    d = _only_diagnostic(item_if)
+    d = only_diagnostic(item_if)
     assert (d.code, d.message, d.hint) == (
         "PC120",
         "a loop item was used in a Python `if`",
         IF_HINT,
     )
-    assert _at(d, "item-if")
-    d = _only_diagnostic(field_if)
+    assert points_at(d, __file__, "item-if")
+    d = only_diagnostic(field_if)
     assert (d.code, d.message) == ("PC120", "a loop item ['cam'] was used in a Python `if`")
-    assert _at(d, "field-if")
-    d = _only_diagnostic(item_for)
+    assert points_at(d, __file__, "field-if")
+    d = only_diagnostic(item_for)
     assert (d.code, d.message, d.hint) == (
         "PC120",
         "a loop item was used in a Python `for`",
         FOR_HINT,
     )
-    assert _at(d, "item-for")
+    assert points_at(d, __file__, "item-for")
 
 
 def test_a_comparison_in_a_python_if_names_its_operator_at_the_comparison() -> None:
@@ -149,11 +122,11 @@ def test_a_comparison_in_a_python_if_names_its_operator_at_the_comparison() -> N
         if counted.outputs["count"] >= 3:  # comparison-if
             use_text(text="x")
 
-    d = _only_diagnostic(comparison_if)
+    d = only_diagnostic(comparison_if)
     assert d.code == "PC120"
     assert d.message == "a comparison (>=) of run-time values was used in a Python condition"
     assert d.hint == "write `with dsl.If(a >= b):` around the steps it guards"
-    assert _at(d, "comparison-if")
+    assert points_at(d, __file__, "comparison-if")
 
 
 # ----- reprs, as error messages show them ------------------------------------------------------
@@ -170,12 +143,12 @@ def test_a_loop_item_bound_to_an_artifact_input_is_shown_by_its_loop() -> None:
         with dsl.ParallelFor([{"cam": "a"}]) as item:
             use_frames(frames=item["cam"])
 
-    d = _only_diagnostic(item_artifact)
+    d = only_diagnostic(item_artifact)
     assert d.code == "PC003"
     assert d.message == (
         "input 'frames' of 'use-frames' is an artifact (Dataset), got <loop item loop-1>"
     )
-    d = _only_diagnostic(field_artifact)
+    d = only_diagnostic(field_artifact)
     assert d.message == (
         "input 'frames' of 'use-frames' is an artifact (Dataset), got <loop item loop-1['cam']>"
     )
@@ -188,7 +161,7 @@ def test_run_status_reads_as_what_the_user_wrote() -> None:
     def status_artifact() -> None:
         use_frames(frames=dsl.RUN_STATUS)
 
-    d = _only_diagnostic(status_artifact)
+    d = only_diagnostic(status_artifact)
     assert d.message == (
         "input 'frames' of 'use-frames' is an artifact (Dataset), got dsl.RUN_STATUS"
     )
@@ -204,7 +177,7 @@ def test_one_of_lists_the_outputs_it_joins() -> None:
         with dsl.ParallelFor(dsl.OneOf(a.outputs["count"], b.outputs["count"])):
             use_text(text="x")
 
-    d = _only_diagnostic(one_of_loop)
+    d = only_diagnostic(one_of_loop)
     assert d.code == "PC140"
     assert d.message == (
         "dsl.ParallelFor loops over a list, got "

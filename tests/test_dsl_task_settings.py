@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import marked_line
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Output, Retry, Spot
@@ -22,13 +23,6 @@ TARGETS_HINT = 'e.g. targets=("sagemaker", "kubeflow")'
 @dsl.container_component(image=IMG, command=["p"])
 def produce(out: Output[Dataset]):
     """Produce a folder."""
-
-
-def _line(marker: str) -> int:
-    """The line of this file that ends with the comment ``# marker``."""
-    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
-    (number,) = [n for n, line in enumerate(lines, 1) if line.endswith(f"# {marker}")]
-    return number
 
 
 def _left_out(pipeline: dsl.Pipeline) -> tuple[Diagnostic, StepSpec]:
@@ -93,7 +87,7 @@ def test_targets_must_be_a_tuple_of_names(targets: object, shown: str) -> None:
     assert d.code == "PC107"
     assert d.message == f"targets= takes a tuple of target names, got {shown}"
     assert d.hint == TARGETS_HINT
-    assert d.location is not None and d.location.line == _line("bad-targets")
+    assert d.location is not None and d.location.line == marked_line(__file__, "bad-targets")
     assert Path(d.location.file).resolve() == Path(__file__).resolve()
     assert step.caching is None and step.only_on == ()
 
@@ -116,7 +110,9 @@ def test_empty_targets_keep_the_feature_nowhere_and_say_which(feature: str) -> N
     assert d.code == "PC107"
     assert d.message == f"targets=() keeps {feature} on no target"
     assert d.hint == f"leave the {feature} setting out instead"
-    assert d.location is not None and d.location.line == _line(f"no-targets {feature}")
+    assert d.location is not None and d.location.line == marked_line(
+        __file__, f"no-targets {feature}"
+    )
     assert (step.caching, step.spot, step.retry, step.timeout_seconds) == (None, None, None, None)
     assert step.only_on == ()
 
@@ -131,6 +127,6 @@ def test_a_setting_of_the_wrong_class_is_pc107_and_left_out(setting: str) -> Non
     cls = {"resources": "Resources", "spot": "Spot", "retry": "Retry"}[setting]
     assert (d.code, d.message) == ("PC107", f"expected {cls}(...), got '4 cpus'")
     assert d.hint == f"e.g. {cls}(...)"
-    assert d.location is not None and d.location.line == _line("wrong-class")
+    assert d.location is not None and d.location.line == marked_line(__file__, "wrong-class")
     assert Path(d.location.file).resolve() == Path(__file__).resolve()
     assert (step.resources, step.spot, step.retry) == (None, None, None)

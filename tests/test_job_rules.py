@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from helpers import compile_text
+from helpers import compile_text, only_diagnostic
 
 from pipecast import dsl
 from pipecast.compilers import _aws_models, graph, load_target
@@ -254,9 +254,7 @@ def test_spot_wait_shorter_than_the_timeout_is_pc007():
     def spot():
         make().set_spot(Spot("1h")).set_timeout("4h")
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(spot, "sagemaker")
-    (d,) = info.value.diagnostics
+    d = only_diagnostic(spot, "sagemaker")
     assert d.code == "PC007"
     assert "spot max_wait (3600s) is shorter than its timeout (14400s)" in d.message
 
@@ -428,9 +426,7 @@ def test_pinned_instance_type_wins_and_typos_get_a_suggestion():
     def typo():
         make().set_instance_type("ml.m5.4xlarg")
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(typo, "sagemaker")
-    (d,) = info.value.diagnostics
+    d = only_diagnostic(typo, "sagemaker")
     assert d.code == "PC006" and d.step == "make"
     assert "instance type 'ml.m5.4xlarg' is not available for processing jobs" in d.message
     assert "ml.m5.4xlarge" in d.message
@@ -442,9 +438,7 @@ def test_unsatisfiable_resources_name_the_request_and_the_closest_types():
         make().set_resources(Resources(cpu=1000, memory="10TiB", gpu=64, gpu_type="H100"))
 
     for target in ("sagemaker", "stepfunctions"):
-        with pytest.raises(PipelineError) as info:
-            compile_text(huge, target)
-        (d,) = info.value.diagnostics
+        d = only_diagnostic(huge, target)
         assert d.code == "PC006"
         assert "no processing instance has 1000 vCPU, 10240 GiB, 64 GPU H100" in d.message
         assert d.hint.startswith("closest types: ml.")
@@ -457,9 +451,7 @@ def test_closest_types_prefer_the_requested_gpu_model():
     def gpu():
         make().set_resources(Resources(cpu=1, memory="1GiB", gpu=64, gpu_type="A10G"))
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(gpu, "sagemaker")
-    (d,) = info.value.diagnostics
+    d = only_diagnostic(gpu, "sagemaker")
     closest = d.hint.removeprefix("closest types: ").split(";")[0].split("), ")
     # among the 8-GPU types (the largest), the one with the requested model comes first
     assert closest[0].startswith("ml.g5.48xlarge (192 vCPU, 768 GiB, 8 A10G GPU"), closest
@@ -474,9 +466,7 @@ def _closest(resources: Resources, spot: bool = False) -> list[str]:
         if spot:
             task.set_spot(Spot())
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(closest, "sagemaker")
-    (d,) = info.value.diagnostics
+    d = only_diagnostic(closest, "sagemaker")
     assert d.code == "PC006"
     listed = d.hint.removeprefix("closest types: ").split(";")[0]
     return [entry.split(" (")[0] for entry in listed.split("), ")]
@@ -501,9 +491,7 @@ def test_closest_types_have_the_requested_gpu_model_in_any_case(gpu_type: str) -
     def v100():
         make().set_resources(Resources(cpu=100, memory="16GiB", gpu=1, gpu_type=gpu_type))
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(v100, "sagemaker")
-    (d,) = info.value.diagnostics
+    d = only_diagnostic(v100, "sagemaker")
     assert (
         d.message == f"step 'make': no processing instance has 100 vCPU, 16 GiB, 1 GPU {gpu_type}"
     )

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import compile_document, compile_text, load_example
+from helpers import compile_document, compile_text, load_example, only_diagnostic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from meaning import parse
@@ -26,7 +26,6 @@ from meaning import parse
 from pipecast import dsl
 from pipecast.compilers._kfp_collected import PRELUDE, VIEW_ROOT
 from pipecast.dsl import Dataset, Input, Output
-from pipecast.errors import PipelineError
 from pipecast.testing import run_offline
 
 kfp = pytest.importorskip("kfp")
@@ -343,9 +342,7 @@ def test_the_uri_of_a_collected_artifact_is_refused():
             made = make_part(item=item)
         use_uri(parts=dsl.Collected(made.outputs["part"]))
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(collected_uri, "kubeflow")
-    (problem,) = info.value.diagnostics
+    problem = only_diagnostic(collected_uri, "kubeflow")
     assert (problem.code, problem.step) == ("PC008", "use-uri")
     assert problem.location == collected_uri.spec.step("use-uri").location is not None
     assert problem.message == (
@@ -413,9 +410,7 @@ def test_a_list_of_artifacts_handed_into_a_group_is_refused_before_kfp(body, whe
     """kfp's compiler fails (a TypeError) on a list of artifacts entering a group the loop is
     not in: pipecast says so first, with the step and the group."""
     pipeline = dsl.pipeline(name="into-group")(body)
-    with pytest.raises(PipelineError) as info:
-        compile_text(pipeline, "kubeflow")
-    (problem,) = info.value.diagnostics
+    problem = only_diagnostic(pipeline, "kubeflow")
     spec = pipeline.spec
     (reader,) = (s for s in spec.steps if s.id.startswith("use-parts"))
     producer = {g.id for g in spec.groups_of(spec.step("make-part"))}

@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, compile_document, compile_text, load_example, refused_features
+from helpers import (
+    EXAMPLES,
+    compile_document,
+    compile_text,
+    load_example,
+    only_diagnostic,
+    refused_features,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kfp_flow_pipelines import branches, exit_python, loops, text_condition, triage
@@ -542,9 +549,7 @@ def test_a_run_time_loop_item_compares_only_with_what_kfp_also_types_as_text(oth
     if other in TEXT_OPERANDS:
         assert "matched" in _branch_conditions(main_of(pipeline))
         return
-    with pytest.raises(PipelineError) as info:
-        compile_text(pipeline, "kubeflow")
-    (problem,) = info.value.diagnostics
+    problem = only_diagnostic(pipeline, "kubeflow")
     condition = next(g for g in pipeline.spec.groups if g.kind == "condition")
     assert (problem.code, problem.location) == ("PC008", condition.location)
     assert problem.message == (
@@ -566,9 +571,7 @@ def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refuse
             with dsl.ExitHandler(report):
                 use_it(value=1).set_name("guarded")
 
-    with pytest.raises(PipelineError) as info:
-        compile_text(inner_exit, "kubeflow")
-    (problem,) = info.value.diagnostics
+    problem = only_diagnostic(inner_exit, "kubeflow")
     handler = next(g for g in inner_exit.spec.groups if g.kind == "exit_handler")
     assert handler.parent is not None and handler.location is not None
     assert (problem.code, problem.location) == ("PC008", handler.location)
@@ -598,9 +601,7 @@ def test_an_exit_handler_inside_a_loop_and_hand_made_condition_shapes_are_refuse
     )
     assert group.location is not None
     for shape, where in ((edited, None), (located, group.location)):
-        with pytest.raises(PipelineError) as info:
-            compile_text(shape, "kubeflow")
-        (problem,) = info.value.diagnostics
+        problem = only_diagnostic(shape, "kubeflow")
         assert (problem.code, problem.location) == ("PC008", where)
         assert problem.message == (
             f"condition '{group.id}' is not an If/Elif/Else branch of one comparison whose "

@@ -13,14 +13,13 @@ and a workaround.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from helpers import EXAMPLE_CONFIG, compile_text, load_example
+from helpers import EXAMPLE_CONFIG, compile_text, load_example, marked_line
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sagemaker_interpreter import execute
@@ -464,13 +463,9 @@ def test_each_flattening_refusal_has_its_code_message_hint_step_and_line():
         with dsl.If(word > "m"):  # orders
             echo().set_name("ordered")
 
-    lines, first = inspect.getsourcelines(
-        test_each_flattening_refusal_has_its_code_message_hint_step_and_line
-    )
-
     def at(marker: str) -> int:
-        return first + next(
-            i for i, text in enumerate(lines) if text.rstrip().endswith(f"# {marker}")
+        return marked_line(
+            test_each_flattening_refusal_has_its_code_message_hint_step_and_line, marker
         )
 
     with pytest.raises(PipelineError) as info:
