@@ -22,6 +22,8 @@ from pipecast.compilers.cost import (
     cost_changes,
     estimate,
     load_prices,
+    money,
+    step_hours,
 )
 from pipecast.compilers.cost_report import render
 from pipecast.compilers.diff import DocumentSummary, StepSummary
@@ -288,6 +290,12 @@ def test_a_prices_file_without_a_source_and_without_a_config_file(tmp_path, monk
     prices = load_prices(Config({"cost": {"prices": "prices.json"}}, None))
     assert prices.source == "" and prices.region == "eu-west-1"
     assert prices.origin == str((tmp_path / "prices.json").resolve())
+    with pytest.raises(ConfigError) as info:
+        load_prices(Config({"cost": {"prices": "other.json"}}, None))
+    assert str(info.value) == (
+        f"[cost] prices = 'other.json' (configuration): {(tmp_path / 'other.json').resolve()} "
+        "does not exist"
+    )
 
 
 def test_a_missing_or_broken_prices_file_says_where_it_was_named(tmp_path):
@@ -412,6 +420,35 @@ def test_loop_counts_come_from_items_or_the_parameters_default_and_are_noted():
         f"loop '{listed}' over a run-time list: 3 items (--items)",
         f"loop '{cams}' over a run-time list: 3 items (--items)",
     ]
+
+
+def test_step_hours_are_hours_times_instances_times_iterations():
+    listed, _ = _loop_ids()
+
+    @dsl.pipeline(name="scaled")
+    def scaled(cams: list = ["a", "b", "c", "d"]):  # noqa: B006
+        with dsl.ParallelFor(cams) as cam:
+            work(name=cam).set_name("per-cam").set_expected_duration("30m").set_instances(2)
+        work(name="x").set_name("once").set_expected_duration("90m")
+
+    assert step_hours(scaled.spec) == {"per-cam": 0.5 * 2 * 4, "once": 1.5}
+    assert step_hours(loops.spec, {listed: 5}) == {"names": 0.1, "listed": 2.5, "per-cam": 2.0}
+    with pytest.raises(PipelineError):
+        step_hours(loops.spec)  # a run-time list and no count: PC030, as for estimate
+
+
+@pytest.mark.parametrize(
+    ("amount", "signed", "text"),
+    [
+        (0.1, False, "$0.10"),  # ten cents and more: cents
+        (0.0999, False, "$0.0999"),  # under ten cents: four decimals, never $0.00
+        (1234.5, False, "$1,234.50"),
+        (0.1, True, "+$0.10"),
+        (-0.05, True, "\u2212$0.0500"),  # a saving, with a real minus sign
+    ],
+)
+def test_money_keeps_four_decimals_under_ten_cents(amount, signed, text):
+    assert money(amount, signed=signed) == text
 
 
 # ----- notes, regions and what cannot be estimated ----------------------------------------------

@@ -5,6 +5,7 @@ lines of an added or removed step in every format. (tests/test_diff.py covers th
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from helpers import GOLDEN_DIR
@@ -309,4 +310,75 @@ def test_the_headline_counts_each_kind_of_change_and_a_rename_names_both_pipelin
     assert (
         only_renamed.render()
         == "pipelines 'before' and 'after' (ir): two different pipelines: changed\n"
+    )
+
+
+# ----- the exact words of the reading errors and the headline -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # JSON that breaks off: the JSON error, not YAML's, even after leading blank lines
+        ("[1, 2", "list.json: not valid JSON (truncated?): "),
+        ('\n\n  {"a": 1,', "list.json: not valid JSON (truncated?): "),
+        # neither: YAML's error on one line, where it happened
+        ("a: [1\nb: 2", "list.json: neither JSON nor YAML: while parsing a flow sequence "),
+    ],
+    ids=["json-list", "json-after-blank-lines", "yaml"],
+)
+def test_a_document_that_cannot_be_read_says_which_parser_failed(text, message):
+    with pytest.raises(DocumentError) as info:
+        diff.load_document(text, "list.json")
+    shown = str(info.value)
+    assert shown.startswith(message)
+    assert "\n" not in shown and "  " not in shown.removeprefix(message)
+
+
+def test_json_and_yaml_lists_and_several_yaml_documents_are_read():
+    assert diff.load_document("\n [1, 2]") == [1, 2]
+    assert diff.load_document("- 1\n- 2\n") == [1, 2]
+    assert diff.load_document("a: 1\n---\nb: 2\n") == [{"a": 1}, {"b": 2}]
+
+
+def test_detect_target_and_compare_name_the_document_by_default():
+    with pytest.raises(DocumentError) as info:
+        diff.detect_target({"hello": 1})
+    assert str(info.value) == f"document: not a document pipecast can read (expected {_kinds()})"
+    broken = json.loads(IR_TEXT)
+    del broken["components"]
+    review = diff.compare(broken, broken, "ir")
+    assert review.note == (
+        "no per-step summary (document: malformed ir document (KeyError: 'components'); "
+        "truncated or not written by pipecast?); every difference is listed by path"
+    )
+
+
+def test_documents_of_two_targets_are_refused_naming_both():
+    from pipecast.errors import UsageError
+
+    sagemaker = (GOLDEN_DIR / "video-analysis.sagemaker.json").read_text(encoding="utf-8")
+    with pytest.raises(UsageError) as info:
+        diff.compare_texts(IR_TEXT, sagemaker, "a.json", "b.json")
+    assert str(info.value) == (
+        "a.json is a ir document but b.json is a sagemaker document; compare two documents of "
+        "one target"
+    )
+
+
+def test_the_headline_counts_in_the_plural_beyond_one():
+    def summary(steps: list[str], params: dict[str, Any]) -> DocumentSummary:
+        return DocumentSummary(
+            "ir",
+            "p",
+            {name: {"type": "int", "default": v} for name, v in params.items()},
+            {s: StepSummary(s, "job", {"image": "r/a:1"}) for s in steps},
+        )
+
+    old = summary(["kept"], {"a": 1, "b": 1})
+    new = summary(["kept", "x", "y"], {"a": 2, "b": 2})
+    others = [PathChange(("x",), "added", None, 1), PathChange(("y",), "added", None, 2)]
+    review = Review("ir", old, new, diff.diff(old, new), others, others)
+    assert review.render("text").splitlines()[0] == (
+        "pipeline 'p' (ir): 2 steps added, 2 parameters changed, 2 other differences"
     )

@@ -295,6 +295,24 @@ def test_explicit_only_predecessors_drops_edges_implied_by_data():
     assert checked.explicit_only_predecessors("sink-2") == []
 
 
+def test_the_search_for_another_path_visits_each_step_once():
+    """30 diamonds in a row have 2**30 paths; a search that revisited steps would never end
+    (under mutation testing too: pytest's per-test timeout fails it)."""
+
+    @dsl.pipeline(name="ladder")
+    def ladder():
+        top = node().set_name("a-000")
+        rung = [top]
+        for i in range(1, 31):
+            rung = [node().set_name(f"a-{i:03d}-{side}").after(*rung) for side in "lr"]
+        node().set_name("z").after(top)  # ordered after the ladder by name, not reachable
+
+    checked = graph.check(ladder.spec)
+    assert checked.order[-1] == "z"
+    assert checked.explicit_only_predecessors("z") == ["a-000"]
+    assert checked.explicit_only_predecessors("a-030-l") == ["a-029-l", "a-029-r"]
+
+
 def test_critical_path_with_durations():
     spec = spec_from_edges(5, [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)])
     checked = graph.check(spec)

@@ -6,10 +6,12 @@ follow-on ones a mistake implies, e.g. an unknown type that no longer fits its b
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from helpers import marked_line
 
 from pipecast import dsl
 from pipecast.compilers import graph
@@ -545,8 +547,8 @@ def report(status: str):
 def flow(cams: list = ["a", "b"], limit: int = 1, mode: str = "x"):  # noqa: B006
     """exit-handler-1 { loop-2 { count; condition-3 { big } }; total; condition-4 { ca };
     condition-5 (else) { cb }; joined }, with report as the exit task."""
-    done = report(status=dsl.RUN_STATUS)
-    with dsl.ExitHandler(done):
+    done = report(status=dsl.RUN_STATUS)  # the exit task
+    with dsl.ExitHandler(done):  # the exit handler
         with dsl.ParallelFor(cams, parallelism=2) as cam:
             counted = count(camera=cam)
             with dsl.If(counted.outputs["n"] > limit):
@@ -834,6 +836,23 @@ FLOW_CASES: dict[str, tuple[Edit, Expected]] = {
             )
         },
     ),
+    "an artifact input fed a value, and one of two artifacts": (
+        _all(
+            lambda doc: next(c for c in doc["components"] if c["name"] == "use-n").update(
+                inputs=[{"name": "n", "kind": "artifact", "type": "Artifact"}],
+                args=["--n", {"inputPath": "n"}],
+            ),
+            _bind("joined", "n", {"one_of": [_out("ca", "frames"), _out("cb", "frames")]}),
+        ),
+        {
+            # 'big' still passes count's int; 'joined' gets a Dataset, which Artifact accepts
+            error(
+                "PC003",
+                "input 'n' is an artifact (Artifact), output 'count.n' gives a value (int)",
+                "connect artifacts to Input[...] inputs and values to parameter inputs",
+            )
+        },
+    ),
     "run status into an int": (
         lambda doc: next(c for c in doc["components"] if c["name"] == "report")["inputs"][0].update(
             type="int"
@@ -907,6 +926,22 @@ def test_each_control_flow_rule_says_what_it_expected_and_what_it_saw(case):
     got = {(d.code, d.severity, d.message, d.hint) for d in diagnostics}
     assert got == expected
     assert len(diagnostics) == len(expected)
+
+
+def test_a_control_flow_problem_points_at_the_block_in_the_pipeline():
+    # the IR file carries no source lines: change the spec the DSL built, which does
+    spec = flow.spec
+    groups = tuple(
+        dataclasses.replace(g, exit_step="ghost") if g.id == "exit-handler-1" else g
+        for g in spec.groups
+    )
+    diagnostics, _ = graph.diagnose(dataclasses.replace(spec, groups=groups))
+    where = {d.code: d.location for d in diagnostics}
+    assert sorted(where) == ["PC004", "PC024"]  # with the exit task now no handler's
+    assert where["PC004"] is not None
+    assert where["PC004"].line == marked_line(flow, "the exit handler")
+    assert where["PC024"] is not None
+    assert where["PC024"].line == marked_line(flow, "the exit task")
 
 
 def test_the_flow_pipeline_has_no_diagnostics():

@@ -88,3 +88,40 @@ def test_checked_pipeline_accessors():
     assert [s.id for s in CHECKED.steps()] == ["a", "late", "use"]
     assert CHECKED.explicit_only_predecessors("late") == ["a"]
     assert CHECKED.explicit_only_predecessors("use") == []  # a data edge is not explicit-only
+
+
+@dsl.container_component(image=IMG, command=["say"])
+def say(text: str):
+    """Say a value."""
+
+
+@dsl.container_component(image=IMG, command=["count"])
+def count_it(n: Output[int]):
+    """Count something."""
+
+
+@dsl.pipeline(name="labels")
+def labels(jobs: list = [{"mode": "fast", "n": 1}], limit: int = 2):  # noqa: B006
+    counted = count_it()
+    with dsl.ParallelFor(jobs, parallelism=3) as job, dsl.If(job["mode"] == "fast"):
+        say(text="fast").set_name("in-fast")
+    with dsl.ParallelFor([1, 2]) as n:
+        with dsl.If(n > limit):
+            say(text="big").set_name("in-big")
+        with dsl.Elif(counted.outputs["n"] >= 3):
+            say(text="many").set_name("in-many")
+        with dsl.Else():
+            say(text="few").set_name("in-few")
+
+
+def test_group_labels_show_each_kind_of_operand_as_the_pipeline_wrote_it():
+    mermaid = render(graph.check(labels.spec), "mermaid")
+    titles = [line.strip() for line in mermaid.splitlines() if "subgraph" in line]
+    assert titles == [
+        'subgraph loop_1["loop-1: for each in jobs (parallelism 3)"]',
+        "subgraph condition_2[\"condition-2: if item['mode'] == #quot;fast#quot;\"]",
+        'subgraph loop_3["loop-3: for each in [1, 2]"]',
+        'subgraph condition_4["condition-4: if item > limit"]',
+        'subgraph condition_5["condition-5: else if count-it.n >= 3"]',
+        'subgraph condition_6["condition-6: else"]',
+    ]

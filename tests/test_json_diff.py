@@ -86,3 +86,12 @@ def test_apply_a_removal_or_addition_by_name_or_index():
     assert apply([1, 2], PathChange((1,), "added", None, 9)) == [1, 9, 2]
     assert apply([1, 2], PathChange((7,), "added", None, 9)) == [1, 2, 9]
     assert apply([1, 2], PathChange((0,), "removed", 1, None)) == [2]
+
+
+def test_a_long_list_of_repeated_values_shows_one_insertion_not_every_element_changed():
+    # difflib's "autojunk" heuristic would treat a value that fills over 1 % of a list of 200 or
+    # more as junk and align nothing: every element of a long argument list would read changed
+    old = ["-v", "-q"] * 130
+    new = ["--first", *old]
+    assert _rows(old, new) == [("[0]", "added", None, "--first")]
+    assert _rows(new, old) == [("[0]", "removed", "--first", None)]
