@@ -292,8 +292,15 @@ def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
     """PC008/PC009 for what a flattened SageMaker definition cannot express faithfully."""
     if not spec.groups and not any(
         isinstance(b, CollectedRef) for s in spec.steps for _, b in s.arguments
-    ):
-        return _parameter_problems(spec)
+    ):  # nothing to flatten: only the rules a flat definition can break
+        return [
+            *_parameter_problems(spec),
+            *(
+                d
+                for s in spec.steps
+                for d in _reads(spec, s.id, s.arguments, {}, s.location or spec.location)
+            ),
+        ]
     try:
         found = plan(
             spec, tuple(s.id for s in spec.steps), {s.id: list(s.after) for s in spec.steps}
@@ -339,23 +346,7 @@ def _problems(spec: PipelineSpec, found: Plan) -> Iterator[Diagnostic]:
                     step=inst.origin,
                 )
         yield from _collected(spec, inst, where)
-        comp = spec.component(spec.step(inst.origin).component)
-        for name, b in inst.step.arguments:
-            inp = comp.input(name)
-            if isinstance(b, OutputRef) and inp is not None and inp.kind == "parameter":
-                kind = _output_kind(spec, origin.get(b.step, b.step), b.output)
-                if kind is not None and kind[1] not in _SCALARS:
-                    yield Diagnostic(
-                        "PC008",
-                        f"step '{inst.origin}': input '{name}' reads the {kind[1]} output "
-                        f"'{b.output}': SageMaker passes a value read with Std:JsonGet as text "
-                        "only for str, int, float and bool values",
-                        where,
-                        "write the list/dict into an output artifact (a JSON file) and read it "
-                        "as an Input[Dataset]; Step Functions, Kubeflow and the local runner "
-                        "pass it",
-                        step=inst.origin,
-                    )
+        yield from _reads(spec, inst.origin, inst.step.arguments, origin, where)
     for cond in found.conditions.values():
         where = cond.location or spec.location
         for c in cond.comparisons:
@@ -399,6 +390,33 @@ def _problems(spec: PipelineSpec, found: Plan) -> Iterator[Diagnostic]:
                 "MaxConcurrency), Kubeflow and the local runner keep the per-loop limit",
                 severity="warning",
             )
+
+
+def _reads(
+    spec: PipelineSpec,
+    step: str,
+    arguments: tuple[tuple[str, Binding], ...],
+    origin: Mapping[str, str],
+    where: SourceLocation | None,
+) -> Iterator[Diagnostic]:
+    """A list or dict output read into a parameter input (``origin``: instance → step)."""
+    comp = spec.component(spec.step(step).component)
+    for name, b in arguments:
+        inp = comp.input(name)
+        if isinstance(b, OutputRef) and inp is not None and inp.kind == "parameter":
+            kind = _output_kind(spec, origin.get(b.step, b.step), b.output)
+            if kind is not None and kind[1] not in _SCALARS:
+                yield Diagnostic(
+                    "PC008",
+                    f"step '{step}': input '{name}' reads the {kind[1]} output "
+                    f"'{b.output}': SageMaker passes a value read with Std:JsonGet as text "
+                    "only for str, int, float and bool values",
+                    where,
+                    "write the list/dict into an output artifact (a JSON file) and read it "
+                    "as an Input[Dataset]; Step Functions, Kubeflow and the local runner "
+                    "pass it",
+                    step=step,
+                )
 
 
 def _runs_whenever(producer: tuple[str, ...], reader: tuple[str, ...]) -> bool:
