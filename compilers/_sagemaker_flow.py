@@ -305,9 +305,25 @@ def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
         found = plan(
             spec, tuple(s.id for s in spec.steps), {s.id: list(s.after) for s in spec.steps}
         )
-    except _RunTimeItems:
-        return []  # refused by the runtime_loops feature check, with its own message
+    except _RunTimeItems as exc:
+        if exc.loop is None:
+            return []  # refused by the runtime_loops feature check, with its own message
+        return [_not_a_list(spec, exc.loop)]
     return [*_parameter_problems(spec), *_problems(spec, found)]
+
+
+def _not_a_list(spec: PipelineSpec, loop: GroupSpec) -> Diagnostic:
+    """A loop over an enclosing loop's item (or a key of it) that is not a list in some
+    iteration: nothing to unroll (the other targets find out at run time)."""
+    ref = loop.items
+    assert isinstance(ref, LoopItemRef)
+    what = f"the item of loop '{ref.loop}'" + ("" if ref.key is None else f" at '{ref.key}'")
+    return Diagnostic(
+        "PC025",
+        f"loop '{loop.id}' iterates over {what}, which is not a list in every iteration",
+        loop.location or spec.location,
+        "make that value a list in every item of the enclosing loop's list literal",
+    )
 
 
 def _parameter_problems(spec: PipelineSpec) -> list[Diagnostic]:
