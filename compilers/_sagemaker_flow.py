@@ -289,7 +289,8 @@ def _operand_type(spec: PipelineSpec, origin: Mapping[str, str], b: Binding) -> 
 
 
 def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
-    """PC008/PC009 for what a flattened SageMaker definition cannot express faithfully."""
+    """PC008/PC009 for what a flattened SageMaker definition cannot express faithfully, and
+    PC025 for a loop over an enclosing item that is not a list (nothing to unroll)."""
     if not spec.groups and not any(
         isinstance(b, CollectedRef) for s in spec.steps for _, b in s.arguments
     ):  # nothing to flatten: only the rules a flat definition can break

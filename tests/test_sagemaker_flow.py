@@ -738,9 +738,8 @@ def compares_list(cams: list = ["a"]):  # noqa: B006
 
 @dsl.pipeline(name="compares-dict")
 def compares_dict():
-    with dsl.ParallelFor([{"a": {"b": 1}}]) as item:
-        with dsl.If(item["a"] == {"b": 1}):  # sm-if-dict
-            take().set_name("v")
+    with dsl.ParallelFor([{"a": {"b": 1}}]) as item, dsl.If(item["a"] == {"b": 1}):  # sm-if-dict
+        take().set_name("v")
 
 
 @dsl.pipeline(name="clash-instance")

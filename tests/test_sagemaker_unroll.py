@@ -61,9 +61,9 @@ def nested():
 
 @dsl.pipeline(name="inner-of-item")
 def inner_of_item():
-    with dsl.ParallelFor([{"cam": "z", "sizes": [1, 2, 3]}, {"cam": "y", "sizes": []}]) as o:
-        with dsl.ParallelFor(o["sizes"]) as s:
-            echo(value=o["cam"], number=s).set_name("size")
+    items = [{"cam": "z", "sizes": [1, 2, 3]}, {"cam": "y", "sizes": []}]
+    with dsl.ParallelFor(items) as o, dsl.ParallelFor(o["sizes"]) as s:
+        echo(value=o["cam"], number=s).set_name("size")
 
 
 @dsl.pipeline(name="empty")
@@ -280,9 +280,9 @@ def test_a_parameter_driven_loop_has_no_items_to_unroll():
 
 @dsl.pipeline(name="not-a-list")
 def not_a_list():
-    with dsl.ParallelFor([{"cam": "z", "sizes": [1]}, {"cam": "y", "sizes": 3}]) as o:
-        with dsl.ParallelFor(o["sizes"]) as s:  # not-a-list
-            echo(value=o["cam"], number=s).set_name("size")
+    items = [{"cam": "z", "sizes": [1]}, {"cam": "y", "sizes": 3}]
+    with dsl.ParallelFor(items) as o, dsl.ParallelFor(o["sizes"]) as s:  # not-a-list
+        echo(value=o["cam"], number=s).set_name("size")
 
 
 def test_an_item_that_is_not_a_list_in_some_iteration_is_refused_not_a_crash():
