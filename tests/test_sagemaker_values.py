@@ -8,10 +8,11 @@ each with its code, message, hint, step and line.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from helpers import EXAMPLE_CONFIG, marked_line, shown_path
+from helpers import EXAMPLE_CONFIG, compile_text, marked_line, shown_path
 
 from pipecast import dsl
 from pipecast.compilers import _sagemaker_values as sv
@@ -261,3 +262,167 @@ def test_each_step_note_whole() -> None:
         ),
     ]
     assert {d.location.file for d in notes if d.location} == {shown_path(__file__)}
+
+
+# ----- review text: describe, pipeline_name, detect, document_problems --------------------------
+
+
+@dsl.container_component(image=IMG, command=["x"])
+def counted(out: Output[Dataset], n: Output[int], text: str = "-"):
+    """A folder and a count (a property file)."""
+
+
+@dsl.pipeline(name="described")
+def described(text: str = "a"):
+    first = counted(text=text).set_retry(Retry(2)).set_env(MODE="fast").set_caching(True, "6h")
+    work(text="x").set_name("after").after(first)
+
+
+def test_describe_lists_every_field_of_a_processing_step_in_order() -> None:
+    summary = sagemaker.describe(json.loads(compile_text(described, "sagemaker")))
+    assert (summary.target, summary.name) == ("sagemaker", "described")
+    assert summary.parameters == {"text": {"type": "String", "default": "a"}}
+    step = summary.steps["counted"]
+    assert (step.id, step.kind) == ("counted", "processing job")
+    assert list(step.fields.items()) == [
+        ("depends on", []),
+        ("property files", {"n": "n/value.json"}),
+        ("image", IMG),
+        ("command", ["x"]),
+        (
+            "arguments",
+            [
+                *("--text", "{Parameters.text}", "--out", "/opt/ml/processing/output/out"),
+                *("--n", "/opt/ml/processing/output/n/value.json"),
+            ],
+        ),
+        ("instance type", "ml.t3.medium"),
+        ("inputs", {}),
+        ("spot", False),
+        ("role", "arn:aws:iam::123456789012:role/pipecast-jobs"),
+        ("timeout", 86400),
+        ("env", {"MODE": "fast"}),
+        (
+            "retry",
+            [
+                {
+                    "BackoffRate": 2.0,
+                    "ExceptionType": sagemaker.RETRYABLE,
+                    "IntervalSeconds": 30,
+                    "MaxAttempts": 1,
+                }
+            ],
+        ),
+        ("caching", {"Enabled": True, "ExpireAfter": "PT6H"}),
+    ]
+    after = summary.steps["after"].fields
+    assert (after["depends on"], after["retry"], after["caching"]) == (["counted"], None, None)
+    assert "property files" not in after and "runs when" not in after
+
+
+def test_describe_an_else_branch_and_steps_of_other_types() -> None:
+    gate = {"Type": "GreaterThan", "LeftValue": P, "RightValue": 1}
+    document = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "p", "Type": "Integer"}],
+        "Steps": [
+            {
+                "Name": "c",
+                "Type": "Condition",
+                "DependsOn": ["l"],
+                "Arguments": {
+                    "Conditions": [gate, {**gate, "Type": "LessThan", "RightValue": 9}],
+                    "IfSteps": [{"Name": "yes", "Type": "Lambda", "Arguments": {}}],
+                    "ElseSteps": [{"Name": "no", "Type": "Fail"}],
+                },
+            },
+            {"Name": "l", "Type": "Lambda", "Arguments": {"StoppingCondition": {"X": 1}}},
+            {"Name": "u"},
+        ],
+    }
+    summary = sagemaker.describe(document)
+    assert summary.name == "pipeline"  # no output names it
+    assert summary.parameters == {"p": {"type": "Integer", "default": None}}
+    both = "{Parameters.p} > 1 and {Parameters.p} < 9"
+    assert {name: (s.kind, dict(s.fields)) for name, s in summary.steps.items()} == {
+        "c": (
+            "condition step",
+            {
+                "depends on": ["l"],
+                "conditions": ["{Parameters.p} > 1", "{Parameters.p} < 9"],
+                "if steps": ["yes"],
+                "else steps": ["no"],
+            },
+        ),
+        "yes": (
+            "lambda step",
+            {
+                "depends on": [],
+                "runs when": [both],
+                "timeout": None,
+                "env": {},
+                "retry": None,
+                "caching": None,
+            },
+        ),
+        "no": (
+            "fail step",
+            {
+                "depends on": [],
+                "runs when": [f"not ({both})"],
+                "timeout": None,
+                "env": {},
+                "retry": None,
+                "caching": None,
+            },
+        ),
+        "l": (
+            "lambda step",
+            {"depends on": [], "timeout": None, "env": {}, "retry": None, "caching": None},
+        ),
+        "u": (
+            "? step",
+            {"depends on": [], "timeout": None, "env": {}, "retry": None, "caching": None},
+        ),
+    }
+
+
+def _named(values: list[Any]) -> dict[str, Any]:
+    join = {"Std:Join": {"On": "", "Values": values}}
+    return {"Steps": [{"Name": "s", "Arguments": {"Out": {"Deep": [join]}}}]}
+
+
+@pytest.mark.parametrize(
+    ("document", "name"),
+    [
+        (_named(["s3://b/pipelines/video/", RUN, "/s/"]), "video"),
+        (_named(["s3://b/video", RUN]), "video"),
+        (_named(["video/", RUN]), "video"),
+        (_named(["/", RUN, "/s/"]), "pipeline"),  # nothing before the id
+        (_named([P, RUN]), "pipeline"),  # not text
+        (_named(["s3://b/video/", P]), "pipeline"),  # not the execution id
+        ({"Steps": []}, "pipeline"),
+        ({}, "pipeline"),
+    ],
+    ids=["prefix", "no-slash", "bare", "empty", "expression", "other-get", "no-steps", "none"],
+)
+def test_pipeline_name_is_read_off_the_output_prefix(document: dict[str, Any], name: str) -> None:
+    assert sagemaker.pipeline_name(document) == name
+
+
+def test_pipeline_name_of_a_step_inside_a_branch() -> None:
+    inner = _named(["s3://b/inner/", RUN])["Steps"]
+    document = {"Steps": [{"Name": "c", "Type": "Condition", "Arguments": {"IfSteps": inner}}]}
+    assert sagemaker.pipeline_name(document) == "inner"
+
+
+def test_detect_and_document_problems() -> None:
+    assert sagemaker.detect({"Version": "2020-12-01", "Steps": []})
+    assert not sagemaker.detect({"Version": "2020-12-02", "Steps": []})
+    assert not sagemaker.detect({"Version": "2020-12-01"})
+    assert not sagemaker.detect([])
+    text = json.dumps({"Version": "1", "Steps": [{"Name": "a", "DependsOn": ["b"]}]})
+    assert sagemaker.document_problems(text) == [
+        (None, "/Version: unknown version '1'"),
+        ("a", "/Steps/0/DependsOn: unknown step 'b'"),
+    ]
