@@ -289,18 +289,42 @@ def _operand_type(spec: PipelineSpec, origin: Mapping[str, str], b: Binding) -> 
 
 
 def flow_diagnostics(spec: PipelineSpec) -> list[Diagnostic]:
-    """PC008/PC009 for what a flattened SageMaker definition cannot express faithfully."""
+    """PC008/PC009 for what a flattened SageMaker definition cannot express faithfully, and
+    PC025 for a loop over an enclosing item that is not a list (nothing to unroll)."""
     if not spec.groups and not any(
         isinstance(b, CollectedRef) for s in spec.steps for _, b in s.arguments
-    ):
-        return _parameter_problems(spec)
+    ):  # nothing to flatten: only the rules a flat definition can break
+        return [
+            *_parameter_problems(spec),
+            *(
+                d
+                for s in spec.steps
+                for d in _reads(spec, s.id, s.arguments, {}, s.location or spec.location)
+            ),
+        ]
     try:
         found = plan(
             spec, tuple(s.id for s in spec.steps), {s.id: list(s.after) for s in spec.steps}
         )
-    except _RunTimeItems:
-        return []  # refused by the runtime_loops feature check, with its own message
+    except _RunTimeItems as exc:
+        if exc.loop is None:
+            return []  # refused by the runtime_loops feature check, with its own message
+        return [_not_a_list(spec, exc.loop)]
     return [*_parameter_problems(spec), *_problems(spec, found)]
+
+
+def _not_a_list(spec: PipelineSpec, loop: GroupSpec) -> Diagnostic:
+    """A loop over an enclosing loop's item (or a key of it) that is not a list in some
+    iteration: nothing to unroll (the other targets find out at run time)."""
+    ref = loop.items
+    assert isinstance(ref, LoopItemRef)
+    what = f"the item of loop '{ref.loop}'" + ("" if ref.key is None else f" at '{ref.key}'")
+    return Diagnostic(
+        "PC025",
+        f"loop '{loop.id}' iterates over {what}, which is not a list in every iteration",
+        loop.location or spec.location,
+        "make that value a list in every item of the enclosing loop's list literal",
+    )
 
 
 def _parameter_problems(spec: PipelineSpec) -> list[Diagnostic]:
@@ -339,23 +363,7 @@ def _problems(spec: PipelineSpec, found: Plan) -> Iterator[Diagnostic]:
                     step=inst.origin,
                 )
         yield from _collected(spec, inst, where)
-        comp = spec.component(spec.step(inst.origin).component)
-        for name, b in inst.step.arguments:
-            inp = comp.input(name)
-            if isinstance(b, OutputRef) and inp is not None and inp.kind == "parameter":
-                kind = _output_kind(spec, origin.get(b.step, b.step), b.output)
-                if kind is not None and kind[1] not in _SCALARS:
-                    yield Diagnostic(
-                        "PC008",
-                        f"step '{inst.origin}': input '{name}' reads the {kind[1]} output "
-                        f"'{b.output}': SageMaker passes a value read with Std:JsonGet as text "
-                        "only for str, int, float and bool values",
-                        where,
-                        "write the list/dict into an output artifact (a JSON file) and read it "
-                        "as an Input[Dataset]; Step Functions, Kubeflow and the local runner "
-                        "pass it",
-                        step=inst.origin,
-                    )
+        yield from _reads(spec, inst.origin, inst.step.arguments, origin, where)
     for cond in found.conditions.values():
         where = cond.location or spec.location
         for c in cond.comparisons:
@@ -399,6 +407,33 @@ def _problems(spec: PipelineSpec, found: Plan) -> Iterator[Diagnostic]:
                 "MaxConcurrency), Kubeflow and the local runner keep the per-loop limit",
                 severity="warning",
             )
+
+
+def _reads(
+    spec: PipelineSpec,
+    step: str,
+    arguments: tuple[tuple[str, Binding], ...],
+    origin: Mapping[str, str],
+    where: SourceLocation | None,
+) -> Iterator[Diagnostic]:
+    """A list or dict output read into a parameter input (``origin``: instance → step)."""
+    comp = spec.component(spec.step(step).component)
+    for name, b in arguments:
+        inp = comp.input(name)
+        if isinstance(b, OutputRef) and inp is not None and inp.kind == "parameter":
+            kind = _output_kind(spec, origin.get(b.step, b.step), b.output)
+            if kind is not None and kind[1] not in _SCALARS:
+                yield Diagnostic(
+                    "PC008",
+                    f"step '{step}': input '{name}' reads the {kind[1]} output "
+                    f"'{b.output}': SageMaker passes a value read with Std:JsonGet as text "
+                    "only for str, int, float and bool values",
+                    where,
+                    "write the list/dict into an output artifact (a JSON file) and read it "
+                    "as an Input[Dataset]; Step Functions, Kubeflow and the local runner "
+                    "pass it",
+                    step=step,
+                )
 
 
 def _runs_whenever(producer: tuple[str, ...], reader: tuple[str, ...]) -> bool:

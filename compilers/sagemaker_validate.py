@@ -395,8 +395,9 @@ def validate_document(document: Any) -> list[Problem]:
             else:
                 edges[name].add(dep)
         arguments = step.get("Arguments", {})
-        if step.get("Type") == "Condition" and isinstance(arguments, dict):
-            arguments = arguments.get("Conditions", [])  # the branches are checked as steps
+        if step.get("Type") == "Condition":
+            # the branches are checked as steps; Arguments that are no object are a problem
+            arguments = arguments.get("Conditions", []) if isinstance(arguments, dict) else []
             problems += [
                 Problem(name, where, message)
                 for where, _, message in (

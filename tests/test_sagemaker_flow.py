@@ -19,7 +19,14 @@ from typing import Any
 
 import jsonschema
 import pytest
-from helpers import EXAMPLE_CONFIG, compile_text, load_example, marked_line
+from helpers import (
+    EXAMPLE_CONFIG,
+    compile_text,
+    load_example,
+    marked_line,
+    only_diagnostic,
+    shown_path,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sagemaker_interpreter import execute
@@ -560,6 +567,26 @@ def test_loop_parallelism_is_a_warning_not_a_silent_drop():
     )
     assert any("parallelism=2 is not kept on SageMaker" in w.message for w in checked.warnings)
 
+    @dsl.pipeline(name="limited")
+    def limited():
+        with dsl.ParallelFor(["a", "b", "c"], parallelism=2):  # limited
+            echo()
+
+    (d,) = graph.check(limited.spec, load_target("sagemaker"), EXAMPLE_CONFIG).warnings
+    assert (d.code, d.message, d.hint, d.step, d.severity) == (
+        "PC008",
+        "loop 'loop-1': parallelism=2 is not kept on SageMaker, where the unrolled iterations "
+        "all start at once",
+        "limit the whole pipeline with ParallelismConfiguration (MaxParallelExecutionSteps) when "
+        "you create it; Step Functions (Map MaxConcurrency), Kubeflow and the local runner keep "
+        "the per-loop limit",
+        None,
+        "warning",
+    )
+    assert d.location is not None and d.location.line == marked_line(
+        test_loop_parallelism_is_a_warning_not_a_silent_drop, "limited"
+    )
+
 
 # ----- review: diff and plan ---------------------------------------------------------------------
 
@@ -610,7 +637,414 @@ def test_collected_artifacts_into_a_spot_step_are_refused():
     def spot_fan_in():
         with dsl.ParallelFor(["a", "b"]) as cam:
             counted = count_motion(camera=cam)
-        gather(frames=dsl.Collected(counted.outputs["frames"]))
+        gather(frames=dsl.Collected(counted.outputs["frames"]))  # spot-fan-in
 
-    text = _refusal(spot_fan_in)
-    assert "step 'gather': input 'frames' collects artifacts, but a spot step" in text
+    d = only_diagnostic(spot_fan_in, "sagemaker")
+    assert (d.code, d.message, d.hint, d.step, d.severity) == (
+        "PC008",
+        "step 'gather': input 'frames' collects artifacts, but a spot step runs as a SageMaker "
+        "Training job, whose channels cannot form the 0/, 1/, ... folder",
+        "run the fan-in step without spot (a Processing job), or compile for Step Functions or "
+        "Kubeflow",
+        "gather",
+        "error",
+    )
+    assert d.location is not None and d.location.line == marked_line(
+        test_collected_artifacts_into_a_spot_step_are_refused, "spot-fan-in"
+    )
+
+
+# ----- every flattening refusal, whole: code, message, hint, step, line --------------------------
+
+
+@dsl.container_component(image=IMAGE, command=["x"])
+def produce(
+    camera: str,
+    frames: Output[Dataset],
+    items: Output[list],
+    sizes: Output[dict],
+    ratio: Output[float],
+    ok: Output[bool],
+    n: Output[int],
+):
+    """Every kind of output."""
+
+
+@dsl.container_component(image=IMAGE, command=["x"])
+def gather(frames: Input[Dataset], out: Output[Dataset]):
+    """Fan in one artifact."""
+
+
+@dsl.container_component(image=IMAGE, command=["x"])
+def gather_two(frames: Input[Dataset], extra: Input[Dataset]):
+    """Fan in one artifact next to another input folder."""
+
+
+@dsl.container_component(image=IMAGE, command=["x"])
+def take(values: list = [], table: dict = {}, x: int = 0):  # noqa: B006
+    """Values of every kind."""
+
+
+@dsl.pipeline(name="collect-empty")
+def collect_empty():
+    with dsl.ParallelFor([]) as cam:
+        counted = produce(camera=cam)
+    gather(frames=dsl.Collected(counted.outputs["frames"]))  # sm-empty
+
+
+@dsl.pipeline(name="collect-eleven")
+def collect_eleven():
+    with dsl.ParallelFor([0]):  # the fan-in is an instance, 'gather-0', of step 'gather'
+        with dsl.ParallelFor([str(i) for i in range(11)]) as cam:
+            counted = produce(camera=cam)
+        gather(frames=dsl.Collected(counted.outputs["frames"]))  # sm-eleven
+
+
+@dsl.pipeline(name="collect-ten-and-one")
+def collect_ten_and_one():
+    first = produce(camera="x").set_name("first")
+    with dsl.ParallelFor([str(i) for i in range(10)]) as cam:
+        counted = produce(camera=cam)
+    every = dsl.Collected(counted.outputs["frames"])
+    gather_two(frames=every, extra=first.outputs["frames"])  # sm-11
+
+
+@dsl.pipeline(name="collect-lists")
+def collect_lists():
+    with dsl.ParallelFor(["a", "b"]) as cam:
+        counted = produce(camera=cam)
+    take(values=dsl.Collected(counted.outputs["items"])).set_name("lists")  # sm-lists
+    take(values=dsl.Collected(counted.outputs["sizes"])).set_name("dicts")  # sm-dicts
+
+
+@dsl.pipeline(name="reads-flat")
+def reads_flat():
+    out = produce(camera="a").outputs
+    take(values=out["items"], table=out["sizes"], x=out["n"])  # sm-flat
+
+
+@dsl.pipeline(name="reads-in-loop")
+def reads_in_loop():
+    with dsl.ParallelFor(["a", "b"]) as cam:
+        counted = produce(camera=cam)
+        take(values=counted.outputs["items"])  # sm-loop
+
+
+@dsl.pipeline(name="compares-list")  # sm-cams
+def compares_list(cams: list = ["a"]):  # noqa: B006
+    with dsl.If(cams == ["a"]):  # sm-if-list
+        take().set_name("v")
+
+
+@dsl.pipeline(name="compares-dict")
+def compares_dict():
+    with dsl.ParallelFor([{"a": {"b": 1}}]) as item, dsl.If(item["a"] == {"b": 1}):  # sm-if-dict
+        take().set_name("v")
+
+
+@dsl.pipeline(name="clash-instance")
+def clash_instance():
+    with dsl.ParallelFor(["a", "b"]):
+        take().set_name("a")
+    take().set_name("a-1")  # sm-a-1
+
+
+@dsl.pipeline(name="clash-condition")  # sm-clash-condition
+def clash_condition(x: int = 1):
+    take().set_name("condition-1")
+    with dsl.If(x > 1):
+        take().set_name("inside")
+
+
+@dsl.pipeline(name="clash-condition-original")  # sm-clash-original
+def clash_condition_original(x: int = 1):
+    with dsl.ParallelFor(["a"]):
+        take().set_name("condition-2")  # unrolled: 'condition-2-0'
+    with dsl.If(x > 1):
+        take().set_name("inside")
+
+
+@dsl.pipeline(name="dict-parameter")  # sm-dict
+def dict_parameter(opts: dict = {"a": 1}):  # noqa: B006
+    take(table=opts)
+
+
+def _line(marker: str) -> int:
+    return marked_line(__file__, marker)
+
+
+EVERY_ARTIFACT = (
+    "collect an output artifact instead (one folder per iteration), or compile for Step "
+    "Functions or Kubeflow"
+)
+NOT_JSON_GET = (
+    "SageMaker passes a value read with Std:JsonGet as text only for str, int, float and bool "
+    "values"
+)
+AS_A_FILE = (
+    "write the list/dict into an output artifact (a JSON file) and read it as an Input[Dataset]; "
+    "Step Functions, Kubeflow and the local runner pass it"
+)
+SCALARS_ONLY = "SageMaker conditions compare strings, numbers and booleans"
+FEWER = "loop over fewer items, or write the iterations' results under one prefix"
+LIST_PARAMETER = (
+    "pipeline parameter 'cams' is a list: SageMaker pipeline parameters are String, Integer, "
+    "Float or Boolean"
+)
+REFUSALS: list[tuple[str, Any, list[tuple[str, str, str, str | None, str]]]] = [
+    (
+        "collect-empty",
+        collect_empty,
+        [
+            (
+                "PC008",
+                "step 'gather': input 'frames' collects the artifacts of a loop over an empty "
+                "list: SageMaker has no empty input folder to give",
+                "loop over a non-empty list",
+                "gather",
+                "sm-empty",
+            )
+        ],
+    ),
+    (
+        "collect-eleven",
+        collect_eleven,
+        [
+            (
+                "PC009",
+                "step 'gather-0': collecting 'frames' from 11 iterations gives 11 processing "
+                "inputs; SageMaker allows 10",
+                FEWER,
+                "gather",
+                "sm-eleven",
+            )
+        ],
+    ),
+    (
+        "collect-ten-and-one",
+        collect_ten_and_one,
+        [
+            (
+                "PC009",
+                "step 'gather-two': collecting 'frames' from 10 iterations gives 11 processing "
+                "inputs; SageMaker allows 10",
+                FEWER,
+                "gather-two",
+                "sm-11",
+            )
+        ],
+    ),
+    (
+        "collect-lists-and-dicts",
+        collect_lists,
+        [
+            (
+                "PC008",
+                "step 'lists': input 'values' collects the list output 'produce.items': "
+                "SageMaker can join numbers and booleans into a JSON list, not quote strings or "
+                "nest lists",
+                EVERY_ARTIFACT,
+                "lists",
+                "sm-lists",
+            ),
+            (
+                "PC008",
+                "step 'dicts': input 'values' collects the dict output 'produce.sizes': "
+                "SageMaker can join numbers and booleans into a JSON list, not quote strings or "
+                "nest lists",
+                EVERY_ARTIFACT,
+                "dicts",
+                "sm-dicts",
+            ),
+        ],
+    ),
+    (
+        "reads-list-and-dict-without-control-flow",
+        reads_flat,
+        [
+            (
+                "PC008",
+                f"step 'take': input 'table' reads the dict output 'sizes': {NOT_JSON_GET}",
+                AS_A_FILE,
+                "take",
+                "sm-flat",
+            ),
+            (
+                "PC008",
+                f"step 'take': input 'values' reads the list output 'items': {NOT_JSON_GET}",
+                AS_A_FILE,
+                "take",
+                "sm-flat",
+            ),
+        ],
+    ),
+    (
+        "reads-list-in-a-loop",  # one per iteration, each naming the step
+        reads_in_loop,
+        [
+            (
+                "PC008",
+                f"step 'take': input 'values' reads the list output 'items': {NOT_JSON_GET}",
+                AS_A_FILE,
+                "take",
+                "sm-loop",
+            )
+        ]
+        * 2,
+    ),
+    (
+        "compares-a-list",
+        compares_list,
+        [
+            (
+                "PC008",
+                LIST_PARAMETER,
+                "use a list literal in the pipeline (a loop over it is unrolled), or a str "
+                "parameter the step parses; Step Functions, Kubeflow and the local runner take "
+                "list parameters",
+                None,
+                "sm-cams",
+            ),
+            (
+                "PC008",
+                f"condition 'condition-1' compares a list or dict: {SCALARS_ONLY}",
+                "compare a scalar (e.g. a count) instead",
+                None,
+                "sm-if-list",
+            ),
+        ],
+    ),
+    (
+        "compares-a-dict",
+        compares_dict,
+        [
+            (
+                "PC008",
+                f"condition 'condition-2-0' compares a list or dict: {SCALARS_ONLY}",
+                "compare a scalar (e.g. a count) instead",
+                None,
+                "sm-if-dict",
+            )
+        ],
+    ),
+    (
+        "instance-name-taken",
+        clash_instance,
+        [
+            (
+                "PC009",
+                "step 'a-1' becomes SageMaker step 'a-1', a name step 'a' already has",
+                "rename one of them with .set_name()",
+                "a-1",
+                "sm-a-1",
+            )
+        ],
+    ),
+    (
+        "condition-name-taken",
+        clash_condition,
+        [
+            (
+                "PC009",
+                "condition 'condition-1' becomes SageMaker step 'condition-1', a name step "
+                "'condition-1' already has",
+                "rename one of them with .set_name()",
+                None,
+                "sm-clash-condition",
+            )
+        ],
+    ),
+    (
+        "condition-name-of-an-unrolled-step",
+        clash_condition_original,
+        [
+            (
+                "PC009",
+                "condition 'condition-2' becomes SageMaker step 'condition-2', a name a step "
+                "already has",
+                "rename one of them with .set_name()",
+                None,
+                "sm-clash-original",
+            )
+        ],
+    ),
+    (
+        "dict-parameter",
+        dict_parameter,
+        [
+            (
+                "PC008",
+                "pipeline parameter 'opts' is a dict: SageMaker pipeline parameters are String, "
+                "Integer, Float or Boolean",
+                "use a list literal in the pipeline (a loop over it is unrolled), or a str "
+                "parameter the step parses; Step Functions, Kubeflow and the local runner take "
+                "dict parameters",
+                None,
+                "sm-dict",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "expected"),
+    [(pipeline, expected) for _, pipeline, expected in REFUSALS],
+    ids=[case for case, _, _ in REFUSALS],
+)
+def test_each_flattening_refusal_whole(pipeline: Any, expected: list[tuple[Any, ...]]) -> None:
+    with pytest.raises(PipelineError) as info:
+        compile_text(pipeline, "sagemaker")
+    got = [
+        (d.code, d.message, d.hint, d.step, d.location.line if d.location else None, d.severity)
+        for d in info.value.diagnostics
+    ]
+    assert got == [(*e[:4], _line(e[4]), "error") for e in expected]
+    for d in info.value.diagnostics:
+        assert d.location is not None and d.location.file == shown_path(__file__)
+
+
+@dsl.pipeline(name="collect-accepted")
+def collect_accepted():
+    first = produce(camera="x").set_name("first")
+    with dsl.ParallelFor([str(i) for i in range(9)]) as cam:
+        nine = produce(camera=cam).set_name("nine")
+    with dsl.ParallelFor([str(i) for i in range(10)]) as cam:
+        ten = produce(camera=cam).set_name("ten")
+    gather_two(frames=dsl.Collected(nine.outputs["frames"]), extra=first.outputs["frames"])
+    gather(frames=dsl.Collected(ten.outputs["frames"]))
+    take(values=dsl.Collected(ten.outputs["ratio"])).set_name("floats")
+    take(values=dsl.Collected(ten.outputs["ok"])).set_name("bools")
+    take(values=dsl.Collected(ten.outputs["n"])).set_name("ints")
+
+
+def test_collected_numbers_booleans_and_ten_input_folders_are_accepted():
+    document = json.loads(compile_text(collect_accepted, "sagemaker"))
+    jobs = {s["Name"]: s for s in document["Steps"]}
+    inputs = {
+        name: [i["InputName"] for i in jobs[name]["Arguments"]["ProcessingInputs"]]
+        for name in ("gather-two", "gather")
+    }
+    assert inputs == {
+        "gather-two": [*(f"frames-{i}" for i in range(9)), "extra"],
+        "gather": [f"frames-{i}" for i in range(10)],
+    }
+    for name, output in (("floats", "ratio"), ("bools", "ok"), ("ints", "n")):
+        reads = [
+            {
+                "Std:JsonGet": {
+                    "Path": "$",
+                    "PropertyFile": {"Get": f"Steps.ten-{i}.PropertyFiles.{output}"},
+                }
+            }
+            for i in range(10)
+        ]
+        joined = ["[", reads[0], *(part for read in reads[1:] for part in (",", read)), "]"]
+        assert jobs[name]["Arguments"]["AppSpecification"]["ContainerArguments"] == [
+            "--values",
+            {"Std:Join": {"On": "", "Values": joined}},
+            "--table",
+            "{}",
+            "--x",
+            "0",
+        ], name
