@@ -1,0 +1,196 @@
+"""Small parts of the ``kubeflow`` target, each on a table: the kfp name of an output, caching
+of a scaled-out step's merge tasks, the document's last line, and when kfp's speed-ups apply.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+import yaml
+from helpers import compile_document, compile_text
+
+from pipecast import dsl
+from pipecast.compilers.kubeflow_flow import kfp_output_name
+from pipecast.dsl import Dataset, Input, Output
+from pipecast.dsl.spec import ComponentSpec, InputSpec, OutputSpec
+
+pytest.importorskip("kfp")
+
+IMG = "registry.example.com/units:1.0"
+
+
+# ----- kfp_output_name -------------------------------------------------------------------------
+
+
+def _component(inputs: tuple[str, ...], outputs: tuple[str, ...]) -> ComponentSpec:
+    return ComponentSpec(
+        name="c",
+        image=IMG,
+        command=("run",),
+        args=(),
+        inputs=tuple(InputSpec(n, "parameter", "str") for n in inputs),
+        outputs=tuple(OutputSpec(n, "str", "parameter") for n in outputs),
+    )
+
+
+OUTPUT_NAMES = {
+    "a named output stays": ("data", (), ("data",), "data"),
+    "a lower-case output stays": ("output", ("x",), ("output",), "output"),
+    "a single return value": ("Output", ("x",), ("Output",), "output"),
+    "an input takes output": ("Output", ("output",), ("Output",), "output_2"),
+    "an output takes output": ("Output", (), ("Output", "output"), "output_2"),
+    "inputs take output and output_2": ("Output", ("output", "output_2"), ("Output",), "output_3"),
+    "an input and an output take them": ("Output", ("output",), ("Output", "output_2"), "output_3"),
+    "only output_2 taken": ("Output", ("output_2",), ("Output",), "output"),
+    "three taken": ("Output", ("output_3", "output", "output_2"), ("Output",), "output_4"),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "outputs", "expected"), OUTPUT_NAMES.values(), ids=OUTPUT_NAMES.keys()
+)
+def test_the_kfp_name_of_an_output(
+    name: str, inputs: tuple[str, ...], outputs: tuple[str, ...], expected: str
+) -> None:
+    assert kfp_output_name(_component(inputs, outputs), name) == expected
+
+
+@dsl.component(image=IMG)
+def shout(output: str) -> str:
+    """A Python component with an input named ``output`` and a return value."""
+    return output.upper()
+
+
+@dsl.container_component(image=IMG, command=["listen"])
+def listen(text: str):
+    """Reads a text."""
+
+
+@dsl.pipeline(name="renamed-output")
+def renamed_output():
+    listen(text=shout(output="hi").output)
+
+
+def test_a_return_value_whose_name_is_taken_is_output_2_in_the_document() -> None:
+    main = next(yaml.safe_load_all(compile_text(renamed_output, "kubeflow")))
+    outputs = main["components"]["comp-shout"]["outputDefinitions"]["parameters"]
+    assert list(outputs) == ["output_2"]
+    source = main["root"]["dag"]["tasks"]["listen"]["inputs"]["parameters"]["text"]
+    assert source == {
+        "taskOutputParameter": {"outputParameterKey": "output_2", "producerTask": "shout"}
+    }
+
+
+# ----- a scaled-out step's merge tasks cache as the step does ----------------------------------
+
+
+@dsl.container_component(image=IMG, command=["split"], instances=2, shard=["data"])
+def split_work(data: Input[Dataset], out: Output[Dataset], log: Output[Dataset]):
+    """Works on its share."""
+
+
+@dsl.container_component(image=IMG, command=["make"])
+def make(data: Output[Dataset]):
+    """Writes a dataset."""
+
+
+def _scaled(caching: bool | None) -> Any:
+    @dsl.pipeline(name="scaled-caching")
+    def scaled() -> None:
+        task = split_work(data=make().outputs["data"])
+        if caching is not None:
+            task.set_caching(caching)
+
+    return scaled
+
+
+@pytest.mark.parametrize(
+    ("caching", "options"),
+    [(True, {"enableCache": True}), (False, {}), (None, {})],
+    ids=["caching on", "caching off", "not set"],
+)
+def test_merge_tasks_cache_as_their_step(caching: bool | None, options: dict[str, Any]) -> None:
+    main = next(yaml.safe_load_all(compile_text(_scaled(caching), "kubeflow")))
+    tasks = main["root"]["dag"]["tasks"]
+    merged = {name: t["cachingOptions"] for name, t in tasks.items() if "-merged-" in name}
+    assert merged == {"split-work-merged-out": options, "split-work-merged-log": options}
+
+
+# ----- the document ends with exactly one line break -------------------------------------------
+
+
+@pytest.mark.parametrize("ending", ["", "\n"], ids=["kfp wrote none", "kfp wrote one"])
+def test_the_document_ends_with_one_line_break(
+    ending: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipecast.compilers import kubeflow
+
+    written = compile_document(renamed_output, "kubeflow").text
+    real = kubeflow._without_sdk_version
+    monkeypatch.setattr(kubeflow, "_without_sdk_version", lambda t: real(t).rstrip("\n") + ending)
+    assert compile_document(renamed_output, "kubeflow").text == written
+    assert written.endswith("\n") and not written.endswith("\n\n")
+
+
+# ----- kfp's speed-ups: which versions and switch values ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "on"),
+    [
+        ("2.14.0", True),
+        ("2.14.1", True),
+        ("2.17.9", True),
+        ("2.13.9", False),
+        ("2.18.0", False),
+        ("3.0.0", False),
+        ("1.8.22", False),
+        ("2", False),  # (2,) sorts before (2, 14)
+        ("2.x.0", False),
+        ("dev", False),
+        ("", False),
+    ],
+)
+def test_speedups_apply_to_the_tested_kfp_versions_only(
+    version: str, on: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipecast.compilers._kfp_speedups import SWITCH, active
+
+    monkeypatch.delenv(SWITCH, raising=False)
+    assert active(version) is on
+
+
+@pytest.mark.parametrize(
+    ("switch", "on"),
+    [
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+        (" OFF ", False),
+        ("False", False),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("", True),
+    ],
+)
+def test_the_switch_turns_speedups_off(
+    switch: str, on: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipecast.compilers._kfp_speedups import SWITCH, active
+
+    monkeypatch.setenv(SWITCH, switch)
+    assert active("2.14.1") is on
+
+
+def test_cheap_inspect_is_inspect_for_everything_but_stack() -> None:
+    from pipecast.compilers._kfp_speedups import CheapInspect
+
+    cheap = CheapInspect()
+    assert cheap.getmodule is inspect.getmodule and cheap.signature is inspect.signature
+    assert cheap.Parameter is inspect.Parameter
+    with pytest.raises(AttributeError):
+        cheap.no_such_function  # noqa: B018
