@@ -290,18 +290,53 @@ def chain(mode: str = "a"):
         num(value=2)
 
 
+@dsl.pipeline(name="chain3")
+def chain3(mode: str = "a"):
+    with dsl.If(mode == "a"):  # if3
+        num(value=1)
+    with dsl.Elif(mode == "b"):  # elif3
+        num(value=2)
+    with dsl.Else():  # else3
+        num(value=3)
+
+
+@dsl.pipeline(name="lone-if")
+def lone_if(mode: str = "a"):
+    with dsl.If(mode == "a"):  # lone-if
+        num(value=1)
+
+
+def _edited(pipeline: Any, **changes: dict[str, Any]) -> Any:
+    """``pipeline``'s IR edited by hand: condition ``gN`` (its N-th group) changed (the DSL
+    writes every branch as one comparison, unless the earlier branches' comparisons)."""
+    spec = pipeline.spec
+    groups = list(spec.groups)
+    for key, change in changes.items():
+        index = int(key[1:])
+        groups[index] = dataclasses.replace(groups[index], **change)
+    return dataclasses.replace(spec, groups=tuple(groups))
+
+
 def _elif_with_two_comparisons() -> Any:
-    """``chain`` as an IR edited by hand: its Elif compares twice (the DSL writes one)."""
     from pipecast.dsl.spec import Comparison, Constant, ParameterRef
 
-    spec = chain.spec
-    first, second = spec.groups
     extra = Comparison("!=", ParameterRef("mode"), Constant("c"))
-    edited = dataclasses.replace(second, when=(*second.when, extra))
-    return dataclasses.replace(spec, groups=(first, edited))
+    return _edited(chain, g1={"when": (*chain.spec.groups[1].when, extra)})
 
 
-EDITED_CHAIN = _elif_with_two_comparisons()
+def _else_before_elif() -> Any:
+    """chain3's Elif without its comparison, and the Else after it unless the If only."""
+    first = chain3.spec.groups[0]
+    return _edited(chain3, g1={"when": ()}, g2={"unless": first.when})
+
+
+EDITED_CHAINS = {
+    "an elif of two comparisons": (_elif_with_two_comparisons(), ("if", "elif")),
+    "an elif taken whatever the if did": (_edited(chain, g1={"unless": ()}), ("if", "elif")),
+    "a first branch without a comparison": (_edited(chain, g0={"when": ()}), ("if", "elif")),
+    "a lone else": (_edited(lone_if, g0={"when": ()}), ("lone-if",)),
+    "an else before an elif": (_else_before_elif(), ("if3", "elif3", "else3")),
+}
 
 
 # ----- the table --------------------------------------------------------------------------------
@@ -321,7 +356,8 @@ class Refusal:
 def _group_id(pipeline: Any, marker: str) -> str:
     """The id of the group the DSL made at the line marked ``marker`` (the innermost one)."""
     line = marked_line(HERE, marker)
-    group = [g for g in pipeline.spec.groups if g.location and g.location.line == line][-1]
+    spec = getattr(pipeline, "spec", pipeline)
+    group = [g for g in spec.groups if g.location and g.location.line == line][-1]
     return str(group.id)
 
 
@@ -474,7 +510,7 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
         EXAMPLE_CONFIG,
         [
             Refusal(
-                "step 'outside': .after('inside'), a step inside condition '{if}' that "
+                "step 'outside': .after('inside'), a step inside condition '{after-if}' that "
                 "'outside' is not in, is not expressible on kubeflow (kfp refuses a dependency "
                 "into a dsl.If from outside it)",
                 "move 'outside' into the same branch, read the branches' output with dsl.OneOf, "
@@ -589,22 +625,28 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
             )
         ],
     ),
-    "elif of two comparisons (an edited IR)": (
-        EDITED_CHAIN,
-        EXAMPLE_CONFIG,
-        [
-            Refusal(
-                f"condition '{group}' is not an If/Elif/Else branch of one comparison whose "
-                "`unless` is the earlier branches' comparisons: not expressible on kubeflow",
-                CHAIN_HINT,
-                None,
-                marker,
-            )
-            # the whole chain is refused, each branch where it is
-            for group, marker in (("condition-1", "if"), ("condition-2", "elif"))
-        ],
-    ),
 }
+CASES.update(
+    {
+        f"{shape} (an edited IR)": (
+            spec,
+            EXAMPLE_CONFIG,
+            [
+                Refusal(
+                    f"condition '{{{marker}}}' is not an If/Elif/Else branch of one comparison "
+                    "whose `unless` is the earlier branches' comparisons: not expressible on "
+                    "kubeflow",
+                    CHAIN_HINT,
+                    None,
+                    marker,
+                )
+                # the whole chain is refused, each branch where it is
+                for marker in markers
+            ],
+        )
+        for shape, (spec, markers) in EDITED_CHAINS.items()
+    }
+)
 
 
 def _diagnostics(pipeline: Any, config: Config) -> list[Diagnostic]:
@@ -631,7 +673,8 @@ def test_each_refusal_says_what_why_and_where(
     pipeline: Any, config: Config, expected: list[Refusal]
 ) -> None:
     groups = {
-        "{if}": "after-if",
+        "{after-if}": "after-if",
+        **{f"{{{m}}}": m for m in ("if", "elif", "if3", "elif3", "else3", "lone-if")},
         "{inner-exit}": "inner-exit",
         "{run-time-item}": "run-time-item",
         "{mixed-items}": "mixed-items",
@@ -656,6 +699,11 @@ def test_each_refusal_says_what_why_and_where(
         (r.code, filled(r.message), r.hint, r.step, (here, marked_line(HERE, r.marker)))
         for r in expected
     ]
+
+
+@pytest.mark.parametrize("pipeline", [chain, chain3, lone_if], ids=lambda p: p.name)
+def test_the_chains_the_dsl_writes_are_accepted(pipeline: Any) -> None:
+    assert compile_document(pipeline, "kubeflow").text.startswith("# PIPELINE DEFINITION")
 
 
 # ----- kfp's own refusals, and documents kfp cannot load ----------------------------------------
