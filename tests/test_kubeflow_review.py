@@ -490,3 +490,32 @@ def test_a_compiled_document_reads_as_its_groups_and_tasks() -> None:
         ),
         "in-loop": user("loop", f"{handler}/for-loop-6", shown="cams-loop-item"),
     }
+
+
+# ----- resources whose copies cannot be read as one quantity ------------------------------------
+
+
+def _cpu(limit: Any, number: Any) -> dict[str, Any]:
+    return {
+        "resourceCpuLimit": limit,
+        "resourceCpuRequest": limit,
+        "cpuLimit": number,
+        "cpuRequest": number,
+    }
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        _cpu("lots", 1.0),  # not a quantity
+        _cpu("2x", 2.0),
+        _cpu(2, 2.0),  # not text
+        _cpu("2", 2),  # KFP writes the number as a float
+        _cpu("2", 2.5),
+    ],
+    ids=["not a quantity", "unknown suffix", "not text", "an int number", "another number"],
+)
+def test_copies_that_are_not_one_quantity_are_all_shown(resources: dict[str, Any]) -> None:
+    from pipecast.compilers.kubeflow_review import resources_summary
+
+    assert resources_summary(resources) == {"cpu": resources}

@@ -5,6 +5,7 @@ of a scaled-out step's merge tasks, the document's last line, and when kfp's spe
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import pytest
@@ -194,3 +195,96 @@ def test_cheap_inspect_is_inspect_for_everything_but_stack() -> None:
     assert cheap.Parameter is inspect.Parameter
     with pytest.raises(AttributeError):
         cheap.no_such_function  # noqa: B018
+
+
+# ----- literal text reaches the pod as written -------------------------------------------------
+
+
+@dsl.container_component(
+    image=IMG, command=["run"], args=[["$", "(HOME)-", dsl.param("x"), "-$", "$"], "$", "a$(b"]
+)
+def dollars(x: str):
+    """Literal dollars, split across the parts of one argument."""
+
+
+@dsl.pipeline(name="dollars")
+def dollar_pipeline(x: str = "v"):
+    dollars(x=x)
+
+
+def test_literal_runs_are_escaped_whole_for_kubernetes() -> None:
+    """Kubernetes expands ``$(VAR)`` and ``$$`` in a pod's args: adjacent literal parts are one
+    run, so ``"$", "(HOME)"`` is escaped as ``$(HOME)`` is; a run without either stays."""
+    main = next(yaml.safe_load_all(compile_text(dollar_pipeline, "kubeflow")))
+    assert main["deploymentSpec"]["executors"]["exec-dollars"]["container"]["args"] == [
+        "$$(HOME)-{{$.inputs.parameters['x']}}-$$$$",
+        "$",
+        "a$$(b",
+    ]
+
+
+# ----- kfp's header comment: parameter defaults stay inside the comment ------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("a\nb\rc\x85d\u2028e\u2029f", "a\\nb\\rc\\x85d\\u2028e\\u2029f"),
+        ("tab\tstays", "tab\tstays"),
+        (["x\ny", 1, None], ["x\\ny", 1, None]),
+        ({"b": "1\n", "a": 2}, {"b": "1\\n", "a": 2}),  # keys in their order outside defaults
+        (
+            {"k": {"defaultValue": {"z": 1, "a": {"y": "\n", "b": 2}}, "z": 0, "a": 1}},
+            {"k": {"defaultValue": {"a": {"b": 2, "y": "\\n"}, "z": 1}, "z": 0, "a": 1}},
+        ),
+        ({"defaultValue": [{"b": 1, "a": 2}]}, {"defaultValue": [{"a": 2, "b": 1}]}),
+        (3.5, 3.5),
+    ],
+    ids=["line breaks", "no line break", "list", "dict", "default dict", "default list", "number"],
+)
+def test_comment_safe_escapes_line_breaks_and_sorts_default_keys(value: Any, safe: Any) -> None:
+    from pipecast.compilers.kubeflow import _comment_safe
+
+    got = _comment_safe(value)
+    assert got == safe
+    # dict keys in order: sorted inside a defaultValue, as given elsewhere
+    assert repr(got) == repr(safe)
+
+
+def test_the_header_writer_gets_the_safe_spec_and_the_description() -> None:
+    from pipecast.compilers.kubeflow import _safe_header
+
+    seen: list[tuple[Any, str]] = []
+
+    def real(spec: dict[str, Any], description: str) -> str:
+        seen.append((spec, description))
+        return "# header"
+
+    header = _safe_header(real)
+    assert header({"defaultValue": {"b": "\n", "a": 1}}, "about") == "# header"
+    assert seen == [({"defaultValue": {"a": 1, "b": "\\n"}}, "about")]
+    assert list(seen[0][0]["defaultValue"]) == ["a", "b"]
+
+
+# ----- swapping a kfp attribute for the duration -----------------------------------------------
+
+
+def test_swap_replaces_for_the_duration_and_skips_what_is_missing() -> None:
+    import types
+
+    from pipecast.compilers._kfp_speedups import swap
+
+    module = types.ModuleType("pipecast_swap_probe")
+    module.value = "real"  # type: ignore[attr-defined]
+    sys.modules["pipecast_swap_probe"] = module
+    try:
+        with swap("pipecast_swap_probe", "value", lambda real: f"wrapped {real}"):
+            assert module.value == "wrapped real"  # type: ignore[attr-defined]
+        assert module.value == "real"  # type: ignore[attr-defined]
+        with swap("pipecast_swap_probe", "missing", lambda real: "never"):
+            assert not hasattr(module, "missing")
+        assert not hasattr(module, "missing")
+    finally:
+        del sys.modules["pipecast_swap_probe"]
+    with swap("pipecast_no_such_module", "value", lambda real: "never"):
+        assert "pipecast_no_such_module" not in sys.modules
