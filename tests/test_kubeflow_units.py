@@ -288,3 +288,118 @@ def test_swap_replaces_for_the_duration_and_skips_what_is_missing() -> None:
         del sys.modules["pipecast_swap_probe"]
     with swap("pipecast_no_such_module", "value", lambda real: "never"):
         assert "pipecast_no_such_module" not in sys.modules
+
+
+# ----- the [kubeflow] configuration section ---------------------------------------------------
+
+CONFIG_ERRORS = {
+    "an empty GPU label": (
+        {"gpu_type_label": ""},
+        "kubeflow.gpu_type_label: '' should be non-empty",
+    ),
+    "a GPU label that is not text": (
+        {"gpu_type_label": 3},
+        "kubeflow.gpu_type_label: 3 is not of type 'string'",
+    ),
+    "a node selector that is not a table": (
+        {"spot_node_selector": []},
+        "kubeflow.spot_node_selector: [] is not of type 'object'",
+    ),
+    "a node selector value that is not text": (
+        {"spot_node_selector": {"a": 1}},
+        "kubeflow.spot_node_selector.a: 1 is not of type 'string'",
+    ),
+    "tolerations that are not a list": (
+        {"spot_tolerations": {"key": "k"}},
+        "kubeflow.spot_tolerations: {'key': 'k'} is not of type 'array'",
+    ),
+    "a toleration without a key": (
+        {"spot_tolerations": [{"operator": "Exists"}]},
+        "kubeflow.spot_tolerations.0: 'key' is a required property",
+    ),
+    "a key that is not text": (
+        {"spot_tolerations": [{"key": 1}]},
+        "kubeflow.spot_tolerations.0.key: 1 is not of type 'string'",
+    ),
+    "a value that is not text": (
+        {"spot_tolerations": [{"key": "k", "value": 1}]},
+        "kubeflow.spot_tolerations.0.value: 1 is not of type 'string'",
+    ),
+    "an unknown operator": (
+        {"spot_tolerations": [{"key": "k", "operator": "In"}]},
+        "kubeflow.spot_tolerations.0.operator: 'In' is not one of ['Equal', 'Exists']",
+    ),
+    "an unknown effect": (
+        {"spot_tolerations": [{"key": "k", "effect": "Never"}]},
+        "kubeflow.spot_tolerations.0.effect: 'Never' is not one of ['NoSchedule', "
+        "'PreferNoSchedule', 'NoExecute']",
+    ),
+    "an unknown toleration key": (
+        {"spot_tolerations": [{"key": "k", "tolerationSeconds": 3}]},
+        "kubeflow.spot_tolerations.0: unknown key 'tolerationSeconds'",
+    ),
+    "an unknown key of the section": (
+        {"spot_node_selectors": {}},
+        "kubeflow: unknown key 'spot_node_selectors'; did you mean 'spot_node_selector'?",
+    ),
+}
+
+
+@pytest.mark.parametrize(("section", "error"), CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
+def test_a_wrong_kubeflow_setting_is_named(section: dict[str, Any], error: str) -> None:
+    from pipecast.config import load_config
+    from pipecast.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config({"kubeflow": section})
+    assert str(info.value) == f"the configuration mapping: {error}"
+
+
+def test_every_documented_kubeflow_setting_is_accepted() -> None:
+    from pipecast.config import load_config
+
+    tolerations = [
+        {"key": "k", "operator": operator, "value": "v", "effect": effect}
+        for operator in ("Equal", "Exists")
+        for effect in ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    ]
+    section = {
+        "gpu_type_label": "x",
+        "spot_node_selector": {"pool": "spot"},
+        "spot_tolerations": [*tolerations, {"key": "only"}],
+    }
+    assert load_config({"kubeflow": section}).get("kubeflow") == section
+
+
+# ----- text constants in a condition, as CEL reads them ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("plain é ✓", "plain é ✓"),
+        ("a'b", "a\\'b"),
+        ('a"b', 'a\\"b'),
+        ("a\\b", "a\\\\b"),
+        ("a\nb\rc\td", "a\\nb\\rc\\td"),
+        ("\x00\x01\x1f", "\\x00\\x01\\x1f"),
+        ("\x7f", "\\x7f"),
+        ("\x80 ", "\x80 "),
+        ("", ""),
+    ],
+    ids=[
+        "plain",
+        "quote",
+        "double quote",
+        "backslash",
+        "escapes",
+        "controls",
+        "delete",
+        "c1",
+        "empty",
+    ],
+)
+def test_cel_quoted_escapes_what_a_cel_string_cannot_hold(text: str, quoted: str) -> None:
+    from pipecast.compilers.kubeflow_flow import cel_quoted
+
+    assert cel_quoted(text) == quoted
