@@ -270,6 +270,24 @@ def collected_scaled():
     use_parts_scaled(parts=dsl.Collected(made.outputs["part"]))  # collected-scaled
 
 
+@dsl.pipeline(name="collected-nested")
+def collected_nested(flags: list = ["a"]):  # noqa: B006
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    with dsl.ParallelFor(flags) as flag:  # other-loop
+        num(value=1)
+        with dsl.If(flag == "a"):
+            use_parts(parts=dsl.Collected(made.outputs["part"]))  # collected-nested
+
+
+@dsl.pipeline(name="collected-exit")
+def collected_exit():
+    with dsl.ParallelFor([1, 2]) as item:
+        made = make_part(item=item)
+    with dsl.ExitHandler(report(status=dsl.RUN_STATUS)):  # handler
+        use_parts(parts=dsl.Collected(made.outputs["part"]))  # collected-exit
+
+
 @dsl.pipeline(name="collected-uri")
 def collected_uri():
     with dsl.ParallelFor([1, 2]) as item:
@@ -597,6 +615,34 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
             )
         ],
     ),
+    "collected artifacts into another loop (its outermost group named)": (
+        collected_nested,
+        EXAMPLE_CONFIG,
+        [
+            Refusal(
+                collected_into(
+                    "use-parts", "inside '{other-loop}', a group the loop of 'make-part' is not in"
+                ),
+                COLLECTED_HINT,
+                "use-parts",
+                "collected-nested",
+            )
+        ],
+    ),
+    "collected artifacts into an exit handler": (
+        collected_exit,
+        EXAMPLE_CONFIG,
+        [
+            Refusal(
+                collected_into(
+                    "use-parts", "inside '{handler}', a group the loop of 'make-part' is not in"
+                ),
+                COLLECTED_HINT,
+                "use-parts",
+                "collected-exit",
+            )
+        ],
+    ),
     "uri of collected artifacts": (
         collected_uri,
         EXAMPLE_CONFIG,
@@ -674,6 +720,8 @@ def test_each_refusal_says_what_why_and_where(
 ) -> None:
     groups = {
         "{after-if}": "after-if",
+        "{other-loop}": "other-loop",
+        "{handler}": "handler",
         **{f"{{{m}}}": m for m in ("if", "elif", "if3", "elif3", "else3", "lone-if")},
         "{inner-exit}": "inner-exit",
         "{run-time-item}": "run-time-item",
