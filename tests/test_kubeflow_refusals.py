@@ -217,6 +217,25 @@ def after_branch(mode: str = "a"):
     num(value=2).set_name("outside").after(inside)  # after
 
 
+@dsl.pipeline(name="after-nested")
+def after_nested(mode: str = "a"):
+    with dsl.If(mode != "c"):  # outer-if
+        num(value=0)
+        with dsl.If(mode == "a"):
+            inside = num(value=1).set_name("inside")
+    num(value=2).set_name("outside").after(inside)  # after-nested
+
+
+@dsl.pipeline(name="after-same-branch")
+def after_same_branch(mode: str = "a", cams: list = ["a"]):  # noqa: B006
+    with dsl.If(mode == "a"):
+        first = num(value=1).set_name("first")
+        num(value=2).set_name("second").after(first)
+    with dsl.ParallelFor(cams):
+        looped = num(value=3).set_name("looped")
+    num(value=4).set_name("after-loop").after(looped)
+
+
 @dsl.pipeline(name="inner-exit")
 def inner_exit(cams: list = ["a"]):  # noqa: B006
     with dsl.ParallelFor(cams):
@@ -228,6 +247,12 @@ def inner_exit(cams: list = ["a"]):  # noqa: B006
 @dsl.pipeline(name="run-time-item")
 def run_time_item(nums: list = [1, 2]):  # noqa: B006
     with dsl.ParallelFor(nums) as n, dsl.If(n > 1):  # run-time-item
+        num(value=n)
+
+
+@dsl.pipeline(name="item-on-the-right")
+def item_on_the_right(nums: list = [1, 2], k: int = 1):  # noqa: B006
+    with dsl.ParallelFor(nums) as n, dsl.If(k == n):  # item-on-the-right
         num(value=n)
 
 
@@ -538,6 +563,21 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
             )
         ],
     ),
+    "after into nested conditions (the outermost named)": (
+        after_nested,
+        EXAMPLE_CONFIG,
+        [
+            Refusal(
+                "step 'outside': .after('inside'), a step inside condition '{outer-if}' that "
+                "'outside' is not in, is not expressible on kubeflow (kfp refuses a dependency "
+                "into a dsl.If from outside it)",
+                "move 'outside' into the same branch, read the branches' output with dsl.OneOf, "
+                f"or compile for a target that supports it {LOCAL_RUN}",
+                "outside",
+                "after-nested",
+            )
+        ],
+    ),
     "exit handler inside a loop": (
         inner_exit,
         EXAMPLE_CONFIG,
@@ -556,6 +596,11 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
         run_time_item,
         EXAMPLE_CONFIG,
         [Refusal(text_item("{run-time-item}"), TEXT_ITEM_HINT, None, "run-time-item")],
+    ),
+    "a number with an item of a run-time list": (
+        item_on_the_right,
+        EXAMPLE_CONFIG,
+        [Refusal(text_item("{item-on-the-right}"), TEXT_ITEM_HINT, None, "item-on-the-right")],
     ),
     "item of a mixed literal list with a number": (
         mixed_items,
@@ -721,10 +766,12 @@ def test_each_refusal_says_what_why_and_where(
     groups = {
         "{after-if}": "after-if",
         "{other-loop}": "other-loop",
+        "{outer-if}": "outer-if",
         "{handler}": "handler",
         **{f"{{{m}}}": m for m in ("if", "elif", "if3", "elif3", "else3", "lone-if")},
         "{inner-exit}": "inner-exit",
         "{run-time-item}": "run-time-item",
+        "{item-on-the-right}": "item-on-the-right",
         "{mixed-items}": "mixed-items",
         "{list-items}": "list-items",
         "{dict-field}": "dict-field",
@@ -749,8 +796,10 @@ def test_each_refusal_says_what_why_and_where(
     ]
 
 
-@pytest.mark.parametrize("pipeline", [chain, chain3, lone_if], ids=lambda p: p.name)
-def test_the_chains_the_dsl_writes_are_accepted(pipeline: Any) -> None:
+@pytest.mark.parametrize(
+    "pipeline", [chain, chain3, lone_if, after_same_branch], ids=lambda p: p.name
+)
+def test_the_shapes_kfp_takes_are_accepted(pipeline: Any) -> None:
     assert compile_document(pipeline, "kubeflow").text.startswith("# PIPELINE DEFINITION")
 
 
