@@ -14,7 +14,7 @@ from helpers import compile_document, compile_text
 
 from pipecast import dsl
 from pipecast.compilers.kubeflow_flow import kfp_output_name
-from pipecast.dsl import Dataset, Input, Output
+from pipecast.dsl import Artifact, Dataset, Input, Model, Output
 from pipecast.dsl.spec import ComponentSpec, InputSpec, OutputSpec
 
 pytest.importorskip("kfp")
@@ -403,3 +403,96 @@ def test_cel_quoted_escapes_what_a_cel_string_cannot_hold(text: str, quoted: str
     from pipecast.compilers.kubeflow_flow import cel_quoted
 
     assert cel_quoted(text) == quoted
+
+
+# ----- the interface kfp is given: parameter and artifact types, importers --------------------
+
+
+@dsl.container_component(image=IMG, command=["train"])
+def train(
+    data: Input[Dataset],
+    base: Input[Model],
+    extra: Input[Artifact],
+    rate: float,
+    model: Output[Model],
+    log: Output[Artifact],
+    score: Output[float],
+    ok: Output[bool],
+    table: Output[dict],
+    items: Output[list],
+    label: Output[int],
+):
+    """Trains a model."""
+
+
+@dsl.pipeline(name="typed-interface", description="Every type once.")
+def typed_interface(
+    text: str,
+    count: int = 3,
+    rate: float = 0.5,
+    on: bool = False,
+    names: list = ["a"],  # noqa: B006
+    opts: dict = {"k": 1},  # noqa: B006
+    base_uri: str = "s3://b/m/",
+):
+    data = dsl.importer(uri="s3://b/d/", artifact_type=Dataset)
+    base = dsl.importer(uri=base_uri, artifact_type=Model)
+    extra = dsl.importer(uri="s3://b/x/", artifact_type=Artifact)
+    train(data=data.output, base=base.output, extra=extra.output, rate=rate)
+
+
+def _schema(title: str) -> dict[str, Any]:
+    return {"artifactType": {"schemaTitle": f"system.{title}", "schemaVersion": "0.0.1"}}
+
+
+def test_each_type_reaches_kfp_as_its_kfp_type() -> None:
+    main = next(yaml.safe_load_all(compile_text(typed_interface, "kubeflow")))
+    assert main["pipelineInfo"] == {"name": "typed-interface", "description": "Every type once."}
+    assert main["defaultPipelineRoot"] == "s3://acme-ml/pipelines"  # the config's artifact_root
+    optional = {"isOptional": True}
+    assert main["root"]["inputDefinitions"]["parameters"] == {
+        "text": {"parameterType": "STRING"},
+        "count": {"parameterType": "NUMBER_INTEGER", "defaultValue": 3.0, **optional},
+        "rate": {"parameterType": "NUMBER_DOUBLE", "defaultValue": 0.5, **optional},
+        "on": {"parameterType": "BOOLEAN", "defaultValue": False, **optional},
+        "names": {"parameterType": "LIST", "defaultValue": ["a"], **optional},
+        "opts": {"parameterType": "STRUCT", "defaultValue": {"k": 1.0}, **optional},
+        "base_uri": {"parameterType": "STRING", "defaultValue": "s3://b/m/", **optional},
+    }
+    component = main["components"]["comp-train"]
+    assert component["inputDefinitions"] == {
+        "artifacts": {
+            "data": _schema("Dataset"),
+            "base": _schema("Model"),
+            "extra": _schema("Artifact"),
+        },
+        "parameters": {"rate": {"parameterType": "NUMBER_DOUBLE"}},
+    }
+    assert component["outputDefinitions"] == {
+        "artifacts": {"model": _schema("Model"), "log": _schema("Artifact")},
+        "parameters": {
+            "score": {"parameterType": "NUMBER_DOUBLE"},
+            "ok": {"parameterType": "BOOLEAN"},
+            "table": {"parameterType": "STRUCT"},
+            "items": {"parameterType": "LIST"},
+            "label": {"parameterType": "NUMBER_INTEGER"},
+        },
+    }
+    executors = main["deploymentSpec"]["executors"]
+    importers = {k: v["importer"] for k, v in executors.items() if "importer" in v}
+    assert importers == {
+        "exec-importer": {
+            "artifactUri": {"constant": "s3://b/d/"},
+            "typeSchema": _schema("Dataset")["artifactType"],
+        },
+        "exec-importer-2": {
+            "artifactUri": {"runtimeParameter": "uri"},  # kfp's name for the task's input
+            "typeSchema": _schema("Model")["artifactType"],
+        },
+        "exec-importer-3": {
+            "artifactUri": {"constant": "s3://b/x/"},
+            "typeSchema": _schema("Artifact")["artifactType"],
+        },
+    }
+    uri = main["root"]["dag"]["tasks"]["importer-2"]["inputs"]["parameters"]["uri"]
+    assert uri == {"componentInputParameter": "base_uri"}
