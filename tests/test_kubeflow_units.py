@@ -494,5 +494,11 @@ def test_each_type_reaches_kfp_as_its_kfp_type() -> None:
             "typeSchema": _schema("Artifact")["artifactType"],
         },
     }
-    uri = main["root"]["dag"]["tasks"]["importer-2"]["inputs"]["parameters"]["uri"]
-    assert uri == {"componentInputParameter": "base_uri"}
+    tasks = main["root"]["dag"]["tasks"]
+    assert tasks["importer-2"]["inputs"]["parameters"]["uri"] == {
+        "componentInputParameter": "base_uri"
+    }
+    # each importer is shown by its pipecast id
+    ids = [i.id for i in typed_interface.spec.importers]
+    assert ids == ["importer", "importer-2", "importer-3"]
+    assert [tasks[i]["taskInfo"] for i in ids] == [{"name": i} for i in ids]
