@@ -502,3 +502,21 @@ def test_each_type_reaches_kfp_as_its_kfp_type() -> None:
     ids = [i.id for i in typed_interface.spec.importers]
     assert ids == ["importer", "importer-2", "importer-3"]
     assert [tasks[i]["taskInfo"] for i in ids] == [{"name": i} for i in ids]
+
+
+def test_cheap_stack_has_the_frames_names_and_lines_of_the_real_one() -> None:
+    from pipecast.compilers._kfp_speedups import CheapInspect
+
+    def both() -> tuple[list[Any], list[Any]]:
+        return CheapInspect.stack(), inspect.stack(0)
+
+    cheap, real = both()
+    assert len(cheap) == len(real)
+    assert [(f.frame, f.filename, f.function) for f in cheap] == [
+        (f.frame, f.filename, f.function) for f in real
+    ]
+    # the line numbers of the callers (the first frame's line is where each stack was taken)
+    assert [f.lineno for f in cheap[1:]] == [f.lineno for f in real[1:]]
+    assert cheap[0].lineno == real[0].lineno
+    assert all(f.code_context is None and f.context_index is None for f in cheap)
+    assert cheap[0][1:4] == (real[0].filename, real[0].lineno, "both")
