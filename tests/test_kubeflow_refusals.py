@@ -25,6 +25,7 @@ pytest.importorskip("kfp")
 
 IMG = "registry.example.com/refused:1.0"
 HERE = __file__
+EMPTY_SPOT_CONFIG = Config({**EXAMPLE_CONFIG.data, "kubeflow": {"spot_node_selector": {}}})
 NO_SPOT_CONFIG = Config({k: v for k, v in EXAMPLE_CONFIG.data.items() if k != "kubeflow"})
 
 # the hints shared by several refusals
@@ -408,6 +409,21 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
     "spot without a node selector": (
         spot_unset,
         NO_SPOT_CONFIG,
+        [
+            Refusal(
+                "step 'make': spot capacity on Kubeflow needs a node selector, and [kubeflow] "
+                "spot_node_selector is not configured",
+                "add to pipecast.toml (with your cluster's spot label): [kubeflow] "
+                'spot_node_selector = { "eks.amazonaws.com/capacityType" = "SPOT" }; or drop '
+                ".set_spot() for this target",
+                "make",
+                "spot",
+            )
+        ],
+    ),
+    "spot with an empty node selector": (
+        spot_unset,
+        EMPTY_SPOT_CONFIG,
         [
             Refusal(
                 "step 'make': spot capacity on Kubeflow needs a node selector, and [kubeflow] "
