@@ -239,7 +239,7 @@ def after_same_branch(mode: str = "a", cams: list = ["a"]):  # noqa: B006
 
 @dsl.pipeline(name="inner-exit")
 def inner_exit(cams: list = ["a"]):  # noqa: B006
-    with dsl.ParallelFor(cams):
+    with dsl.ParallelFor(cams):  # exit-loop
         done = report(status=dsl.RUN_STATUS)
         with dsl.ExitHandler(done):  # inner-exit
             num(value=1)
@@ -285,7 +285,7 @@ def sharded_manifest(source: str = "s3://b/list.json"):
 def collected_if(flag: str = "a"):
     with dsl.ParallelFor([1, 2]) as item:
         made = make_part(item=item)
-    with dsl.If(flag == "a"):
+    with dsl.If(flag == "a"):  # collected-if-group
         use_parts(parts=dsl.Collected(made.outputs["part"]))  # collected-if
 
 
@@ -404,6 +404,28 @@ def _group_id(pipeline: Any, marker: str) -> str:
     group = [g for g in spec.groups if g.location and g.location.line == line][-1]
     return str(group.id)
 
+
+# the groups a message names, as ``{marker}``: the group at the line marked ``# marker``
+GROUP_MARKERS = (
+    "after-if",
+    "outer-if",
+    "exit-loop",
+    "inner-exit",
+    "run-time-item",
+    "item-on-the-right",
+    "mixed-items",
+    "list-items",
+    "dict-field",
+    "collected-if-group",
+    "other-loop",
+    "handler",
+    "if",
+    "elif",
+    "if3",
+    "elif3",
+    "else3",
+    "lone-if",
+)
 
 CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
     "spot without a node selector": (
@@ -599,7 +621,7 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
         EXAMPLE_CONFIG,
         [
             Refusal(
-                "exit handler '{inner-exit}' inside '{loop}' is not expressible on kubeflow: "
+                "exit handler '{inner-exit}' inside '{exit-loop}' is not expressible on kubeflow: "
                 "kfp allows dsl.ExitHandler only at the top of the pipeline",
                 "move the `with dsl.ExitHandler(...)` block out of the loop or condition, or "
                 f"compile for a target that supports it {LOCAL_RUN}",
@@ -654,7 +676,7 @@ CASES: dict[str, tuple[Any, Config, list[Refusal]]] = {
             Refusal(
                 collected_into(
                     "use-parts",
-                    "inside '{if-collected}', a group the loop of 'make-part' is not in",
+                    "inside '{collected-if-group}', a group the loop of 'make-part' is not in",
                 ),
                 COLLECTED_HINT,
                 "use-parts",
@@ -762,7 +784,7 @@ def _diagnostics(pipeline: Any, config: Config) -> list[Diagnostic]:
     return list(info.value.diagnostics)
 
 
-def _shown(pipeline: Any, diagnostics: list[Diagnostic]) -> list[tuple[Any, ...]]:
+def _shown(diagnostics: list[Diagnostic]) -> list[tuple[Any, ...]]:
     return [
         (
             d.code,
@@ -779,34 +801,15 @@ def _shown(pipeline: Any, diagnostics: list[Diagnostic]) -> list[tuple[Any, ...]
 def test_each_refusal_says_what_why_and_where(
     pipeline: Any, config: Config, expected: list[Refusal]
 ) -> None:
-    groups = {
-        "{after-if}": "after-if",
-        "{other-loop}": "other-loop",
-        "{outer-if}": "outer-if",
-        "{handler}": "handler",
-        **{f"{{{m}}}": m for m in ("if", "elif", "if3", "elif3", "else3", "lone-if")},
-        "{inner-exit}": "inner-exit",
-        "{run-time-item}": "run-time-item",
-        "{item-on-the-right}": "item-on-the-right",
-        "{mixed-items}": "mixed-items",
-        "{list-items}": "list-items",
-        "{dict-field}": "dict-field",
-    }
-    spec = getattr(pipeline, "spec", pipeline)
-
     def filled(text: str) -> str:
-        for placeholder, marker in groups.items():
-            if placeholder in text:
-                text = text.replace(placeholder, _group_id(pipeline, marker))
-        if "{loop}" in text or "{if-collected}" in text:
-            loops = [g.id for g in spec.groups if g.kind == "loop"]
-            conditions = [g.id for g in spec.groups if g.kind == "condition"]
-            text = text.replace("{loop}", loops[0])
-            text = text.replace("{if-collected}", conditions[0] if conditions else "")
+        """``text`` with each ``{marker}`` of a group replaced by that group's id."""
+        for marker in GROUP_MARKERS:
+            if f"{{{marker}}}" in text:
+                text = text.replace(f"{{{marker}}}", _group_id(pipeline, marker))
         return text
 
     here = Path(HERE).resolve()
-    assert _shown(pipeline, _diagnostics(pipeline, config)) == [
+    assert _shown(_diagnostics(pipeline, config)) == [
         (r.code, filled(r.message), r.hint, r.step, (here, marked_line(HERE, r.marker)))
         for r in expected
     ]
