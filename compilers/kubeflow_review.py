@@ -157,7 +157,9 @@ def _group_summary(name: str, task: dict[str, Any], path: str) -> StepSummary:
     iterator = task.get("parameterIterator") or task.get("artifactIterator")
     if iterator is not None:
         items = iterator.get("items", {})
-        fields["items"] = items.get("raw", _channel(items.get("inputParameter")))
+        # a literal list, or the parameter (artifact list, for an artifactIterator) it reads
+        read = items.get("inputParameter", items.get("inputArtifact"))
+        fields["items"] = items.get("raw", _channel(read))
         fields["parallelism"] = task.get("iteratorPolicy", {}).get("parallelismLimit")
     fields["depends on"] = sorted(task.get("dependentTasks", []))
     kind = "loop" if iterator is not None else "condition" if "condition" in fields else "group"
