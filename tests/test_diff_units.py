@@ -382,3 +382,82 @@ def test_the_headline_counts_in_the_plural_beyond_one():
     assert review.render("text").splitlines()[0] == (
         "pipeline 'p' (ir): 2 steps added, 2 parameters changed, 2 other differences"
     )
+
+
+# ----- what compare_texts calls each side, and the pipeline name it is told ---------------------
+
+
+def test_compare_texts_calls_the_two_sides_old_and_new_by_default():
+    cases = [
+        (("", IR_TEXT), "old: empty document"),
+        ((IR_TEXT, "  "), "new: empty document"),
+        (('{"hello": 1}', IR_TEXT), f"old: not a document pipecast can read (expected {_kinds()})"),
+        ((IR_TEXT, '{"hello": 1}'), f"new: not a document pipecast can read (expected {_kinds()})"),
+    ]
+    for (old_text, new_text), message in cases:
+        with pytest.raises(DocumentError) as info:
+            diff.compare_texts(old_text, new_text)
+        assert str(info.value) == message
+    with pytest.raises(DocumentError) as info:
+        diff.compare_texts(IR_TEXT, '{"steps": [')
+    assert str(info.value).startswith("new: not valid JSON (truncated?): ")
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_the_name_the_caller_knows_names_both_sides_of_the_review(strict):
+    changed = json.loads(IR_TEXT)
+    changed["components"][0]["image"] = "r/new:2"
+    review = diff.compare_texts(IR_TEXT, json.dumps(changed), name="deployed", strict=strict)
+    assert (review.old.name, review.new.name, review.name) == ("deployed",) * 3
+    assert review.render("text").startswith("pipeline 'deployed' (ir): 1 step changed")
+    assert diff.compare(json.loads(IR_TEXT), changed, "ir", name="deployed").name == "deployed"
+
+
+def test_a_difference_that_breaks_the_document_alone_is_listed_by_path():
+    """Renaming a component changes the component list and a step's reference together; each
+    alone leaves a document the summary cannot read, so neither can be "shown" by a row."""
+    changed = json.loads(IR_TEXT)
+    first = changed["components"][0]["name"]
+    changed["components"][0]["name"] = f"{first}-v2"
+    for step in changed["steps"]:
+        if step["component"] == first:
+            step["component"] = f"{first}-v2"
+    changed["components"][1]["image"] = "r/other:2"  # a row, so the search for rows runs
+    review = diff.compare_texts(IR_TEXT, json.dumps(changed))
+    assert [d.where for d in review.unexplained] == [
+        f"components[{first}]",
+        f"components[{first}-v2]",
+        f"steps[{first}].component",
+    ]
+
+
+# ----- values in the review: shown whole, as written --------------------------------------------
+
+
+def _one_step_change(old: dict[str, Any], new: dict[str, Any]) -> Review:
+    before = DocumentSummary("ir", "p", {}, {"s": StepSummary("s", "job", old)})
+    after = DocumentSummary("ir", "p", {}, {"s": StepSummary("s", "job", new)})
+    return Review(
+        "ir", before, after, diff.diff(before, after), [PathChange(("x",), "changed")], []
+    )
+
+
+def test_missing_and_empty_values_read_none_and_text_is_shown_as_written():
+    review = _one_step_change(
+        {"image": None, "command": [], "env": ["Zürich", 2], "args": ["a", "b"]},
+        {"image": "r/a:1", "command": "run", "env": "Genève", "args": "a b c"},
+    )
+    assert review.render("text").splitlines()[1:] == [
+        "~ step s",
+        "    args: a b → a b c",
+        "    command: (none) → run",
+        '    env: ["Zürich", 2] → Genève',
+        "    image: (none) → r/a:1",
+    ]
+
+
+def test_markdown_cells_escape_pipes_backticks_and_line_breaks():
+    review = _one_step_change({"command": "a | b"}, {"command": "say `hi`\nthen bye"})
+    assert review.render("markdown").splitlines()[-1] == (
+        "| command | `a \\| b` | `say 'hi'\\nthen bye` |"
+    )

@@ -95,3 +95,16 @@ def test_a_long_list_of_repeated_values_shows_one_insertion_not_every_element_ch
     new = ["--first", *old]
     assert _rows(old, new) == [("[0]", "added", None, "--first")]
     assert _rows(new, old) == [("[0]", "removed", "--first", None)]
+
+
+def test_lists_of_other_lengths_match_elements_whatever_their_key_order():
+    old = [{"a": 1, "b": 2}, {"c": 3}]
+    new = [{"b": 2, "a": 1}]  # the same object, its keys written in another order
+    assert _rows(old, new) == [("[1]", "removed", {"c": 3}, None)]
+
+
+def test_a_change_at_an_index_the_list_lacks_changes_nothing():
+    # differences inside an aligned list carry the new list's index, which the old may lack
+    assert apply(["a", "b"], PathChange((2, "x"), "changed", 1, 2)) == ["a", "b"]
+    assert apply(["a", "b"], PathChange((5,), "removed", "z", None)) == ["a", "b"]
+    assert apply(["a", "b"], PathChange((2,), "added", None, "c")) == ["a", "b", "c"]
