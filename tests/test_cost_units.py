@@ -5,6 +5,7 @@ tests/test_cost.py checks the figures end to end through the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -194,6 +195,23 @@ def test_a_run_that_costs_nothing_has_no_ratio_and_no_monthly_total():
     assert got["charges"] == [] and got["region"] == "us-east-1"
 
 
+def test_figures_are_rounded_to_six_decimals_and_the_ratio_to_four():
+    third = 1 / 3
+    est = dataclasses.replace(
+        FREE,
+        steps=(StepCost("a", "ml.t3.medium", 1, 0.05, third, False, third / 20, third / 20),),
+        total=third / 20,
+        makespan_hours=third,
+        monolith=Monolith("ml.t3.medium", 0.05, third, 2 / 30),
+    )
+    got = est.to_dict()
+    (step,) = got["steps"]
+    assert (step["hours"], step["on_demand_cost"], step["cost"]) == (0.333333, 0.016667, 0.016667)
+    assert (got["total"], got["makespan_hours"]) == (0.016667, 0.333333)
+    assert (got["monolith"]["hours"], got["monolith"]["cost"]) == (0.333333, 0.066667)
+    assert got["ratio"] == 4.0
+
+
 def test_json_report_is_the_dict():
     assert json.loads(render(RUN, "json")) == RUN.to_dict()
 
@@ -319,6 +337,21 @@ def test_a_missing_or_broken_prices_file_says_where_it_was_named(tmp_path):
         "  currency: 'USD' was expected\n"
         "  hint: copy compilers/data/sagemaker_instances.json and change its prices"
     )
+
+
+def test_each_problem_of_a_prices_file_names_its_path_or_the_top_level(tmp_path):
+    source = str(tmp_path / "pipecast.toml")
+    path = (tmp_path / "prices.json").resolve()
+    broken = {k: v for k, v in CATALOGUE.items() if k != "region"}
+    broken["instance_types"] = [{**CATALOGUE["instance_types"][0], "vcpu": "two"}]
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_prices(Config({"cost": {"prices": "prices.json"}}, source))
+    assert str(info.value).splitlines()[1:] == [
+        "  (top level): 'region' is a required property",
+        "  instance_types.0.vcpu: 'two' is not of type 'integer'",
+        "  hint: copy compilers/data/sagemaker_instances.json and change its prices",
+    ]
 
 
 # ----- an estimate's warnings, notes and PC030 --------------------------------------------------
