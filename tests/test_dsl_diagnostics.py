@@ -354,3 +354,127 @@ def test_a_pipeline_parameter_of_another_type_is_pc003_with_the_declaration_to_w
     assert (d.code, d.hint) == ("PC003", "declare 'word: int' or pass a int")
     assert d.message.endswith("is int, but pipeline parameter 'word' is str")
     _at(d, build, "here")
+
+
+def test_a_literal_of_another_type_is_pc003_at_the_call() -> None:
+    _, _, take = _components()
+
+    def build() -> None:
+        @dsl.pipeline(name="p")
+        def p() -> None:
+            take(n="three")  # here
+
+        p.spec  # noqa: B018 (building the spec is what reports)
+
+    (d,) = _pipeline_errors(build)
+    assert (d.code, d.message, d.hint) == (
+        "PC003",
+        "input 'n' of 'take' is int, got 'three'",
+        "pass a int value",
+    )
+    _at(d, build, "here")
+
+
+def test_an_artifact_type_without_a_direction_is_pc105_at_the_function() -> None:
+    def declare() -> None:
+        @dsl.container_component(image=IMG, command=["run"])  # here
+        def step(data: Dataset) -> None:
+            """x"""
+
+    d = _definition_error(declare)
+    assert (d.code, d.message, d.hint) == (
+        "PC105",
+        "'data' of 'step' is annotated Dataset without a direction",
+        "write Input[Dataset] or Output[Dataset]",
+    )
+    _at(d, declare, "here")
+
+
+def test_a_component_name_that_is_not_valid_is_pc104_with_the_rule() -> None:
+    def declare() -> None:
+        @dsl.container_component(image=IMG, command=["run"])  # here
+        def Bad_Name() -> None:
+            """x"""
+
+    d = _definition_error(declare)
+    assert (d.code, d.message, d.hint) == (
+        "PC104",
+        "component name 'Bad-Name' is not valid",
+        "use lowercase letters, digits and hyphens, starting with a letter (at most 63 characters)",
+    )
+    _at(d, declare, "here")
+
+
+def test_unreadable_type_hints_point_at_the_function() -> None:
+    def declare() -> None:
+        @dsl.container_component(image=IMG, command=["run"])  # here
+        def step(n: NoSuchType) -> None:  # type: ignore[name-defined]  # noqa: F821
+            """x"""
+
+    _at(_definition_error(declare), declare, "here")
+
+
+SIZES = "write sizes as '512MiB', '16GiB' or '1.5TiB' (GB/MB are decimal)"
+DURATIONS = "write durations as '90s', '30m', '2h', '1d' or a number of seconds"
+
+
+def _units(case: str) -> None:
+    """Each bad unit value on a line of its own, marked with its case name."""
+    from pipecast.dsl import Resources, Retry, Spot
+
+    if case == "memory":
+        Resources(cpu=1, memory="16 gigs")  # memory
+    elif case == "disk":
+        Resources(cpu=1, disk="lots")  # disk
+    elif case == "cpu":
+        Resources(cpu=0)  # cpu
+    elif case == "gpu":
+        Resources(cpu=1, gpu=0.5)  # type: ignore[arg-type]  # gpu
+    elif case == "gpu_type":
+        Resources(cpu=1, gpu=1, gpu_type="")  # gpu_type
+    elif case == "gpu_type without gpu":
+        Resources(cpu=1, gpu_type="A10G")  # gpu_type without gpu
+    elif case == "spot":
+        Spot(max_wait=-5)  # spot
+    elif case == "retry":
+        Retry(max_attempts=0)  # retry
+    elif case == "backoff":
+        Retry(backoff="1 fortnight")  # backoff
+    elif case == "backoff_rate":
+        Retry(backoff_rate=0.5)  # backoff_rate
+
+
+UNIT_CASES = {
+    "memory": ("Resources.memory '16 gigs' is not a size", SIZES),
+    "disk": ("Resources.disk 'lots' is not a size", SIZES),
+    "cpu": (
+        "Resources.cpu must be a positive number, got 0",
+        "e.g. Resources(cpu=4, memory='16GiB')",
+    ),
+    "gpu": (
+        "Resources.gpu must be a whole number >= 0, got 0.5",
+        "e.g. Resources(cpu=4, memory='16GiB', gpu=1)",
+    ),
+    "gpu_type": (
+        "Resources.gpu_type must be a GPU model name, got ''",
+        "e.g. gpu_type='A10G' (SageMaker) or 'nvidia.com/gpu' (Kubeflow)",
+    ),
+    "gpu_type without gpu": ("Resources.gpu_type is set but gpu=0", "set gpu=1 (or more) as well"),
+    "spot": ("Spot.max_wait must be positive, got -5", "give a duration such as '30m'"),
+    "retry": (
+        "Retry.max_attempts must be a whole number from 1 to 20, got 0",
+        "e.g. Retry(max_attempts=3)",
+    ),
+    "backoff": ("Retry.backoff '1 fortnight' is not a duration", DURATIONS),
+    "backoff_rate": (
+        "Retry.backoff_rate must be from 1 to 10, got 0.5",
+        "e.g. Retry(max_attempts=3, backoff='30s', backoff_rate=2)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNIT_CASES))
+def test_each_bad_unit_is_pc101_with_its_rule_at_the_users_line(case: str) -> None:
+    d = _definition_error(lambda: _units(case))
+    assert (d.code, d.message, d.hint) == ("PC101", *UNIT_CASES[case])
+    _at(d, _units, case)
