@@ -562,3 +562,32 @@ def test_only_priced_targets_and_known_loops_can_be_estimated():
         f"--items {typo}=2: no loop '{typo}' in pipeline 'loops'; did you mean '{listed}'?; "
         f"loops: {listed}, {cams}"
     )
+
+
+@pytest.mark.parametrize(
+    ("pinned", "resources", "monolith"),
+    [
+        # a pinned type brings all it has: memory (r5), and the GPU model (not a cheaper T4)
+        ("ml.r5.2xlarge", Resources(cpu=1, memory="1GiB"), "ml.r5.2xlarge"),
+        ("ml.g5.xlarge", Resources(cpu=1, memory="1GiB"), "ml.g5.xlarge"),
+        # steps that ask for nothing, or for little, need only the smallest machine
+        (None, None, "ml.t3.medium"),
+        (None, Resources(cpu=1, memory="1GiB"), "ml.t3.medium"),
+    ],
+)
+def test_the_monolith_holds_what_every_step_needs_at_once(pinned, resources, monolith):
+    @dsl.pipeline(name="one-machine")
+    def one_machine():
+        big = work(name="a").set_name("big").set_expected_duration("1h")
+        if pinned is not None:
+            big.set_instance_type(pinned)
+        small = work(name="b").set_name("small").set_expected_duration("1h")
+        if resources is not None:
+            small.set_resources(resources)
+
+    assert _estimate(one_machine).monolith.instance_type == monolith
+
+
+def test_markdown_lists_each_charge_as_an_item():
+    charges = [line for line in render(RUN, "markdown").splitlines() if "transitions" in line]
+    assert charges == ["- state transitions: 12 × $0.000025 = $0.000300 (prices as of 2026-02-03)"]
