@@ -591,3 +591,16 @@ def test_the_monolith_holds_what_every_step_needs_at_once(pinned, resources, mon
 def test_markdown_lists_each_charge_as_an_item():
     charges = [line for line in render(RUN, "markdown").splitlines() if "transitions" in line]
     assert charges == ["- state transitions: 12 × $0.000025 = $0.000300 (prices as of 2026-02-03)"]
+
+
+def test_steps_that_declare_no_resources_compare_with_the_smallest_machine():
+    @dsl.container_component(image="r/c:1", command=["c"])
+    def bare(name: str):
+        """Declares no resources."""
+
+    @dsl.pipeline(name="bare")
+    def undeclared():
+        bare(name="a").set_expected_duration("1h")
+
+    monolith = _estimate(undeclared).monolith
+    assert (monolith.instance_type, monolith.price_per_hour) == ("ml.t3.medium", 0.05)
