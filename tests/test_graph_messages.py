@@ -549,7 +549,7 @@ def flow(cams: list = ["a", "b"], limit: int = 1, mode: str = "x"):  # noqa: B00
     condition-5 (else) { cb }; joined }, with report as the exit task."""
     done = report(status=dsl.RUN_STATUS)  # the exit task
     with dsl.ExitHandler(done):  # the exit handler
-        with dsl.ParallelFor(cams, parallelism=2) as cam:
+        with dsl.ParallelFor(cams, parallelism=2) as cam:  # the loop
             counted = count(camera=cam)
             with dsl.If(counted.outputs["n"] > limit):
                 use_n(n=counted.outputs["n"]).set_name("big")
@@ -853,6 +853,57 @@ FLOW_CASES: dict[str, tuple[Edit, Expected]] = {
             )
         },
     ),
+    "parallelism of one": (_group("loop-2", parallelism=1), set()),
+    "loop over an int output": (
+        _group("loop-2", items={"output": _out("ca", "n")}),
+        {
+            error("PC025", "loop 'loop-2' iterates over output 'ca.n', not a list", LOOP_HINT),
+            error(
+                "PC020",
+                "loop 'loop-2' reads 'ca.n' outside its branch 'condition-4', where the step "
+                "may not have run",
+                BRANCH_HINT,
+            ),
+        },
+    ),
+    "loop over a collected output": (
+        _group("loop-2", items={"collected": _out("ca", "n")}),
+        {
+            error(
+                "PC025",
+                "loop 'loop-2' iterates over CollectedRef(step='ca', output='n'), not a list",
+                LOOP_HINT,
+            ),
+            error(
+                "PC022",
+                "loop 'loop-2' collects 'ca.n', which is not produced in a loop around which it "
+                "is read",
+                "dsl.Collected fans in the outputs of a dsl.ParallelFor, after the loop; pass the "
+                "output directly",
+            ),
+        },
+    ),
+    "booleans equal": (
+        _when("condition-4", left={"constant": True}, op="==", right={"constant": False}),
+        set(),
+    ),
+    "lists unequal": (
+        _when("condition-4", left={"constant": [1]}, op="!=", right={"constant": [2]}),
+        set(),
+    ),
+    "text ordered": (_when("condition-4", op=">"), set()),
+    "a list compared with a dict": (
+        _when("condition-4", left={"constant": [1]}, right={"constant": {"a": 1}}),
+        {error("PC023", "condition 'condition-4': [1] (list) == {'a': 1} (dict)", COMPARE_HINT)},
+    ),
+    "text compared with null": (
+        _when("condition-4", right={"constant": None}),
+        {
+            error(
+                "PC023", "condition 'condition-4': parameter 'mode' (str) == None (?)", COMPARE_HINT
+            )
+        },
+    ),
     "run status into an int": (
         lambda doc: next(c for c in doc["components"] if c["name"] == "report")["inputs"][0].update(
             type="int"
@@ -942,6 +993,52 @@ def test_a_control_flow_problem_points_at_the_block_in_the_pipeline():
     assert where["PC004"].line == marked_line(flow, "the exit handler")
     assert where["PC024"] is not None
     assert where["PC024"].line == marked_line(flow, "the exit task")
+
+
+def _flow_with(group_id: str, **fields: Any) -> PipelineSpec:
+    """The spec the DSL built for ``flow`` (with its source lines), one group changed."""
+    spec = flow.spec
+    groups = tuple(dataclasses.replace(g, **fields) if g.id == group_id else g for g in spec.groups)
+    return dataclasses.replace(spec, groups=groups)
+
+
+def test_loop_shape_problems_point_at_the_loop():
+    from pipecast.dsl.spec import Constant
+
+    for fields in ({"parallelism": 0}, {"items": Constant("ab")}):
+        (problem,) = graph.diagnose(_flow_with("loop-2", **fields))[0]
+        assert problem.code == "PC025"
+        assert problem.location is not None
+        assert problem.location.line == marked_line(flow, "the loop")
+
+
+def test_exit_handler_problems_name_the_exit_task_or_point_at_the_handler():
+    spec = flow.spec
+    steps = tuple(
+        dataclasses.replace(s, group="exit-handler-1") if s.id == "report" else s
+        for s in spec.steps
+    )
+    inside = [
+        d for d in graph.diagnose(dataclasses.replace(spec, steps=steps))[0] if d.code == "PC024"
+    ]
+    assert [(d.step, d.location.line if d.location else None) for d in inside] == [
+        ("report", marked_line(flow, "the exit task"))
+    ]
+    # a handler nested in the loop (a copy of the outer one, so it has the outer one's line)
+    groups = (
+        *spec.groups,
+        dataclasses.replace(
+            spec.group("exit-handler-1"), id="exit-handler-9", parent="loop-2", exit_step="big"
+        ),
+    )
+    found = [
+        d
+        for d in graph.diagnose(dataclasses.replace(spec, groups=groups))[0]
+        if d.message.startswith("exit handler 'exit-handler-9' is nested")
+    ]
+    assert [d.location.line if d.location else None for d in found] == [
+        marked_line(flow, "the exit handler")
+    ]
 
 
 def test_the_flow_pipeline_has_no_diagnostics():
@@ -1175,3 +1272,24 @@ def test_an_opt_in_feature_is_refused_once_naming_its_steps():
         step["instances"] = 1
     (found,) = _refusals(document, Capabilities())
     assert found[1].endswith(f"it is used by step '{document['steps'][0]['id']}'")
+
+
+def test_a_loop_over_a_list_output_is_accepted_and_over_a_dict_output_is_not():
+    @dsl.container_component(image=IMG, command=["list"])
+    def listing(names: Output[list], table: Output[dict]):
+        """Lists names."""
+
+    @dsl.pipeline(name="listed")
+    def listed():
+        made = listing()
+        with dsl.ParallelFor(made.outputs["names"]) as name:
+            count(camera=name)
+
+    assert graph.diagnose(listed.spec)[0] == []
+    document = listed.spec.to_dict()
+    document["groups"][0]["items"] = {"output": {"step": "listing", "name": "table"}}
+    (problem,) = graph.diagnose(PipelineSpec.from_dict(document))[0]
+    assert (problem.code, problem.message) == (
+        "PC025",
+        "loop 'loop-1' iterates over output 'listing.table', not a list",
+    )
