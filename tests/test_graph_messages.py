@@ -1186,6 +1186,26 @@ LIMIT_CASES: dict[str, tuple[dict[str, Any], Edit, set[tuple[str, str, str, str 
             ),
         },
     ),
+    "a joined argument, with a placeholder the target renders as nothing": (
+        {"max_arg_length": 12, "placeholder_text": {"outputPath": "/out/{step}/{name}"}},
+        lambda doc: doc["components"][0]["args"].extend(
+            [["--to=", {"outputPath": "data"}], ["--n=", {"value": "count"}, "!!!!!"]]
+        ),
+        {
+            _step_error(
+                "PC009",
+                "step 'make': argument '/out/make/data' is 14 characters; fake allows 12",
+                "pass long values in an input artifact instead",
+                "make",
+            ),
+            _step_error(
+                "PC009",
+                "step 'make': argument '--to=/out/make/data' is 19 characters; fake allows 12",
+                "pass long values in an input artifact instead",
+                "make",
+            ),
+        },
+    ),
     "arguments within their limits": (
         {"max_arg_length": 14, "placeholder_text": TEMPLATES, "max_steps": 3, "max_arg_count": 4},
         lambda doc: None,
