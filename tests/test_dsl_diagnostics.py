@@ -478,3 +478,74 @@ def test_each_bad_unit_is_pc101_with_its_rule_at_the_users_line(case: str) -> No
     d = _definition_error(lambda: _units(case))
     assert (d.code, d.message, d.hint) == ("PC101", *UNIT_CASES[case])
     _at(d, _units, case)
+
+
+def test_a_component_called_outside_a_pipeline_is_pc102_saying_where_to_call_it() -> None:
+    _, _, take = _components()
+
+    def call() -> None:
+        take(n=1)  # here
+
+    d = _definition_error(call)
+    assert (d.code, d.message, d.hint) == (
+        "PC102",
+        "component 'take' was called outside a pipeline",
+        "call components inside a function decorated with @dsl.pipeline",
+    )
+    _at(d, call, "here")
+
+
+def test_two_components_of_one_name_are_pc126_saying_how_to_rename() -> None:
+    def build() -> None:
+        @dsl.container_component(image=IMG, command=["a"])
+        def twin(n: int) -> None:
+            """One."""
+
+        first = twin
+
+        @dsl.container_component(image="r.example.com/other:2", command=["b"])
+        def twin(n: int) -> None:  # type: ignore[no-redef]
+            """Another."""
+
+        @dsl.pipeline(name="p")
+        def p() -> None:
+            first(n=1)
+            twin(n=2)  # here
+
+        p.spec  # noqa: B018 (building the spec is what reports)
+
+    (d,) = _pipeline_errors(build)
+    assert (d.code, d.message, d.hint) == (
+        "PC126",
+        "two different components are named 'twin'",
+        "give one of them another name with name=... in its decorator",
+    )
+    _at(d, build, "here")
+
+
+def test_an_output_passed_in_is_pc004_at_the_call() -> None:
+    make, _, _ = _components()
+
+    def build() -> None:
+        @dsl.pipeline(name="p")
+        def p() -> None:
+            make(n=3)  # here
+
+        p.spec  # noqa: B018 (building the spec is what reports)
+
+    (d,) = _pipeline_errors(build)
+    assert (d.code, d.message) == ("PC004", "'n' is an output of 'make', not an input")
+    assert d.hint == "outputs are not passed in; read them from task.outputs['n'] after the call"
+    _at(d, build, "here")
+
+
+def test_a_pipeline_keeps_the_description_it_was_given_over_its_docstring() -> None:
+    @dsl.pipeline(name="described", description="Told.")
+    def described() -> None:
+        """Docstring."""
+
+    @dsl.pipeline(name="documented")
+    def documented() -> None:
+        """Docstring."""
+
+    assert (described.spec.description, documented.spec.description) == ("Told.", "Docstring.")
