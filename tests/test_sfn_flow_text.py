@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from typing import Any
 
 import pytest
@@ -228,7 +229,14 @@ def spot_items():
 
 def test_a_loop_over_a_spot_steps_list_reads_it_under_the_jobs_prefix() -> None:
     document = compile_document(spot_items, "stepfunctions", NESTED)
-    reader = _states(json.loads(document.text))["loop-1"]["ItemReader"]
+    loop = _states(json.loads(document.text))["loop-1"]
+    reader = loop["ItemReader"]
+    assert loop["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    assert (loop["ToleratedFailurePercentage"], loop["MaxConcurrency"]) == (0, 0)
+    assert "Items" not in loop
     key = (
         '{% $substringAfter($states.input.uris.`spot-names`, "s3://acme-ml/") & '
         '"/out/value.json" %}'
@@ -390,3 +398,57 @@ HINT = (
 )
 def test_plain_notes_word_for_word(config: Any, notes: tuple[str, ...]) -> None:
     assert compile_document(n_plain, "stepfunctions", config).notes == notes
+
+
+@dsl.pipeline(name="three")
+def three():
+    c = count()
+    with dsl.If(c.outputs["n"] > 2):
+        x = count().set_name("x")
+    with dsl.Elif(c.outputs["n"] > 1):
+        y = count().set_name("y")
+    with dsl.Else():
+        z = count().set_name("z")
+    take_int(n=dsl.OneOf(x.outputs["n"], y.outputs["n"], z.outputs["n"])).set_name("take")
+
+
+def test_one_of_three_values_reads_the_branch_that_ran() -> None:
+    read = _compiled(three)["read x/n|y/n|z/n"]
+    key = read["Arguments"]["Key"]
+
+    def at(step: str) -> str:
+        return f'"pipelines/three/" & $states.input.run & "/{step}/n/" & "value.json"'
+
+    assert key == (
+        f"{{% ($exists($states.input.uris.`x`) ? {at('x')} : "
+        f"$exists($states.input.uris.`y`) ? {at('y')} : {at('z')}) %}}"
+    )
+    for ran in ("x", "y", "z"):
+        bindings = {"states": {"input": {"run": "r", "uris": {ran: "ran"}}}}
+        assert evaluate(key, bindings) == f"pipelines/three/r/{ran}/n/value.json"
+    assert '"x/n|y/n|z/n": $parse($states.result.Body)' in read["Output"]
+
+
+PYTHON_OPERATORS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@pytest.mark.parametrize(
+    ("op", "jsonata"),
+    [("==", "="), ("!=", "!="), ("<", "<"), ("<=", "<="), (">", ">"), (">=", ">=")],
+)
+def test_each_comparison_operator_in_jsonata(op: str, jsonata: str) -> None:
+    level = OutputRef("probe", "level")
+    spec = _with_conditions(dict_constant, (Comparison(op, level, Constant(2)),))
+    states = _states(json.loads(compile_text(spec, "stepfunctions")))
+    text = states["condition-1"]["Choices"][0]["Condition"]
+    assert text == f"{{% ($states.input.values.`probe/level` {jsonata} 2) %}}"
+    for value in (1, 2, 3):
+        holds = PYTHON_OPERATORS[op](value, 2)
+        assert evaluate(text, {"states": {"input": {"values": {"probe/level": value}}}}) is holds

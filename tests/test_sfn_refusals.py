@@ -1,4 +1,5 @@
-"""Every refusal of the Step Functions target (``_sfn_scopes.flow_diagnostics``), word for word:
+"""Every refusal of the Step Functions target (``_sfn_scopes.flow_diagnostics`` and the step id
+its start state takes), word for word:
 the code, the whole message, the hint, the step and the line it points at.
 
 Each refused pipeline is defined here, at module level, with the line the diagnostic must point
@@ -73,6 +74,11 @@ def group_cycle():
     c.after(x)  # ...and feeds the group
 
 
+@dsl.pipeline(name="named-start")
+def named_start():
+    make().set_name("start")  # named-start
+
+
 @dataclass(frozen=True)
 class Refusal:
     pipeline: Any
@@ -80,6 +86,7 @@ class Refusal:
     hint: str
     step: str | None
     marker: str | None  # the line marked ``# marker`` in this file; None: no location
+    code: str = "PC008"
 
 
 REFUSALS = {
@@ -116,6 +123,17 @@ REFUSALS = {
         None,
         None,
     ),
+    # the step's Task state once replaced the start state silently: no parameter defaults,
+    # no payload for the steps after it
+    "a-step-named-start": Refusal(
+        named_start,
+        "step id 'start' is the name of the state machine's first state on stepfunctions (it "
+        "merges the parameter defaults into the execution input); state names must be unique",
+        "rename the step with .set_name(...)",
+        "start",
+        "named-start",
+        "PC005",
+    ),
 }
 
 
@@ -123,7 +141,7 @@ REFUSALS = {
 def test_each_refusal_of_the_stepfunctions_target(case: str) -> None:
     want = REFUSALS[case]
     diagnostic = only_diagnostic(want.pipeline, "stepfunctions")
-    assert (diagnostic.code, diagnostic.severity) == ("PC008", "error")
+    assert (diagnostic.code, diagnostic.severity) == (want.code, "error")
     assert diagnostic.message == want.message
     assert diagnostic.hint == want.hint
     assert diagnostic.step == want.step

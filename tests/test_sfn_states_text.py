@@ -18,7 +18,7 @@ from helpers import EXAMPLE_CONFIG, compile_document, compile_text
 from pipecast import dsl
 from pipecast.compilers import _sfn_flow, _sfn_states, graph, load_target, stepfunctions
 from pipecast.compilers._sfn_handshakes import GET, KEEP, PUT, SEND, Handshakes, state_name
-from pipecast.dsl import Dataset, Input, Output, Retry
+from pipecast.dsl import Dataset, Input, Output, Retry, Spot
 
 IMG = "r.example.com/x:1.0"
 NESTED = EXAMPLE_CONFIG.with_overrides({"stepfunctions.layout": "nested"})
@@ -416,3 +416,155 @@ def test_permissions_note_of_a_compiled_flow() -> None:
         "note: the state machine role needs, besides SageMaker: "
         + _sfn_flow.permissions(flow.spec, "s3://acme-ml/pipelines"),
     )
+
+
+@dsl.container_component(image=IMG, command=["fit"], spot=Spot("1h"))
+def fit(n: int, model: Output[Dataset]):
+    """A spot step (a Training job) in a flow pipeline."""
+
+
+@dsl.container_component(image=IMG, command=["total"])
+def total(counts: list):
+    """Every iteration's value, in order."""
+
+
+@dsl.pipeline(name="gather")
+def gather():
+    with dsl.ParallelFor([1, 2, 3]):
+        c = count().set_name("counted")
+    model = fit(n=2)
+    use(n=1, data=model.outputs["model"]).set_name("from-fit")
+    total(counts=dsl.Collected(c.outputs["n"]))
+
+
+def test_a_training_output_in_a_flow_machine_is_the_uri_its_job_reported() -> None:
+    states = _states_of(gather)
+    (source,) = states["from-fit"]["Arguments"]["ProcessingInputs"]
+    assert source["S3Input"]["S3Uri"] == '{% $states.input.uris.`fit` & "/model" %}'
+    assert states["fit"]["Output"] == (
+        '{% {"params": $states.input.params, "uris": $merge([$states.input.uris, {"fit": '
+        '$states.result.ModelArtifacts.S3ModelArtifacts}]), "values": $states.input.values, '
+        '"loops": $states.input.loops, "run": $states.input.run} %}'
+    )
+
+
+def test_parallel_branches_merge_their_uris() -> None:
+    (parallel,) = [s for s in _states_of(gather).values() if s["Type"] == "Parallel"]
+    assert parallel["Output"] == (
+        '{% {"params": $states.input.params, "uris": $merge($states.result.uris), '
+        '"values": $states.input.values, "loops": $states.input.loops, '
+        '"run": $states.input.run} %}'
+    )
+
+
+def test_collected_values_are_listed_then_read_in_iteration_order() -> None:
+    states = _states_of(gather)
+    prefix = '"pipelines/gather/" & $states.input.run & "/counted/n/"'
+    listing = states["read *counted/n"]
+    assert (listing["Resource"], listing["Arguments"]) == (
+        "arn:aws:states:::aws-sdk:s3:listObjectsV2",
+        {"Bucket": "acme-ml", "Prefix": "{% " + prefix + " %}"},
+    )
+    assert listing["Next"] == "read *counted/n-each"
+    contents = [{"Key": f"pipelines/gather/r/counted/n/{i}/value.json"} for i in (10, 2, 0, 1)]
+    bindings = {
+        "states": {
+            "input": {"params": {}, "uris": {}, "values": {}, "loops": {}, "run": "r"},
+            "result": {"Contents": contents},
+        }
+    }
+    keys = evaluate(listing["Output"], bindings)["values"]["_keys"]
+    assert keys == [f"pipelines/gather/r/counted/n/{i}/value.json" for i in (0, 1, 2, 10)]
+    each = states["read *counted/n-each"]
+    assert each["Items"] == "{% $states.input.values._keys %}"
+    assert each["ItemSelector"] == {"key": "{% $states.context.Map.Item.Value %}"}
+    assert each["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
+    catch = [{"ErrorEquals": ["States.ALL"], "Next": "read *counted/n-failed"}]
+    assert listing["Catch"] == each["Catch"] == catch
+    assert states["read *counted/n-failed"] == {
+        "Type": "Fail",
+        "Error": "StepFailed",
+        "Cause": "step 'counted' failed (its output parameter 'n' could not be read)",
+    }
+    assert each["ItemProcessor"]["States"]["read *counted/n-get"] == {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+        "Arguments": {"Bucket": "acme-ml", "Key": "{% $states.input.key %}"},
+        "Output": "{% $parse($states.result.Body) %}",
+        "End": True,
+    }
+    values = {"_keys": ["k"], "other": 1}
+    bindings = {
+        "states": {
+            "input": {"params": {}, "uris": {}, "values": values, "loops": {}, "run": "r"},
+            "result": [4, 5, 6],
+        }
+    }
+    assert evaluate(each["Output"], bindings)["values"] == {"other": 1, "*counted/n": [4, 5, 6]}
+
+
+def _states_of(pipeline: Any) -> dict[str, Any]:
+    machine = json.loads(compile_text(pipeline, "stepfunctions", NESTED))
+    found = {}
+
+    def walk(m: dict[str, Any]) -> None:
+        for name, state in m["States"].items():
+            found[name] = state
+            for inner in [*state.get("Branches", []), state.get("ItemProcessor", {"States": {}})]:
+                walk(inner)
+
+    walk(machine)
+    return found
+
+
+def test_a_flow_step_fails_into_a_fail_state_naming_it() -> None:
+    states = _flow_states()
+    assert states["use"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "use-failed"}]
+    assert states["use-failed"] == {
+        "Type": "Fail",
+        "Error": "StepFailed",
+        "Cause": "step 'use' failed (see its SageMaker job)",
+    }
+
+
+def test_the_exit_task_gets_the_run_status_as_a_json_string() -> None:
+    states = _flow_states()
+    for name in ("notify", "notify-after-failure"):
+        arguments = states[name]["Arguments"]["AppSpecification"]["ContainerArguments"]
+        assert arguments == [
+            "--status",
+            "{% ($exists($states.input.failure) ? $string($states.input.failure) : "
+            '$string({"error": null, "failed_step": null, "state": "SUCCEEDED"})) %}',
+        ]
+    status = states["notify"]["Arguments"]["AppSpecification"]["ContainerArguments"][1]
+    succeeded = json.loads(evaluate(status, {"states": {"input": {}}}))
+    assert succeeded == {"error": None, "failed_step": None, "state": "SUCCEEDED"}
+    failure = {"error": "boom", "failed_step": "use", "state": "FAILED"}
+    failed = json.loads(evaluate(status, {"states": {"input": {"failure": failure}}}))
+    assert failed == failure
+
+
+@dsl.pipeline(name="per-item")
+def per_item():
+    with dsl.ParallelFor(["a", "b"]), dsl.ParallelFor([1, 2]):
+        c = count()
+        make(n=c.outputs["n"])
+
+
+def test_a_value_inside_loops_is_read_from_its_iterations_folder() -> None:
+    key = _states_of(per_item)["read count/n"]["Arguments"]["Key"]
+    assert key == (
+        '{% "pipelines/per-item/" & $states.input.run & "/count/n/" & '
+        '$string($states.input.loops.`loop-1`.index) & "/" & '
+        '$string($states.input.loops.`loop-2`.index) & "/" & "value.json" %}'
+    )
+    loops = {"loop-1": {"index": 1}, "loop-2": {"index": 0}}
+    bindings = {"states": {"input": {"run": "r", "loops": loops}}}
+    assert evaluate(key, bindings) == "pipelines/per-item/r/count/n/1/0/value.json"
+
+
+def test_a_loop_over_a_literal_list_writes_the_items() -> None:
+    loop = _states_of(gather)["loop-1"]
+    assert (loop["Items"], loop["MaxConcurrency"]) == ([1, 2, 3], 0)
+    literal = _states_of(per_item)
+    assert literal["loop-1"]["Items"] == ["a", "b"]
