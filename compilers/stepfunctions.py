@@ -220,10 +220,26 @@ def _compile_flow(checked: CheckedPipeline, config: Config) -> Document:
 
 
 def _check(spec: Any, config: Any) -> list[Any]:
-    """S3 checks shared with SageMaker, and the control-flow uses Step Functions refuses."""
+    """S3 checks shared with SageMaker, the control-flow uses Step Functions refuses, and a step
+    id taken by the ``start`` state (the step's Task would silently replace it)."""
+    from pipecast.errors import Diagnostic
+
     from . import _sfn_scopes
 
-    return [*jobs.s3_diagnostics(spec, config), *_sfn_scopes.flow_diagnostics(spec)]
+    taken = [
+        Diagnostic(
+            "PC005",
+            f"step id '{step.id}' is the name of the state machine's first state on "
+            "stepfunctions (it merges the parameter defaults into the execution input); state "
+            "names must be unique",
+            step.location,
+            "rename the step with .set_name(...)",
+            step=step.id,
+        )
+        for step in spec.steps
+        if step.id == "start"
+    ]
+    return [*jobs.s3_diagnostics(spec, config), *_sfn_scopes.flow_diagnostics(spec), *taken]
 
 
 def _durations(checked: CheckedPipeline) -> dict[str, float]:

@@ -228,7 +228,8 @@ def _task(state: dict[str, Any], where: str) -> list[Problem]:
     resource = state.get("Resource")
     if not isinstance(resource, str) or not resource.startswith("arn:"):
         return [Problem(f"{where}/Resource", f"{resource!r} is not an ARN")]
-    arguments = state.get("Arguments", state.get("Parameters"))
+    key = "Arguments" if "Arguments" in state else "Parameters"  # JSONata, JSONPath
+    arguments = state.get(key)
     checked = _operation(resource)
     if checked is None or not isinstance(arguments, dict):
         return []
@@ -238,7 +239,7 @@ def _task(state: dict[str, Any], where: str) -> list[Problem]:
     problems = check_request(
         operation, arguments, service=service, pascal_case=service != "sagemaker"
     )
-    return [Problem(f"{where}/Arguments", str(p)) for p in problems]
+    return [Problem(f"{where}/{key}", str(p)) for p in problems]
 
 
 def _operation(resource: str) -> tuple[str, str] | None:
