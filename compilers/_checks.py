@@ -284,16 +284,16 @@ def _binding_problem(ix: Index, inp: InputSpec, binding: Binding, where: str) ->
         return None
     if isinstance(binding, ParameterRef):
         return _parameter_problem(ix, inp, binding, where)
+    assert isinstance(binding, (ImporterRef, OutputRef))  # the others: flow_binding_problem
+    produced = _produced_type(ix, binding, where)
+    if isinstance(produced, tuple):  # an unknown step, output or importer: say that first
+        return produced
     if inp.kind != "artifact":
         return (
             "PC003",
             f"{where} is a {inp.type} parameter, got an artifact",
             "pass a value or a parameter",
         )
-    assert isinstance(binding, (ImporterRef, OutputRef))  # the others: flow_binding_problem
-    produced = _produced_type(ix, binding, where)
-    if isinstance(produced, tuple):
-        return produced
     if not artifact_fits(inp.type, produced):
         return (
             "PC003",
@@ -342,7 +342,9 @@ def _produced_type(ix: Index, binding: ImporterRef | OutputRef, where: str) -> s
         return (
             "PC004",
             f"{where} reads unknown output '{binding.output}' of step '{up.id}'",
-            f"outputs: {', '.join(o.name for o in up_comp.outputs)}",
+            f"outputs: {', '.join(o.name for o in up_comp.outputs)}"
+            if up_comp.outputs
+            else f"'{up.id}' has no outputs",
         )
     return up_out.type
 

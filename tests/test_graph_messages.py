@@ -29,12 +29,12 @@ def use(data: Input[Dataset], label: str):
     """Uses data."""
 
 
-@dsl.pipeline(name="base")
+@dsl.pipeline(name="base")  # the pipeline
 def base(root: str = "s3://b/x", n: int = 2):
     imp = dsl.importer(uri=root, artifact_type=Dataset)
-    made = make(count=n)
-    use(data=made.outputs["data"], label="x")
-    use(data=imp.output, label="y").set_name("use-imported")
+    made = make(count=n)  # make
+    use(data=made.outputs["data"], label="x")  # use
+    use(data=imp.output, label="y").set_name("use-imported")  # use-imported
 
 
 BASE = base.spec.to_dict()
@@ -599,6 +599,10 @@ def _out(step: str, name: str) -> dict[str, Any]:
     return {"step": step, "name": name}
 
 
+def _out_of(step: str, name: str) -> dict[str, Any]:
+    return {"output": _out(step, name)}
+
+
 FLOW_CASES: dict[str, tuple[Edit, Expected]] = {
     "step in an unknown group": (
         _set("total", group="ghost"),
@@ -903,6 +907,38 @@ FLOW_CASES: dict[str, tuple[Edit, Expected]] = {
                 "PC023", "condition 'condition-4': parameter 'mode' (str) == None (?)", COMPARE_HINT
             )
         },
+    ),
+    "an unknown output read into a parameter": (
+        _bind("joined", "n", {"output": _out("count", "nope")}),
+        {
+            error(
+                "PC004",
+                "input 'n' of step 'joined' reads unknown output 'nope' of step 'count'",
+                "outputs: n, frames",
+            ),
+            error(
+                "PC021",
+                "input 'n' of step 'joined' reads 'count.nope' outside its loop 'loop-2', which "
+                "runs it once per item",
+                "fan in with dsl.Collected(...) to get every iteration's 'nope'",
+            ),
+        },
+    ),
+    "an output of a step that has none": (
+        _all(_set("joined", group="condition-3"), _bind("joined", "n", _out_of("big", "n"))),
+        {
+            error(
+                "PC004",
+                "input 'n' of step 'joined' reads unknown output 'n' of step 'big'",
+                "'big' has no outputs",
+            )
+        },
+    ),
+    "an int output into a float input": (
+        lambda doc: next(c for c in doc["components"] if c["name"] == "use-n")["inputs"][0].update(
+            type="float"
+        ),
+        set(),
     ),
     "run status into an int": (
         lambda doc: next(c for c in doc["components"] if c["name"] == "report")["inputs"][0].update(
@@ -1313,3 +1349,66 @@ def test_a_loop_over_a_list_output_is_accepted_and_over_a_dict_output_is_not():
         "PC025",
         "loop 'loop-1' iterates over output 'listing.table', not a list",
     )
+
+
+def test_target_limit_problems_point_at_the_step_or_the_pipeline():
+    import dataclasses
+
+    limits = {"max_steps": 2, "max_arg_count": 3, "step_id_max_length": 4}
+    diagnostics, _ = graph.diagnose(base.spec, [_limited(**limits)])
+    lines = {
+        (d.message.split(":")[0].split(" exceed")[0], d.location.line if d.location else None)
+        for d in diagnostics
+    }
+    assert lines == {
+        ("3 steps", marked_line(__file__, "the pipeline")),
+        ("step 'make'", marked_line(__file__, "make")),
+        ("step 'use'", marked_line(__file__, "use")),
+        ("step 'use-imported'", marked_line(__file__, "use-imported")),
+        (
+            "step id 'use-imported' is longer than 4 characters (fake)",
+            marked_line(__file__, "use-imported"),
+        ),
+    }
+    # a component without an image: at the component, else at the step that uses it
+    imageless = dataclasses.replace(make.spec, image="")
+    spec = dataclasses.replace(base.spec, components=(imageless, use.spec))
+    (problem,) = graph.diagnose(spec, [_limited()])[0]
+    assert (problem.code, problem.location) == ("PC010", make.spec.location)
+    unplaced = dataclasses.replace(imageless, location=None)
+    spec = dataclasses.replace(base.spec, components=(unplaced, use.spec))
+    (problem,) = graph.diagnose(spec, [_limited()])[0]
+    assert problem.location is not None
+    assert problem.location.line == marked_line(__file__, "make")
+
+
+@pytest.mark.parametrize(("length", "shown"), [(60, "y" * 60), (61, "y" * 57 + "...")])
+def test_an_argument_over_the_limit_is_shown_whole_up_to_sixty_characters(length, shown):
+    document = copy.deepcopy(BASE)
+    _bind("use", "label", {"constant": "y" * length})(document)
+    (problem,) = graph.diagnose(PipelineSpec.from_dict(document), [_limited(max_arg_length=20)])[0]
+    assert problem.message == (
+        f"step 'use': argument '{shown}' is {length} characters; fake allows 20"
+    )
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_a_json_parameter_is_refused_at_its_declaration_where_the_target_cannot_pass_one(kind):
+    @dsl.pipeline(name="listed")
+    def listed(value: list = [1]):  # noqa: B006
+        make(count=1)
+
+    @dsl.pipeline(name="mapped")
+    def mapped(value: dict = {"a": 1}):  # noqa: B006
+        make(count=1)
+
+    spec = (listed if kind == "list" else mapped).spec
+    (param,) = spec.parameters
+    assert param.type == kind
+    (problem,) = graph.diagnose(spec, [_limited()])[0]
+    assert problem.code == "PC008"
+    assert problem.message == (
+        f"pipeline parameter 'value' is a {kind}, which is not expressible on fake"
+    )
+    assert problem.location == (param.location or spec.location)
+    assert problem.location is not None
