@@ -49,7 +49,7 @@ from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
 from ._sfn_scopes import distributed, flow_diagnostics, representative, scope_graph, shared
 from ._sfn_states import Expr as _Expr
-from ._sfn_states import JsonataExpressions
+from ._sfn_states import JsonataExpressions, StateNames
 from ._sfn_states import field as _field
 from ._sfn_states import finish as _finish
 from ._sfn_states import lit as _lit
@@ -195,7 +195,7 @@ class FlowEmitter:
             for s in self.spec.steps
         }
         self.ex = FlowExpressions(checked, self.root, self)
-        self.names: set[str] = {s.id for s in self.spec.steps}
+        self.names = StateNames([*(s.id for s in self.spec.steps), "start"])
         self.one_of_options = {
             o.step
             for s in self.spec.steps
@@ -207,13 +207,7 @@ class FlowEmitter:
         self.added: dict[str, set[str]] = {}
 
     def _name(self, wanted: str) -> str:
-        """A state name not used yet (state names are unique across the whole machine)."""
-        name, n = wanted[:80], 1
-        while name in self.names:
-            n += 1
-            name = f"{wanted[:76]}-{n}"
-        self.names.add(name)
-        return name
+        return self.names.new(wanted)
 
     # ----- paths -------------------------------------------------------------------------
 
@@ -443,9 +437,8 @@ class FlowEmitter:
         view, synthetic, overrides = self._view(spec_step, comp)
         self.ex.reader, self.ex.synthetic, self.ex.overrides = loops, synthetic, overrides
         name = step_id if not suffix else self._name(step_id + suffix)
-        task = _task(self.checked, view, self.config, self.ex)
         failed = self._name(f"{name}-failed")
-        task["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": failed}]
+        task = _task(self.checked, view, self.config, self.ex, failed)
         kind = jobs.job_kind(spec_step)
         args = task["Arguments"]
         if loops:
@@ -699,7 +692,6 @@ def compile_flow(
     """The state machine body (``StartAt``, ``States``) and notes for a pipeline with control
     flow or output parameters."""
     emitter = FlowEmitter(checked, config)
-    emitter.names.add("start")
     start = Segment("start", {"start": start_state(checked)}, ("start",))
     body = emitter.machine([start, *emitter.scope(None)])
     notes = tuple(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import aws_jobs as jobs
@@ -23,6 +24,7 @@ __all__ = [
     "RETRY_ERRORS",
     "Expr",
     "JsonataExpressions",
+    "StateNames",
     "field",
     "finish",
     "job_name",
@@ -133,8 +135,13 @@ def job_name(step_id: str) -> Expr:
 
 
 def task(
-    checked: CheckedPipeline, step: StepSpec, config: Config, ex: JsonataExpressions
+    checked: CheckedPipeline,
+    step: StepSpec,
+    config: Config,
+    ex: JsonataExpressions,
+    failed: str,
 ) -> dict[str, Any]:
+    """The Task state running ``step``'s SageMaker job; any error goes to the state ``failed``."""
     instance = checked.placement[step.id]  # placed once by the graph check
     kind, request = jobs.request(
         checked.spec, step, instance, config.artifact_root, config.require("sagemaker.role_arn"), ex
@@ -145,7 +152,7 @@ def task(
         "Type": "Task",
         "Resource": RESOURCE.format(action=action),
         "Arguments": finish({**request, name_key: job_name(step.id)}),
-        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": f"{step.id}-failed"}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": failed}],
     }
     if kind == "training":
         uri = "$states.result.ModelArtifacts.S3ModelArtifacts"
@@ -168,3 +175,21 @@ def task(
         wait = step.spot.max_wait_seconds if step.spot is not None else 0
         state["TimeoutSeconds"] = max(step.timeout_seconds, wait)
     return state
+
+
+class StateNames:
+    """State names unique across a whole machine, as Step Functions requires (also between
+    branches). A step's Task state is named by its step id; generated states (a step's Fail
+    state, Parallel blocks, groups) take the name they want, or that name with a number when a
+    step or an earlier state has it: a step may well be called ``parallel-1`` or ``x-failed``."""
+
+    def __init__(self, reserved: Iterable[str]) -> None:
+        self._taken = set(reserved)
+
+    def new(self, wanted: str) -> str:
+        name, n = wanted[:80], 1
+        while name in self._taken:
+            n += 1
+            name = f"{wanted[:76]}-{n}"
+        self._taken.add(name)
+        return name

@@ -32,6 +32,7 @@ from ._sfn_states import (
     RESOURCE,
     RETRY_ERRORS,
     JsonataExpressions,
+    StateNames,
     job_name,
     job_step_part,
     literal,
@@ -73,6 +74,7 @@ class _Emitter:
         self.checked, self.config = checked, config
         self.ex = JsonataExpressions(checked, config.artifact_root)
         self.handshakes = _sfn_handshakes.Handshakes(config.artifact_root, checked.spec.name)
+        self.names = StateNames([*(s.id for s in checked.spec.steps), "start"])
         self.parallels = 0
 
     def machine(self, segments: list[Segment]) -> dict[str, Any]:
@@ -97,12 +99,13 @@ class _Emitter:
             "Error": "StepFailed",
             "Cause": f"step '{step_id}' failed (see its SageMaker job)",
         }
-        task = _task(self.checked, step, self.config, self.ex)
-        return Segment(step_id, {step_id: task, f"{step_id}-failed": fail}, (step_id,))
+        failed = self.names.new(f"{step_id}-failed")
+        task = _task(self.checked, step, self.config, self.ex, failed)
+        return Segment(step_id, {step_id: task, failed: fail}, (step_id,))
 
     def parallel(self, block: Parallel | Handshakes) -> Segment:
         self.parallels += 1
-        name = f"parallel-{self.parallels}"
+        name = self.names.new(f"parallel-{self.parallels}")
         if isinstance(block, Parallel):
             branches = [self.machine(self.sequence(b)) for b in block.branches]
         else:

@@ -656,3 +656,57 @@ def test_a_pipeline_without_steps_still_enters_its_start_state() -> None:
     price = aws_jobs.service_prices()["stepfunctions_state_transition"]
     assert shape.makespan_seconds == 0
     assert shape.charges == (Charge("Step Functions state transitions", 1, price),)
+
+
+def _all_states(machine: dict) -> dict[str, dict]:
+    """Every state of a machine, branches and Map processors included, by name (a repeated
+    name fails: Step Functions wants state names unique across the whole machine)."""
+    found: dict[str, dict] = {}
+    for name, state in machine["States"].items():
+        assert name not in found, f"state name {name!r} used twice"
+        found[name] = state
+        inner = [
+            *state.get("Branches", ()),
+            *([state["ItemProcessor"]] if "ItemProcessor" in state else []),
+        ]
+        for sub in inner:
+            for sub_name, sub_state in _all_states(sub).items():
+                assert sub_name not in found, f"state name {sub_name!r} used twice"
+                found[sub_name] = sub_state
+    return found
+
+
+@dsl.container_component(image="r/x:1", command=["make"])
+def make_out(out: Output[Dataset]):
+    """Makes a dataset."""
+
+
+@dsl.container_component(image="r/x:1", command=["take"])
+def take_in(data: Input[Dataset], out: Output[Dataset]):
+    """Reads a dataset, makes another."""
+
+
+@pytest.mark.parametrize("flow", [False, True], ids=["plain", "flow"])
+@pytest.mark.parametrize("config", [NESTED, EXACT], ids=["nested", "exact"])
+def test_steps_named_like_generated_states_keep_their_names(flow, config):
+    """A step may be called 'parallel-1' or 'x-failed': generated states give way."""
+
+    @dsl.pipeline(name="names")
+    def names(x: int = 1):
+        first = make_out().set_name("parallel-1")
+        take_in(data=first.outputs["out"]).set_name("left")
+        take_in(data=first.outputs["out"]).set_name("left-failed")
+        if flow:
+            with dsl.If(x > 0):
+                take_in(data=first.outputs["out"]).set_name("condition-1")
+
+    machine = json.loads(compile_text(names, "stepfunctions", config))
+    states = _all_states(machine)
+    steps = ["parallel-1", "left", "left-failed"] + (["condition-1"] if flow else [])
+    for step in steps:
+        assert states[step]["Type"] == "Task"
+        (catch,) = states[step]["Catch"]
+        fail = states[catch["Next"]]
+        assert fail["Type"] == "Fail"
+        assert fail["Cause"] == f"step '{step}' failed (see its SageMaker job)"
+    assert validate_document(machine) == []
