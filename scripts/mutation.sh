@@ -112,6 +112,7 @@ slow_tests=(
 deselected=(
   tests/test_runner_interrupts.py::test_the_cli_module_is_what_runs
   tests/test_kubeflow.py::test_cheap_stack_names_the_real_caller
+  tests/test_kubeflow_units.py::test_cheap_stack_has_the_frames_names_and_lines_of_the_real_one
   tests/test_public_api.py::test_dsl_surface
   tests/test_deploy.py::test_moto_server_through_aws_endpoint_url
   tests/test_deploy.py::test_no_credentials_through_the_cli
