@@ -492,8 +492,8 @@ def compare_texts(
     new_target = target or detect_target(new_document, new_source)
     if old_target != new_target:
         raise UsageError(
-            f"{old_source} is a {old_target} document but {new_source} is a {new_target} "
-            "document; compare two documents of one target"
+            f"{old_source} is {_article(old_target)} {old_target} document but {new_source} is "
+            f"{_article(new_target)} {new_target} document; compare two documents of one target"
         )
     describe_old = _describer(old_target, old_source)
     describe_new = _describer(old_target, new_source)
@@ -501,6 +501,10 @@ def compare_texts(
         return compare(old_document, new_document, old_target, name, describe_old)
     summaries = describe_old(old_document), describe_new(new_document)  # errors name the file
     return _review(old_document, new_document, old_target, name, describe_old, summaries, None)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def summarize_file(path: str | Path) -> DocumentSummary:

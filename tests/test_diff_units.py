@@ -361,9 +361,12 @@ def test_documents_of_two_targets_are_refused_naming_both():
     with pytest.raises(UsageError) as info:
         diff.compare_texts(IR_TEXT, sagemaker, "a.json", "b.json")
     assert str(info.value) == (
-        "a.json is a ir document but b.json is a sagemaker document; compare two documents of "
+        "a.json is an ir document but b.json is a sagemaker document; compare two documents of "
         "one target"
     )
+    with pytest.raises(UsageError) as info:
+        diff.compare_texts(sagemaker, IR_TEXT, "b.json", "a.json")
+    assert str(info.value).startswith("b.json is a sagemaker document but a.json is an ir ")
 
 
 def test_the_headline_counts_in_the_plural_beyond_one():
