@@ -102,3 +102,18 @@ def test_resume_reruns_a_step_whose_fake_is_another_function_of_the_same_name(tm
     )
     assert again.succeeded and calls == ["use"]
     assert again.steps["make"].status == "cached" and again.steps["use"].status == "succeeded"
+
+
+def test_names_that_are_not_utf8_are_digested_by_their_bytes(tmp_path):
+    """A file name of raw bytes (Latin-1 from an old camera, say) reaches Python with surrogate
+    escapes; the digest takes the name's own bytes instead of failing."""
+    root = tmp_path / "t"
+    root.mkdir()
+    raw = os.fsencode(root) + b"/caf\xe9.txt"
+    with open(raw, "wb") as handle:
+        handle.write(b"frames")
+    os.symlink(b"caf\xe9.txt", os.fsencode(root) + b"/link-\xff")
+    (root / "sub-\udcff").mkdir()  # a folder name from undecodable bytes too
+    first = digest_folder(root)
+    os.rename(raw, os.fsencode(root) + b"/caf\xe8.txt")
+    assert digest_folder(root) != first  # the name's bytes count
