@@ -298,3 +298,21 @@ def test_a_failed_run_prints_the_command_that_resumes_it(tmp_path):
     }
     assert statuses == {"good": "cached", "fragile": "succeeded"}
     assert "resume with" not in again.stderr
+
+
+def test_a_command_that_cannot_start_fails_with_127_and_says_why(tmp_path):
+    """Like a shell: 127 is "command not found", and stderr names the command."""
+
+    @dsl.container_component(image="r.example.com/x:1", command=["/no/such/tool", "--run"])
+    def missing(out: Output[Dataset]):
+        """Runs a tool that is not installed."""
+
+    @dsl.pipeline(name="missing-tool")
+    def p():
+        missing().set_name("tool")
+
+    result = run_offline(p, tmp_path, isolation="process")
+    step = result["tool"]
+    assert (step.status, step.exit_code) == ("failed", 127)
+    stderr = (Path(step.log_dir) / "stderr.txt").read_text()
+    assert stderr.startswith("cannot start '/no/such/tool': No such file or directory")
