@@ -316,3 +316,46 @@ def test_a_command_that_cannot_start_fails_with_127_and_says_why(tmp_path):
     assert (step.status, step.exit_code) == ("failed", 127)
     stderr = (Path(step.log_dir) / "stderr.txt").read_text()
     assert stderr.startswith("cannot start '/no/such/tool': No such file or directory")
+
+
+def test_every_impossible_capacity_figure_is_named_in_one_pc204(tmp_path):
+    from pipecast.runner import Capacity
+
+    @dsl.container_component(image="r.example.com/x:1", command=["true"])
+    def job(out: Output[Dataset]):
+        """x"""
+
+    @dsl.pipeline(name="cap")
+    def p():
+        job().set_name("job")
+
+    with pytest.raises(RunError) as caught:
+        run_offline(p, tmp_path, capacity=Capacity(0, math.nan, -1))
+    d = caught.value.diagnostic
+    assert (d.code, d.message, d.hint) == (
+        "PC204",
+        "--cpus is 0; it must be a finite number > 0; --memory is nan; it must be a finite "
+        "number > 0; --gpus is -1; it must be a finite number >= 0",
+        "e.g. --cpus 4 --memory 16GiB --gpus 0",
+    )
+
+
+def test_a_step_whose_values_cannot_be_made_fails_with_the_reason_in_its_stderr(tmp_path):
+    @dsl.container_component(image="r.example.com/x:1", command=["count"])
+    def count(n: Output[int]):
+        """x"""
+
+    @dsl.container_component(image="r.example.com/x:1", command=["use"])
+    def use(n: int):
+        """x"""
+
+    @dsl.pipeline(name="no-branch")
+    def p(x: int = 0):
+        with dsl.If(x > 0):
+            counted = count().set_name("count")
+        use(n=dsl.OneOf(counted.outputs["n"])).set_name("use")
+
+    step = run_offline(p, tmp_path, fakes={"count": lambda: 3, "use": lambda n: None})["use"]
+    assert step.status == "failed" and step.error is not None
+    assert step.error.startswith("input 'n': dsl.OneOf('count') has no value: none of those ")
+    assert (Path(step.log_dir) / "stderr.txt").read_text(encoding="utf-8") == f"{step.error}\n"
