@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, write_pipeline
+from helpers import marked_line, run_cli, write_pipeline
 
 from pipecast import dsl
 from pipecast.dsl import Dataset, Output, Resources
@@ -191,13 +191,20 @@ def test_impossible_step_resources_are_refused_before_scheduling(tmp_path, field
 
     @dsl.pipeline(name="res")
     def p():
-        job().set_name("job")
+        job().set_name("job")  # the step
 
     calls = []
     with pytest.raises(RunError) as caught:
         run_offline(p, tmp_path, fakes={"job": lambda out: calls.append(1)})
-    assert caught.value.diagnostic.code == "PC204"
-    assert "step 'job'" in str(caught.value) and f"Resources.{field}" in str(caught.value)
+    d = caught.value.diagnostic
+    bound = ">= 0" if field == "gpu" else "> 0"
+    assert (d.code, d.message, d.hint, d.step) == (
+        "PC204",
+        f"step 'job' asks for Resources.{field}={value!r}; it must be a finite number {bound}",
+        "e.g. Resources(cpu=2, memory='4GiB')",
+        "job",
+    )
+    assert d.location is not None and d.location.line == marked_line(p.__wrapped__, "the step")
     assert calls == []
 
 
