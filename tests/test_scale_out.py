@@ -430,6 +430,33 @@ def test_kubeflow_runs_shards_in_a_parallel_for_and_merges_their_outputs(tmp_pat
     assert _k8s(merge_exec["command"][2]) == MERGE and merge_exec["command"][-1] == "{{$}}"
 
 
+@pytest.mark.parametrize("caching", [False, True], ids=["off", "on"])
+def test_kubeflow_shards_and_merge_tasks_keep_the_steps_caching(caching: bool) -> None:
+    """``set_caching(False)`` on a scaled-out step leaves caching off for its shards and for the
+    merge task after them, as for any step (kfp writes off as ``{}``, on as ``enableCache``)."""
+    pytest.importorskip("kfp")
+    import yaml
+
+    @dsl.pipeline(name="scaled-cache")
+    def scaled_cache(items_uri: str = "s3://acme/items/", ref_uri: str = "s3://acme/ref/"):
+        items = dsl.importer(uri=items_uri, artifact_type=Dataset)
+        ref = dsl.importer(uri=ref_uri, artifact_type=Dataset)
+        done = work_on_aws(items=items.output, reference=ref.output).set_instances(
+            3, shard=["items"]
+        )
+        done.set_caching(caching)
+        use(out=done.outputs["out"])
+
+    text = compile_text(scaled_cache, "kubeflow")
+    main = next(d for d in yaml.safe_load_all(text) if "pipelineInfo" in d)
+    tasks = main["root"]["dag"]["tasks"]
+    (loop,) = [t for t in tasks.values() if "parameterIterator" in t]
+    shard = main["components"][loop["componentRef"]["name"]]["dag"]["tasks"]["work"]
+    expected = {"enableCache": True} if caching else {}
+    assert shard["cachingOptions"] == expected
+    assert tasks["work-merged-out"]["cachingOptions"] == expected
+
+
 def test_kubeflow_speed_ups_write_the_same_bytes_for_a_scaled_out_step(monkeypatch):
     pytest.importorskip("kfp")
     from pipecast.compilers._kfp_speedups import SWITCH
