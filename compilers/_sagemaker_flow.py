@@ -103,9 +103,6 @@ class Plan:
     instances: tuple[Instance, ...]
     conditions: Mapping[str, ConditionInstance]
 
-    def instance(self, step_id: str) -> Instance:
-        return next(i for i in self.instances if i.step.id == step_id)
-
     def conjunction(self, condition: str) -> tuple[Comparison, ...]:
         """Every comparison that must hold for steps directly in ``condition`` to run."""
         found = self.conditions[condition]

@@ -31,7 +31,7 @@ from pipecast.compilers.diff import DocumentSummary, StepSummary
 from pipecast.compilers.target import Charge
 from pipecast.config import Config
 from pipecast.dsl import Resources
-from pipecast.errors import ConfigError, PipelineError
+from pipecast.errors import ConfigError, PipelineError, UsageError
 
 # shipped catalogue prices per hour (compilers/data/sagemaker_instances.json)
 M5_LARGE, M5_XLARGE, M5_2XLARGE, G4DN = 0.115, 0.23, 0.461, 0.736
@@ -604,3 +604,35 @@ def test_steps_that_declare_no_resources_compare_with_the_smallest_machine():
 
     monolith = _estimate(undeclared).monolith
     assert (monolith.instance_type, monolith.price_per_hour) == ("ml.t3.medium", 0.05)
+
+
+def test_a_step_no_instance_type_holds_stops_the_estimate_with_pc006():
+    @dsl.pipeline(name="huge")
+    def huge():
+        work(name="a").set_resources(Resources(cpu=4096, memory="1GiB"))
+
+    with pytest.raises(PipelineError) as info:
+        _estimate(huge)
+    assert [d.code for d in info.value.diagnostics if d.severity == "error"] == ["PC006"]
+
+
+def test_step_functions_charges_carry_the_date_of_their_prices():
+    from pipecast.compilers.aws_jobs import service_prices_as_of
+
+    @dsl.pipeline(name="two")
+    def two():
+        work(name="a").set_name("a").set_expected_duration("1h")
+
+    est = estimate(two.spec, load_target("stepfunctions"), EXAMPLE_CONFIG)
+    assert est.charges and est.charges_as_of == service_prices_as_of()
+    assert est.to_dict()["charges"][0]["prices_as_of"] == service_prices_as_of()
+
+
+def test_items_for_a_loop_the_pipeline_lacks_say_it_has_none():
+    @dsl.pipeline(name="flat")
+    def flat():
+        work(name="a").set_expected_duration("1h")
+
+    with pytest.raises(UsageError) as info:
+        _estimate(flat, items={"loop-9": 3})
+    assert str(info.value) == "--items loop-9=3: no loop 'loop-9' in pipeline 'flat'; loops: none"
