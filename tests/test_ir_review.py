@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import GOLDEN_DIR
+from helpers import GOLDEN_DIR, compile_text
 
+from pipecast import dsl
 from pipecast.compilers import diff
 from pipecast.compilers.ir import describe
 
@@ -217,3 +218,20 @@ def test_describe_shows_every_field_of_a_step_as_a_reviewer_reads_it():
     final = summary.steps["final"].fields
     assert final["exit task of"] == ["exit-1"] and final["runs in"] == []
     assert "resources" not in final and "exit task of" not in summary.steps["bare"].fields
+
+
+def test_constants_in_conditions_and_loops_are_shown_as_written():
+    @dsl.container_component(image="r/x:1", command=["say"])
+    def say(text: str):
+        """Says it."""
+
+    @dsl.pipeline(name="cities")
+    def cities(city: str = "Zürich"):
+        with dsl.If(city == "Genève"):
+            say(text="x").set_name("in-geneva")
+        with dsl.ParallelFor(["Bâle", "Lugano"]) as c:
+            say(text=c).set_name("each")
+
+    steps = diff.summarize_text(compile_text(cities, "ir")).steps
+    assert steps["in-geneva"].fields["runs in"] == ['condition-1: if parameter city == "Genève"']
+    assert steps["each"].fields["runs in"] == ['loop-2: for each of ["Bâle", "Lugano"]']
