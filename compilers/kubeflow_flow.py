@@ -467,8 +467,7 @@ def _text_typed_item(spec: PipelineSpec, binding: Binding) -> bool:
 def _operand_type(spec: PipelineSpec, binding: Binding) -> str | None:
     """The pipecast type of a comparison operand, None when only the run knows it."""
     if isinstance(binding, Constant):
-        value = binding.value
-        return "bool" if isinstance(value, bool) else type(value).__name__
+        return type(binding.value).__name__  # "bool", "int", "str", ...: pipecast's type names
     if isinstance(binding, ParameterRef):
         param = spec.parameter(binding.name)
         return None if param is None else param.type

@@ -491,6 +491,17 @@ def test_loop_items_compare_as_kfp_types_them_or_are_refused():
     assert "kfp types such items as text" in problem
 
 
+def test_a_literal_list_of_booleans_gives_bool_items_to_compare():
+    @dsl.pipeline(name="flags")
+    def flags():
+        with dsl.ParallelFor([True, False]) as flag, dsl.If(flag == True):  # noqa: E712
+            use_it(value=1).set_name("on")
+
+    condition = _branch_conditions(main_of(flags))["on"]
+    channel = condition.split("'")[1]
+    assert [cel(condition, {channel: v}) for v in (True, False)] == [True, False]
+
+
 @dsl.container_component(image=IMG, command=["label"])
 def label_of(label: Output[str], size: Output[int]):
     """A text and a number."""
