@@ -125,3 +125,45 @@ def test_group_labels_show_each_kind_of_operand_as_the_pipeline_wrote_it():
         'subgraph condition_5["condition-5: else if count-it.n >= 3"]',
         'subgraph condition_6["condition-6: else"]',
     ]
+
+
+def test_each_step_is_drawn_once_inside_its_innermost_group():
+    checked = graph.check(labels.spec)
+    assert render(checked, "dot") == (
+        'digraph "labels" {\n'
+        "  rankdir=LR;\n"
+        '  "count-it" [label="count-it"];\n'
+        '  subgraph "cluster_loop-1" {\n'
+        '    label="loop-1: for each in jobs (parallelism 3)";\n'
+        '    subgraph "cluster_condition-2" {\n'
+        '      label="condition-2: if item[\'mode\'] == \\"fast\\"";\n'
+        '      "in-fast" [label="in-fast (say)"];\n'
+        "    }\n"
+        "  }\n"
+        '  subgraph "cluster_loop-3" {\n'
+        '    label="loop-3: for each in [1, 2]";\n'
+        '    subgraph "cluster_condition-4" {\n'
+        '      label="condition-4: if item > limit";\n'
+        '      "in-big" [label="in-big (say)"];\n'
+        "    }\n"
+        '    subgraph "cluster_condition-5" {\n'
+        '      label="condition-5: else if count-it.n >= 3";\n'
+        '      "in-many" [label="in-many (say)"];\n'
+        "    }\n"
+        '    subgraph "cluster_condition-6" {\n'
+        '      label="condition-6: else";\n'
+        '      "in-few" [label="in-few (say)"];\n'
+        "    }\n"
+        "  }\n"
+        '  "count-it" -> "in-few" [style=dashed];\n'
+        '  "count-it" -> "in-many" [style=dashed];\n'
+        "}\n"
+    )
+    mermaid = render(checked, "mermaid").splitlines()
+    assert [line.strip() for line in mermaid if "(say)" in line] == [
+        's2["in-fast (say)"]',
+        's1["in-big (say)"]',
+        's4["in-many (say)"]',
+        's3["in-few (say)"]',
+    ]
+    assert mermaid.index('      s2["in-fast (say)"]') == 4  # inside loop-1 and condition-2
