@@ -742,6 +742,13 @@ def compares_dict():
         take().set_name("v")
 
 
+@dsl.pipeline(name="compares-list-output")
+def compares_list_output():
+    made = produce(camera="x").set_name("made")
+    with dsl.If(made.outputs["items"] == ["a"]):  # sm-if-output
+        take().set_name("v")
+
+
 @dsl.pipeline(name="clash-instance")
 def clash_instance():
     with dsl.ParallelFor(["a", "b"]):
@@ -912,6 +919,19 @@ REFUSALS: list[tuple[str, Any, list[tuple[str, str, str, str | None, str]]]] = [
                 None,
                 "sm-if-list",
             ),
+        ],
+    ),
+    (
+        "compares-a-list-output",
+        compares_list_output,
+        [
+            (
+                "PC008",
+                f"condition 'condition-1' compares a list or dict: {SCALARS_ONLY}",
+                "compare a scalar (e.g. a count) instead",
+                None,
+                "sm-if-output",
+            )
         ],
     ),
     (
