@@ -745,7 +745,8 @@ def compares_dict():
 @dsl.pipeline(name="compares-list-output")
 def compares_list_output():
     made = produce(camera="x").set_name("made")
-    with dsl.If(made.outputs["items"] == ["a"]):  # sm-if-output
+    again = produce(camera="y").set_name("again")
+    with dsl.If(made.outputs["items"] == again.outputs["items"]):  # sm-if-output
         take().set_name("v")
 
 
