@@ -273,6 +273,17 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
         _set("States/Run/Branches/1", "B"),
         [f"{RUN}/Branches/1: a branch is an object"],
     ),
+    "a-branch-not-an-object-and-a-broken-one-after-it": (
+        lambda document: (
+            _set("States/Run/Branches/1/States/B/Next", "C")(document),
+            _set("States/Run/Branches/0", "A")(document),
+        ),
+        [
+            f"{RUN}/Branches/0: a branch is an object",
+            f"{RUN}/Branches/1/States/B: goes to 'C', which is not a state in scope",
+            f"{RUN}/Branches/1/States/B2: unreachable from StartAt",
+        ],
+    ),
     "a-broken-state-inside-a-branch": (
         _set("States/Run/Branches/1/States/B/Next", "C"),
         [
