@@ -25,6 +25,7 @@ from helpers import (
     load_example,
     marked_line,
     only_diagnostic,
+    points_at,
     shown_path,
 )
 from hypothesis import given, settings
@@ -1069,3 +1070,21 @@ def test_collected_numbers_booleans_and_ten_input_folders_are_accepted():
             "--x",
             "0",
         ], name
+
+
+@pytest.mark.parametrize("target", ["sagemaker", "stepfunctions"])
+def test_a_local_importer_uri_is_pc011_on_the_aws_targets(target: str) -> None:
+    @dsl.pipeline(name="local-uri")
+    def local_uri():
+        imported = dsl.importer(uri="/data/frames", artifact_type=Dataset)  # the importer
+        gather(frames=imported.output)
+
+    d = only_diagnostic(local_uri, target)
+    assert (d.code, d.message, d.hint) == (
+        "PC011",
+        "importer 'importer' reads '/data/frames', but SageMaker jobs read inputs from S3 only "
+        "(s3://bucket/prefix or an https:// S3 URL)",
+        "copy the data to S3 and import that URI, or make the URI a pipeline parameter; local "
+        "paths work with pipecast run --local",
+    )
+    assert points_at(d, __file__, "the importer")
