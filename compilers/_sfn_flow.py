@@ -48,8 +48,8 @@ from pipecast.dsl.spec import (
 from . import aws_jobs as jobs
 from ._sfn_handshakes import Segment
 from ._sfn_scopes import distributed, flow_diagnostics, representative, scope_graph, shared
+from ._sfn_states import START, JsonataExpressions, StateNames
 from ._sfn_states import Expr as _Expr
-from ._sfn_states import JsonataExpressions, StateNames
 from ._sfn_states import field as _field
 from ._sfn_states import finish as _finish
 from ._sfn_states import lit as _lit
@@ -195,7 +195,7 @@ class FlowEmitter:
             for s in self.spec.steps
         }
         self.ex = FlowExpressions(checked, self.root, self)
-        self.names = StateNames([*(s.id for s in self.spec.steps), "start"])
+        self.names = StateNames.of(self.spec)
         self.one_of_options = {
             o.step
             for s in self.spec.steps
@@ -205,9 +205,6 @@ class FlowEmitter:
         }
         self.parallels = 0
         self.added: dict[str, set[str]] = {}
-
-    def _name(self, wanted: str) -> str:
-        return self.names.new(wanted)
 
     # ----- paths -------------------------------------------------------------------------
 
@@ -280,7 +277,7 @@ class FlowEmitter:
 
     def parallel(self, block: Parallel) -> Segment:
         self.parallels += 1
-        name = self._name(f"parallel-{self.parallels}")
+        name = self.names.new(f"parallel-{self.parallels}")
         state = {
             "Type": "Parallel",
             "Branches": [self.machine(self.sequence(b)) for b in block.branches],
@@ -310,8 +307,8 @@ class FlowEmitter:
         """States putting one value into ``values`` (a Fail state names the producer when the
         value cannot be read: the step did not write it)."""
         self.ex.reader = reader_loops
-        name = self._name(f"read {read.name}"[:70])
-        failed = self._name(f"{name}-failed")
+        name = self.names.new(f"read {read.name}"[:70])
+        failed = self.names.new(f"{name}-failed")
         fail = {
             "Type": "Fail",
             "Error": "StepFailed",
@@ -373,8 +370,8 @@ class FlowEmitter:
             ),
             "Catch": catch,
         }
-        getter = self._name(f"{name}-get")
-        each = self._name(f"{name}-each")
+        getter = self.names.new(f"{name}-get")
+        each = self.names.new(f"{name}-each")
         mapped = {
             "Type": "Map",
             "Items": "{% $states.input.values._keys %}",
@@ -436,8 +433,8 @@ class FlowEmitter:
         reads = self._reads([b for _, b in spec_step.arguments], loops)
         view, synthetic, overrides = self._view(spec_step, comp)
         self.ex.reader, self.ex.synthetic, self.ex.overrides = loops, synthetic, overrides
-        name = step_id if not suffix else self._name(step_id + suffix)
-        failed = self._name(f"{name}-failed")
+        name = step_id if not suffix else self.names.new(step_id + suffix)
+        failed = self.names.new(f"{name}-failed")
         task = _task(self.checked, view, self.config, self.ex, failed)
         kind = jobs.job_kind(spec_step)
         args = task["Arguments"]
@@ -564,8 +561,8 @@ class FlowEmitter:
         holds = " and ".join(self._comparison(c) for c in group.when) or "true"
         if group.unless:
             holds = f"({holds}) and $not({' or '.join(self._comparison(c) for c in group.unless)})"
-        name = self._name(group.id)
-        skip = self._name(f"{group.id}-not-taken")
+        name = self.names.new(group.id)
+        skip = self.names.new(f"{group.id}-not-taken")
         body = self.link(self.scope(group.id))
         choice = {
             "Type": "Choice",
@@ -576,8 +573,8 @@ class FlowEmitter:
         return Segment(name, states, (*body.exits, skip))
 
     def loop(self, group: GroupSpec, outer: list[str]) -> Segment:
-        name = self._name(group.id)
-        done = self._name(f"{group.id}-iteration-done")
+        name = self.names.new(group.id)
+        done = self.names.new(f"{group.id}-iteration-done")
         iteration = self.link(self.scope(group.id))
         iteration.states[done] = {"Type": "Pass", "Output": {}}  # keeps the Map result small
         for exit_name in iteration.exits:
@@ -629,8 +626,8 @@ class FlowEmitter:
     def exit_handler(self, group: GroupSpec) -> Segment:
         """The guarded steps as a one-branch Parallel; its Catch records the failure, runs the
         exit task and fails the execution. On success the exit task runs where it is laid out."""
-        name = self._name(group.id)
-        caught = self._name(f"{group.id}-failed")
+        name = self.names.new(group.id)
+        caught = self.names.new(f"{group.id}-failed")
         cause = "$states.errorOutput.Cause"
         step_of = f'$substringBefore($substringAfter({cause}, "step \'"), "\'")'
         failure = (
@@ -692,7 +689,7 @@ def compile_flow(
     """The state machine body (``StartAt``, ``States``) and notes for a pipeline with control
     flow or output parameters."""
     emitter = FlowEmitter(checked, config)
-    start = Segment("start", {"start": start_state(checked)}, ("start",))
+    start = Segment(START, {START: start_state(checked)}, (START,))
     body = emitter.machine([start, *emitter.scope(None)])
     notes = tuple(
         f"note: '{node}' now also waits for {', '.join(sorted(extra))}: Step Functions nests "

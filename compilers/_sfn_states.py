@@ -14,7 +14,7 @@ from . import aws_jobs as jobs
 
 if TYPE_CHECKING:
     from pipecast.config import Config
-    from pipecast.dsl.spec import StepSpec
+    from pipecast.dsl.spec import PipelineSpec, StepSpec
 
     from .graph import CheckedPipeline
 
@@ -22,6 +22,7 @@ __all__ = [
     "JOB_STEP_PART",
     "RESOURCE",
     "RETRY_ERRORS",
+    "START",
     "Expr",
     "JsonataExpressions",
     "StateNames",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 RESOURCE = "arn:aws:states:::sagemaker:{action}.sync"
+START = "start"  # the first state of every machine: it merges the parameter defaults
 RETRY_ERRORS = ["SageMaker.AmazonSageMakerException", "States.TaskFailed"]
 
 
@@ -185,6 +187,11 @@ class StateNames:
 
     def __init__(self, reserved: Iterable[str]) -> None:
         self._taken = set(reserved)
+
+    @classmethod
+    def of(cls, spec: PipelineSpec) -> StateNames:
+        """The names of a machine for ``spec``: its step ids and :data:`START` taken."""
+        return cls([*(s.id for s in spec.steps), START])
 
     def new(self, wanted: str) -> str:
         name, n = wanted[:80], 1

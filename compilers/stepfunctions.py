@@ -31,6 +31,7 @@ from ._sfn_states import (
     JOB_STEP_PART,
     RESOURCE,
     RETRY_ERRORS,
+    START,
     JsonataExpressions,
     StateNames,
     job_name,
@@ -74,7 +75,7 @@ class _Emitter:
         self.checked, self.config = checked, config
         self.ex = JsonataExpressions(checked, config.artifact_root)
         self.handshakes = _sfn_handshakes.Handshakes(config.artifact_root, checked.spec.name)
-        self.names = StateNames([*(s.id for s in checked.spec.steps), "start"])
+        self.names = StateNames.of(checked.spec)
         self.parallels = 0
 
     def machine(self, segments: list[Segment]) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def compile(checked: CheckedPipeline, config: Config) -> Document:
     # ancestor bit sets make a transitive reduction unnecessary
     plan = layout(checked.graph, durations, mode=mode)
     emitter = _Emitter(checked, config)
-    start = Segment("start", {"start": _start_state(checked)}, ("start",))
+    start = Segment(START, {START: _start_state(checked)}, (START,))
     body = emitter.machine([start, *emitter.sequence(plan.root)])
     document = {
         "Comment": f"pipecast pipeline {checked.spec.name}",
@@ -240,7 +241,7 @@ def _check(spec: Any, config: Any) -> list[Any]:
             step=step.id,
         )
         for step in spec.steps
-        if step.id == "start"
+        if step.id == START
     ]
     return [*jobs.s3_diagnostics(spec, config), *_sfn_scopes.flow_diagnostics(spec), *taken]
 
